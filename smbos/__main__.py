@@ -1,0 +1,3 @@
+from smbos.cli import main
+
+main()

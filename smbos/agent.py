@@ -1,0 +1,790 @@
+"""The agent unit: one folder under `agents/`, loaded and validated into an `Agent`.
+
+`load_fleet` reads every folder and returns the agents it could load together with every problem
+it found, each a one-line `Problem` naming the file and the field. Nothing here raises on bad
+input, and nothing here keeps a value from `.env`: only which keys are set.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from smbos import catalog, envfile
+from smbos.errors import Problem, Severity
+
+ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MEMORY_RE = re.compile(r"^\d+(\.\d+)?[bkmg]$", re.IGNORECASE)
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+MAX_ID_LENGTH = 32
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_AGENT_MD_BYTES = 1024 * 1024
+MAX_ENV_BYTES = 64 * 1024
+ASSIGNED_PORTS = range(3200, 3900)
+MIN_INTERVAL_MS = 60_000
+
+AGENT_MD = "agent.md"
+CONFIG_YAML = "config.yaml"
+ENV_EXAMPLE = ".env.example"
+ENV = ".env"
+MEMORY = "memory"
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Resources(_Model):
+    cpus: float = Field(1.0, gt=0, le=256)
+    memory: str = "1g"
+    pids: int = Field(512, ge=32, le=1_000_000)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not MEMORY_RE.match(value):
+            raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        return value.lower()
+
+
+class Runtime(_Model):
+    assistant_name: str | None = Field(None, min_length=1, max_length=64)
+    timezone: str = "UTC"
+    image: str | None = Field(None, min_length=1)
+    agent_image: str = Field("nanoclaw-agent:latest", min_length=1)
+    container_isolation: Literal["docker", "none"] = "docker"
+    log_level: Literal["trace", "debug", "info", "warn", "error", "fatal"] = "info"
+    max_concurrent_containers: int = Field(5, ge=1, le=64)
+    swarms: bool = False
+    resources: Resources = Resources()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as "
+                             f"Europe/Berlin{hint}") from None
+        return value
+
+    @field_validator("assistant_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ValueError("expected a single line")
+        return value
+
+
+class Channels(_Model):
+    telegram: bool = False
+    telegram_only: bool = False
+
+
+class Tool(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    type: Literal["mcp", "skill", "cli"]
+    enabled: bool = True
+    description: str = ""
+
+
+def parse_interval(value: str | int) -> int:
+    """`90s`, `15m`, `2h`, `1d` or a millisecond count, as milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15m, 2h, 1d or a millisecond count")
+    if isinstance(value, int):
+        ms = value
+    else:
+        match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d)?\s*", value)
+        if not match:
+            raise ValueError(f"expected a duration such as 15m, 2h, 1d or a millisecond count, "
+                             f"got {value!r}")
+        unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
+        ms = int(match.group(1)) * unit[match.group(2)]
+    if ms < MIN_INTERVAL_MS:
+        raise ValueError("must be at least 60s (the runtime's scheduler polls once a minute)")
+    return ms
+
+
+class Schedule(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    cron: str | None = None
+    interval: str | int | None = None
+    once: str | datetime | None = None
+    prompt: str = Field(min_length=1)
+    context_mode: Literal["group", "isolated"] = "group"
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(f"expected 5 fields (minute hour day month weekday), got {value!r}")
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return " ".join(fields)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_interval(value)
+        return value
+
+    @field_validator("once")
+    @classmethod
+    def _once(cls, value: str | datetime | None) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"expected a local timestamp such as 2026-12-01T09:00:00, "
+                                 f"got {value!r}") from None
+        if value.tzinfo is not None:
+            raise ValueError("expected a local time without offset (the runtime reads it in its "
+                             "own time zone)")
+        return value.replace(microsecond=0).isoformat()
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        given = [k for k in ("cron", "interval", "once") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("expected exactly one of cron, interval, once"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+    @property
+    def schedule_type(self) -> str:
+        return "cron" if self.cron else "interval" if self.interval is not None else "once"
+
+    @property
+    def schedule_value(self) -> str:
+        if self.cron:
+            return self.cron
+        if self.interval is not None:
+            return str(parse_interval(self.interval))
+        return str(self.once)
+
+
+class SkillInput(_Model):
+    id: str = Field(pattern=INPUT_ID_RE.pattern)
+    label: str = Field(min_length=1)
+    type: Literal["text", "textarea", "number", "date", "select"] = "text"
+    required: bool = False
+    default: str | int | float | None = None
+    options: list[str | int | float] | None = None
+
+    @model_validator(mode="after")
+    def _options(self) -> SkillInput:
+        if self.type == "select" and not self.options:
+            raise ValueError("a select input needs a non-empty options list")
+        if self.type != "select" and self.options is not None:
+            raise ValueError("options are only for type: select")
+        return self
+
+
+class Skill(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    title: str = Field(min_length=1)
+    description: str = ""
+    inputs: list[SkillInput] = []
+    prompt: str = Field(min_length=1)
+    display: Literal["text", "list", "table"] = "text"
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Skill:
+        ids = [i.id for i in self.inputs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate input id {duplicates[0]!r}")
+        unknown = sorted({p for p in PLACEHOLDER_RE.findall(self.prompt) if p not in ids})
+        if unknown:
+            raise ValueError(f"prompt uses {{{unknown[0]}}} but no input has that id "
+                             f"(inputs: {', '.join(ids) or 'none'})")
+        return self
+
+    def render(self, values: dict[str, Any]) -> str:
+        """The prompt with each `{input}` replaced by the operator's value."""
+        return PLACEHOLDER_RE.sub(lambda m: str(values.get(m.group(1), "")), self.prompt)
+
+
+class Heal(_Model):
+    enabled: bool = False
+    after: int = Field(3, ge=1, le=100)
+    max_restarts: int = Field(5, ge=0, le=100)
+
+
+class AgentConfig(_Model):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str = ""
+    enabled: bool = True
+    port: int | None = Field(None, ge=1024, le=65535)
+    runtime: Runtime = Runtime()
+    channels: Channels = Channels()
+    integrations: list[str] = []
+    tools: list[Tool] = []
+    schedules: list[Schedule] = []
+    skills: list[Skill] = []
+    heal: Heal = Heal()
+
+    @field_validator("integrations")
+    @classmethod
+    def _integrations(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in catalog.INTEGRATIONS:
+                raise ValueError(f"unknown integration {name!r}{_did_you_mean(name, catalog.INTEGRATIONS)}"
+                                 f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
+        if len(set(value)) != len(value):
+            raise ValueError("an integration is listed twice")
+        return value
+
+
+class FrontMatter(_Model):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str | None = None
+    model: str | None = None
+
+
+# ------------------------------------------------------------------------- the agent
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A loaded, valid agent folder. Holds the names of `.env` keys, never their values."""
+
+    id: str
+    folder: Path
+    config: AgentConfig
+    front: FrontMatter
+    identity: str
+    port: int
+    env_example: tuple[envfile.ExampleKey, ...]
+    env_keys: frozenset[str]
+    agent_md_sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.config.name or self.front.name or self.id
+
+    @property
+    def description(self) -> str:
+        return self.config.description or self.front.description or ""
+
+    @property
+    def assistant_name(self) -> str:
+        return self.config.runtime.assistant_name or self.name
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enabled
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name in catalog.CHANNELS if getattr(self.config.channels, name)]
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        return catalog.secret_keys(self.config.integrations, self.channels)
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.folder / MEMORY
+
+    @property
+    def env_path(self) -> Path:
+        return self.folder / ENV
+
+    def required_env_keys(self) -> list[tuple[str, str]]:
+        """(key, why) for every key `.env` must set."""
+        needed = []
+        for name in self.channels:
+            needed += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
+        for name in self.config.integrations:
+            needed += [(k, f"integration {name}") for k in catalog.INTEGRATIONS[name].keys]
+        needed += [(k.key, ".env.example") for k in self.env_example
+                   if not k.optional and k.key not in catalog.CREDENTIAL_KEYS]
+        seen: set[str] = set()
+        return [(k, why) for k, why in needed if not (k in seen or seen.add(k))]
+
+    def config_hash(self) -> str:
+        """What the running container was created from: config, identity, port."""
+        payload = {
+            "config": self.config.model_dump(mode="json"),
+            "agent_md": self.agent_md_sha256,
+            "port": self.port,
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Fleet:
+    """Every agent folder under one directory, and every problem found in them."""
+
+    root: Path
+    display_root: str
+    agents: list[Agent] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def enabled(self) -> list[Agent]:
+        return [a for a in self.agents if a.enabled]
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder that holds `agents/`, `compose/` and `state/`."""
+        return self.root.parent
+
+    def get(self, agent_id: str) -> Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def id_problem(agent_id: str) -> str | None:
+    """Why `agent_id` is not a valid agent id, or None."""
+    if not agent_id:
+        return "empty; expected lowercase letters, digits and '-'"
+    if len(agent_id) > MAX_ID_LENGTH:
+        return f"{len(agent_id)} characters long; expected at most {MAX_ID_LENGTH}"
+    if "nanoclaw-" in agent_id:
+        return "contains 'nanoclaw-', which NanoClaw treats as its own containers and stops"
+    if not ID_RE.match(agent_id):
+        return (f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases, so no document can expand (YAML bombs)."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "anchors and aliases are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"not valid YAML{where}: {what}"
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("str", "int",
+                                                                                     "float", "datetime", "list[", "bool")):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed where an unknown key was found."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    return list(current.model_fields) if hasattr(current, "model_fields") else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found:
+            return found
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validation_problems(exc: ValidationError, model: type[BaseModel], path: str) -> list[Problem]:
+    """One Problem per pydantic error, with field paths like `schedules[0].cron`."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            allowed = _fields_at(model, loc[:-1])
+            message = f"unknown key{_did_you_mean(key, allowed)}"
+            if allowed and not _did_you_mean(key, allowed):
+                message += f"; expected one of: {', '.join(allowed)}"
+        elif kind == "missing":
+            message = "required"
+        elif kind == "value_error":
+            message = str(error.get("ctx", {}).get("error") or error["msg"])
+        else:
+            message = f"{error['msg'].rstrip('.')}"
+            if kind.endswith("_type") or kind.startswith(("literal", "string_pattern")):
+                message += f", got {_short(error.get('input'))}"
+            message = message[0].lower() + message[1:]
+        problems.append(Problem(path, _loc(loc) or "(top level)", message))
+    return problems
+
+
+def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) -> str | None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
+        return None
+    if not path.is_file():
+        problems.append(Problem(display, "", "is not a regular file"))
+        return None
+    if size > limit:
+        problems.append(Problem(display, "", f"{size} bytes is too large for this file; "
+                                             f"expected at most {limit}"))
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem(display, "", "is not UTF-8 text"))
+    except OSError as exc:
+        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
+    return None
+
+
+def _load_yaml(text: str, display: str, problems: list[Problem]) -> Any:
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        problems.append(Problem(display, "", _yaml_problem(exc)))
+    except RecursionError:
+        problems.append(Problem(display, "", "nested too deeply to be a configuration"))
+    return None
+
+
+def split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """(front matter text or None, body, line where the body starts). Raises ValueError."""
+    if not text.startswith("---"):
+        return None, text, 1
+    lines = text.splitlines(keepends=True)
+    if lines[0].strip() != "---":
+        raise ValueError("the first line starts with '---' but is not a front matter fence")
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
+    raise ValueError("front matter opened with '---' on line 1 is never closed")
+
+
+def _check_symlinks(folder: Path, display: str, problems: list[Problem]) -> None:
+    root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            target = path.resolve()
+            rel = path.relative_to(folder).as_posix()
+            if target != root and root not in target.parents:
+                problems.append(Problem(f"{display}/{rel}", "symlink",
+                                        "points outside the agent folder; expected a file "
+                                        "inside it (a container cannot see the target)"))
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass
+class _Loaded:
+    agent_id: str
+    folder: Path
+    config: AgentConfig
+    front: FrontMatter
+    identity: str
+    env_example: list[envfile.ExampleKey]
+    env_keys: frozenset[str]
+    agent_md_sha256: str
+
+
+def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
+    agent_id = folder.name
+    start = len(problems)
+    reason = id_problem(agent_id)
+    if reason:
+        problems.append(Problem(display, "id", reason))
+        return None
+
+    _check_symlinks(folder, display, problems)
+
+    # agent.md: front matter and a body that is the identity.
+    front = FrontMatter()
+    identity = ""
+    md_path = folder / AGENT_MD
+    md_display = f"{display}/{AGENT_MD}"
+    md_sha = ""
+    if not md_path.exists() and not md_path.is_symlink():
+        problems.append(Problem(md_display, "", "missing; expected the agent's identity in Markdown"))
+    else:
+        text = _read_text(md_path, md_display, MAX_AGENT_MD_BYTES, problems)
+        if text is not None:
+            md_sha = hashlib.sha256(text.encode()).hexdigest()
+            try:
+                raw_front, identity, _ = split_front_matter(text)
+            except ValueError as exc:
+                problems.append(Problem(md_display, "front matter", str(exc)))
+                raw_front = None
+            if raw_front is not None:
+                before = len(problems)
+                data = _load_yaml(raw_front, md_display, problems)
+                if data is None and len(problems) == before:
+                    data = {}
+                if data is not None and not isinstance(data, dict):
+                    problems.append(Problem(md_display, "front matter",
+                                            f"expected a mapping of keys, got {type(data).__name__}"))
+                elif isinstance(data, dict):
+                    try:
+                        front = FrontMatter.model_validate(data)
+                    except ValidationError as exc:
+                        problems += validation_problems(exc, FrontMatter, md_display)
+            identity = identity.strip()
+            if not identity and not text.strip():
+                problems.append(Problem(md_display, "", "is empty; expected the agent's identity "
+                                                        "in Markdown"))
+            elif not identity:
+                problems.append(Problem(md_display, "body", "is empty; expected the agent's "
+                                                            "identity after the front matter"))
+
+    # config.yaml
+    config = AgentConfig()
+    cfg_path = folder / CONFIG_YAML
+    cfg_display = f"{display}/{CONFIG_YAML}"
+    if not cfg_path.exists() and not cfg_path.is_symlink():
+        problems.append(Problem(cfg_display, "", "missing; expected a YAML mapping (may be empty)"))
+    else:
+        text = _read_text(cfg_path, cfg_display, MAX_CONFIG_BYTES, problems)
+        if text is not None:
+            before = len(problems)
+            data = _load_yaml(text, cfg_display, problems)
+            if data is None and len(problems) == before:
+                data = {}
+            if data is not None and not isinstance(data, dict):
+                problems.append(Problem(cfg_display, "(top level)",
+                                        f"expected a mapping of keys, got {type(data).__name__}"))
+            elif isinstance(data, dict):
+                bad_keys = [k for k in data if not isinstance(k, str)]
+                if bad_keys:
+                    problems.append(Problem(cfg_display, str(bad_keys[0]),
+                                            "keys must be strings"))
+                else:
+                    try:
+                        config = AgentConfig.model_validate(data)
+                    except ValidationError as exc:
+                        problems += validation_problems(exc, AgentConfig, cfg_display)
+                    else:
+                        _check_unique(config, cfg_display, problems)
+
+    # .env.example: documented keys, no committed secrets.
+    example: list[envfile.ExampleKey] = []
+    ex_path = folder / ENV_EXAMPLE
+    ex_display = f"{display}/{ENV_EXAMPLE}"
+    if not ex_path.exists() and not ex_path.is_symlink():
+        problems.append(Problem(ex_display, "", "missing; expected every key this agent needs, "
+                                                "documented, with empty values"))
+    else:
+        text = _read_text(ex_path, ex_display, MAX_ENV_BYTES, problems)
+        if text is not None:
+            example, line_problems = envfile.parse_example(text)
+            for line, message in line_problems:
+                problems.append(Problem(ex_display, f"line {line}", message))
+            for key in example:
+                if envfile.looks_like_secret(key.value):
+                    problems.append(Problem(ex_display, key.key,
+                                            "looks like a real secret; expected an empty value or "
+                                            "a placeholder such as <your-key> (put real values in "
+                                            ".env, which is not committed)"))
+            documented = {k.key for k in example}
+            if not documented & set(catalog.CREDENTIAL_KEYS):
+                problems.append(Problem(ex_display, catalog.CREDENTIAL_KEYS[0],
+                                        "not documented; every agent needs "
+                                        f"{' or '.join(catalog.CREDENTIAL_KEYS)}"))
+            for name in config.integrations:
+                for key in catalog.INTEGRATIONS[name].keys:
+                    if key not in documented:
+                        problems.append(Problem(ex_display, key,
+                                                f"not documented; integration {name} needs it"))
+            for name in catalog.CHANNELS:
+                if getattr(config.channels, name):
+                    for key in catalog.CHANNELS[name].keys:
+                        if key not in documented:
+                            problems.append(Problem(ex_display, key,
+                                                    f"not documented; channel {name} needs it"))
+
+    # memory/
+    memory = folder / MEMORY
+    if not memory.is_dir():
+        problems.append(Problem(f"{display}/{MEMORY}", "",
+                                "missing; expected a directory (the agent's memory, mounted "
+                                "into its runtime)" if not memory.exists() else
+                                "is not a directory"))
+
+    # .env: which keys are set (values are read, never kept or shown).
+    env_path = folder / ENV
+    env_keys: frozenset[str] = frozenset()
+    env_display = f"{display}/{ENV}"
+    if env_path.is_dir():
+        problems.append(Problem(env_display, "", "is a directory (left by a bind mount of a "
+                                                 "missing file?); expected a file of KEY=value "
+                                                 "lines: remove it"))
+    elif env_path.exists():
+        if env_path.stat().st_size > MAX_ENV_BYTES:
+            problems.append(Problem(env_display, "", f"too large; expected at most "
+                                                     f"{MAX_ENV_BYTES} bytes"))
+        else:
+            try:
+                env_keys = frozenset(k for k, v in envfile.read_env(env_path).items() if v.strip())
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(env_display, "", f"cannot read: {exc}"))
+
+    if any(p.is_error for p in problems[start:]):
+        return None
+
+    severity = Severity.ERROR if strict_env else Severity.WARNING
+    missing_where = env_display if env_path.exists() else f"{env_display} (missing)"
+    if not env_keys & set(catalog.CREDENTIAL_KEYS):
+        problems.append(Problem(missing_where, catalog.CREDENTIAL_KEYS[0],
+                                f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
+                                severity))
+    loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha)
+    probe = Agent(agent_id, folder, config, front, identity, 0, tuple(example), env_keys, md_sha)
+    for key, why in probe.required_env_keys():
+        if key not in env_keys:
+            problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))
+    return loaded
+
+
+def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) -> None:
+    for attr in ("schedules", "skills", "tools"):
+        seen: set[str] = set()
+        for index, item in enumerate(getattr(config, attr)):
+            if item.id in seen:
+                problems.append(Problem(display, f"{attr}[{index}].id",
+                                        f"duplicate id {item.id!r}; ids must be unique"))
+            seen.add(item.id)
+
+
+def _assign_ports(loaded: list[_Loaded], problems: list[Problem], display_root: str) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    taken: dict[int, str] = {}
+    for item in loaded:
+        port = item.config.port
+        if port is None:
+            continue
+        if port in taken:
+            problems.append(Problem(f"{display_root}/{item.agent_id}/{CONFIG_YAML}", "port",
+                                    f"{port} is already used by agent {taken[port]!r}; "
+                                    "expected a port no other agent uses"))
+            continue
+        taken[port] = item.agent_id
+        ports[item.agent_id] = port
+    span = len(ASSIGNED_PORTS)
+    for item in loaded:
+        if item.config.port is not None:
+            continue
+        start = zlib.crc32(item.agent_id.encode()) % span
+        for step in range(span):
+            port = ASSIGNED_PORTS[(start + step) % span]
+            if port not in taken:
+                taken[port] = item.agent_id
+                ports[item.agent_id] = port
+                break
+    return ports
+
+
+def display_path(path: Path) -> str:
+    """How a path is shown in messages: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
+    """Load every agent folder under `agents_dir`. `strict_env`: missing `.env` keys are errors."""
+    given = Path(agents_dir)
+    display_root = display_path(given)
+    fleet = Fleet(root=given.resolve(), display_root=display_root)
+    if not given.is_dir():
+        fleet.problems.append(Problem(display_root, "", "not found; expected a directory of "
+                                                        "agent folders"))
+        return fleet
+    loaded = []
+    for entry in sorted(given.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
+        if item:
+            loaded.append(item)
+    ports = _assign_ports(loaded, fleet.problems, display_root)
+    for item in loaded:
+        if item.agent_id not in ports:
+            continue
+        fleet.agents.append(Agent(
+            id=item.agent_id,
+            folder=item.folder.resolve(),
+            config=item.config,
+            front=item.front,
+            identity=item.identity,
+            port=ports[item.agent_id],
+            env_example=tuple(item.env_example),
+            env_keys=item.env_keys,
+            agent_md_sha256=item.agent_md_sha256,
+        ))
+    return fleet

@@ -1,0 +1,219 @@
+"""Compose rendering: from a validated `Fleet` to `compose/docker-compose.yml`.
+
+The file is a Jinja2 template in which every value passes through the `q` filter, which writes a
+YAML scalar that Compose reads back as exactly that value (quoted, `$` escaped as `$$`). Output is
+a pure function of the fleet and the `Host`, so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import jinja2
+
+from smbos import __version__
+from smbos.agent import Agent, Fleet
+
+DEFAULT_IMAGE = "smbos/nanoclaw:local"
+DEFAULT_PROJECT = "smbos"
+COMPOSE_FILE = Path("compose") / "docker-compose.yml"
+
+# Inside the container (docs/container-interface.md).
+AGENT_MOUNT = "/smbos/agent"
+STORE_MOUNT = "/var/lib/smbos/store"
+RELAY_PORT = 8080
+RUNTIME_PORT = 3100
+CONTAINER_USER = "1000:1000"
+SOCKET_IN_CONTAINER = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the Compose file needs to know about this machine."""
+
+    project_dir: Path
+    project_name: str = DEFAULT_PROJECT
+    image: str = DEFAULT_IMAGE
+    docker_socket: str = "/var/run/docker.sock"
+    docker_gid: int | None = None
+
+    @classmethod
+    def detect(cls, project_dir: Path, project_name: str = DEFAULT_PROJECT,
+               image: str = DEFAULT_IMAGE) -> Host:
+        """The engine socket named by DOCKER_HOST (or the default one) and its group."""
+        socket = "/var/run/docker.sock"
+        docker_host = os.environ.get("DOCKER_HOST", "")
+        if docker_host.startswith("unix://"):
+            socket = urlparse(docker_host).path or socket
+        try:
+            info = os.stat(socket)
+            gid = info.st_gid if stat.S_ISSOCK(info.st_mode) else None
+        except OSError:
+            gid = None
+        return cls(project_dir=project_dir.resolve(), project_name=project_name, image=image,
+                   docker_socket=socket, docker_gid=gid)
+
+    def state_dir(self, agent_id: str) -> Path:
+        return self.project_dir / "state" / agent_id
+
+
+def _quote(value: object) -> str:
+    """A YAML scalar for `value` that Compose reads back unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value).replace("$", "$$")
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char == '"':
+            out.append('\\"')
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFEFF) \
+                or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("smbos", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["q"] = _quote
+
+
+def schedules_json(agent: Agent) -> str:
+    """The enabled schedules, as the entrypoint queues them into NanoClaw's scheduler."""
+    items = [
+        {
+            "id": s.id,
+            "prompt": s.prompt,
+            "schedule_type": s.schedule_type,
+            "schedule_value": s.schedule_value,
+            "context_mode": s.context_mode,
+        }
+        for s in agent.config.schedules
+        if s.enabled
+    ]
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def service(agent: Agent, host: Host) -> dict:
+    """The Compose service of one agent, as plain data (what the template writes)."""
+    runtime = agent.config.runtime
+    instance = host.state_dir(agent.id)
+    memory = agent.memory_dir
+    environment = {
+        "ASSISTANT_NAME": agent.assistant_name,
+        "CONTAINER_IMAGE": runtime.agent_image,
+        "HTTP_PORT": str(RUNTIME_PORT),
+        "LOG_LEVEL": runtime.log_level,
+        "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),
+        "SMBOS_AGENT_DIR": AGENT_MOUNT,
+        "SMBOS_AGENT_ID": agent.id,
+        "SMBOS_INSTANCE_DIR": str(instance),
+        "SMBOS_MEMORY_DIR": str(memory),
+        "SMBOS_RELAY_PORT": str(RELAY_PORT),
+        "SMBOS_SCHEDULES": schedules_json(agent),
+        "SMBOS_STORE_DIR": STORE_MOUNT,
+        "TZ": runtime.timezone,
+    }
+    if agent.config.channels.telegram_only:
+        environment["TELEGRAM_ONLY"] = "true"
+    volumes = [
+        {"type": "bind", "source": str(agent.folder), "target": AGENT_MOUNT,
+         "read_only": True, "create_host_path": False},
+        {"type": "bind", "source": str(memory), "target": str(memory),
+         "read_only": False, "create_host_path": False},
+        {"type": "bind", "source": str(instance), "target": str(instance),
+         "read_only": False, "create_host_path": True},
+        {"type": "volume", "source": f"{agent.id}-store", "target": STORE_MOUNT},
+    ]
+    group_add = []
+    if runtime.container_isolation == "docker":
+        volumes.append({"type": "bind", "source": host.docker_socket,
+                        "target": SOCKET_IN_CONTAINER, "read_only": False,
+                        "create_host_path": False})
+        if host.docker_gid is not None:
+            group_add.append(str(host.docker_gid))
+    image = runtime.image or host.image
+    return {
+        "id": agent.id,
+        "image": image,
+        "pull_policy": "never" if image == host.image else "missing",
+        "user": CONTAINER_USER,
+        "environment": dict(sorted(environment.items())),
+        "ports": [{"target": RELAY_PORT, "published": str(agent.port), "host_ip": "127.0.0.1"}],
+        "volumes": volumes,
+        "group_add": group_add,
+        "resources": runtime.resources,
+        "labels": {
+            "io.smbos.agent": agent.id,
+            "io.smbos.config-hash": agent.config_hash(),
+            "io.smbos.project": host.project_name,
+        },
+    }
+
+
+def render(fleet: Fleet, host: Host) -> str:
+    """The Compose file for every enabled agent of a fleet without errors."""
+    if fleet.errors:
+        raise ValueError("render needs a fleet without errors")
+    services = [service(agent, host) for agent in fleet.enabled]
+    return _env.get_template("docker-compose.yml.j2").render(
+        version=__version__,
+        project=host.project_name,
+        source=fleet.display_root,
+        services=services,
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def diff(path: Path, text: str) -> list[str]:
+    """Unified diff lines from the file on disk to `text` (empty when identical)."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+    if current == text:
+        return []
+    return list(difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                     fromfile=f"{path} (on disk)", tofile=f"{path} (generated)",
+                                     lineterm=""))

@@ -1,0 +1,56 @@
+"""A project: the agents folder, the Compose file derived from it, and the Compose project name.
+
+The CLI and the web UI both start from here, so they agree on where things are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from smbos import compose
+from smbos.agent import Fleet, display_path, load_fleet
+from smbos.errors import SmbosError
+
+PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Project:
+    agents_dir: Path
+    compose_file: Path
+    name: str = compose.DEFAULT_PROJECT
+    image: str = compose.DEFAULT_IMAGE
+
+    @classmethod
+    def from_options(cls, agents: str | os.PathLike | None = None,
+                     compose_file: str | os.PathLike | None = None,
+                     name: str | None = None, image: str | None = None) -> Project:
+        agents_dir = Path(agents or os.environ.get("SMBOS_AGENTS") or "agents")
+        if compose_file is None:
+            compose_file = agents_dir.absolute().parent / compose.COMPOSE_FILE
+        name = name or os.environ.get("SMBOS_PROJECT") or compose.DEFAULT_PROJECT
+        if not PROJECT_NAME_RE.match(name) or "nanoclaw-" in name:
+            raise SmbosError(f"--project-name: {name!r} is not valid; expected lowercase letters, "
+                             "digits, '-' and '_' (and never 'nanoclaw-')")
+        image = image or os.environ.get("SMBOS_IMAGE") or compose.DEFAULT_IMAGE
+        return cls(agents_dir=agents_dir, compose_file=Path(compose_file), name=name, image=image)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.agents_dir.absolute().parent
+
+    @property
+    def compose_display(self) -> str:
+        return display_path(self.compose_file)
+
+    def load(self, strict_env: bool = False) -> Fleet:
+        return load_fleet(self.agents_dir, strict_env=strict_env)
+
+    def host(self) -> compose.Host:
+        return compose.Host.detect(self.project_dir, self.name, self.image)
+
+    def render(self, fleet: Fleet) -> str:
+        return compose.render(fleet, self.host())

@@ -1,0 +1,80 @@
+"""`smbos new`: a new agent folder from a built-in template."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from smbos.agent import Fleet, id_problem
+from smbos.errors import SmbosError
+
+# Template file name -> path in the agent folder.
+FILES = {
+    "agent.md.j2": "agent.md",
+    "config.yaml.j2": "config.yaml",
+    "env.example.j2": ".env.example",
+    "context.md.j2": "memory/context.md",
+    "people.md.j2": "memory/people.md",
+    "learnings.md.j2": "memory/learnings.md",
+}
+PORTS = range(3101, 3200)
+
+
+def templates() -> list[str]:
+    root = resources.files("smbos") / "scaffolds"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(fleet: Fleet) -> int:
+    """The first port from 3101 that no agent uses and nothing on this machine listens on."""
+    used = {a.port for a in fleet.agents}
+    for port in PORTS:
+        if port not in used and _port_is_free(port):
+            return port
+    raise SmbosError(f"no free port between {PORTS.start} and {PORTS.stop - 1}; give one with --port")
+
+
+def create(agents_dir: Path, agent_id: str, template: str, name: str, description: str,
+           port: int) -> Path:
+    """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
+    reason = id_problem(agent_id)
+    if reason:
+        raise SmbosError(f"{agents_dir}/{agent_id}: id: {reason}")
+    if template not in templates():
+        raise SmbosError(f"--template: unknown template {template!r}; "
+                         f"expected one of: {', '.join(templates())}")
+    target = agents_dir / agent_id
+    if target.exists() or target.is_symlink():
+        raise SmbosError(f"{target}: already exists; choose another id")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["yq"] = lambda value: json.dumps(str(value), ensure_ascii=False)
+    source = resources.files("smbos") / "scaffolds" / template
+    agents_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{agent_id}.", dir=agents_dir))
+    try:
+        for src_name, dest in FILES.items():
+            text = env.from_string((source / src_name).read_text(encoding="utf-8")).render(
+                id=agent_id, name=name, description=description, port=port)
+            path = staging / dest
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
