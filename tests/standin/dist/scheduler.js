@@ -1,0 +1,246 @@
+// The IPC watcher (data/ipc/<folder>/tasks/*.json, polled every second) and the
+// scheduler loop that runs due tasks, as NanoClaw's host process does.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { nextCronRun, parseCron } from './cron.js';
+import { runTurn, WEB_CHAT_JID } from './agent.js';
+
+const IPC_DIR = path.join('data', 'ipc');
+const IPC_POLL_MS = 1000;
+
+/** next_run (ISO string or null) for a schedule; throws a readable Error when invalid. */
+export function computeNextRun(type, value, now = new Date()) {
+  if (type === 'cron') {
+    parseCron(value);
+    const next = nextCronRun(value, now);
+    if (!next) throw new Error(`cron expression "${value}" never matches`);
+    return next.toISOString();
+  }
+  if (type === 'interval') {
+    const ms = /^\s*\d+\s*$/.test(String(value)) ? parseInt(value, 10) : NaN;
+    if (!(ms > 0)) throw new Error(`interval "${value}" is not a positive millisecond count`);
+    return new Date(now.getTime() + ms).toISOString();
+  }
+  if (type === 'once') {
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new Error(`once timestamp "${value}" is not a date`);
+    return date.toISOString();
+  }
+  throw new Error(`unknown schedule_type "${type}"`);
+}
+
+export class Scheduler {
+  constructor({ store, config, log }) {
+    this.store = store;
+    this.config = config;
+    this.log = log;
+    this.timers = [];
+    this.running = new Set();
+    this.stopped = false;
+  }
+
+  start() {
+    const ipcLoop = () => {
+      if (this.stopped) return;
+      try {
+        this.processIpc();
+      } catch (err) {
+        this.log(`ipc: ${err.message}`);
+      }
+      this.timers.push(setTimeout(ipcLoop, IPC_POLL_MS));
+    };
+    ipcLoop();
+    const schedulerLoop = async () => {
+      if (this.stopped) return;
+      try {
+        await this.runDueTasks();
+      } catch (err) {
+        this.log(`scheduler: ${err.message}`);
+      }
+      if (!this.stopped) this.timers.push(setTimeout(schedulerLoop, this.config.schedulerPollMs));
+    };
+    schedulerLoop();
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  // --- IPC ----------------------------------------------------------------
+
+  processIpc() {
+    const base = path.join(process.cwd(), IPC_DIR);
+    fs.mkdirSync(base, { recursive: true });
+    const folders = fs.readdirSync(base, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'errors')
+      .map((d) => d.name)
+      .sort();
+    for (const folder of folders) {
+      this.processFolder(base, folder, 'messages', (data) => this.ipcMessage(data, folder));
+      this.processFolder(base, folder, 'tasks', (data) => this.ipcTask(data, folder));
+    }
+  }
+
+  processFolder(base, folder, kind, handle) {
+    const dir = path.join(base, folder, kind);
+    let files;
+    try {
+      files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    } catch {
+      return;
+    }
+    for (const file of files) {
+      const full = path.join(dir, file);
+      try {
+        handle(JSON.parse(fs.readFileSync(full, 'utf8')));
+        fs.unlinkSync(full);
+      } catch (err) {
+        this.log(`ipc: ${folder}/${kind}/${file} failed: ${err.message}`);
+        const errors = path.join(base, 'errors');
+        fs.mkdirSync(errors, { recursive: true });
+        try {
+          fs.renameSync(full, path.join(errors, `${folder}-${file}`));
+        } catch (moveErr) {
+          this.log(`ipc: cannot move ${file} to errors: ${moveErr.message}`);
+        }
+      }
+    }
+  }
+
+  /** A group folder may act on its own chat only (no group is the main group here). */
+  authorize(folder, targetFolder) {
+    if (folder !== targetFolder) throw new Error(`folder ${folder} may not act on ${targetFolder}`);
+  }
+
+  ipcMessage(data, folder) {
+    if (data.type !== 'message' || !data.chatJid || !data.text) throw new Error('not a message');
+    const group = this.store.groupByJid(data.chatJid);
+    if (!group) throw new Error(`chat ${data.chatJid} is not registered`);
+    this.authorize(folder, group.folder);
+    this.storeBotMessage(data.chatJid, String(data.text));
+  }
+
+  ipcTask(data, folder) {
+    const now = new Date();
+    switch (data && data.type) {
+      case 'schedule_task': {
+        for (const key of ['prompt', 'schedule_type', 'schedule_value', 'targetJid']) {
+          if (!data[key]) throw new Error(`schedule_task without ${key}`);
+        }
+        const group = this.store.groupByJid(data.targetJid);
+        if (!group) throw new Error(`target ${data.targetJid} is not registered`);
+        this.authorize(folder, group.folder);
+        const nextRun = computeNextRun(data.schedule_type, data.schedule_value, now);
+        const id = data.taskId || `task-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+        this.store.createTask({
+          id,
+          group_folder: group.folder,
+          chat_jid: data.targetJid,
+          prompt: String(data.prompt),
+          schedule_type: data.schedule_type,
+          schedule_value: String(data.schedule_value),
+          next_run: nextRun,
+          last_run: null,
+          last_result: null,
+          status: 'active',
+          created_at: now.toISOString(),
+          context_mode: data.context_mode === 'group' ? 'group' : 'isolated',
+        });
+        this.log(`ipc: task ${id} scheduled (${data.schedule_type} ${data.schedule_value}), next run ${nextRun}`);
+        return;
+      }
+      case 'pause_task':
+      case 'resume_task':
+      case 'cancel_task':
+      case 'update_task': {
+        if (!data.taskId) throw new Error(`${data.type} without taskId`);
+        const task = this.store.task(data.taskId);
+        if (!task) throw new Error(`task ${data.taskId} not found`);
+        this.authorize(folder, task.group_folder);
+        if (data.type === 'pause_task') this.store.updateTask(task.id, { status: 'paused' });
+        if (data.type === 'resume_task') this.store.updateTask(task.id, { status: 'active' });
+        if (data.type === 'cancel_task') this.store.deleteTask(task.id);
+        if (data.type === 'update_task') {
+          const changes = {};
+          if (data.prompt !== undefined) changes.prompt = String(data.prompt);
+          if (data.schedule_type !== undefined) changes.schedule_type = data.schedule_type;
+          if (data.schedule_value !== undefined) changes.schedule_value = String(data.schedule_value);
+          if (data.schedule_type !== undefined || data.schedule_value !== undefined) {
+            const merged = { ...task, ...changes };
+            changes.next_run = computeNextRun(merged.schedule_type, merged.schedule_value, now);
+          }
+          this.store.updateTask(task.id, changes);
+        }
+        this.log(`ipc: ${data.type} ${task.id}`);
+        return;
+      }
+      default:
+        throw new Error(`unknown IPC task type ${JSON.stringify(data && data.type)}`);
+    }
+  }
+
+  // --- scheduler loop -------------------------------------------------------
+
+  storeBotMessage(chatJid, text) {
+    if (chatJid !== WEB_CHAT_JID) return;
+    this.store.addMessage({
+      chat_jid: chatJid,
+      sender: this.config.assistantName,
+      sender_name: this.config.assistantName,
+      content: text,
+      is_from_me: 1,
+      is_bot_message: 1,
+    });
+  }
+
+  async runDueTasks() {
+    const now = new Date().toISOString();
+    const due = this.store.tasks()
+      .filter((t) => t.status === 'active' && t.next_run && t.next_run <= now && !this.running.has(t.id))
+      .sort((a, b) => (a.next_run < b.next_run ? -1 : 1));
+    for (const task of due) {
+      if (this.stopped) return;
+      this.running.add(task.id);
+      try {
+        await this.runTask(task);
+      } finally {
+        this.running.delete(task.id);
+      }
+    }
+  }
+
+  async runTask(task) {
+    const started = Date.now();
+    const result = await runTurn(this.config, task.group_folder, task.prompt, [['task', task.id]]);
+    const finished = new Date();
+    // The task may have been cancelled while it ran.
+    if (!this.store.task(task.id)) return;
+    this.store.addRunLog({
+      task_id: task.id,
+      run_at: new Date(started).toISOString(),
+      duration_ms: finished.getTime() - started,
+      status: result.ok ? 'success' : 'error',
+      result: result.ok ? result.text : null,
+      error: result.ok ? null : result.error,
+    });
+    let nextRun = null;
+    if (task.schedule_type !== 'once') {
+      try {
+        nextRun = computeNextRun(task.schedule_type, task.schedule_value, finished);
+      } catch {
+        nextRun = null;
+      }
+    }
+    const changes = {
+      last_run: finished.toISOString(),
+      last_result: result.ok ? result.text : `Error: ${result.error}`,
+      next_run: nextRun,
+    };
+    if (task.schedule_type === 'once') changes.status = 'completed';
+    this.store.updateTask(task.id, changes);
+    if (result.ok) this.storeBotMessage(task.chat_jid, result.text);
+    this.log(`scheduler: task ${task.id} ran (${result.ok ? 'success' : 'error'}), next run ${nextRun}`);
+  }
+}
