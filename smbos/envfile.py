@@ -6,6 +6,7 @@ way a value is ever shown.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -88,11 +89,26 @@ def parse_example(text: str) -> tuple[list[ExampleKey], list[tuple[int, str]]]:
     return keys, problems
 
 
+class _Quiet(logging.Filter):
+    """python-dotenv logs unparsable lines straight to stderr, outside the one-line problems."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+_DOTENV_LOGGER = logging.getLogger("dotenv.main")
+
+
 def read_env(path: Path) -> dict[str, str]:
     """The key/value pairs of a `.env` file; empty when it does not exist."""
     if not path.is_file():
         return {}
-    values = dotenv_values(path, interpolate=False)
+    quiet = _Quiet()
+    _DOTENV_LOGGER.addFilter(quiet)
+    try:
+        values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    finally:
+        _DOTENV_LOGGER.removeFilter(quiet)
     return {k: v for k, v in values.items() if v is not None}
 
 

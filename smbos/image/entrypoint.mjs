@@ -1,0 +1,396 @@
+// SMBOS agent container entrypoint (docs/container-interface.md, "What the image does at start").
+// Runs as the non-root user 1000:1000. Node standard library only.
+//
+//   1. instance directory: store/ -> SMBOS_STORE_DIR, groups/web-chat -> SMBOS_MEMORY_DIR, data/
+//   2. identity: the body of agent.md into the managed block of groups/web-chat/CLAUDE.md
+//   3. secrets: /smbos/agent/.env copied to <instance>/.env, mode 600
+//   4. NanoClaw's container/agent-runner/src copied into the instance directory
+//   5. SMBOS_SCHEDULES queued as IPC task files
+//   6. relay 0.0.0.0:SMBOS_RELAY_PORT -> 127.0.0.1:HTTP_PORT, then NanoClaw; signals forwarded,
+//      exits with NanoClaw's exit code
+//
+// Every failure is one line on stderr; no secret value is ever printed.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const NAME = 'smbos-entrypoint';
+const BEGIN = '<!-- smbos:identity:begin -->';
+const END = '<!-- smbos:identity:end -->';
+const WEB_CHAT_FOLDER = 'web-chat';
+const WEB_CHAT_JID = 'web-chat@smbos';
+
+class SetupError extends Error {}
+
+function info(message) {
+  process.stdout.write(`${NAME}: ${message}\n`);
+}
+
+function fail(message) {
+  throw new SetupError(message);
+}
+
+function whoami() {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : '?';
+  const gid = typeof process.getgid === 'function' ? process.getgid() : '?';
+  return `uid ${uid} gid ${gid}`;
+}
+
+function describe(file) {
+  try {
+    const st = fs.statSync(file);
+    return `owner uid ${st.uid} gid ${st.gid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+  } catch (err) {
+    return err.code === 'ENOENT' ? 'does not exist' : err.code || err.message;
+  }
+}
+
+/** A readable reason for a file-system error on `file`. */
+function fsProblem(err, file, verb) {
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return `cannot ${verb} ${file}: permission denied (running as ${whoami()}; ${describe(file)})`;
+  }
+  if (err.code === 'EROFS') return `cannot ${verb} ${file}: read-only file system`;
+  return `cannot ${verb} ${file}: ${err.code || err.message}`;
+}
+
+function attempt(verb, file, fn) {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SetupError) throw err;
+    fail(fsProblem(err, file, verb));
+  }
+}
+
+function absoluteEnv(name, fallback) {
+  const value = process.env[name] || fallback;
+  if (!value) fail(`${name} is not set`);
+  if (!path.isAbsolute(value)) fail(`${name} must be an absolute path, got "${value}"`);
+  return path.normalize(value);
+}
+
+function portEnv(name, fallback) {
+  const text = process.env[name] || String(fallback);
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) fail(`${name} must be a TCP port, got "${text}"`);
+  return port;
+}
+
+function writeAtomic(file, content, mode = 0o644) {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.smbos-tmp`);
+  fs.writeFileSync(tmp, content, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+function readConfig() {
+  return {
+    agentId: process.env.SMBOS_AGENT_ID || '(unnamed)',
+    agentDir: absoluteEnv('SMBOS_AGENT_DIR', '/smbos/agent'),
+    instanceDir: absoluteEnv('SMBOS_INSTANCE_DIR'),
+    memoryDir: absoluteEnv('SMBOS_MEMORY_DIR'),
+    storeDir: absoluteEnv('SMBOS_STORE_DIR', '/var/lib/smbos/store'),
+    nanoclawDir: absoluteEnv('SMBOS_NANOCLAW_DIR', '/opt/nanoclaw'),
+    relayPort: portEnv('SMBOS_RELAY_PORT', 8080),
+    httpPort: portEnv('HTTP_PORT', 3100),
+  };
+}
+
+// --- step 1: the instance directory ------------------------------------------------
+
+function requireWritableDir(dir, what) {
+  let st;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if (err.code === 'ENOENT') fail(`${what} ${dir} does not exist (is it mounted?)`);
+    fail(fsProblem(err, dir, 'use'));
+  }
+  if (!st.isDirectory()) fail(`${what} ${dir} is not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    fail(`${what} ${dir} is not writable (running as ${whoami()}; ${describe(dir)})`);
+  }
+}
+
+/** Makes `link` a symlink to `target`; replaces a wrong link or an empty directory. */
+function ensureSymlink(link, target) {
+  let st = null;
+  try {
+    st = fs.lstatSync(link);
+  } catch (err) {
+    if (err.code !== 'ENOENT') fail(fsProblem(err, link, 'inspect'));
+  }
+  if (st && st.isSymbolicLink()) {
+    if (fs.readlinkSync(link) === target) return;
+    attempt('replace', link, () => fs.unlinkSync(link));
+  } else if (st && st.isDirectory()) {
+    if (fs.readdirSync(link).length > 0) {
+      fail(`${link} is a directory with files; it must be a link to ${target}: move its contents there and remove it`);
+    }
+    attempt('replace', link, () => fs.rmdirSync(link));
+  } else if (st) {
+    fail(`${link} is a file; it must be a link to ${target}: remove it`);
+  }
+  attempt('create', link, () => fs.symlinkSync(target, link));
+}
+
+function prepareInstance(cfg) {
+  requireWritableDir(cfg.instanceDir, 'instance directory');
+  requireWritableDir(cfg.memoryDir, 'memory folder');
+  requireWritableDir(cfg.storeDir, 'store directory');
+  ensureSymlink(path.join(cfg.instanceDir, 'store'), cfg.storeDir);
+  for (const dir of ['groups', 'data']) {
+    const full = path.join(cfg.instanceDir, dir);
+    attempt('create', full, () => fs.mkdirSync(full, { recursive: true }));
+  }
+  ensureSymlink(path.join(cfg.instanceDir, 'groups', WEB_CHAT_FOLDER), cfg.memoryDir);
+}
+
+// --- step 2: identity ----------------------------------------------------------------
+
+/** The body of agent.md: the text after a leading `---` ... `---` front matter, trimmed. */
+export function agentBody(text) {
+  const clean = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const lines = clean.split('\n');
+  if (lines[0].trim() !== '---') return clean.trim();
+  const close = lines.findIndex((line, i) => i > 0 && (line.trim() === '---' || line.trim() === '...'));
+  if (close < 0) fail('agent.md: front matter opened with --- is never closed');
+  return lines.slice(close + 1).join('\n').trim();
+}
+
+/** CLAUDE.md with its managed identity block set to `body`; everything else kept. */
+export function withIdentity(current, body) {
+  const block = `${BEGIN}\n${body}${body ? '\n' : ''}${END}`;
+  const begin = current.indexOf(BEGIN);
+  const end = begin >= 0 ? current.indexOf(END, begin + BEGIN.length) : -1;
+  if (begin >= 0 && end >= 0) {
+    return current.slice(0, begin) + block + current.slice(end + END.length);
+  }
+  // No complete block: drop stray markers, put the block first, keep the rest.
+  const rest = current.split(BEGIN).join('').split(END).join('').replace(/^\n+/, '');
+  return rest ? `${block}\n\n${rest}` : `${block}\n`;
+}
+
+function writeIdentity(cfg) {
+  const source = path.join(cfg.agentDir, 'agent.md');
+  let text = '';
+  try {
+    text = fs.readFileSync(source, 'utf8');
+  } catch (err) {
+    if (err.code !== 'ENOENT') fail(fsProblem(err, source, 'read'));
+    info(`warning: ${source} not found; the identity block is left empty`);
+  }
+  const body = agentBody(text);
+  const target = path.join(cfg.memoryDir, 'CLAUDE.md');
+  let current = '';
+  try {
+    current = fs.readFileSync(target, 'utf8');
+  } catch (err) {
+    if (err.code !== 'ENOENT') fail(fsProblem(err, target, 'read'));
+  }
+  const next = withIdentity(current, body);
+  if (next !== current) attempt('write', target, () => writeAtomic(target, next));
+  info(`identity: ${body.length} characters from agent.md in ${path.join(cfg.instanceDir, 'groups', WEB_CHAT_FOLDER, 'CLAUDE.md')}`);
+}
+
+// --- step 3: secrets ---------------------------------------------------------------------
+
+function copyEnv(cfg) {
+  const source = path.join(cfg.agentDir, '.env');
+  const target = path.join(cfg.instanceDir, '.env');
+  let content;
+  try {
+    content = fs.readFileSync(source);
+  } catch (err) {
+    if (err.code === 'ENOENT') {
+      attempt('remove', target, () => fs.rmSync(target, { force: true }));
+      info(`no ${source}: NanoClaw runs without credentials`);
+      return;
+    }
+    if (err.code === 'EISDIR') fail(`${source} is a directory, expected a file of KEY=VALUE lines`);
+    fail(fsProblem(err, source, 'read'));
+  }
+  attempt('write', target, () => writeAtomic(target, content, 0o600));
+  const keys = content.toString('utf8').split(/\r?\n/)
+    .map((line) => line.trim().replace(/^export\s+/, ''))
+    .filter((line) => line && !line.startsWith('#') && line.includes('='))
+    .map((line) => line.slice(0, line.indexOf('=')).trim());
+  if (!keys.includes('ANTHROPIC_API_KEY') && !keys.includes('CLAUDE_CODE_OAUTH_TOKEN')) {
+    info(`warning: ${source} has neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN`);
+  }
+  info(`.env: ${keys.length} keys copied to ${target} (mode 600)`);
+}
+
+// --- step 4: the agent runner source ---------------------------------------------------
+
+function copyTree(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, entry.name);
+    const b = path.join(to, entry.name);
+    if (entry.isDirectory()) copyTree(a, b);
+    else if (entry.isFile()) fs.copyFileSync(a, b);
+    else if (entry.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(a), b);
+  }
+}
+
+function copyAgentRunner(cfg) {
+  const source = path.join(cfg.nanoclawDir, 'container', 'agent-runner', 'src');
+  if (!fs.existsSync(source)) return;
+  const target = path.join(cfg.instanceDir, 'container', 'agent-runner', 'src');
+  attempt('replace', target, () => {
+    fs.rmSync(target, { recursive: true, force: true });
+    copyTree(source, target);
+  });
+}
+
+// --- step 5: schedules ---------------------------------------------------------------------
+
+export function parseSchedules(text) {
+  if (!text || !text.trim()) return [];
+  let list;
+  try {
+    list = JSON.parse(text);
+  } catch (err) {
+    fail(`SMBOS_SCHEDULES is not valid JSON: ${err.message}`);
+  }
+  if (!Array.isArray(list)) fail('SMBOS_SCHEDULES must be a JSON list');
+  return list.map((item, i) => {
+    const where = `SMBOS_SCHEDULES[${i}]`;
+    if (!item || typeof item !== 'object') fail(`${where} must be an object`);
+    for (const key of ['id', 'prompt', 'schedule_type', 'schedule_value']) {
+      if (typeof item[key] !== 'string' || !item[key]) fail(`${where}.${key} must be a non-empty string`);
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(item.id)) {
+      fail(`${where}.id "${item.id}" may hold only letters, digits, ".", "_" and "-"`);
+    }
+    if (!['cron', 'interval', 'once'].includes(item.schedule_type)) {
+      fail(`${where}.schedule_type must be cron, interval or once, got "${item.schedule_type}"`);
+    }
+    return item;
+  });
+}
+
+function queueSchedules(cfg) {
+  const schedules = parseSchedules(process.env.SMBOS_SCHEDULES);
+  if (!schedules.length) return;
+  const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
+  attempt('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
+  let queued = 0;
+  for (const s of schedules) {
+    const file = path.join(dir, `smbos-${s.id}.json`);
+    if (fs.existsSync(file)) continue;
+    const task = {
+      type: 'schedule_task',
+      taskId: `smbos-${s.id}`,
+      prompt: s.prompt,
+      schedule_type: s.schedule_type,
+      schedule_value: s.schedule_value,
+      targetJid: WEB_CHAT_JID,
+      context_mode: s.context_mode === 'group' ? 'group' : 'isolated',
+    };
+    attempt('write', file, () => {
+      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(task)}\n`);
+      fs.renameSync(`${file}.tmp`, file);
+    });
+    queued += 1;
+  }
+  info(`schedules: ${queued} of ${schedules.length} queued in ${dir}`);
+}
+
+// --- step 6: relay and runtime ---------------------------------------------------------------
+
+function startRelay(cfg) {
+  const sockets = new Set();
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: cfg.httpPort, allowHalfOpen: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', () => {
+      sockets.delete(client);
+      upstream.destroy();
+    });
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      if (!client.writableEnded) client.end();
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new SetupError(`relay cannot listen on 0.0.0.0:${cfg.relayPort}: ${err.code || err.message}`)));
+    server.listen(cfg.relayPort, '0.0.0.0', () => {
+      resolve({
+        close() {
+          server.close();
+          for (const s of sockets) s.destroy();
+        },
+      });
+    });
+  });
+}
+
+function startRuntime(cfg, relay) {
+  const entry = path.join(cfg.nanoclawDir, 'dist', 'index.js');
+  if (!fs.existsSync(entry)) fail(`NanoClaw not found: ${entry} does not exist`);
+  const child = spawn(process.execPath, [entry], {
+    cwd: cfg.instanceDir,
+    env: { ...process.env, PWD: cfg.instanceDir },
+    stdio: 'inherit',
+  });
+  info(`agent ${cfg.agentId}: NanoClaw pid ${child.pid} in ${cfg.instanceDir}; relay 0.0.0.0:${cfg.relayPort} -> 127.0.0.1:${cfg.httpPort}`);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
+  child.on('error', (err) => {
+    process.stderr.write(`${NAME}: cannot start NanoClaw: ${err.message}\n`);
+    relay.close();
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    const status = code !== null ? code : 128 + (os.constants.signals[signal] || 0);
+    info(`NanoClaw exited (${code !== null ? `code ${code}` : `signal ${signal}`}); container exits ${status}`);
+    relay.close();
+    process.exit(status);
+  });
+}
+
+async function main() {
+  // A stop request during setup ends the container at once.
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
+  }
+  const cfg = readConfig();
+  prepareInstance(cfg);
+  writeIdentity(cfg);
+  copyEnv(cfg);
+  copyAgentRunner(cfg);
+  queueSchedules(cfg);
+  const relay = await startRelay(cfg);
+  startRuntime(cfg, relay);
+}
+
+if (process.argv[1] && fs.realpathSync(path.resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    const message = err instanceof SetupError ? err.message : `unexpected error: ${err.stack || err}`;
+    process.stderr.write(`${NAME}: error: ${message}\n`);
+    process.exit(1);
+  });
+}

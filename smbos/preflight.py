@@ -1,0 +1,78 @@
+"""Getting the host ready for the containers: folders the runtime user can read and write.
+
+The runtime runs as uid 1000 (docs/container-interface.md). Its instance directory
+(`state/<id>`) is SMBOS's own and is created here; the memory folder must be writable and `.env`
+readable by that uid. As root, SMBOS hands them to uid 1000; as anyone else it says what to run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+from smbos.agent import Agent
+from smbos.compose import CONTAINER_USER, Host
+from smbos.errors import Problem
+
+RUNTIME_UID, RUNTIME_GID = (int(x) for x in CONTAINER_USER.split(":"))
+
+
+def _can(path: Path, uid: int, gid: int, want: int) -> bool:
+    """Whether uid:gid has the permission bits `want` (r=4, w=2, x=1) on `path`."""
+    info = path.stat()
+    if info.st_uid == uid:
+        bits = (info.st_mode >> 6) & 7
+    elif info.st_gid == gid:
+        bits = (info.st_mode >> 3) & 7
+    else:
+        bits = info.st_mode & 7
+    return bits & want == want
+
+
+def _chown_tree(path: Path) -> None:
+    os.chown(path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chown(Path(root) / name, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+
+
+def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
+    """Make `agent`'s folders usable by the runtime user; return what is still wrong."""
+    problems: list[Problem] = []
+    root = os.geteuid() == 0
+    state = host.state_dir(agent.id)
+    state.mkdir(parents=True, exist_ok=True)
+    targets = [(state, 7, "the instance directory"), (agent.memory_dir, 7, "the memory folder")]
+    if agent.env_path.is_file():
+        targets.append((agent.env_path, 4, "the secrets file"))
+    for path, want, what in targets:
+        if _can(path, RUNTIME_UID, RUNTIME_GID, want):
+            continue
+        if root:
+            _chown_tree(path)
+            if path == agent.env_path:
+                os.chmod(path, 0o600)
+            notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
+            continue
+        problems.append(Problem(str(path), "permissions",
+                                f"{what} is not {'readable' if want == 4 else 'writable'} by uid "
+                                f"{RUNTIME_UID}, the runtime's user; run `sudo chown -R "
+                                f"{RUNTIME_UID}:{RUNTIME_GID} {path}`"))
+    folder = agent.folder
+    if not _can(folder, RUNTIME_UID, RUNTIME_GID, 5):
+        if root:
+            os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o005)
+        else:
+            problems.append(Problem(str(folder), "permissions",
+                                    f"not readable by uid {RUNTIME_UID}; run `chmod o+rx {folder}`"))
+    return problems
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) != 0

@@ -1,0 +1,605 @@
+"""`smbos validate` and `smbos generate` on bad agent folders: every problem, one line each.
+
+Each problem is reported as `agents/<id>/<file>: <field>: <what is wrong>` (a problem with the
+whole file has no field), warnings start with `warning: `, nothing ever prints a traceback, and a
+generate that fails leaves the Compose file it would have replaced byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from .conftest import ENV_EXAMPLE, Result, run_smbos, write_agent
+
+# One problem line: `[warning: ]agents/<...>: <field or message>...`
+PROBLEM_LINE = re.compile(r"^(?:warning: )?agents/[^\n]*?: \S[^\n]*$")
+SENTINEL = b"# sentinel: the previous Compose file, which a failed generate must not touch\n"
+RNG = random.Random(20240611)
+
+
+def _random_token(length: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    while True:
+        token = "".join(RNG.choice(alphabet) for _ in range(length))
+        if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
+            return token
+
+
+def _base(**extra) -> dict:
+    cfg = {"name": "Andy", "runtime": {"container_isolation": "none"}}
+    cfg.update(extra)
+    return cfg
+
+
+def _write_sentinel(project: Path) -> Path:
+    target = project / "compose" / "docker-compose.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(SENTINEL)
+    return target
+
+
+def run_all(commands: list[list[str]], cwd: Path, timeout: float = 60) -> list[Result]:
+    """Run read-only CLI commands side by side (as `run_smbos` does, only concurrently)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("SMBOS_DEBUG", None)
+    procs = [subprocess.Popen([sys.executable, "-m", "smbos", *args], cwd=cwd, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in commands]
+    results = []
+    for proc in procs:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise
+        results.append(Result(proc.returncode, stdout, stderr))
+    return results
+
+
+def _assert_clean_output(result) -> None:
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output
+    for line in result.stderr.splitlines():
+        assert PROBLEM_LINE.match(line), f"not a one-line problem: {line!r}"
+
+
+def _lines_with(stderr: str, prefix: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(prefix)]
+
+
+def assert_invalid(project: Path, prefix: str, contains: str = "", *, lines: int | None = 1,
+                   scope: str | None = None) -> None:
+    """`validate` and `generate` both exit 2 and report `prefix...contains` on one line.
+
+    `lines`: how many error lines must mention `scope` (default: the agent folder of `prefix`),
+    so that one problem is one line, not a line and its consequences.
+    """
+    compose_file = _write_sentinel(project)
+    scope = scope or "/".join(prefix.split("/")[:2]).split(":")[0]
+    commands = [["validate"], ["generate"]]
+    for args, result in zip(commands, run_all(commands, project)):
+        assert result.code == 2, (args, result)
+        _assert_clean_output(result)
+        matching = _lines_with(result.stderr, prefix)
+        assert matching, f"{args}: no line starts with {prefix!r}:\n{result.stderr}"
+        assert any(contains in line for line in matching), (contains, matching)
+        if lines is not None:
+            mine = [line for line in result.stderr.splitlines()
+                    if not line.startswith("warning: ")
+                    and (line.startswith(scope + "/") or line.startswith(scope + ":"))]
+            assert len(mine) == lines, mine
+        assert compose_file.read_bytes() == SENTINEL, f"{args} touched the Compose file"
+        assert sorted(p.name for p in compose_file.parent.iterdir()) == ["docker-compose.yml"]
+
+
+# --------------------------------------------------------------------------------- ids
+
+
+@pytest.mark.parametrize("agent_id, contains", [
+    ("Andy", "lowercase"),
+    ("an dy", "lowercase"),
+    ("a" * 33, "at most 32"),
+    ("my-nanoclaw-bot", "nanoclaw-"),
+    ("nanoclaw-x", "nanoclaw-"),
+    ("-andy", "starting and ending"),
+    ("andy-", "starting and ending"),
+    ("andy_1", "lowercase"),
+    ("ändy", "lowercase"),
+])
+def test_invalid_agent_id(project: Path, agent_id: str, contains: str) -> None:
+    write_agent(project / "agents", agent_id)
+    assert_invalid(project, f"agents/{agent_id}: id: ", contains)
+
+
+def test_longest_valid_id_is_accepted(project: Path) -> None:
+    write_agent(project / "agents", "a" * 32)
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+
+
+@pytest.mark.parametrize("agent_id", ["..", ".", "../evil", "a/b", "/tmp/x", ""])
+def test_new_refuses_path_like_ids(project: Path, agent_id: str) -> None:
+    before = sorted(p.name for p in project.parent.iterdir())
+    result = run_smbos("new", agent_id, cwd=project)
+    assert result.code == 2, result
+    assert "Traceback" not in result.output
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"agents/{agent_id}: id: " in result.stderr
+    assert list((project / "agents").iterdir()) == []
+    assert sorted(p.name for p in project.parent.iterdir()) == before
+    assert not (project / "evil").exists()
+
+
+# ----------------------------------------------------------------------------- agent.md
+
+AgentSetup = Callable[[Path], None]
+
+
+def _no_agent_md(agents: Path) -> None:
+    (write_agent(agents, "andy") / "agent.md").unlink()
+
+
+def _md(text: str) -> AgentSetup:
+    return lambda agents: write_agent(agents, "andy", agent_md=text)
+
+
+AGENT_MD_CASES = {
+    "missing": (_no_agent_md, "agents/andy/agent.md: missing", ""),
+    "empty": (_md(""), "agents/andy/agent.md: is empty", ""),
+    "blank": (_md("\n  \n\t\n"), "agents/andy/agent.md: is empty", ""),
+    "unclosed-front-matter": (_md("---\nname: Andy\n# Andy\n\nYou plan.\n"),
+                              "agents/andy/agent.md: front matter: ", "never closed"),
+    "front-matter-is-a-list": (_md("---\n- a\n- b\n---\n# Andy\n\nYou plan.\n"),
+                               "agents/andy/agent.md: front matter: ", "mapping"),
+    "front-matter-bad-yaml": (_md("---\nname: Andy\ndescription: a: b\n---\n# Andy\n"),
+                              "agents/andy/agent.md: front matter: ",
+                              "not valid YAML at line 3"),
+    "front-matter-unknown-key": (_md("---\nnmae: Andy\n---\n# Andy\n"),
+                                 "agents/andy/agent.md: nmae: ", "did you mean 'name'"),
+    "front-matter-wrong-type": (_md("---\nname: [Andy]\n---\n# Andy\n"),
+                                "agents/andy/agent.md: name: ", "string"),
+    "body-empty": (_md("---\nname: Andy\n---\n\n   \n"), "agents/andy/agent.md: body: ",
+                   "is empty"),
+    "not-utf8": (lambda agents: (write_agent(agents, "andy") / "agent.md").write_bytes(
+        b"# Andy \xff\xfe\n"), "agents/andy/agent.md: is not UTF-8", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AGENT_MD_CASES))
+def test_bad_agent_md(project: Path, case: str) -> None:
+    setup, prefix, contains = AGENT_MD_CASES[case]
+    setup(project / "agents")
+    assert_invalid(project, prefix, contains)
+
+
+# --------------------------------------------------------------------------- config.yaml
+
+
+def _cfg(config) -> AgentSetup:
+    return lambda agents: write_agent(agents, "andy", config)
+
+
+def _cfg_bytes(data: bytes) -> AgentSetup:
+    return lambda agents: (write_agent(agents, "andy") / "config.yaml").write_bytes(data)
+
+
+def _schedules(*items: dict) -> AgentSetup:
+    return _cfg(_base(schedules=[{"prompt": "Do the thing", **item} for item in items]))
+
+
+BOMB = "\n".join([
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    *[f"{chr(ord('b') + i)}: &{chr(ord('b') + i)} [" + ",".join([f"*{chr(ord('a') + i)}"] * 9)
+      + "]" for i in range(8)],
+]) + "\n"
+
+CONFIG_CASES = {
+    "not-utf8": (_cfg_bytes(b"name: Andy \xff\xfe\n"), "agents/andy/config.yaml: is not UTF-8",
+                 ""),
+    "a-list": (_cfg("- name: Andy\n- port: 3101\n"),
+               "agents/andy/config.yaml: (top level): ", "expected a mapping of keys, got list"),
+    "a-scalar": (_cfg("just some words\n"), "agents/andy/config.yaml: (top level): ",
+                 "expected a mapping of keys, got str"),
+    "a-number": (_cfg("42\n"), "agents/andy/config.yaml: (top level): ", "got int"),
+    "bad-yaml": (_cfg("name: Andy\nruntime:\n  timezone: [UTC\n"),
+                 "agents/andy/config.yaml: not valid YAML at line ", ""),
+    "bad-yaml-tab": (_cfg("name: Andy\nruntime:\n\ttimezone: UTC\n"),
+                     "agents/andy/config.yaml: not valid YAML at line 3", ""),
+    "port-string": (_cfg(_base(port="abc")), "agents/andy/config.yaml: port: ", "integer"),
+    "port-too-high": (_cfg(_base(port=70000)), "agents/andy/config.yaml: port: ", "65535"),
+    "port-too-low": (_cfg(_base(port=80)), "agents/andy/config.yaml: port: ", "1024"),
+    "port-float": (_cfg(_base(port=3101.5)), "agents/andy/config.yaml: port: ", ""),
+    "enabled-yes-string": (_cfg(_base(enabled="yes")), "agents/andy/config.yaml: enabled: ",
+                           "boolean"),
+    "cpus-string": (_cfg(_base(runtime={"resources": {"cpus": "x"}})),
+                    "agents/andy/config.yaml: runtime.resources.cpus: ", "number"),
+    "memory-size": (_cfg(_base(runtime={"resources": {"memory": "lots"}})),
+                    "agents/andy/config.yaml: runtime.resources.memory: ", "512m"),
+    "timezone": (_cfg(_base(runtime={"timezone": "Europe/Berln"})),
+                 "agents/andy/config.yaml: runtime.timezone: ", "Europe/Berlin"),
+    "isolation": (_cfg(_base(runtime={"container_isolation": "podman"})),
+                  "agents/andy/config.yaml: runtime.container_isolation: ", "docker"),
+    "unknown-key": (_cfg(_base(prot=3101)), "agents/andy/config.yaml: prot: ",
+                    "did you mean 'port'"),
+    "unknown-nested-key": (_cfg(_base(runtime={"timezon": "UTC"})),
+                           "agents/andy/config.yaml: runtime.timezon: ",
+                           "did you mean 'timezone'"),
+    "unknown-key-no-suggestion": (_cfg(_base(zzzzzz=1)), "agents/andy/config.yaml: zzzzzz: ",
+                                  "expected one of: name"),
+    "non-string-key": (_cfg("name: Andy\n1: one\n"), "agents/andy/config.yaml: 1: ",
+                       "keys must be strings"),
+    "cron-out-of-range": (_schedules({"id": "brief", "cron": "61 * * * *"}),
+                          "agents/andy/config.yaml: schedules[0].cron: ", "61 * * * *"),
+    "cron-too-few-fields": (_schedules({"id": "brief", "cron": "* * *"}),
+                            "agents/andy/config.yaml: schedules[0].cron: ", "5 fields"),
+    "interval-garbage": (_schedules({"id": "tick", "interval": "5x"}),
+                         "agents/andy/config.yaml: schedules[0].interval: ", "duration"),
+    "interval-too-short": (_schedules({"id": "tick", "interval": "10s"}),
+                           "agents/andy/config.yaml: schedules[0].interval: ", "60s"),
+    "interval-too-short-ms": (_schedules({"id": "tick", "interval": 59999}),
+                              "agents/andy/config.yaml: schedules[0].interval: ", "60s"),
+    "once-words": (_schedules({"id": "later", "once": "tomorrow"}),
+                   "agents/andy/config.yaml: schedules[0].once: ", "2026-12-01T09:00:00"),
+    "once-with-offset": (_schedules({"id": "later", "once": "2026-12-01T09:00:00+02:00"}),
+                         "agents/andy/config.yaml: schedules[0].once: ", "offset"),
+    "duplicate-schedule-id": (_schedules({"id": "brief", "cron": "0 8 * * *"},
+                                         {"id": "brief", "interval": "2h"}),
+                              "agents/andy/config.yaml: schedules[1].id: ", "duplicate"),
+    "cron-and-interval": (_schedules({"id": "both", "cron": "0 8 * * *", "interval": "1h"}),
+                          "agents/andy/config.yaml: schedules[0]: ", "exactly one"),
+    "no-schedule-kind": (_schedules({"id": "none"}),
+                         "agents/andy/config.yaml: schedules[0]: ", "exactly one"),
+    "schedule-without-prompt": (_cfg(_base(schedules=[{"id": "x", "cron": "0 8 * * *"}])),
+                                "agents/andy/config.yaml: schedules[0].prompt: ", "required"),
+    "unknown-integration": (_cfg(_base(integrations=["notoin"])),
+                            "agents/andy/config.yaml: integrations: ", "did you mean 'notion'"),
+    "unknown-channel": (_cfg(_base(channels={"telegrm": True})),
+                        "agents/andy/config.yaml: channels.telegrm: ",
+                        "did you mean 'telegram'"),
+    "skill-placeholder": (_cfg(_base(skills=[{"id": "ask", "title": "Ask", "prompt": "{q}"}])),
+                          "agents/andy/config.yaml: skills[0]: ", "{q}"),
+    "too-large": (_cfg("# padding\n" + ("#" + "x" * 1023 + "\n") * 300),
+                  "agents/andy/config.yaml: ", "too large"),
+    "yaml-bomb": (_cfg(BOMB), "agents/andy/config.yaml: not valid YAML", "aliases"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_bad_config_yaml(project: Path, case: str) -> None:
+    setup, prefix, contains = CONFIG_CASES[case]
+    setup(project / "agents")
+    assert_invalid(project, prefix, contains)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
+def test_unreadable_config_yaml(project: Path) -> None:
+    config = write_agent(project / "agents", "andy") / "config.yaml"
+    config.chmod(0)
+    try:
+        assert_invalid(project, "agents/andy/config.yaml: cannot read", "")
+    finally:
+        config.chmod(0o644)
+
+
+def test_two_agents_on_one_port(project: Path) -> None:
+    write_agent(project / "agents", "andy", _base(port=3101))
+    write_agent(project / "agents", "bob", _base(name="Bob", port=3101))
+    assert_invalid(project, "agents/bob/config.yaml: port: ", "'andy'", scope="agents")
+
+
+def test_assigned_port_does_not_collide_with_a_fixed_one(project: Path) -> None:
+    # Without a port, an agent gets one from its id; a fixed port elsewhere is never reused.
+    agents = project / "agents"
+    write_agent(agents, "andy")
+    first = json.loads(run_smbos("list", "--json", cwd=project).stdout)[0]["port"]
+    write_agent(agents, "bob", _base(name="Bob", port=first))
+    result = run_smbos("list", "--json", cwd=project)
+    assert result.code == 0, result
+    ports = {row["id"]: row["port"] for row in json.loads(result.stdout)}
+    assert ports["bob"] == first and ports["andy"] != first
+
+
+def test_yaml_bomb_is_refused_quickly(project: Path) -> None:
+    write_agent(project / "agents", "andy", BOMB)
+    result = run_smbos("validate", cwd=project, timeout=20)
+    assert result.code == 2
+    _assert_clean_output(result)
+
+
+# -------------------------------------------------------------------------- .env.example
+
+
+def _example(text: str) -> AgentSetup:
+    return lambda agents: write_agent(agents, "andy", env_example=text)
+
+
+def _no_example(agents: Path) -> None:
+    (write_agent(agents, "andy") / ".env.example").unlink()
+
+
+ANTHROPIC_SECRET = "sk-ant-api03-" + _random_token(40)
+TELEGRAM_SECRET = "7412589630:AA" + _random_token(33, string.ascii_letters + string.digits + "_-")
+GENERIC_SECRET = _random_token(40)
+
+EXAMPLE_CASES = {
+    "missing": (_no_example, "agents/andy/.env.example: missing", ""),
+    "anthropic-key": (_example(f"# The API key.\nANTHROPIC_API_KEY={ANTHROPIC_SECRET}\n"),
+                      "agents/andy/.env.example: ANTHROPIC_API_KEY: ", "real secret"),
+    "anthropic-key-quoted": (_example(f'# The API key.\nANTHROPIC_API_KEY="{ANTHROPIC_SECRET}"\n'),
+                             "agents/andy/.env.example: ANTHROPIC_API_KEY: ", "real secret"),
+    "telegram-token": (_example(ENV_EXAMPLE + f"\n# Bot token.\nTELEGRAM_BOT_TOKEN={TELEGRAM_SECRET}\n"),
+                       "agents/andy/.env.example: TELEGRAM_BOT_TOKEN: ", "real secret"),
+    "generic-high-entropy": (_example(ENV_EXAMPLE + f"\n# Something.\nSOME_SETTING={GENERIC_SECRET}\n"),
+                             "agents/andy/.env.example: SOME_SETTING: ", "real secret"),
+    "no-credential-documented": (_example("# optional\nFOO=\n"),
+                                 "agents/andy/.env.example: ANTHROPIC_API_KEY: ",
+                                 "not documented"),
+    "integration-key-undocumented": (
+        lambda agents: write_agent(agents, "andy", _base(integrations=["notion"]),
+                                   env="ANTHROPIC_API_KEY=x\nNOTION_TOKEN=y\n"),
+        "agents/andy/.env.example: NOTION_TOKEN: ", "integration notion"),
+    "channel-key-undocumented": (
+        lambda agents: write_agent(agents, "andy", _base(channels={"telegram": True}),
+                                   env="ANTHROPIC_API_KEY=x\nTELEGRAM_BOT_TOKEN=y\n"),
+        "agents/andy/.env.example: TELEGRAM_BOT_TOKEN: ", "channel telegram"),
+    "not-key-value": (_example(ENV_EXAMPLE + "\nthis is not a key\n"),
+                      "agents/andy/.env.example: line 7: ", "KEY=value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXAMPLE_CASES))
+def test_bad_env_example(project: Path, case: str) -> None:
+    setup, prefix, contains = EXAMPLE_CASES[case]
+    setup(project / "agents")
+    assert_invalid(project, prefix, contains)
+
+
+@pytest.mark.parametrize("secret", [ANTHROPIC_SECRET, TELEGRAM_SECRET, GENERIC_SECRET])
+def test_committed_secret_is_not_echoed(project: Path, secret: str) -> None:
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n# Something.\nSOME_TOKEN={secret}\n")
+    commands = [["validate"], ["validate", "--json"], ["generate"]]
+    for result in run_all(commands, project):
+        assert result.code == 2
+        assert secret not in result.output
+        assert secret[6:-6] not in result.output
+
+
+@pytest.mark.parametrize("value", [
+    "", "<your-key>", "<paste the token from @BotFather>", "https://api.example.com",
+    '""', "your-api-key", "changeme", "sk-ant-...", "put-your-key-here", "/run/secrets/token.json",
+    "3101", "false",
+])
+def test_placeholders_are_not_secrets(project: Path, value: str) -> None:
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n# Optional: a setting.\nSOME_TOKEN={value}\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert "real secret" not in result.output
+    _assert_clean_output(result)
+
+
+# ---------------------------------------------------------------------------- .env keys
+
+NEEDY_EXAMPLE = ENV_EXAMPLE + (
+    "\n# Notion token.\nNOTION_TOKEN=\n"
+    "\n# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n"
+    "\n# The shop's domain.\nSHOP_DOMAIN=\n"
+    "\n# Optional: a webhook.\nWEBHOOK_URL=\n"
+)
+
+
+def _needy(agents: Path, env: str | None) -> None:
+    write_agent(agents, "andy", _base(channels={"telegram": True}, integrations=["notion"]),
+                env_example=NEEDY_EXAMPLE, env=env)
+
+
+@pytest.mark.parametrize("env, where", [
+    ("ANTHROPIC_API_KEY=sk-test-placeholder\n", "agents/andy/.env"),
+    ("ANTHROPIC_API_KEY=sk-test-placeholder\nNOTION_TOKEN=\nTELEGRAM_BOT_TOKEN=  \n",
+     "agents/andy/.env"),
+    (None, "agents/andy/.env (missing)"),
+])
+def test_missing_env_keys_warn_then_fail_when_strict(project: Path, env: str | None,
+                                                     where: str) -> None:
+    _needy(project / "agents", env)
+    expected = {"NOTION_TOKEN": "integration notion", "TELEGRAM_BOT_TOKEN": "channel telegram",
+                "SHOP_DOMAIN": ".env.example"}
+    if env is None:
+        expected["ANTHROPIC_API_KEY"] = "ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"
+
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    _assert_clean_output(result)
+    for key, why in expected.items():
+        lines = _lines_with(result.stderr, f"warning: {where}: {key}: not set")
+        assert len(lines) == 1 and why in lines[0], (key, result.stderr)
+    assert "WEBHOOK_URL" not in result.stderr  # optional
+    assert len(result.stderr.splitlines()) == len(expected)
+
+    strict = run_smbos("validate", "--strict", cwd=project)
+    assert strict.code == 2, strict
+    _assert_clean_output(strict)
+    for key in expected:
+        assert len(_lines_with(strict.stderr, f"{where}: {key}: not set")) == 1, strict.stderr
+    assert "warning:" not in strict.stderr
+
+    generated = run_smbos("generate", cwd=project)
+    assert generated.code == 0, generated
+    assert generated.stderr.startswith("warning: ")
+    assert (project / "compose" / "docker-compose.yml").is_file()
+
+
+def test_all_keys_set_is_clean_even_when_strict(project: Path) -> None:
+    _needy(project / "agents", "ANTHROPIC_API_KEY=a\nNOTION_TOKEN=b\nTELEGRAM_BOT_TOKEN=c\n"
+                               "SHOP_DOMAIN=d\n")
+    for result in run_all([["validate"], ["validate", "--strict"]], project):
+        assert result.code == 0, result
+        assert result.stderr == ""
+
+
+def test_oauth_token_is_enough_credential(project: Path) -> None:
+    write_agent(project / "agents", "andy", env="CLAUDE_CODE_OAUTH_TOKEN=tok\n")
+    result = run_smbos("validate", "--strict", cwd=project)
+    assert result.code == 0, result
+
+
+def test_unparsable_env_line_prints_nothing_stray(project: Path) -> None:
+    write_agent(project / "agents", "andy",
+                env="ANTHROPIC_API_KEY=k\nnot a line at all planted-value-93\n'open=quote\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert result.stderr == ""
+    assert "planted-value-93" not in result.output
+
+
+# ------------------------------------------------------------------- folder structure
+
+
+def _symlink_out(agents: Path) -> None:
+    folder = write_agent(agents, "andy")
+    (folder / "memory" / "leak.md").symlink_to("/etc/hostname")
+
+
+def _env_dir(agents: Path) -> None:
+    folder = write_agent(agents, "andy", env=None)
+    (folder / ".env").mkdir()
+
+
+def _no_memory(agents: Path) -> None:
+    folder = write_agent(agents, "andy")
+    for child in (folder / "memory").iterdir():
+        child.unlink()
+    (folder / "memory").rmdir()
+
+
+def _memory_file(agents: Path) -> None:
+    _no_memory(agents)
+    (agents / "andy" / "memory").write_text("not a folder\n")
+
+
+def _env_symlink_out(agents: Path) -> None:
+    folder = write_agent(agents, "andy", env=None)
+    (folder / ".env").symlink_to("/etc/hostname")
+
+
+def _dir_symlink_out(agents: Path) -> None:
+    folder = write_agent(agents, "andy")
+    (folder / "memory" / "etc").symlink_to("/etc", target_is_directory=True)
+
+
+STRUCTURE_CASES = {
+    "symlink-outside": (_symlink_out, "agents/andy/memory/leak.md: symlink: ", "outside"),
+    "dir-symlink-outside": (_dir_symlink_out, "agents/andy/memory/etc: symlink: ", "outside"),
+    "env-symlink-outside": (_env_symlink_out, "agents/andy/.env: symlink: ", "outside"),
+    "env-is-a-directory": (_env_dir, "agents/andy/.env: is a directory", ""),
+    "memory-missing": (_no_memory, "agents/andy/memory: missing", ""),
+    "memory-is-a-file": (_memory_file, "agents/andy/memory: is not a directory", ""),
+    "env-example-is-a-directory": (
+        lambda agents: ((write_agent(agents, "andy") / ".env.example").unlink(),
+                        (agents / "andy" / ".env.example").mkdir()),
+        "agents/andy/.env.example: is not a regular file", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STRUCTURE_CASES))
+def test_bad_folder_structure(project: Path, case: str) -> None:
+    setup, prefix, contains = STRUCTURE_CASES[case]
+    setup(project / "agents")
+    assert_invalid(project, prefix, contains)
+
+
+def test_symlink_inside_the_folder_is_fine(project: Path) -> None:
+    folder = write_agent(project / "agents", "andy")
+    (folder / "memory" / "alias.md").symlink_to("context.md")
+    (folder / "notes").symlink_to("memory", target_is_directory=True)
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert result.stderr == ""
+
+
+# --------------------------------------------------------------------- whole runs
+
+
+def test_every_problem_of_every_agent_in_one_run(project: Path) -> None:
+    agents = project / "agents"
+    write_agent(agents, "andy", _base(prot=1, enabled="yes",
+                                      schedules=[{"id": "x", "cron": "61 * * * *", "prompt": "p"}]))
+    write_agent(agents, "bob", _base(name="Bob", integrations=["notoin"]),
+                agent_md="---\nname: Bob\n---\n")
+    write_agent(agents, "carl")  # valid, and not in the way
+    (agents / "andy" / ".env.example").unlink()
+    expected = [
+        "agents/andy/.env.example: missing",
+        "agents/andy/config.yaml: enabled: ",
+        "agents/andy/config.yaml: prot: ",
+        "agents/andy/config.yaml: schedules[0].cron: ",
+        "agents/bob/agent.md: body: ",
+        "agents/bob/config.yaml: integrations: ",
+    ]
+    compose_file = _write_sentinel(project)
+    commands = [["validate"], ["generate"], ["list"], ["generate", "--check"]]
+    for args, result in zip(commands, run_all(commands, project)):
+        assert result.code == 2, (args, result)
+        _assert_clean_output(result)
+        lines = result.stderr.splitlines()
+        assert len(lines) == len(expected), lines
+        for prefix, line in zip(expected, lines):
+            assert line.startswith(prefix), (prefix, line)
+        assert compose_file.read_bytes() == SENTINEL
+
+    as_json = run_smbos("validate", "--json", cwd=project)
+    assert as_json.code == 2
+    report = json.loads(as_json.stdout)
+    assert report["valid"] is False and report["agents"] == ["carl"]
+    assert [f"{p['path']}: {p['field']}" for p in report["problems"]] == [
+        "agents/andy/.env.example: ", "agents/andy/config.yaml: enabled",
+        "agents/andy/config.yaml: prot", "agents/andy/config.yaml: schedules[0].cron",
+        "agents/bob/agent.md: body", "agents/bob/config.yaml: integrations"]
+
+
+def test_valid_folder_exits_zero(project: Path) -> None:
+    write_agent(project / "agents", "andy")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert result.stderr == ""
+    assert "1 agent(s) valid" in result.stdout
+    generated = run_smbos("generate", cwd=project)
+    assert generated.code == 0, generated
+    assert generated.stderr == ""
+    assert "andy" in (project / "compose" / "docker-compose.yml").read_text()
+
+
+def test_no_agents_folder(tmp_path: Path) -> None:
+    result = run_smbos("validate", cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr == "agents: not found; expected a directory of agent folders\n"
+
+
+def test_env_values_are_never_printed(project: Path) -> None:
+    agents = project / "agents"
+    planted = "planted-7c1e9b2f-value"
+    env = (f"ANTHROPIC_API_KEY={planted}-1\nNOTION_TOKEN={planted}-2\n"
+           f"SOME_OTHER={planted}-3\nbroken line {planted}-4\n")
+    write_agent(agents, "andy", _base(integrations=["notoin"], port=80), env=env)
+    write_agent(agents, "bob", _base(name="Bob", channels={"telegram": True}),
+                env_example=ENV_EXAMPLE + "\n# Bot.\nTELEGRAM_BOT_TOKEN=\n",
+                env=f"CLAUDE_CODE_OAUTH_TOKEN={planted}-5\nTELEGRAM_BOT_TOKEN=\n")
+    write_agent(agents, "carl", _base(name="Carl"),
+                env_example=ENV_EXAMPLE + "\n# Shop.\nSHOP=\n",
+                env=f"ANTHROPIC_API_KEY={planted}-6\nSHOP={planted}-7\n")
+    commands = [["validate"], ["validate", "--json"], ["validate", "--strict"],
+                ["validate", "--strict", "--json"], ["generate"], ["list"], ["list", "--json"]]
+    for args, result in zip(commands, run_all(commands, project)):
+        assert result.code == 2, (args, result)
+        assert planted not in result.output, args
