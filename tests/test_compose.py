@@ -157,7 +157,7 @@ def test_deterministic_and_check(tmp_path):
     assert "out of date" in stale.stderr and '"always"' in stale.stderr
     assert target.read_bytes() == edited  # --check never writes
     missing = project / "other.yml"
-    assert run_smbos("generate", "--check", "-f", str(missing), cwd=project).code == 1
+    assert run_smbos("generate", "--check", "--file", str(missing), cwd=project).code == 1
     assert not missing.exists()
 
 

@@ -296,8 +296,6 @@ def test_classify_transport_error():
 def test_probe_result_mapping():
     def problem(kind):
         return RuntimeProblem(kind, "GET /api/health", "x")
-    assert probe_result(Health(status="ok"), None, 0.0123) == \
-        probe_result(Health(status="ok"), None, 0.0123)
     ok = probe_result(Health(status="ok"), None, 0.0123)
     assert ok.api is ApiStatus.OK and ok.latency_ms == 12.3 and ok.ok
     assert probe_result(None, problem(ProblemKind.REFUSED), 0.001).api is ApiStatus.DOWN
@@ -810,8 +808,8 @@ def test_wrong_shape_from_server():
         with pytest.raises(RuntimeProblem) as info:
             client.tasks()
         assert info.value.kind is ProblemKind.BAD_SHAPE and info.value.field == "tasks[0].status"
-        probe_caps = None
-        del probe_caps
+        probe = client.probe()  # /api/health gets the same body: no `status` field
+        assert probe.api is ApiStatus.ERROR and probe.kind is ProblemKind.BAD_SHAPE
 
 
 # =========================================================================== chat: drops, silence, cancellation

@@ -97,6 +97,8 @@ function readConfig() {
     nanoclawDir: absoluteEnv('SMBOS_NANOCLAW_DIR', '/opt/nanoclaw'),
     relayPort: portEnv('SMBOS_RELAY_PORT', 8080),
     httpPort: portEnv('HTTP_PORT', 3100),
+    // Checked before anything is written, so a bad value changes nothing.
+    schedules: parseSchedules(process.env.SMBOS_SCHEDULES),
   };
 }
 
@@ -278,7 +280,7 @@ export function parseSchedules(text) {
 }
 
 function queueSchedules(cfg) {
-  const schedules = parseSchedules(process.env.SMBOS_SCHEDULES);
+  const { schedules } = cfg;
   if (!schedules.length) return;
   const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
   attempt('create', dir, () => fs.mkdirSync(dir, { recursive: true }));

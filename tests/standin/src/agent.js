@@ -72,7 +72,8 @@ export function checkContainerSystem() {
     return { ok: false, reason: result.error.code === 'ENOENT' ? 'docker CLI not on PATH' : result.error.message };
   }
   if (result.status !== 0) {
-    const detail = (result.stderr || '').trim().split('\n').pop();
+    const lines = (result.stderr || '').split('\n').map((l) => l.trim()).filter(Boolean);
+    const detail = lines.find((l) => /cannot connect|permission denied|no such file/i.test(l)) || lines[0] || '';
     return { ok: false, reason: `docker info exited ${result.status}: ${detail}` };
   }
   return { ok: true, reason: `engine ${result.stdout.trim()}` };

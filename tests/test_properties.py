@@ -1,0 +1,303 @@
+"""Property: whatever is done to a valid fleet, `smbos generate` either refuses it with one-line
+problems (and leaves the previous Compose file alone) or writes a file Compose accepts, whose
+values are the model's."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from smbos.agent import load_fleet
+
+from .conftest import ENV_EXAMPLE, compose_config_ok, run_smbos, write_agent
+
+PROBLEM_LINE = re.compile(r"^(?:warning: )?agents/[^\n]*?: \S[^\n]*$")
+SENTINEL = b"# sentinel: the previous Compose file\n"
+FILES = ["agent.md", "config.yaml", ".env.example", ".env"]
+
+BASE_CONFIG = {
+    "name": "Andy",
+    "description": "Plans the week",
+    "port": 3301,
+    "runtime": {
+        "assistant_name": "Andy",
+        "timezone": "Europe/Berlin",
+        "container_isolation": "none",
+        "log_level": "info",
+        "max_concurrent_containers": 3,
+        "resources": {"cpus": 0.5, "memory": "512m", "pids": 256},
+    },
+    "channels": {"telegram": True, "telegram_only": False},
+    "integrations": ["notion"],
+    "tools": [{"id": "notion", "type": "mcp", "description": "Notion"}],
+    "schedules": [
+        {"id": "morning", "cron": "0 8 * * 1-5", "prompt": "Plan the day"},
+        {"id": "sweep", "interval": "2h", "prompt": "Sweep", "context_mode": "isolated"},
+        {"id": "launch", "once": "2026-12-01T09:00:00", "prompt": "Launch"},
+    ],
+    "skills": [{
+        "id": "ask", "title": "Ask", "prompt": "Answer {question}",
+        "inputs": [{"id": "question", "label": "Question", "type": "textarea",
+                    "required": True}],
+    }],
+    "heal": {"enabled": True, "after": 2, "max_restarts": 3},
+}
+BASE_EXAMPLE = ENV_EXAMPLE + "\n# Notion token.\nNOTION_TOKEN=\n\n# Telegram bot.\nTELEGRAM_BOT_TOKEN=\n"
+BASE_ENV = "ANTHROPIC_API_KEY=sk-test\nNOTION_TOKEN=ntn-test\nTELEGRAM_BOT_TOKEN=1:test\n"
+
+KEY_PATHS = [
+    ("name",), ("description",), ("enabled",), ("port",), ("runtime",),
+    ("runtime", "assistant_name"), ("runtime", "timezone"), ("runtime", "image"),
+    ("runtime", "agent_image"), ("runtime", "container_isolation"), ("runtime", "log_level"),
+    ("runtime", "max_concurrent_containers"), ("runtime", "swarms"), ("runtime", "resources"),
+    ("runtime", "resources", "cpus"), ("runtime", "resources", "memory"),
+    ("runtime", "resources", "pids"), ("channels",), ("channels", "telegram"),
+    ("channels", "telegram_only"), ("integrations",), ("tools",), ("schedules",), ("skills",),
+    ("heal",), ("heal", "enabled"), ("heal", "after"), ("heal", "max_restarts"),
+    ("schedules", 0, "prompt"), ("schedules", 0, "cron"), ("schedules", 1, "interval"),
+    ("schedules", 2, "once"), ("skills", 0, "prompt"), ("skills", 0, "inputs"),
+]
+
+# ------------------------------------------------------------------------- strategies
+
+SPICY = st.sampled_from([
+    "$", "$$", "${HOME}", "$HOME", "${X:-y}", '"', "'", "\\", "\n", "\r\n", "\r", "\t", "{}",
+    "{question}", "{x}", "#", ": ", "- ", "---", "&a", "*a", "!!python/object", "%", "@", "`",
+    "\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\ufeff", "\ufffe", "é", "日本",
+    "🙂", "\u202e", " ", "null", "yes", "0x1F", "1e3", "~",
+])
+texts = st.one_of(
+    st.text(max_size=24),
+    st.lists(st.one_of(SPICY, st.text(max_size=4)), max_size=6).map("".join),
+)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True), texts,
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.one_of(texts, st.integers(0, 3)), inner,
+                                            max_size=3)),
+    max_leaves=8,
+)
+names = st.one_of(texts, st.sampled_from(["Andy", "Ann $HOME", 'Q "x" \\ y', "{name}", "$$"]))
+ports = st.one_of(st.integers(1024, 65535), st.integers(-5, 70_000),
+                  st.sampled_from([3301, 3302, 1024, 65535, 3200]))
+cron_values = st.one_of(texts, st.sampled_from([
+    "0 8 * * 1-5", "61 * * * *", "* * *", "*/5 * * * *", "0 0 31 2 *", "@daily", "0 8 * * MON",
+    "0 8 * * 1-5 2026", "", "  0  8  *  *  * ",
+]))
+interval_values = st.one_of(texts, st.integers(-10, 10**12), st.sampled_from([
+    "90s", "15m", "2h", "1d", "5x", "10s", "59999", "60000", "1 h", "0",
+]))
+once_values = st.one_of(texts, st.sampled_from([
+    "2026-12-01T09:00:00", "2026-12-01 09:00", "tomorrow", "2026-12-01T09:00:00+02:00",
+    "2026-02-30T09:00:00", "2026-12-01",
+]))
+schedules = st.fixed_dictionaries(
+    {"id": st.one_of(st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,8}\Z"), texts),
+     "prompt": st.one_of(st.just("Do it"), texts)},
+    optional={"cron": cron_values, "interval": interval_values, "once": once_values,
+              "context_mode": st.one_of(st.sampled_from(["group", "isolated"]), texts),
+              "enabled": st.one_of(st.booleans(), values)},
+)
+valid_ids = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
+folder_names = st.one_of(
+    valid_ids,
+    st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+            min_size=1, max_size=40),
+).filter(lambda n: n not in (".", "..") and not n.startswith(".")
+         and len(n.encode()) <= 200)
+
+config_mutations = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(KEY_PATHS), values),
+    st.tuples(st.just("set"), st.sampled_from([("name",), ("runtime", "assistant_name"),
+                                               ("description",), ("runtime", "agent_image"),
+                                               ("runtime", "image"),
+                                               ("schedules", 0, "prompt")]), names),
+    st.tuples(st.just("set"), st.just(("port",)), ports),
+    st.tuples(st.just("set"), st.just(("runtime", "timezone")),
+              st.one_of(texts, st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York",
+                                                "Europe/Berln", "../etc/passwd"]))),
+    st.tuples(st.just("set"), st.just(("runtime", "resources", "memory")),
+              st.one_of(texts, st.sampled_from(["1g", "0b", "1.5G", "512", "2t"]))),
+    st.tuples(st.just("set"), st.just(("runtime", "resources", "cpus")),
+              st.one_of(st.floats(), st.integers(-1, 300))),
+    st.tuples(st.just("set"), st.tuples(texts), values),  # an unknown top-level key
+    st.tuples(st.just("del"), st.sampled_from(KEY_PATHS)),
+    st.tuples(st.just("schedule"), schedules),
+    st.tuples(st.just("replace"), values),  # the whole config.yaml document
+)
+file_mutations = st.one_of(
+    st.tuples(st.just("truncate"), st.sampled_from(FILES), st.floats(0, 1)),
+    st.tuples(st.just("bytes"), st.sampled_from(FILES), st.binary(max_size=64)),
+    st.tuples(st.just("text"), st.sampled_from(FILES), texts),
+    st.tuples(st.just("agent.md"), values, texts),
+    st.tuples(st.just("rename"), folder_names),
+)
+valid_schedules = st.fixed_dictionaries({
+    "id": st.from_regex(r"\Az[a-z0-9-]{0,8}\Z"),
+    "prompt": texts.filter(str.strip),
+}).flatmap(lambda item: st.one_of(
+    st.just({**item, "cron": "*/15 9-17 * * 1-5"}),
+    st.builds(lambda v: {**item, "interval": v},
+              st.one_of(st.integers(60_000, 10**9), st.sampled_from(["90s", "15m", "1d"]))),
+    st.builds(lambda v: {**item, "once": v.isoformat(timespec="seconds")},
+              st.datetimes()),
+))
+# Changes that keep the folder valid more often than not, so the Compose side gets exercised.
+tame_mutations = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from([("name",), ("runtime", "assistant_name"),
+                                               ("description",), ("runtime", "agent_image"),
+                                               ("schedules", 0, "prompt")]), names),
+    st.tuples(st.just("set"), st.just(("port",)), st.integers(1024, 65535)),
+    st.tuples(st.just("set"), st.just(("runtime", "timezone")),
+              st.sampled_from(["UTC", "Asia/Tokyo", "America/Argentina/Buenos_Aires"])),
+    st.tuples(st.just("set"), st.sampled_from([("enabled",), ("runtime", "swarms"),
+                                               ("channels", "telegram_only")]), st.booleans()),
+    st.tuples(st.just("set"), st.just(("runtime", "resources", "cpus")),
+              st.floats(0.01, 256)),
+    st.tuples(st.just("del"), st.sampled_from([("port",), ("name",), ("runtime", "assistant_name"),
+                                               ("schedules",), ("runtime",), ("skills",)])),
+    st.tuples(st.just("schedule"), valid_schedules),
+)
+agent_mutations = st.one_of(
+    st.tuples(st.lists(tame_mutations, max_size=4), st.just([]),
+              st.sampled_from(["plain", "unicode", "flow"])),
+    st.tuples(st.lists(config_mutations, max_size=4), st.lists(file_mutations, max_size=2),
+              st.sampled_from(["plain", "unicode", "flow"])),
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _set(doc, path: tuple, value) -> object:
+    """`doc` with `value` at `path`, creating (or replacing non-container) parents on the way."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        if not isinstance(doc, list):
+            doc = []
+        while len(doc) <= head:
+            doc.append({})
+        doc[head] = _set(doc[head], rest, value)
+        return doc
+    if not isinstance(doc, dict):
+        doc = {}
+    doc[head] = _set(doc.get(head), rest, value)
+    return doc
+
+
+def _delete(doc, path: tuple) -> None:
+    for part in path[:-1]:
+        try:
+            doc = doc[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(doc, dict):
+        doc.pop(path[-1], None)
+    elif isinstance(doc, list) and isinstance(path[-1], int) and path[-1] < len(doc):
+        del doc[path[-1]]
+
+
+def _dump(doc, style: str) -> str:
+    try:
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=style == "unicode",
+                              default_flow_style=True if style == "flow" else False)
+    except yaml.YAMLError:
+        return yaml.safe_dump(repr(doc))
+
+
+def _build(agents: Path, agent_id: str, port: int, mutations) -> None:
+    config_ops, file_ops, style = mutations
+    config = copy.deepcopy(BASE_CONFIG)
+    config["name"] = agent_id.title()
+    config["port"] = port
+    for op in config_ops:
+        if op[0] == "set":
+            config = _set(config, op[1], op[2])
+        elif op[0] == "del":
+            _delete(config, op[1])
+        elif op[0] == "schedule":
+            if isinstance(config, dict) and isinstance(config.get("schedules"), list):
+                config["schedules"].append(op[1])
+            else:
+                config = _set(config, ("schedules",), [op[1]])
+        elif op[0] == "replace":
+            config = op[1]
+    folder = write_agent(agents, agent_id, None, env_example=BASE_EXAMPLE, env=BASE_ENV)
+    (folder / "config.yaml").write_text(_dump(config, style), encoding="utf-8")
+    for op in file_ops:
+        if op[0] == "rename":
+            target = agents / op[1]
+            if not target.exists():
+                folder = folder.rename(target)
+            continue
+        if op[0] == "agent.md":
+            front = _dump(op[1], "plain") if op[1] is not None else ""
+            (folder / "agent.md").write_text(f"---\n{front}---\n{op[2]}\n", encoding="utf-8")
+            continue
+        path = folder / op[1]
+        if op[0] == "truncate":
+            data = path.read_bytes()
+            path.write_bytes(data[:int(len(data) * op[2])])
+        elif op[0] == "bytes":
+            path.write_bytes(op[2])
+        elif op[0] == "text":
+            path.write_text(op[2], encoding="utf-8")
+
+
+_counter = itertools.count()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(andy=agent_mutations, bob=agent_mutations, bob_port=st.integers(0, 4).map(lambda i: 3301 if i == 0 else 3302))
+def test_generate_refuses_cleanly_or_writes_a_file_compose_accepts(
+        tmp_path_factory, compose_bin, andy, bob, bob_port):
+    project = tmp_path_factory.mktemp(f"prop{next(_counter)}", numbered=False)
+    try:
+        agents = project / "agents"
+        agents.mkdir()
+        _build(agents, "andy", 3301, andy)
+        _build(agents, "bob", bob_port, bob)
+        target = project / "compose" / "docker-compose.yml"
+        target.parent.mkdir()
+        target.write_bytes(SENTINEL)
+
+        result = run_smbos("generate", cwd=project, timeout=60)
+        event(f"generate exited {result.code}")
+        assert "Traceback" not in result.output, result.output
+        assert result.code in (0, 2), result
+        lines = result.stderr.splitlines()
+        for line in lines:
+            assert PROBLEM_LINE.match(line), f"not a one-line problem: {line!r}"
+        if result.code == 2:
+            assert any(not line.startswith("warning: ") for line in lines), result.stderr
+            assert target.read_bytes() == SENTINEL
+            assert sorted(p.name for p in target.parent.iterdir()) == ["docker-compose.yml"]
+            return
+
+        check = compose_config_ok(compose_bin, target)
+        assert check.returncode == 0, (check.stderr, target.read_text())
+        doc = yaml.safe_load(target.read_text(encoding="utf-8"))
+        fleet = load_fleet(agents)
+        assert not fleet.errors, fleet.errors
+        services = doc["services"] or {}
+        assert sorted(services) == sorted(a.id for a in fleet.enabled)
+        for agent in fleet.enabled:
+            env = services[agent.id]["environment"]
+            assert env["ASSISTANT_NAME"].replace("$$", "$") == agent.assistant_name
+            assert env["SMBOS_AGENT_ID"] == agent.id
+            assert services[agent.id]["ports"][0]["published"] == str(agent.port)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
