@@ -18,7 +18,8 @@ from smbos.agent import load_fleet
 
 from .conftest import ENV_EXAMPLE, compose_config_ok, run_smbos, write_agent
 
-PROBLEM_LINE = re.compile(r"^(?:warning: )?agents/[^\n]*?: \S[^\n]*$")
+# `agents/<id>[/<file>]: [<field>: ]<message>`, or any `warning: ...` (generate sums them up).
+PROBLEM_LINE = re.compile(r"^(?:warning: \S.*|agents/.*?: \S.*)$")
 SENTINEL = b"# sentinel: the previous Compose file\n"
 FILES = ["agent.md", "config.yaml", ".env.example", ".env"]
 
