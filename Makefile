@@ -57,7 +57,7 @@ demo-down: $(STAMP) ## Stop the demo fleet
 	bash tests/docker/demo.sh down
 
 bench: $(STAMP) ## Run the benchmarks under bench/ and print their figures
-	$(VENV)/bin/python bench/generate.py
+	for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean: ## Remove build output (never agents/, state/ or volumes)
 	rm -rf build/ .pytest_cache/ .hypothesis/

@@ -387,8 +387,9 @@ def id_problem(agent_id: str) -> str | None:
         return "empty; expected lowercase letters, digits and '-'"
     if len(agent_id) > MAX_ID_LENGTH:
         return f"{len(agent_id)} characters long; expected at most {MAX_ID_LENGTH}"
-    if "nanoclaw-" in agent_id:
-        return "contains 'nanoclaw-', which NanoClaw treats as its own containers and stops"
+    if "nanoclaw" in agent_id:
+        return ("contains 'nanoclaw': its container name would contain 'nanoclaw-', and NanoClaw "
+                "stops every container whose name does")
     if not ID_RE.match(agent_id):
         return (f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
                 "starting and ending with a letter or digit")

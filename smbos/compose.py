@@ -64,6 +64,12 @@ class Host:
         return self.project_dir / "state" / agent_id
 
 
+def _printable(code: int) -> bool:
+    """YAML's printable set, minus the line breaks and BOM that other readers trip on."""
+    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+            and code != 0xFEFF or 0x10000 <= code <= 0x10FFFF) and code not in (0x2028, 0x2029)
+
+
 def _quote(value: object) -> str:
     """A YAML scalar for `value` that Compose reads back unchanged."""
     if isinstance(value, bool):
@@ -84,8 +90,7 @@ def _quote(value: object) -> str:
             out.append("\\n")
         elif char == "\t":
             out.append("\\t")
-        elif code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFEFF) \
-                or 0xD800 <= code <= 0xDFFF:
+        elif not _printable(code):
             out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             out.append(char)

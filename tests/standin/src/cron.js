@@ -5,6 +5,8 @@
 // month names JAN-DEC, day names SUN-SAT, 7 as Sunday, and the macros
 // @yearly @annually @monthly @weekly @daily @midnight @hourly.
 // When both day fields are restricted, a day matches either (classic cron rule).
+// Every instant whose local wall-clock time matches is a run: a time skipped by a DST
+// change does not run that day, a time repeated by one runs twice.
 
 const MACROS = {
   '@yearly': '0 0 1 1 *',
@@ -110,9 +112,10 @@ export function nextCronRun(expression, from = new Date()) {
       d.setDate(d.getDate() + 1);
       d.setHours(0, 0, 0, 0);
     } else if (!cron.hour.allowed.has(d.getHours())) {
-      d.setHours(d.getHours() + 1, 0, 0, 0);
+      // Absolute steps within a day, so an hour repeated at a DST change is visited twice.
+      d.setTime(d.getTime() + (60 - d.getMinutes()) * 60000);
     } else if (!cron.minute.allowed.has(d.getMinutes())) {
-      d.setMinutes(d.getMinutes() + 1, 0, 0);
+      d.setTime(d.getTime() + 60000);
     } else {
       return d;
     }

@@ -14,15 +14,21 @@ function log(line) {
   process.stdout.write(`[standin] ${line}\n`);
 }
 
-function intFromEnv(name, fallback) {
-  const value = parseInt(process.env[name] || '', 10);
-  return Number.isFinite(value) && value >= 0 ? value : fallback;
-}
-
 // --- configuration (sources as NanoClaw reads them) --------------------------
 
 const cwd = process.cwd();
 const dotenv = readEnvFile(cwd);
+
+// The stand-in's own STANDIN_* knobs: environment first, then .env (so a test can set
+// them in an agent's .env without touching the Compose file).
+function knob(name) {
+  return process.env[name] !== undefined ? process.env[name] : dotenv[name];
+}
+
+function intFromEnv(name, fallback) {
+  const value = parseInt((name.startsWith('STANDIN_') ? knob(name) : process.env[name]) || '', 10);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
 // ASSISTANT_NAME and TELEGRAM_BOT_TOKEN: environment first, then .env.
 // ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN: .env only, read per turn (agent.js).
 const config = {
@@ -38,7 +44,7 @@ const config = {
 };
 
 // The container system, checked at start as NanoClaw does.
-const containersWanted = process.env.STANDIN_CONTAINERS;
+const containersWanted = knob('STANDIN_CONTAINERS');
 if (containersWanted !== '0') {
   const check = checkContainerSystem();
   if (check.ok) {
@@ -80,7 +86,7 @@ function currentFault() {
   try {
     text = fs.readFileSync(FAULT_FILE, 'utf8');
   } catch {
-    text = process.env.STANDIN_FAULT || '';
+    text = knob('STANDIN_FAULT') || '';
   }
   const words = (text.split('\n')[0] || '').trim().split(/\s+/).filter(Boolean);
   if (!words.length) return null;

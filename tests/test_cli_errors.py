@@ -1,0 +1,153 @@
+"""How the fleet commands fail: one line on stderr, the documented exit code, never a traceback.
+
+No containers are needed: the engine is made unreachable with DOCKER_HOST pointing at a socket
+that does not exist, and the runtimes that chat/tasks talk to are simply not running.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import run_smbos, write_agent
+from .dockerfleet import free_port
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": "clierrors"}
+
+
+@pytest.fixture
+def folders(project):
+    """Two valid agents with their .env, on ports where nothing listens."""
+    for agent_id in ("alpha", "beta"):
+        write_agent(project / "agents", agent_id,
+                    {"name": agent_id.title(), "port": free_port(),
+                     "runtime": {"container_isolation": "none"}})
+    return project
+
+
+def no_traceback(result) -> None:
+    assert "Traceback" not in result.output, result.output
+    assert "internal error" not in result.output, result.output
+
+
+def one_stderr_line(result) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}:\n{result.stderr}"
+    return lines[0]
+
+
+def assert_engine_unreachable(line: str, where: str = NO_ENGINE["DOCKER_HOST"]) -> None:
+    assert line.startswith("error: Docker engine unreachable at "), line
+    assert where in line, line
+    # ... and how to fix it: start the engine, or point DOCKER_HOST elsewhere.
+    assert "dockerd" in line and "DOCKER_HOST" in line, line
+
+
+@pytest.mark.parametrize("args", [
+    ("status",),
+    ("status", "--json"),
+    ("status", "alpha"),
+    ("start", "alpha"),
+    ("stop", "alpha"),
+    ("restart", "alpha", "beta"),
+    ("logs", "alpha"),
+    ("logs", "alpha", "-f"),
+    ("heal", "--once"),
+    ("down",),
+], ids=lambda a: " ".join(a))
+def test_engine_unreachable_is_exit_3_and_one_line(folders, args):
+    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 3, result.output
+    assert_engine_unreachable(one_stderr_line(result))
+    assert result.stdout == ""
+
+
+def test_up_with_engine_unreachable(folders):
+    # With the Compose file already current, `up` has nothing to write: the engine is the only
+    # thing to report.
+    generated = run_smbos("generate", cwd=folders, env=NO_ENGINE)
+    assert generated.code == 0, generated.output
+    result = run_smbos("up", cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 3, result.output
+    assert_engine_unreachable(one_stderr_line(result))
+    assert result.stdout == ""
+
+
+def test_reason_names_the_cause(folders, tmp_path):
+    """The reason in parentheses says what is wrong with the socket, not a library's wording."""
+    missing = run_smbos("status", cwd=folders, env=NO_ENGINE)
+    assert "(no such socket)" in missing.stderr, missing.stderr
+    not_a_socket = tmp_path / "plain-file.sock"
+    not_a_socket.write_text("")
+    refused = run_smbos("status", cwd=folders,
+                        env={**NO_ENGINE, "DOCKER_HOST": f"unix://{not_a_socket}"})
+    assert refused.code == 3
+    assert_engine_unreachable(one_stderr_line(refused), f"unix://{not_a_socket}")
+    assert "(connection refused)" in refused.stderr
+    tcp = run_smbos("status", cwd=folders,
+                    env={**NO_ENGINE, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"})
+    assert tcp.code == 3
+    assert "(connection refused)" in one_stderr_line(tcp)
+    bogus = run_smbos("status", cwd=folders, env={**NO_ENGINE, "DOCKER_HOST": "bogus://x"})
+    no_traceback(bogus)
+    assert bogus.code == 3
+    assert_engine_unreachable(one_stderr_line(bogus), "bogus://x")
+
+
+def test_doctor_with_engine_unreachable(folders):
+    """`doctor` is the report itself: every check on stdout, the engine check a FAIL line with its
+    fix, the other checks still run, and exit 1 ("a check failed"), as for any failed check.
+    Nothing on stderr: the report is the output."""
+    result = run_smbos("doctor", cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 1, result.output
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert len(failed) == 1, result.stdout
+    assert "Docker engine unreachable at unix:///nonexistent/docker.sock" in failed[0]
+    assert "-- fix:" in failed[0] and "dockerd" in failed[0], failed[0]
+    assert any(line.startswith("ok") and "agent folder(s) valid" in line for line in lines), lines
+    # The ports are checked without the engine too (nothing listens on them here).
+    assert sum(line.startswith("ok   port ") for line in lines) == 2, lines
+
+
+@pytest.mark.parametrize("args", [
+    ("status", "nosuch"),
+    ("start", "nosuch"),
+    ("stop", "alpha", "nosuch"),
+    ("logs", "nosuch"),
+    ("chat", "nosuch", "hello"),
+    ("tasks", "nosuch"),
+], ids=lambda a: " ".join(a))
+def test_unknown_agent_is_reported_before_the_engine(folders, args):
+    """A mistyped id is invalid input (exit 2, with the known ids), whatever the engine does."""
+    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 2, result.output
+    assert one_stderr_line(result) == "error: unknown agent 'nosuch'; known agents: alpha, beta"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [("chat", "alpha", "hello"), ("tasks", "alpha"),
+                                  ("tasks", "alpha", "--json")],
+                         ids=lambda a: " ".join(a))
+def test_runtime_not_running(folders, args):
+    """chat and tasks talk to the runtime's port only: nothing listening is exit 1, one line that
+    names the agent and says the connection was refused."""
+    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 1, result.output
+    line = one_stderr_line(result)
+    assert line.startswith("error: alpha: "), line
+    assert "refused" in line, line
+    assert result.stdout == ""
+
+
+def test_no_agents_folder(tmp_path):
+    """Not a project at all: still one line and an exit code, no traceback."""
+    result = run_smbos("status", cwd=tmp_path, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code in (2, 3), result.output
+    one_stderr_line(result)

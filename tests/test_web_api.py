@@ -1,0 +1,945 @@
+"""The operator UI's HTTP surface: every route, the refusals, and the secrets it must never show.
+
+Routes that need a runtime run against real stand-in containers (a module-scoped fleet of two
+agents, started through the real CLI); settings, memory and pages use plain temp folders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import secrets
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from smbos import catalog, envfile
+from smbos.project import Project
+from smbos.web import markdown, ops
+from smbos.web.app import create_app
+from smbos.web.openapi import openapi_path
+from smbos.web.security import Guard, load_or_create_token
+
+from .conftest import run_smbos, write_agent
+from .dockerfleet import LiveFleet, docker_client, free_port, standin_image  # noqa: F401
+
+TOKEN = "t0k-" + secrets.token_urlsafe(24)
+BASE = "http://127.0.0.1:8787"
+AUTH = {"X-SMBOS-Token": TOKEN}
+CANARY = "sk-ant-api03-CANARY" + secrets.token_hex(16) + "zz"
+
+
+def make_client(app):
+    import warnings
+
+    with warnings.catch_warnings():  # Starlette would rather its TestClient ran on httpx2
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
+
+    return TestClient(app, base_url=BASE, raise_server_exceptions=True)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+class UIServer:
+    """The app served by uvicorn on a free 127.0.0.1 port, in a thread (real streaming)."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> UIServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in re.split(r"\r?\n\r?\n", text):
+        name, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def reply_fields(line: str) -> dict[str, str]:
+    """The stand-in's reply line, decoded (tests/standin/README.md)."""
+    return {k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in line.split(" "))}
+
+
+def standin_env(text: str) -> dict[str, str]:
+    """`.env` read the way the stand-in (and NanoClaw) read it."""
+    values = {}
+    for raw in re.split(r"\r?\n", text):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] in "\"'" and value[-1] == value[0]:
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+ENV_TEXT = f"""# Secrets for alpha (comment kept)
+ANTHROPIC_API_KEY={CANARY}
+
+# not a core key: must survive every write
+UNKNOWN_FLAG=keep-me
+TELEGRAM_ONLY=false
+NOTION_TOKEN=ntn_{'x' * 30}
+"""
+
+SKILLS = [
+    {"id": "brief", "title": "Brief", "description": "A list",
+     "inputs": [{"id": "topic", "label": "Topic", "type": "text", "required": True},
+                {"id": "count", "label": "How many", "type": "number", "default": 3},
+                {"id": "tone", "label": "Tone", "type": "select", "options": ["short", "long"],
+                 "default": "short"},
+                {"id": "day", "label": "Day", "type": "date"},
+                {"id": "notes", "label": "Notes", "type": "textarea"}],
+     "prompt": "List {count} points about {topic} ({tone}) for {day}. {notes}",
+     "display": "list"},
+    {"id": "grid", "title": "Grid", "inputs": [], "prompt": "Answer with a table",
+     "display": "table"},
+]
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> Project:
+    """A project with two agents in plain folders; nothing listens on their ports."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    md = ("---\nname: Alpha\n---\n# Alpha <script>alert('x')</script>\n\nHello **bold** "
+          "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
+    example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
+               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n")
+    write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
+                                  "runtime": {"container_isolation": "none"},
+                                  "integrations": ["notion"], "skills": SKILLS},
+                agent_md=md, env_example=example, env=ENV_TEXT,
+                memory={"context.md": "# Context\nremember this\n"})
+    (agents / "alpha" / "memory" / "notes").mkdir()
+    (agents / "alpha" / "memory" / "notes" / "todo.md").write_text("- a\n")
+    (agents / "alpha" / "memory" / "blob.bin").write_bytes(b"\x00\x01binary")
+    (agents / "alpha" / "memory" / "big.md").write_text("y" * (ops.MEMORY_MAX_BYTES + 1))
+    os.symlink("../.env", agents / "alpha" / "memory" / "leak.md")
+    write_agent(agents, "beta", {"name": "Beta", "port": free_port(),
+                                 "runtime": {"container_isolation": "none"}},
+                env=None)
+    return Project.from_options(agents, None, f"w{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+def client(folders):
+    with make_client(create_app(folders, TOKEN)) as c:
+        yield c
+
+
+def no_canary(response, *canaries: str) -> None:
+    body = response.text
+    for canary in canaries or (CANARY,):
+        assert canary not in body, f"a secret reached {response.request.url}"
+        for key, value in response.headers.items():
+            assert canary not in value
+
+
+# ------------------------------------------------------------------------ pages (folders)
+
+
+def test_pages_render_without_secrets(client):
+    for path in ("/", "/agents/alpha", "/agents/alpha/settings", "/agents/alpha/skills/brief",
+                 "/agents/beta", "/agents/beta/settings"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html")
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY"
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", r.text), path
+        no_canary(r)
+    fleet = client.get("/").text
+    assert 'data-agent="alpha"' in fleet and 'data-agent="beta"' in fleet
+
+
+def test_identity_is_escaped_markdown(client):
+    html = client.get("/agents/alpha").text
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(" in html
+    assert "<strong>bold</strong>" in html and "<code>code</code>" in html
+    assert "<li>one</li>" in html
+    assert 'href="javascript' not in html
+
+
+def test_markdown_renderer_is_safe():
+    out = str(markdown.render('# T <img src=x onerror=alert(1)>\n\n**<b>x</b>** "q" & \'a\'\n\n'
+                              '```\n<script>\n```\n> <i>quote</i>\n1. n <a href="y">\n'))
+    assert "<img" not in out and "<b>" not in out and "<script>" not in out and "<a " not in out
+    assert "&lt;img" in out and "<pre><code>&lt;script&gt;</code></pre>" in out
+    assert "<ol><li>" in out.replace("\n", "") and "<blockquote>" in out
+
+
+def test_skill_page_builds_the_form(client):
+    html = client.get("/agents/alpha/skills/brief").text
+    assert 'name="topic"' in html and "required" in html
+    assert 'type="number"' in html and 'type="date"' in html and "<textarea" in html
+    assert '<option value="long">' in html and 'data-display="list"' in html
+    r = client.get("/agents/alpha/skills/nope")
+    assert r.status_code == 404 and "no skill" in r.text
+
+
+def test_static_files_are_local(client):
+    for name in ("app.js", "app.css"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200
+        assert "http://" not in r.text and "https://" not in r.text and "//cdn" not in r.text
+    assert client.get("/static/favicon.svg").status_code == 200
+    assert client.get("/static/../app.py").status_code == 404
+
+
+# ---------------------------------------------------------------------------- refusals
+
+
+CHANGING = [
+    ("POST", "/api/agents/alpha/start", None),
+    ("POST", "/api/agents/alpha/stop", None),
+    ("POST", "/api/agents/alpha/restart", None),
+    ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
+    ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
+    ("PUT", "/api/agents/alpha/env", {"values": {"ANTHROPIC_API_KEY": "stolen"}}),
+    ("POST", "/agents/alpha/api/chat", {"message": "hi"}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", CHANGING)
+def test_changing_requests_need_the_token_and_our_origin(client, folders, method, path, body):
+    env_before = (folders.agents_dir / "alpha" / ".env").read_bytes()
+    kwargs = {"json": body} if body is not None else {}
+    r = client.request(method, path, **kwargs)
+    assert r.status_code == 401 and r.json()["kind"] == "token", r.text
+    r = client.request(method, path, headers={"X-SMBOS-Token": TOKEN + "x"}, **kwargs)
+    assert r.status_code == 403 and r.json()["kind"] == "token"
+    r = client.request(method, path, headers={"X-SMBOS-Token": ""}, **kwargs)
+    assert r.status_code == 401
+    for origin in ("https://evil.example", "null", "http://127.0.0.1:9999", "http://localhost:8787"):
+        r = client.request(method, path, headers={**AUTH, "Origin": origin}, **kwargs)
+        assert r.status_code == 403 and r.json()["kind"] == "origin", (origin, r.text)
+    r = client.request(method, path, headers={**AUTH, "Host": "attacker.example:8787",
+                                              "Origin": "http://attacker.example:8787"}, **kwargs)
+    assert r.status_code == 421
+    assert (folders.agents_dir / "alpha" / ".env").read_bytes() == env_before
+    # With the token and our own Origin it goes through the guard (whatever the route says).
+    r = client.request(method, path, headers={**AUTH, "Origin": BASE}, **kwargs)
+    assert r.status_code not in (401, 403, 421), r.text
+
+
+def test_reads_need_no_token_on_loopback_but_do_when_exposed(folders):
+    with make_client(create_app(folders, TOKEN)) as c:
+        assert c.get("/api/agents").status_code == 200
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 421
+    with make_client(create_app(folders, TOKEN, host="0.0.0.0")) as c:
+        assert c.get("/api/agents").status_code == 401
+        assert c.get("/api/agents/alpha/env").status_code == 401
+        assert c.get("/agents/alpha/api/health").status_code == 401
+        assert c.get("/api/agents", headers=AUTH).status_code == 200
+        assert c.get("/api/openapi.json").status_code == 200
+        assert c.get("/").status_code == 200
+
+
+def test_guard_host_names():
+    guard = Guard(token=TOKEN, bind_host="127.0.0.1", extra_hosts=("ui.internal",))
+    assert guard.host_ok("127.0.0.1:8787") and guard.host_ok("localhost")
+    assert guard.host_ok("[::1]:8787") and guard.host_ok("ui.internal:8787")
+    assert not guard.host_ok("evil.example:8787") and not guard.host_ok(None)
+    assert not guard.host_ok("127.0.0.1.evil.example")
+
+
+def test_unknown_agent_is_404_everywhere(client):
+    for method, path in [("GET", "/api/agents/zzz"), ("GET", "/api/agents/zzz/logs"),
+                         ("GET", "/api/agents/zzz/tasks"), ("GET", "/api/agents/zzz/messages"),
+                         ("GET", "/api/agents/zzz/env"), ("PUT", "/api/agents/zzz/env"),
+                         ("GET", "/api/agents/zzz/memory"), ("GET", "/api/agents/zzz/memory/x"),
+                         ("GET", "/api/agents/zzz/skills"), ("POST", "/api/agents/zzz/skills/x"),
+                         ("POST", "/api/agents/zzz/chat"), ("POST", "/api/agents/zzz/restart"),
+                         ("POST", "/api/agents/zzz/start"), ("POST", "/api/agents/zzz/stop"),
+                         ("GET", "/agents/zzz/api/health"), ("POST", "/agents/zzz/api/chat"),
+                         ("GET", "/api/status?agent=zzz")]:
+        r = client.request(method, path, headers=AUTH, json={"values": {}, "message": "x"}
+                           if method != "GET" else None)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/json"
+        assert "zzz" in r.json()["error"]
+    for path in ("/agents/zzz", "/agents/zzz/settings", "/agents/zzz/skills/x"):
+        r = client.get(path)
+        assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert client.get("/api/nothing-here").status_code == 404
+    assert client.get("/api/nothing-here").json()["error"]
+
+
+def test_runtime_down_is_502_json(client):
+    """alpha's port has nothing listening: every runtime route says so as JSON."""
+    checks = [("GET", "/api/agents/alpha/tasks", None), ("GET", "/api/agents/alpha/messages", None),
+              ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
+              ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
+              ("GET", "/agents/alpha/api/health", None), ("GET", "/agents/alpha/api/state?x=1", None),
+              ("POST", "/agents/alpha/api/chat", {"message": "hi"})]
+    for method, path, body in checks:
+        r = client.request(method, path, headers=AUTH, json=body)
+        assert r.status_code == 502, (path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/json"
+        assert r.json()["kind"] == "runtime_refused" and "alpha" in r.json()["error"]
+
+
+def test_bad_request_bodies(client):
+    assert client.post("/api/agents/alpha/chat", headers=AUTH, json={}).status_code == 400
+    assert client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "  "}).status_code == 400
+    r = client.post("/api/agents/alpha/chat", headers={**AUTH, "Content-Type": "application/json"},
+                    content=b"{not json")
+    assert r.status_code == 400 and r.json()["error"] == "request body is not JSON"
+    r = client.post("/api/agents/alpha/chat", headers=AUTH, content=b"x" * (1024 * 1024 + 10))
+    assert r.status_code == 413
+    assert client.put("/api/agents/alpha/env", headers=AUTH, json={"values": "x"}).status_code == 400
+    assert client.get("/api/agents/alpha/logs?tail=abc").status_code == 400
+    assert client.get("/api/agents/alpha/messages?limit=0").status_code == 400
+    assert client.get("/api/heal?limit=-1").status_code == 400
+    assert client.get("/agents/alpha/api/../../etc/passwd").status_code in (400, 404)
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def test_env_shows_masked_secrets_and_plain_settings(client):
+    r = client.get("/api/agents/alpha/env")
+    assert r.status_code == 200
+    no_canary(r)
+    keys = {k["key"]: k for k in r.json()["keys"]}
+    assert list(keys)[: len(catalog.CORE_ENV_KEYS)] == list(catalog.CORE_ENV_KEYS)
+    assert keys["ANTHROPIC_API_KEY"] == {**keys["ANTHROPIC_API_KEY"], "set": True, "secret": True,
+                                         "value": envfile.mask(CANARY), "required": False}
+    assert keys["NOTION_TOKEN"]["source"] == "integration notion"
+    assert keys["NOTION_TOKEN"]["secret"] and keys["NOTION_TOKEN"]["required"]
+    assert keys["NOTION_TOKEN"]["value"].startswith("ntn_") and "****" in keys["NOTION_TOKEN"]["value"]
+    assert keys["TELEGRAM_ONLY"]["value"] == "false" and not keys["TELEGRAM_ONLY"]["secret"]
+    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "keep-me", "source": ".env"}
+    assert keys["ASSISTANT_NAME"]["set"] is False and keys["ASSISTANT_NAME"]["value"] == ""
+    settings = client.get("/agents/alpha/settings").text
+    assert envfile.mask(CANARY) in settings and CANARY not in settings
+
+
+def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
+    env = folders.agents_dir / "alpha" / ".env"
+    os.chmod(env, 0o640)
+    shown = {k["key"]: k["value"] for k in client.get("/api/agents/alpha/env").json()["keys"]}
+    values = {**shown, "ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": "",
+              "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/x y"}  # every field sent back, as a form
+    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
+    assert r.status_code == 200, r.text
+    no_canary(r)
+    data = r.json()
+    assert sorted(data["changed"]) == ["ANTHROPIC_BASE_URL", "ASSISTANT_NAME"]
+    assert data["removed"] == ["TELEGRAM_ONLY"] and data["backup"] == ".env.bak"
+    assert "ANTHROPIC_API_KEY" in data["unchanged"] and "NOTION_TOKEN" in data["unchanged"]
+    text = env.read_text()
+    assert f"ANTHROPIC_API_KEY={CANARY}\n" in text
+    assert "# Secrets for alpha (comment kept)" in text and "UNKNOWN_FLAG=keep-me" in text
+    assert "TELEGRAM_ONLY" not in text
+    for reader in (envfile.read_env(env), standin_env(text)):
+        assert reader["ASSISTANT_NAME"] == "Alfred" and reader["ANTHROPIC_API_KEY"] == CANARY
+        assert reader["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9/x y"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    backup = env.with_name(".env.bak")
+    assert backup.read_text() == ENV_TEXT and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert sorted(p.name for p in env.parent.iterdir() if p.name.startswith(".env")) == \
+        [".env", ".env.bak", ".env.example"], "a temp file was left behind"
+    # Nothing to change: nothing written, the backup stays the previous file.
+    before = env.stat().st_mtime_ns
+    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values | {
+        "ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": ""}})
+    assert r.json()["changed"] == [] and r.json()["backup"] is None
+    assert env.stat().st_mtime_ns == before
+
+
+def test_env_masked_value_round_trip_and_refusals(client, folders):
+    env = folders.agents_dir / "alpha" / ".env"
+    masked = envfile.mask(CANARY)
+    r = client.put("/api/agents/alpha/env", headers=AUTH,
+                   json={"values": {"ANTHROPIC_API_KEY": masked}})
+    assert r.status_code == 200 and r.json()["unchanged"] == ["ANTHROPIC_API_KEY"]
+    assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
+    assert not env.with_name(".env.bak").exists()
+    bad = [{"ANTHROPIC_API_KEY": "sk-a****zzzz"},       # masked, but not the current secret
+           {"bad key": "x"}, {"1X": "y"},
+           {"ASSISTANT_NAME": "two\nlines"},
+           {"ASSISTANT_NAME": "it's got 'quotes' and spaces"},
+           {"ASSISTANT_NAME": ["list"]}]
+    for values in bad:
+        r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
+        assert r.status_code == 400, (values, r.text)
+        assert r.json()["error"]
+        no_canary(r)
+    assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
+    new = "sk-ant-api03-NEWSECRET" + secrets.token_hex(12)
+    r = client.put("/api/agents/alpha/env", headers=AUTH,
+                   json={"values": {"ANTHROPIC_API_KEY": new}})
+    assert r.status_code == 200 and r.json()["changed"] == ["ANTHROPIC_API_KEY"]
+    no_canary(r, CANARY, new)
+    assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == new
+    assert envfile.read_env(env.with_name(".env.bak"))["ANTHROPIC_API_KEY"] == CANARY
+    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": ""}})
+    assert r.json()["removed"] == ["ANTHROPIC_API_KEY"]
+    assert "ANTHROPIC_API_KEY" not in envfile.read_env(env)
+
+
+def test_env_created_when_missing(client, folders):
+    env = folders.agents_dir / "beta" / ".env"
+    assert not env.exists()
+    r = client.put("/api/agents/beta/env", headers=AUTH,
+                   json={"values": {"CLAUDE_CODE_OAUTH_TOKEN": CANARY, "ASSISTANT_NAME": "B"}})
+    assert r.status_code == 200 and r.json()["backup"] is None
+    no_canary(r)
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    assert envfile.read_env(env) == {"CLAUDE_CODE_OAUTH_TOKEN": CANARY, "ASSISTANT_NAME": "B"}
+    if os.geteuid() == 0:
+        assert env.stat().st_uid == 1000, "as root, a new .env goes to the runtime's user"
+
+
+@pytest.mark.parametrize("value", ["plain", "with space", "a#b", "x=y", 'dq"inside', "$HOME",
+                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`"])
+def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
+    env = tmp_path / ".env"
+    env.write_text("A=1\n")
+    envfile.write_env(env, {"K": value})
+    assert envfile.read_env(env)["K"] == value
+    assert standin_env(env.read_text())["K"] == value
+    assert env.read_text().startswith("A=1\n")
+
+
+def test_env_write_handles_multiline_and_duplicates(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text('A="line1\nline2"\nB=1\nB=2\nexport C=3\n')
+    envfile.write_env(env, {"A": "one", "B": "two", "C": "three"})
+    assert env.read_text() == "A=one\nB=two\nC=three\n"
+
+
+# -------------------------------------------------------------------------------- memory
+
+
+def test_memory_list_and_read(client):
+    r = client.get("/api/agents/alpha/memory")
+    assert r.status_code == 200
+    files = {f["path"]: f for f in r.json()["files"]}
+    assert {"context.md", "notes/todo.md", "blob.bin", "big.md"} <= set(files)
+    assert "leak.md" not in files, "a link out of the memory folder is not listed"
+    assert files["big.md"]["viewable"] is False
+    r = client.get("/api/agents/alpha/memory/context.md")
+    assert r.status_code == 200 and r.json()["text"] == "# Context\nremember this\n"
+    assert client.get("/api/agents/alpha/memory/notes/todo.md").json()["text"] == "- a\n"
+
+
+@pytest.mark.parametrize("path,status", [
+    ("../.env", (400, 404)), ("..%2F.env", (400,)), ("notes/../../.env", (400, 404)),
+    ("notes%2F..%2F..%2F.env", (400,)), ("%2Fetc%2Fpasswd", (400,)), ("leak.md", (400,)),
+    ("blob.bin", (415,)), ("big.md", (413,)), ("missing.md", (404,)), ("notes", (404,)),
+])
+def test_memory_refusals(client, path, status):
+    r = client.get(f"/api/agents/alpha/memory/{path}")
+    assert r.status_code in status, (path, r.status_code, r.text)
+    no_canary(r)
+    assert r.json()["error"]
+
+
+def test_memory_paths_are_checked_in_the_operation(folders):
+    agent = folders.load().get("alpha")
+    for rel in ("../.env", "notes/../../.env", "/etc/passwd", "leak.md", "..", ".", "",
+                "notes/./todo.md", "C:/x", "a\x00b"):
+        with pytest.raises(ops.OpError) as info:
+            ops.read_memory(agent, rel)
+        assert info.value.status in (400, 404)
+        assert CANARY not in str(info.value)
+
+
+# -------------------------------------------------------------------------------- skills
+
+
+def test_skill_values_are_checked(client):
+    r = client.get("/api/agents/alpha/skills")
+    assert [s["id"] for s in r.json()["skills"]] == ["brief", "grid"]
+    cases = [({}, "topic: required"), ({"topic": "x", "count": "many"}, "count: expected a number"),
+             ({"topic": "x", "tone": "loud"}, "tone: expected one of short, long"),
+             ({"topic": "x", "day": "31/12/2026"}, "day: expected a date"),
+             ({"topic": "x", "extra": "1"}, "extra: not an input"),
+             ({"topic": "a\nb"}, "topic: expected a single line")]
+    for values, message in cases:
+        r = client.post("/api/agents/alpha/skills/brief", headers=AUTH, json={"values": values})
+        assert r.status_code == 400 and message in r.json()["error"], (values, r.text)
+    r = client.post("/api/agents/alpha/skills/nope", headers=AUTH, json={"values": {}})
+    assert r.status_code == 404
+
+
+def test_skill_prompt_rendering_and_result_parsing(folders):
+    skill = folders.load().get("alpha").config.skills[0]
+    prompt = ops.skill_prompt(skill, {"topic": "tea", "day": "2026-03-01", "notes": "a\nb"})
+    assert prompt == "List 3 points about tea (short) for 2026-03-01. a\nb"
+    assert ops.skill_prompt(skill, {"topic": "x", "count": "2.0"}).startswith("List 2 points")
+    assert ops.parse_list("Intro\n- one\n* two\n3. three\n  + four\nnot this") == \
+        ["one", "two", "three", "four"]
+    assert ops.parse_list("just\n\ntext") == ["just", "text"]
+    table = ops.parse_table("Here:\n\n| Day | Start | Note |\n|---|:-:|---|\n| Mon | 09:00 | a \\| b |\n"
+                            "| Tue | 10:00 |\n\nAfter")
+    assert table == {"headers": ["Day", "Start", "Note"],
+                     "rows": [["Mon", "09:00", "a | b"], ["Tue", "10:00", ""]]}
+    assert ops.parse_table("no table | here") is None
+    grid = folders.load().get("alpha").config.skills[1]
+    assert ops.skill_result(grid, "plain")["display"] == "text"
+
+
+# ------------------------------------------------------------------ engine unreachable
+
+
+def test_engine_unreachable_keeps_the_ui_up(folders, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    with make_client(create_app(folders, TOKEN)) as c:
+        r = c.get("/api/status")
+        assert r.status_code == 503
+        data = r.json()
+        assert data["engine"]["ok"] is False and "unreachable" in data["engine"]["error"]
+        assert {a["id"]: a["state"] for a in data["agents"]} == {"alpha": "unknown", "beta": "unknown"}
+        page = c.get("/").text
+        assert 'id="engine-banner" class="banner error" role="alert">' in page, \
+            "the banner is shown (not hidden) when the engine is away"
+        assert "no-engine.sock" in page
+        for method, path in [("POST", "/api/agents/alpha/restart"),
+                             ("GET", "/api/agents/alpha/logs")]:
+            r = c.request(method, path, headers=AUTH)
+            assert r.status_code == 503 and r.json()["kind"] == "engine_unreachable", r.text
+        r = c.get("/api/agents/alpha")
+        assert r.status_code == 200 and r.json()["engine"]["ok"] is False
+        r = c.get("/api/agents/alpha/env")
+        assert r.status_code == 200 and r.json()["restart_needed"] is None
+        assert c.get("/agents/alpha").status_code == 200
+        assert c.get("/api/heal").status_code == 200
+
+
+def test_heal_log(folders):
+    state = folders.project_dir / "state"
+    state.mkdir()
+    (state / "heal-log.jsonl").write_text(
+        '{"at": "2026-01-01T00:00:00+00:00", "agent": "alpha", "action": "restarted", '
+        '"reason": "3 failing health checks"}\nnot json\n'
+        '{"at": "2026-01-01T00:05:00+00:00", "agent": "beta", "action": "skipped", "reason": "cap"}\n')
+    with make_client(create_app(folders, TOKEN)) as c:
+        actions = c.get("/api/heal").json()["actions"]
+    assert [a["agent"] for a in actions] == ["beta", "alpha"]
+
+
+# ------------------------------------------------------------------------------- openapi
+
+
+def test_openapi_lists_every_route(client):
+    from smbos.web.app import routes
+
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    served = set()
+    for route in client.app.routes:
+        if getattr(route, "name", None) == "static":
+            served.add(("get", "/static/{file}"))
+            continue
+        for method in route.methods - {"HEAD"}:
+            served.add((method.lower(), openapi_path(route.path)))
+    listed = {(m, p) for p, ops_ in doc["paths"].items() for m in ops_}
+    assert served == listed
+    assert len(served) >= 25
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            assert op["responses"] and op["summary"] and op.get("operationId") or path == \
+                "/static/{file}", (method, path)
+            if method in ("post", "put"):
+                assert op.get("security") == [{"token": []}], (method, path)
+    assert len(routes()) == len(client.app.routes)
+
+
+# --------------------------------------------------------------------------- the token
+
+
+def test_token_file(tmp_path):
+    token, created = load_or_create_token(tmp_path)
+    path = tmp_path / "state" / "ui-token"
+    assert created and len(token) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o644)
+    again, created = load_or_create_token(tmp_path)
+    assert again == token and not created and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_ui_command_makes_the_token_once_and_serves(folders):
+    """`smbos ui` as a subprocess: the token link is printed only when made."""
+    root = folders.project_dir
+    outputs = []
+    for _ in range(2):
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "SMBOS_UI_TOKEN"}
+        proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port)],
+                                cwd=root, env={**env, "SMBOS_PROJECT": folders.name},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    r = httpx.get(f"http://127.0.0.1:{port}/api/agents", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise AssertionError(proc.communicate(timeout=5))
+                    time.sleep(0.2)
+            assert r.status_code == 200
+        finally:
+            proc.terminate()
+            stdout, stderr = proc.communicate(timeout=15)
+        outputs.append(stdout + stderr)
+    token = (root / "state" / "ui-token").read_text().strip()
+    assert f"#token={token}" in outputs[0]
+    assert token not in outputs[1] and "state/ui-token" in outputs[1]
+    bad = run_smbos("ui", "--host", "0.0.0.0", "--token", "short", cwd=root)
+    assert bad.code == 2 and "--token" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_cli_env_skill_memory_share_the_operations(folders):
+    root = folders.project_dir
+    env = {"SMBOS_PROJECT": folders.name}
+    shown = run_smbos("env", "alpha", "--json", cwd=root, env=env)
+    assert shown.code == 0, shown.output
+    assert CANARY not in shown.output
+    keys = {k["key"]: k for k in json.loads(shown.stdout)["keys"]}
+    assert keys["ANTHROPIC_API_KEY"]["value"] == envfile.mask(CANARY)
+    table = run_smbos("env", "alpha", cwd=root, env=env)
+    assert table.code == 0 and CANARY not in table.output and envfile.mask(CANARY) in table.stdout
+    changed = run_smbos("env", "alpha", "ASSISTANT_NAME=Al", "UNKNOWN_FLAG=",
+                        f"ANTHROPIC_API_KEY={envfile.mask(CANARY)}", cwd=root, env=env)
+    assert changed.code == 0, changed.output
+    assert "set ASSISTANT_NAME" in changed.stdout and "removed UNKNOWN_FLAG" in changed.stdout
+    values = envfile.read_env(folders.agents_dir / "alpha" / ".env")
+    assert values["ANTHROPIC_API_KEY"] == CANARY and values["ASSISTANT_NAME"] == "Al"
+    proc = subprocess.run([sys.executable, "-m", "smbos", "env", "beta", "--stdin",
+                           "ANTHROPIC_API_KEY"], cwd=root, input=CANARY + "\n", text=True,
+                          capture_output=True, env={**os.environ, **env})
+    assert proc.returncode == 0 and CANARY not in proc.stdout + proc.stderr
+    assert envfile.read_env(folders.agents_dir / "beta" / ".env")["ANTHROPIC_API_KEY"] == CANARY
+    bad = run_smbos("env", "alpha", "ASSISTANT_NAME", cwd=root, env=env)
+    assert bad.code == 2 and "KEY=VALUE" in bad.stderr
+    missing = run_smbos("skill", "alpha", "brief", cwd=root, env=env)
+    assert missing.code == 2 and "topic: required" in missing.stderr
+    listed = run_smbos("skill", "alpha", cwd=root, env=env)
+    assert "brief: Brief [list]" in listed.stdout
+    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root, env=env)
+    assert down.code == 1 and ("refused" in down.stderr or "cannot connect" in down.stderr)
+    mem = run_smbos("memory", "alpha", cwd=root, env=env)
+    assert "context.md" in mem.stdout and "leak.md" not in mem.stdout
+    assert run_smbos("memory", "alpha", "context.md", cwd=root, env=env).stdout.startswith("# Context")
+    leak = run_smbos("memory", "alpha", "../.env", cwd=root, env=env)
+    assert leak.code == 2 and CANARY not in leak.output
+
+
+# ====================================================================== live containers
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, docker_client, standin_image):  # noqa: F811
+    """Two stand-in agents, up through the real CLI, shared by the tests below."""
+    root = tmp_path_factory.mktemp("webfleet")
+    (root / "agents").mkdir()
+    fleet = LiveFleet(root=root, name=f"w{secrets.token_hex(4)}", image=standin_image,
+                      client=docker_client)
+    fleet.add("alpha", config={"schedules": [{"id": "daily", "cron": "0 9 * * *",
+                                              "prompt": "daily check"}],
+                               "skills": SKILLS})
+    fleet.add("beta")
+    try:
+        up = fleet.smbos("up", "--no-build", "--wait-timeout", "150")
+        assert up.code == 0, up.output
+        yield fleet
+    finally:
+        fleet.teardown()
+
+
+@pytest.fixture(scope="module")
+def live_app(live):
+    project = Project.from_options(live.agents, None, live.name, live.image)
+    return create_app(project, TOKEN)
+
+
+@pytest.fixture(scope="module")
+def server(live_app):
+    with UIServer(live_app) as srv:
+        yield srv
+
+
+@pytest.fixture
+def api(server):
+    with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as c:
+        yield c
+
+
+def wait_healthy(api, agent_id: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = api.get("/api/status", params={"agent": agent_id}).json()["agents"][0]
+        if row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok":
+            return row
+        assert time.monotonic() < deadline, json.dumps(row)
+        time.sleep(0.5)
+
+
+@pytest.mark.docker
+def test_live_status_and_agent(api, live):
+    r = api.get("/api/status")
+    assert r.status_code == 200
+    data = r.json()
+    assert data["engine"] == {"ok": True, "error": None}
+    rows = {row["id"]: row for row in data["agents"]}
+    assert set(rows) == {"alpha", "beta"}
+    for agent_id, row in rows.items():
+        assert row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok"
+        assert row["published"] == f"127.0.0.1:{live.ports[agent_id]}"
+        assert row["restart_needed"] is False and row["action"] is None and row["drift"] == ""
+    detail = api.get("/api/agents/alpha").json()
+    assert detail["status"]["state"] == "running" and detail["skills"] == ["brief", "grid"]
+    assert "identity-of-alpha" in detail["identity"]
+    for secret in live.secrets.values():
+        assert secret not in r.text and secret not in json.dumps(detail)
+    page = api.get("/")
+    assert page.status_code == 200 and 'data-agent="beta"' in page.text
+
+
+@pytest.mark.docker
+def test_live_logs_tasks_messages(api, live):
+    logs = api.get("/api/agents/alpha/logs", params={"tail": 50})
+    assert logs.status_code == 200 and any("[standin]" in line for line in logs.json()["lines"])
+    deadline = time.monotonic() + 30
+    while True:
+        tasks = api.get("/api/agents/alpha/tasks").json()
+        if tasks["tasks"]:
+            break
+        assert time.monotonic() < deadline, "the schedule never reached the runtime"
+        time.sleep(0.5)
+    task = tasks["tasks"][0]
+    assert task["schedule_type"] == "cron" and task["schedule_value"] == "0 9 * * *"
+    assert task["next_run"] and task["status"] == "active" and "runLogs" in tasks
+    r = api.post("/api/agents/beta/chat", headers=AUTH, json={"message": "history please"})
+    assert r.status_code == 200
+    messages = api.get("/api/agents/beta/messages", params={"limit": 10}).json()["messages"]
+    assert any(m["content"] == "history please" for m in messages)
+    assert any("echo=history%20please" in m["content"] for m in messages)
+    for secret in live.secrets.values():
+        assert secret not in logs.text and secret not in json.dumps(messages)
+
+
+@pytest.mark.docker
+def test_live_chat_streams(server, live):
+    """The reply streams: `typing` reaches us before the runtime has produced the message."""
+    url = f"{server.url}/api/agents/alpha/chat"
+    events, stamps = [], []
+    with httpx.Client(timeout=60, trust_env=False) as c:
+        with c.stream("POST", url, headers={**AUTH, "Origin": server.url},
+                      json={"message": "hello ünïcode"}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            buffer = ""
+            for chunk in r.iter_text():
+                buffer += chunk
+                while "\n\n" in buffer:
+                    frame, buffer = buffer.split("\n\n", 1)
+                    events += sse_events(frame + "\n\n")
+                    stamps.append(time.monotonic())
+    kinds = [e[0] for e in events]
+    assert kinds == ["typing", "message", "done"], events
+    assert stamps[1] - stamps[0] >= 0.05, "typing and the reply arrived together: buffered"
+    fields = reply_fields(events[1][1]["text"])
+    assert fields["echo"] == "hello ünïcode" and fields["assistant"] == "Alpha"
+    expected = hashlib.sha256(live.secrets["alpha"].encode()).hexdigest()[:12]
+    assert fields["credential_sha256_12"] == expected
+
+
+@pytest.mark.docker
+def test_live_proxy_get_post_and_query(api, live):
+    assert api.get("/agents/alpha/api/health").json() == {"status": "ok"}
+    state = api.get("/agents/beta/api/state")
+    assert state.status_code == 200 and state.json()["dbExists"] is True
+    api.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "one"})
+    api.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "two"})
+    limited = api.get("/agents/alpha/api/messages?limit=1").json()["messages"]
+    assert len(limited) == 1, "the query string reaches the runtime"
+    assert api.get("/agents/alpha/api/tasks?x=1").status_code == 404, \
+        "the runtime's own answer (404 for a query on /api/tasks) comes back as it was"
+    assert api.get("/agents/alpha/api/no-such-route").status_code == 404
+    bad = api.post("/agents/alpha/api/chat", headers=AUTH, json={})
+    assert bad.status_code == 400 and bad.json() == {"error": "message is required"}
+
+
+@pytest.mark.docker
+def test_live_proxy_streams_two_agents_at_once(server, live):
+    async def one(client, agent_id, message):
+        stamps, body = [], ""
+        async with client.stream("POST", f"{server.url}/agents/{agent_id}/api/chat",
+                                 headers={**AUTH, "Accept": "text/event-stream"},
+                                 json={"message": message}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            async for chunk in r.aiter_text():
+                body += chunk
+                stamps.append((time.monotonic(), chunk))
+        return body, stamps
+
+    async def both():
+        async with httpx.AsyncClient(timeout=60, trust_env=False) as client:
+            started = time.monotonic()
+            results = await asyncio.gather(*(one(client, a, f"to {a} {i}")
+                                             for i in range(3) for a in ("alpha", "beta")))
+            return results, time.monotonic() - started
+
+    results, elapsed = asyncio.run(both())
+    for index, (body, stamps) in enumerate(results):
+        agent_id = ("alpha", "beta")[index % 2]
+        events = sse_events(body)
+        assert [e[0] for e in events] == ["typing", "message", "done"], body
+        fields = reply_fields(events[1][1]["text"])
+        assert fields["assistant"] == agent_id.title() and fields["echo"] == f"to {agent_id} {index // 2}"
+        first_typing = next(t for t, chunk in stamps if "typing" in chunk)
+        first_message = next(t for t, chunk in stamps if "event: message" in chunk)
+        assert first_message - first_typing >= 0.05, "the proxy buffered the stream"
+    assert elapsed < 6 * 0.1 + 5
+
+
+@pytest.mark.docker
+def test_live_skill_run(api, server, live):
+    values = {"topic": "tea & <b>", "count": "2", "day": "2026-03-01"}
+    r = api.post("/api/agents/alpha/skills/brief", headers={**AUTH, "Accept": "application/json"},
+                 json={"values": values})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["prompt"] == "List 2 points about tea & <b> (short) for 2026-03-01. "
+    assert reply_fields(data["messages"][0])["echo"] == data["prompt"]
+    assert data["result"]["display"] == "list" and data["result"]["items"] == [data["messages"][0]]
+    with httpx.Client(timeout=60, trust_env=False) as c:
+        body = c.post(f"{server.url}/api/agents/alpha/skills/grid", headers=AUTH,
+                      json={"values": {}}).text
+    events = sse_events(body)
+    assert [e[0] for e in events] == ["prompt", "typing", "message", "result", "done"], body
+    assert events[0][1]["text"] == "Answer with a table"
+    assert events[3][1]["display"] == "text" and "no Markdown table" in events[3][1]["note"]
+    root = live.root
+    cli = run_smbos("skill", "alpha", "brief", "--json", "-i", "topic=tea", cwd=root, env=live.env)
+    assert cli.code == 0, cli.output
+    out = json.loads(cli.stdout)
+    assert out["prompt"].startswith("List 3 points about tea (short)")
+    assert out["result"]["items"] == out["messages"]
+
+
+@pytest.mark.docker
+def test_live_lifecycle_and_restart_needed(api, live):
+    """Stop, start, restart through the API; a new secret reaches the runtime only after the
+    restart the UI says is needed."""
+    env_path = live.agents / "alpha" / ".env"
+    owner = env_path.stat().st_uid
+    new_secret = "sk-ant-api03-ROTATED" + secrets.token_hex(12)
+    r = api.put("/api/agents/alpha/env", headers=AUTH,
+                json={"values": {"ANTHROPIC_API_KEY": new_secret}})
+    assert r.status_code == 200 and r.json()["changed"] == ["ANTHROPIC_API_KEY"]
+    assert r.json()["restart_needed"] is True
+    assert new_secret not in r.text and live.secrets["alpha"] not in r.text
+    assert env_path.stat().st_uid == owner, "the runtime's user keeps its .env"
+    row = api.get("/api/status", params={"agent": "alpha"}).json()["agents"][0]
+    assert row["restart_needed"] is True
+    old_hash = hashlib.sha256(live.secrets["alpha"].encode()).hexdigest()[:12]
+    new_hash = hashlib.sha256(new_secret.encode()).hexdigest()[:12]
+    reply = sse_events(api.post("/api/agents/alpha/chat", headers=AUTH,
+                                json={"message": "before"}).text)[1][1]["text"]
+    assert reply_fields(reply)["credential_sha256_12"] == old_hash
+
+    stop = api.post("/api/agents/alpha/stop", headers=AUTH)
+    assert stop.status_code == 200 and stop.json()["status"]["state"] == "exited"
+    down = api.get("/api/agents/alpha/tasks")
+    assert down.status_code == 502 and down.json()["kind"] == "runtime_refused"
+    assert api.get("/agents/alpha/api/health").status_code == 502
+    start = api.post("/api/agents/alpha/start", headers=AUTH)
+    assert start.status_code == 200 and start.json()["status"]["state"] == "running"
+    wait_healthy(api, "alpha")
+    restart = api.post("/api/agents/alpha/restart",
+                       headers={**AUTH, "Origin": str(api.base_url).rstrip("/")})
+    assert restart.status_code == 200, restart.text
+    assert restart.json()["action"] == "restart"
+    row = wait_healthy(api, "alpha")
+    assert row["restart_needed"] is False and row["uptime_s"] < 60
+    reply = sse_events(api.post("/api/agents/alpha/chat", headers=AUTH,
+                                json={"message": "after"}).text)[1][1]["text"]
+    assert reply_fields(reply)["credential_sha256_12"] == new_hash
+    # An action while another runs on the same agent is refused, not queued.
+    with httpx.Client(base_url=api.base_url, timeout=60, trust_env=False) as other:
+        results = {}
+
+        def restart_in_thread():
+            results["first"] = other.post("/api/agents/beta/restart", headers=AUTH)
+
+        thread = threading.Thread(target=restart_in_thread)
+        thread.start()
+        time.sleep(0.3)
+        second = api.post("/api/agents/beta/stop", headers=AUTH)
+        thread.join(60)
+    assert results["first"].status_code == 200
+    assert second.status_code == 409 and "restart already in progress" in second.json()["error"]
+    wait_healthy(api, "beta")
+
+
+@pytest.mark.docker
+def test_live_no_container_is_409(live):
+    folder = live.add("gamma")
+    try:
+        project = Project.from_options(live.agents, None, live.name, live.image)
+        with make_client(create_app(project, TOKEN)) as c:
+            r = c.post("/api/agents/gamma/restart", headers=AUTH)
+            assert r.status_code == 409 and "smbos up gamma" in r.json()["error"]
+            assert c.get("/api/agents/gamma/logs").status_code == 409
+            row = c.get("/api/status", params={"agent": "gamma"}).json()["agents"][0]
+            assert row["state"] == "not created" and row["drift"] == "not created"
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)
