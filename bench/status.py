@@ -159,7 +159,9 @@ def main() -> None:
         if args.baseline:
             ratios("baseline: ")
     finally:
-        if not args.keep:
+        if args.keep:
+            print(f"kept: project {name} in {root} (SMBOS_PROJECT={name} SMBOS_IMAGE={args.image})")
+        else:
             cleanup(name)
             shutil.rmtree(root, ignore_errors=True)
 

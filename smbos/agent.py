@@ -66,6 +66,13 @@ class Resources(_Model):
         return value.lower()
 
 
+def _single_line(value: str | None) -> str | None:
+    """A name becomes ASSISTANT_NAME (default from `name`): no line break of any kind."""
+    if value and value.splitlines() != [value]:
+        raise ValueError("expected a single line")
+    return value
+
+
 class Runtime(_Model):
     assistant_name: str | None = Field(None, min_length=1, max_length=64)
     timezone: str = "UTC"
@@ -92,9 +99,7 @@ class Runtime(_Model):
     @field_validator("assistant_name")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and ("\n" in value or "\r" in value):
-            raise ValueError("expected a single line")
-        return value
+        return _single_line(value)
 
 
 class Channels(_Model):
@@ -253,6 +258,11 @@ class AgentConfig(_Model):
     skills: list[Skill] = []
     heal: Heal = Heal()
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
     @field_validator("integrations")
     @classmethod
     def _integrations(cls, value: list[str]) -> list[str]:
@@ -269,6 +279,11 @@ class FrontMatter(_Model):
     name: str | None = Field(None, min_length=1, max_length=80)
     description: str | None = None
     model: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
 
 
 # ------------------------------------------------------------------------- the agent

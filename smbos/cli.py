@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -264,6 +265,10 @@ def new(project: Project, agent_id: str, template: str, name: str | None,
     mine = [p for p in after.errors if f"/{agent_id}/" in f"{p.path}/"]
     report(mine)
     if any(p.is_error for p in mine):
+        # A folder that does not validate is not created: it would break every later
+        # `generate` and block the id for the next try.
+        shutil.rmtree(folder, ignore_errors=True)
+        err(f"{folder}: not created; the options above gave an invalid folder")
         sys.exit(EXIT_INVALID_INPUT)
     out(f"created {folder}/ from template {template!r} on port {port}")
     out(f"next: fill {folder}/.env (see .env.example), then `smbos generate`")
@@ -308,12 +313,6 @@ def _status_table(rows) -> Table:
                       row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
                       _human_seconds(row.uptime_s), str(row.restarts), row.drift or "-")
     return table
-
-
-def _agent_ids(project: Project, ids: tuple[str, ...]) -> list:
-    from smbos.controller import Controller
-
-    return Controller(project).resolve(list(ids), project.load())
 
 
 @cli.command()
@@ -375,7 +374,8 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     from smbos import image, preflight
 
     fleet = load_valid(project, strict_env=True)
-    agents = _agent_ids(project, ids)
+    controller = _controller(project)
+    agents = controller.resolve(list(ids), fleet)
     disabled = [a.id for a in agents if not a.enabled]
     if ids and disabled:
         raise SmbosError(f"agent {disabled[0]!r} is disabled (enabled: false in its config.yaml)")
@@ -384,7 +384,6 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     if compose_mod.diff(project.compose_file, text):
         compose_mod.write_atomic(project.compose_file, text)
         err(f"wrote {project.compose_display}")
-    controller = _controller(project)
     images = {a.config.runtime.image or project.image for a in agents}
     if project.image in images and not image.image_exists(controller.client, project.image):
         if no_build:
@@ -736,6 +735,8 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
             return
         backup = f"; previous file kept as {result.backup}" if result.backup else ""
         out(f"{agent.id}: {'; '.join(done)} in {agent.env_path}{backup}")
+        for warning in result.warnings:
+            err(f"warning: {warning}")
         if _restart_needed(project, agent):
             err(f"{agent.id}: restart needed to apply: smbos restart {agent.id}")
         return

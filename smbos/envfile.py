@@ -265,14 +265,14 @@ def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> No
 
 
 def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True,
-              new_owner: tuple[int, int] | None = None, max_bytes: int = 64 * 1024) -> EnvWrite:
+              owner: tuple[int, int] | None = None, max_bytes: int = 64 * 1024) -> EnvWrite:
     """Set (`str`) or remove (`None`) keys of a `.env` file, atomically.
 
     Every other line (unknown keys, comments, blank lines) is kept as it was. A key set twice in
     the file keeps one line, where it first appeared. The new file is written to a temp file with
     mode 600 and renamed over the old one; the previous file, when there was one and something
-    changed, is first saved as `<name>.bak` (mode 600). The owner of the previous file is kept
-    (a new file gets `new_owner`, when given and allowed). Nothing is written when nothing
+    changed, is first saved as `<name>.bak` (mode 600). Both files get `owner` (uid, gid) when
+    given and allowed (root), else the previous file's owner. Nothing is written when nothing
     changes. The new text is read back before the rename: the values must come back unchanged.
     """
     lines_for = {key: (format_line(key, value) if value is not None else None)
@@ -312,12 +312,9 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     for key, value in changes.items():
         if after.get(key) != value:
             raise EnvWriteError(f"{key}: the value would not read back unchanged; not written")
-    owner = None
-    if exists:
+    if owner is None and exists:
         info = path.stat()
         owner = (info.st_uid, info.st_gid)
-    elif new_owner is not None:
-        owner = new_owner
     saved = None
     if backup and exists:
         saved = path.with_name(f"{path.name}.bak")

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from smbos.controller import AgentStatus, Healer, heal_log
+from smbos.controller import AgentStatus, Healer, _parse_time, heal_log
 from smbos.project import Project
 from smbos.runtime import PROBE_TIMEOUTS, RuntimeClient
 
@@ -79,10 +79,13 @@ def healthy(row: dict) -> bool:
     return row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok"
 
 
-def started_at(fleet: LiveFleet, agent_id: str) -> str:
+def started_at(fleet: LiveFleet, agent_id: str) -> datetime:
+    """When Docker last started the agent's container (to the microsecond)."""
     container = fleet.container(agent_id)
     container.reload()
-    return container.attrs["State"]["StartedAt"]
+    moment = _parse_time(container.attrs["State"]["StartedAt"])
+    assert moment is not None, container.attrs["State"]
+    return moment
 
 
 def clear_fault(fleet: LiveFleet, agent_id: str) -> None:

@@ -12,8 +12,7 @@ import os
 import random
 import re
 import string
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -48,22 +47,9 @@ def _write_sentinel(project: Path) -> Path:
 
 
 def run_all(commands: list[list[str]], cwd: Path, timeout: float = 60) -> list[Result]:
-    """Run read-only CLI commands side by side (as `run_smbos` does, only concurrently)."""
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("SMBOS_DEBUG", None)
-    procs = [subprocess.Popen([sys.executable, "-m", "smbos", *args], cwd=cwd, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for args in commands]
-    results = []
-    for proc in procs:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            for other in procs:
-                other.kill()
-            raise
-        results.append(Result(proc.returncode, stdout, stderr))
-    return results
+    """`run_smbos` for each command, side by side: for commands that do not write."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return list(pool.map(lambda args: run_smbos(*args, cwd=cwd, timeout=timeout), commands))
 
 
 def _assert_clean_output(result) -> None:
@@ -121,16 +107,25 @@ def test_invalid_agent_id(project: Path, agent_id: str, contains: str) -> None:
     assert_invalid(project, f"agents/{agent_id}: id: ", contains)
 
 
+@pytest.mark.parametrize("agent_id, shown", [
+    ("an\ndy", "an\\ndy"), ("an\rdy", "an\\rdy"), ("an\u2028dy", "an\\u2028dy"),
+])
+def test_a_line_break_in_a_folder_name_stays_on_one_line(project: Path, agent_id: str,
+                                                          shown: str) -> None:
+    write_agent(project / "agents", agent_id)
+    assert_invalid(project, f"agents/{shown}: id: ", "not valid")
+
+
 def test_longest_valid_id_is_accepted(project: Path) -> None:
     write_agent(project / "agents", "a" * 32)
     result = run_smbos("validate", cwd=project)
     assert result.code == 0, result
 
 
-@pytest.mark.parametrize("agent_id", ["..", ".", "../evil", "a/b", "/tmp/x", ""])
+@pytest.mark.parametrize("agent_id", ["..", ".", "../evil", "a/b", "/tmp/x", "", "-x"])
 def test_new_refuses_path_like_ids(project: Path, agent_id: str) -> None:
     before = sorted(p.name for p in project.parent.iterdir())
-    result = run_smbos("new", agent_id, cwd=project)
+    result = run_smbos("new", "--", agent_id, cwd=project)
     assert result.code == 2, result
     assert "Traceback" not in result.output
     assert len(result.stderr.splitlines()) == 1, result.stderr
@@ -168,6 +163,8 @@ AGENT_MD_CASES = {
                                  "agents/andy/agent.md: nmae: ", "did you mean 'name'"),
     "front-matter-wrong-type": (_md("---\nname: [Andy]\n---\n# Andy\n"),
                                 "agents/andy/agent.md: name: ", "string"),
+    "front-matter-name-two-lines": (_md('---\nname: "An\\ndy"\n---\n# Andy\n'),
+                                    "agents/andy/agent.md: name: ", "single line"),
     "body-empty": (_md("---\nname: Andy\n---\n\n   \n"), "agents/andy/agent.md: body: ",
                    "is empty"),
     "not-utf8": (lambda agents: (write_agent(agents, "andy") / "agent.md").write_bytes(
@@ -234,6 +231,13 @@ CONFIG_CASES = {
     "unknown-nested-key": (_cfg(_base(runtime={"timezon": "UTC"})),
                            "agents/andy/config.yaml: runtime.timezon: ",
                            "did you mean 'timezone'"),
+    "key-with-a-newline": (_cfg('name: Andy\n"pr\\not": 1\n'),
+                           "agents/andy/config.yaml: pr\\not: ", "unknown key"),
+    "name-two-lines": (_cfg(_base(name="An\ndy")), "agents/andy/config.yaml: name: ",
+                       "single line"),
+    "assistant-name-line-separator": (_cfg(_base(runtime={"assistant_name": "An\u2028dy"})),
+                                      "agents/andy/config.yaml: runtime.assistant_name: ",
+                                      "single line"),
     "unknown-key-no-suggestion": (_cfg(_base(zzzzzz=1)), "agents/andy/config.yaml: zzzzzz: ",
                                   "expected one of: name"),
     "non-string-key": (_cfg("name: Andy\n1: one\n"), "agents/andy/config.yaml: 1: ",

@@ -31,7 +31,13 @@ from starlette.staticfiles import StaticFiles
 
 from smbos import __version__
 from smbos.agent import Agent, Fleet
-from smbos.controller import AgentStatus, Controller, EngineUnreachable, engine, heal_log
+from smbos.controller import (
+    AgentStatus,
+    Controller,
+    EngineUnreachable,
+    engine,
+    heal_log,
+)
 from smbos.errors import SmbosError
 from smbos.project import Project
 from smbos.runtime import (
@@ -39,7 +45,6 @@ from smbos.runtime import (
     AsyncRuntimeClient,
     ChatEvent,
     RuntimeProblem,
-    Timeouts,
     classify_transport_error,
 )
 from smbos.web import markdown, ops
@@ -50,7 +55,19 @@ MAX_BODY_BYTES = 1024 * 1024
 ENGINE_RETRY_S = 2.0
 PROXY_TIMEOUT = httpx.Timeout(connect=2.0, read=30.0, write=10.0, pool=5.0)
 PROXY_STREAM_TIMEOUT = httpx.Timeout(connect=2.0, read=CHAT_TIMEOUTS.read, write=10.0, pool=5.0)
-UI_PROBE_TIMEOUTS = Timeouts(connect=1.0, read=5.0, total=10.0)
+
+
+class _Shared(httpx.AsyncBaseTransport):
+    """A view of the shared transport that a client may close without closing the pool."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass
 
 
 class EngineDown(SmbosError):
@@ -92,21 +109,37 @@ class UIState:
         self._status_task: asyncio.Task | None = None
         self.actions: dict[str, str] = {}
         self._http: httpx.AsyncClient | None = None
+        self._transport: httpx.AsyncHTTPTransport | None = None
 
-    # -- the proxy's HTTP client (made on first use; closed at shutdown) ---------------------
+    # -- HTTP to the agents: one connection pool for the proxy and every runtime client, made on
+    # first use (on the app's event loop) and closed at shutdown. Building an httpx client per
+    # request costs milliseconds of CPU each (TLS context); twenty probes a poll add up.
+
+    @property
+    def transport(self) -> httpx.AsyncHTTPTransport:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=400, max_keepalive_connections=100))
+        return self._transport
 
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                trust_env=False, follow_redirects=False, timeout=PROXY_TIMEOUT,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=40))
+            self._http = httpx.AsyncClient(transport=_Shared(self.transport), trust_env=False,
+                                           follow_redirects=False, timeout=PROXY_TIMEOUT)
         return self._http
+
+    def runtime(self, base_url: str, **options) -> AsyncRuntimeClient:
+        """The runtime client of one agent, on the shared connection pool."""
+        return AsyncRuntimeClient(base_url, transport=_Shared(self.transport), **options)
 
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     # -- Docker ----------------------------------------------------------------------------
 
@@ -256,8 +289,7 @@ class UIState:
         async def one(row: AgentStatus) -> None:
             host, _, port = row.published.rpartition(":")
             host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-            async with AsyncRuntimeClient(f"http://{host}:{port}",
-                                          probe_timeout=UI_PROBE_TIMEOUTS) as client:
+            async with self.runtime(f"http://{host}:{port}") as client:
                 result = await client.probe()
             row.api = result.api.value
             row.api_detail = result.detail or ""
@@ -324,10 +356,10 @@ def event_frame(event: ChatEvent) -> bytes:
 SSE_HEADERS = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
 
 
-async def open_chat(agent: Agent, message: str):
+async def open_chat(state: UIState, agent: Agent, message: str):
     """(client, stream, first event) of a chat turn; RuntimeProblem when the runtime does not
     answer with an event stream."""
-    client = AsyncRuntimeClient(ops.runtime_url(agent))
+    client = state.runtime(ops.runtime_url(agent))
     stream = client.chat(message)
     try:
         first = await stream.__anext__()
@@ -486,9 +518,10 @@ async def api_logs(request: Request) -> Response:
 
 
 async def api_tasks(request: Request) -> Response:
-    agent = await _state(request).agent(request.path_params["agent_id"])
+    state = _state(request)
+    agent = await state.agent(request.path_params["agent_id"])
     try:
-        async with AsyncRuntimeClient(ops.runtime_url(agent)) as client:
+        async with state.runtime(ops.runtime_url(agent)) as client:
             page_ = await client.tasks()
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
@@ -496,12 +529,13 @@ async def api_tasks(request: Request) -> Response:
 
 
 async def api_messages(request: Request) -> Response:
-    agent = await _state(request).agent(request.path_params["agent_id"])
+    state = _state(request)
+    agent = await state.agent(request.path_params["agent_id"])
     raw = request.query_params.get("limit", "200")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise ApiError(400, "limit: expected a number from 1 to 1000", "bad_request")
     try:
-        async with AsyncRuntimeClient(ops.runtime_url(agent)) as client:
+        async with state.runtime(ops.runtime_url(agent)) as client:
             messages = await client.messages(int(raw))
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
@@ -513,7 +547,7 @@ async def api_chat(request: Request) -> Response:
     body = await read_json(request)
     message = ops.check_message(body.get("message"))
     try:
-        client, stream, first = await open_chat(agent, message)
+        client, stream, first = await open_chat(_state(request), agent, message)
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
 
@@ -592,7 +626,7 @@ async def api_skill_run(request: Request) -> Response:
     prompt = ops.skill_prompt(skill, body.get("values") or {})
     accept = request.headers.get("accept", "")
     try:
-        client, stream, first = await open_chat(agent, prompt)
+        client, stream, first = await open_chat(_state(request), agent, prompt)
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
 
@@ -781,6 +815,14 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
                 if exc.status_code == 404 else "Error", message=exc.detail or "")
 
 
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # One line naming the failure; never a traceback or a request body in the answer.
+    message = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    if _wants_json(request.url.path):
+        return error(500, message, "internal")
+    return page(request, "error.html", status=500, title="Internal error", message=message)
+
+
 SECURITY_HEADERS = {
     "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
@@ -837,7 +879,7 @@ def create_app(project: Project, token: str, *, host: str = "127.0.0.1",
 
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers={
         ApiError: _api_error, ops.OpError: _op_error, EngineDown: _engine_down,
-        HTTPException: _http_error,
+        HTTPException: _http_error, Exception: _internal_error,
     })
     app.state.ui = state
     app.state.templates = _templates()

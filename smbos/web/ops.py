@@ -7,6 +7,7 @@ keys) or as plain text (keys that are not secret and do not look like a secret).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -146,19 +147,36 @@ class EnvUpdate:
     removed: list[str]
     unchanged: list[str]
     backup: str | None
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
-                "backup": self.backup}
+                "backup": self.backup, "warnings": list(self.warnings)}
 
 
-def _new_owner(agent: Agent) -> tuple[int, int] | None:
-    """Who a new `.env` belongs to: as root, the runtime's user (as `smbos up` would hand it)."""
+def _runtime_owner() -> tuple[int, int] | None:
+    """As root, `.env` goes to the runtime's user (uid 1000), which must read it at start and
+    which a mode-600 file owned by anyone else would shut out (as `smbos up`'s preflight does)."""
     if os.geteuid() != 0:
         return None
     from smbos.preflight import RUNTIME_GID, RUNTIME_UID
 
     return RUNTIME_UID, RUNTIME_GID
+
+
+def _readable_by_runtime(agent: Agent) -> list[str]:
+    from smbos.preflight import RUNTIME_UID
+
+    try:
+        info = agent.env_path.stat()
+    except OSError:
+        return []
+    if info.st_uid == RUNTIME_UID:
+        return []
+    warning = (f"{agent.env_path} (mode 600) is owned by uid {info.st_uid}, so the runtime's user "
+               f"(uid {RUNTIME_UID}) cannot read it at its next start; run `sudo chown "
+               f"{RUNTIME_UID}:{RUNTIME_UID} {agent.env_path}`")
+    return [warning]
 
 
 def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
@@ -199,13 +217,14 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
     if not changes:
         return EnvUpdate([], [], sorted(unchanged), None)
     try:
-        result = envfile.write_env(agent.env_path, changes, new_owner=_new_owner(agent))
+        result = envfile.write_env(agent.env_path, changes, owner=_runtime_owner())
     except envfile.EnvWriteError as exc:
         raise OpError(str(exc)) from None
     return EnvUpdate(list(result.changed), list(result.removed),
                      sorted(unchanged + [k for k in changes if k not in result.changed
                                          and k not in result.removed]),
-                     result.backup.name if result.backup else None)
+                     result.backup.name if result.backup else None,
+                     tuple(_readable_by_runtime(agent)))
 
 
 def restart_needed(agent: Agent, state: str, uptime_s: float | None,
@@ -342,7 +361,7 @@ def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
             except ValueError:
                 problems.append(f"{spec.id}: expected a number, got {text[:40]!r}")
                 continue
-            if number != number or number in (float("inf"), float("-inf")):
+            if not math.isfinite(number):
                 problems.append(f"{spec.id}: expected a finite number")
                 continue
             text = str(int(number)) if number.is_integer() else str(number)
@@ -383,8 +402,7 @@ def parse_list(text: str) -> list[str]:
 
 def _cells(line: str) -> list[str]:
     line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
+    line = line.removeprefix("|")
     if line.endswith("|") and not line.endswith("\\|"):
         line = line[:-1]
     cells, current, escaped = [], "", False

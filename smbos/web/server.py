@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 from smbos.errors import SmbosError
 from smbos.project import Project
-from smbos.web.security import MIN_TOKEN_CHARS, is_loopback, load_or_create_token, token_path
+from smbos.web.security import (
+    MIN_TOKEN_CHARS,
+    is_loopback,
+    load_or_create_token,
+    token_path,
+)
 
 DEFAULT_PORT = 8787
 

@@ -549,6 +549,7 @@
         if (data.backup) parts.push('previous file kept as ' + data.backup);
         result.textContent = 'saved: ' + parts.join('; ');
         result.className = 'small ok-text';
+        for (const w of data.warnings || []) toast('warning: ' + w, 'bad');
         if (newKey) { $('#new-key').value = ''; $('#new-value').value = ''; if (data.changed.includes(newKey)) window.location.reload(); }
         if (data.changed.length || data.removed.length) $('#restart-banner').hidden = data.restart_needed === false;
       } catch (e) {
