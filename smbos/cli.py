@@ -170,32 +170,15 @@ def validate(project: Project, as_json: bool, strict: bool) -> None:
     sys.exit(EXIT_INVALID_INPUT if fleet.errors else EXIT_OK)
 
 
-def _agent_row(agent) -> dict:
-    cfg = agent.config
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "description": agent.description,
-        "enabled": agent.enabled,
-        "port": agent.port,
-        "isolation": cfg.runtime.container_isolation,
-        "timezone": cfg.runtime.timezone,
-        "channels": ["web", *agent.channels],
-        "integrations": list(cfg.integrations),
-        "schedules": [s.id for s in cfg.schedules if s.enabled],
-        "skills": [s.id for s in cfg.skills],
-        "heal": cfg.heal.enabled,
-        "config_hash": agent.config_hash(),
-    }
-
-
 @cli.command(name="list")
 @project_options
 @click.option("--json", "as_json", is_flag=True, help="Print the agents as JSON.")
 def list_(project: Project, as_json: bool) -> None:
     """List the agent folders: id, name, port, channels, integrations, schedules."""
+    from smbos.operations import agent_summary
+
     fleet = load_valid(project)
-    rows = [_agent_row(a) for a in fleet.agents]
+    rows = [agent_summary(a) for a in fleet.agents]
     if as_json:
         out(json.dumps(rows, indent=2))
         return
@@ -518,9 +501,9 @@ def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
 
 def _runtime_url(project: Project, agent_id: str) -> str:
     from smbos.controller import Controller
+    from smbos.operations import runtime_url
 
-    agent = Controller(project).resolve([agent_id])[0]
-    return f"http://127.0.0.1:{agent.port}"
+    return runtime_url(Controller(project).resolve([agent_id])[0])
 
 
 @cli.command()
@@ -689,7 +672,7 @@ def _restart_needed(project: Project, agent) -> bool | None:
     import time as _time
 
     from smbos.controller import Controller, EngineUnreachable, engine
-    from smbos.web import ops
+    from smbos import operations as ops
 
     try:
         measured_at = _time.time()
@@ -716,7 +699,7 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
     only at start: restart it to apply (`smbos restart ID`). The web UI's settings page does the
     same.
     """
-    from smbos.web import ops
+    from smbos import operations as ops
 
     agent = _folder_agent(project, agent_id)
     changes = ops.parse_assignments(assignments)
@@ -771,7 +754,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     """Run one of an agent's skill dashboards: its prompt, rendered from the inputs, goes to the
     agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
     from smbos.runtime import RuntimeClient, RuntimeProblem
-    from smbos.web import ops
+    from smbos import operations as ops
 
     agent = _folder_agent(project, agent_id)
     if skill_id is None:
@@ -823,7 +806,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
 @click.argument("file", required=False)
 def memory_(project: Project, agent_id: str, file: str | None) -> None:
     """List an agent's memory files, or print one (read-only, as the UI shows them)."""
-    from smbos.web import ops
+    from smbos import operations as ops
 
     agent = _folder_agent(project, agent_id)
     if file is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -106,3 +105,7 @@ def compose_bin() -> list[str]:
 def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*compose_bin, "-f", str(file), "config", "-q"], capture_output=True,
                           text=True, timeout=60)
+
+
+# The real-container fixtures (docker_client, standin_image, test_fleet), for every test module.
+from .dockerfleet import docker_client, standin_image, test_fleet  # noqa: E402,F401

@@ -31,7 +31,7 @@ from smbos.project import Project
 from smbos.runtime import PROBE_TIMEOUTS, RuntimeClient
 
 from .conftest import write_agent
-from .dockerfleet import LiveFleet, docker_client, standin_image, test_fleet  # noqa: F401
+from .dockerfleet import LiveFleet
 
 docker = pytest.mark.docker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .dockerfleet import docker_client, standin_image, test_fleet  # noqa: F401 - fixtures
+
 
 pytestmark = pytest.mark.docker
 

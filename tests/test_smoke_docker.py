@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from .dockerfleet import LiveFleet, docker_client, standin_image, test_fleet  # noqa: F401
+from .dockerfleet import LiveFleet
 
 pytestmark = pytest.mark.docker
 

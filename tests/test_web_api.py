@@ -25,13 +25,14 @@ import pytest
 
 from smbos import catalog, envfile
 from smbos.project import Project
-from smbos.web import markdown, ops
+from smbos import operations as ops
+from smbos.web import markdown
 from smbos.web.app import create_app
 from smbos.web.openapi import openapi_path
 from smbos.web.security import Guard, load_or_create_token
 
 from .conftest import run_smbos, write_agent
-from .dockerfleet import LiveFleet, docker_client, free_port, standin_image  # noqa: F401
+from .dockerfleet import LiveFleet, free_port
 
 TOKEN = "t0k-" + secrets.token_urlsafe(24)
 BASE = "http://127.0.0.1:8787"

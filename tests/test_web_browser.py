@@ -22,7 +22,7 @@ from smbos.project import Project
 from smbos.web.app import create_app
 
 from .conftest import IN_CI, ROOT
-from .dockerfleet import docker_client, standin_image, test_fleet  # noqa: F401 - fixtures
+
 from .test_web_api import SKILLS, TOKEN, UIServer, reply_fields
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]

@@ -1,5 +1,5 @@
-"""The operator UI (`smbos ui`) and the operations it shares with the CLI.
+"""The operator UI (`smbos ui`): Starlette app, pages, JSON API and proxy.
 
-`smbos.web.ops` has no web dependency; `smbos.web.app.create_app` builds the ASGI app and
-`smbos.web.server.serve` runs it with uvicorn.
+It calls `smbos.operations` (shared with the CLI), the controller and the runtime client;
+`smbos.web.app.create_app` builds the ASGI app and `smbos.web.server.serve` runs it with uvicorn.
 """

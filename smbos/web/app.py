@@ -3,7 +3,7 @@
 Pages are Jinja2 templates with vanilla JS and CSS from `static/`; every page action goes through
 the JSON API below, which `openapi.py` describes. Blocking Docker SDK calls run in worker threads.
 The UI has no logic of its own: status, lifecycle and logs come from `Controller`, runtime data
-from `AsyncRuntimeClient`, settings, memory and skills from `smbos.web.ops` (which the CLI uses).
+from `AsyncRuntimeClient`, settings, memory and skills from `smbos.operations` (which the CLI uses).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from smbos.runtime import (
     RuntimeProblem,
     classify_transport_error,
 )
-from smbos.web import markdown, ops
+from smbos import operations as ops
+from smbos.web import markdown
 from smbos.web.security import Guard
 
 HERE = Path(__file__).resolve().parent

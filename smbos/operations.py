@@ -1,4 +1,4 @@
-"""Operations shared by the CLI (`smbos env`, `smbos skill`, `smbos memory`) and the web UI.
+"""Agent operations shared by the CLI (`smbos env`, `smbos skill`, `smbos memory`) and the web UI.
 
 Nothing here imports a web framework: the CLI and the UI call the same functions, so the UI has no
 logic of its own. Values read from `.env` leave this module only through `envfile.mask` (secret
