@@ -1,4 +1,4 @@
-"""`smbos new`: a folder from each template that validates, on a free port, refusing what it must."""
+"""`smbos new`: a folder from each template that validates, on a free port; refusals."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ BASE_CONFIG = {
     }],
     "heal": {"enabled": True, "after": 2, "max_restarts": 3},
 }
-BASE_EXAMPLE = ENV_EXAMPLE + "\n# Notion token.\nNOTION_TOKEN=\n\n# Telegram bot.\nTELEGRAM_BOT_TOKEN=\n"
+BASE_EXAMPLE = ENV_EXAMPLE + "\n# Notion.\nNOTION_TOKEN=\n\n# Telegram bot.\nTELEGRAM_BOT_TOKEN=\n"
 BASE_ENV = "ANTHROPIC_API_KEY=sk-test\nNOTION_TOKEN=ntn-test\nTELEGRAM_BOT_TOKEN=1:test\n"
 
 KEY_PATHS = [
@@ -216,7 +216,7 @@ def _delete(doc, path: tuple) -> None:
 def _dump(doc, style: str) -> str:
     try:
         return yaml.safe_dump(doc, sort_keys=False, allow_unicode=style == "unicode",
-                              default_flow_style=True if style == "flow" else False)
+                              default_flow_style=style == "flow")
     except yaml.YAMLError:
         return yaml.safe_dump(repr(doc))
 
@@ -265,7 +265,8 @@ _counter = itertools.count()
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(andy=agent_mutations, bob=agent_mutations, bob_port=st.integers(0, 4).map(lambda i: 3301 if i == 0 else 3302))
+@given(andy=agent_mutations, bob=agent_mutations,
+       bob_port=st.integers(0, 4).map(lambda i: 3301 if i == 0 else 3302))  # 3301: andy's
 def test_generate_refuses_cleanly_or_writes_a_file_compose_accepts(
         tmp_path_factory, compose_bin, andy, bob, bob_port):
     project = tmp_path_factory.mktemp(f"prop{next(_counter)}", numbered=False)

@@ -68,9 +68,9 @@ def _env_text(agent_id: str, canaries: Canaries) -> str:
     lines.append(f"# a commented-out old value {canaries.plant(f'{agent_id}:comment')}")
     lines.append(f"this line is not KEY=value {canaries.plant(f'{agent_id}:broken')}")
     # A secret by name, with a value that does not look like one: masked for its name.
+    letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(24))
     lines.append(f"NOTION_TOKEN=plain-words-{agent_id}-"
-                 + canaries.plant(f"{agent_id}:plain", "".join(secrets.choice(string.ascii_lowercase)
-                                                              for _ in range(24))))
+                 + canaries.plant(f"{agent_id}:plain", letters))
     return "\n".join(lines) + "\n"
 
 

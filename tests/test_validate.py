@@ -12,9 +12,9 @@ import os
 import random
 import re
 import string
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -82,7 +82,7 @@ def assert_invalid(project: Path, prefix: str, contains: str = "", *, lines: int
         if lines is not None:
             mine = [line for line in result.stderr.splitlines()
                     if not line.startswith("warning: ")
-                    and (line.startswith(scope + "/") or line.startswith(scope + ":"))]
+                    and line.startswith((scope + "/", scope + ":"))]
             assert len(mine) == lines, mine
         assert compose_file.read_bytes() == SENTINEL, f"{args} touched the Compose file"
         assert sorted(p.name for p in compose_file.parent.iterdir()) == ["docker-compose.yml"]
@@ -209,7 +209,7 @@ CONFIG_CASES = {
                  "expected a mapping of keys, got str"),
     "a-number": (_cfg("42\n"), "agents/andy/config.yaml: (top level): ", "got int"),
     "bad-yaml": (_cfg("name: Andy\nruntime:\n  timezone: [UTC\n"),
-                 "agents/andy/config.yaml: not valid YAML at line ", ""),
+                 "agents/andy/config.yaml: not valid YAML at line 4", ""),
     "bad-yaml-tab": (_cfg("name: Andy\nruntime:\n\ttimezone: UTC\n"),
                      "agents/andy/config.yaml: not valid YAML at line 3", ""),
     "port-string": (_cfg(_base(port="abc")), "agents/andy/config.yaml: port: ", "integer"),
@@ -275,6 +275,8 @@ CONFIG_CASES = {
     "too-large": (_cfg("# padding\n" + ("#" + "x" * 1023 + "\n") * 300),
                   "agents/andy/config.yaml: ", "too large"),
     "yaml-bomb": (_cfg(BOMB), "agents/andy/config.yaml: not valid YAML", "aliases"),
+    "deep-nesting": (_cfg("[" * 60_000 + "]" * 60_000 + "\n"), "agents/andy/config.yaml: ",
+                     "nested too deeply"),
 }
 
 
@@ -341,9 +343,9 @@ EXAMPLE_CASES = {
                       "agents/andy/.env.example: ANTHROPIC_API_KEY: ", "real secret"),
     "anthropic-key-quoted": (_example(f'# The API key.\nANTHROPIC_API_KEY="{ANTHROPIC_SECRET}"\n'),
                              "agents/andy/.env.example: ANTHROPIC_API_KEY: ", "real secret"),
-    "telegram-token": (_example(ENV_EXAMPLE + f"\n# Bot token.\nTELEGRAM_BOT_TOKEN={TELEGRAM_SECRET}\n"),
+    "telegram-token": (_example(f"{ENV_EXAMPLE}\n# Bot.\nTELEGRAM_BOT_TOKEN={TELEGRAM_SECRET}\n"),
                        "agents/andy/.env.example: TELEGRAM_BOT_TOKEN: ", "real secret"),
-    "generic-high-entropy": (_example(ENV_EXAMPLE + f"\n# Something.\nSOME_SETTING={GENERIC_SECRET}\n"),
+    "generic-high-entropy": (_example(f"{ENV_EXAMPLE}\n# Some.\nSOME_SETTING={GENERIC_SECRET}\n"),
                              "agents/andy/.env.example: SOME_SETTING: ", "real secret"),
     "no-credential-documented": (_example("# optional\nFOO=\n"),
                                  "agents/andy/.env.example: ANTHROPIC_API_KEY: ",
