@@ -68,12 +68,13 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_smbos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> Result:
-    """Run the CLI in a subprocess, exactly as an operator would."""
+def run_smbos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
+              wrapper: tuple[str, ...] = ()) -> Result:
+    """Run the CLI in a subprocess, exactly as an operator would (under `wrapper`, if given)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("SMBOS_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "smbos", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([*wrapper, sys.executable, "-m", "smbos", *args], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
