@@ -318,12 +318,9 @@ def build(project: Project, source: Path | None, git_url: str | None, ref: str |
 def _build_image(project: Project, client, source, git_url, ref, tag, build_args) -> str:
     from smbos import image
 
-    args = {}
-    for item in build_args:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SmbosError(f"--build-arg: {item!r} is not KEY=VALUE")
-        args[key] = value
+    from smbos.operations import parse_assignments
+
+    args = parse_assignments(build_args, "--build-arg KEY=VALUE")
     spec = image.BuildSpec(context=image.find_context(project.project_dir), tag=tag or project.image,
                            source=source, git=git_url or image.DEFAULT_GIT,
                            ref=ref or image.DEFAULT_REF, build_args=args)
@@ -702,7 +699,7 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
     from smbos import operations as ops
 
     agent = _folder_agent(project, agent_id)
-    changes = ops.parse_assignments(assignments)
+    changes = ops.parse_assignments(assignments, "KEY=VALUE (KEY= removes KEY)")
     if stdin_key:
         line = sys.stdin.readline().rstrip("\r\n")
         changes[stdin_key] = line
@@ -766,12 +763,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
             out(f"{agent.id} declares no skills")
         return
     skill = ops.find_skill(agent, skill_id)
-    values = {}
-    for item in inputs:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SmbosError(f"--input: {item.split('=')[0][:64]!r} is not NAME=VALUE")
-        values[key] = value
+    values = ops.parse_assignments(inputs, "--input NAME=VALUE")
     prompt = ops.skill_prompt(skill, values)
     texts: list[str] = []
     problems: list[str] = []

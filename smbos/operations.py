@@ -243,13 +243,14 @@ def restart_needed(agent: Agent, state: str, uptime_s: float | None,
     return changed > started + 1.0
 
 
-def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`KEY=VALUE` arguments of `smbos env` (`KEY=` removes KEY)."""
+def parse_assignments(items: list[str] | tuple[str, ...], option: str = "KEY=VALUE"
+                      ) -> dict[str, str]:
+    """`NAME=VALUE` arguments (`smbos env`, `skill --input`, `build --build-arg`) as a dict."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise OpError(f"{item.split('=')[0][:64]!r}: expected KEY=VALUE (KEY= removes KEY)")
+            raise OpError(f"{item.split('=')[0][:64]!r}: expected {option}")
         out[key] = value
     return out
 
