@@ -438,14 +438,34 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
         rows = controller.status(list(ids))
         if as_json:
             out(json.dumps([r.to_json() for r in rows], indent=2))
-        elif watch and _console().is_terminal:
-            _console().clear()
-            _console().print(_status_table(rows))
         else:
-            _console().print(_status_table(rows))
+            console = _console()
+            if watch and console.is_terminal:
+                console.clear()
+            console.print(_status_table(rows))
+            _print_recent_heals(project, {r.id for r in rows})
         if not watch:
             return
         _time.sleep(interval)
+
+
+def _print_recent_heals(project: Project, ids: set[str], hours: float = 24) -> None:
+    """The auto-heal actions of the last day for these agents, under the status table."""
+    from datetime import datetime, timedelta, timezone
+
+    from smbos.controller import heal_log
+
+    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    recent = []
+    for action in heal_log(project):
+        try:
+            moment = datetime.fromisoformat(action.at)
+        except ValueError:
+            continue
+        if action.agent in ids and moment.tzinfo is not None and moment >= since:
+            recent.append(action)
+    for action in recent[-5:]:
+        out(f"auto-heal {action.at} {action.agent}: {action.action} ({action.reason})")
 
 
 cli.add_command(status_, name="ps")

@@ -381,6 +381,10 @@ def test_heal_restarts_only_the_opted_in_agent(test_fleet):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["agent"], r["action"]) for r in records] == [("healer", "restarted")]
     assert records[0]["at"] in lines[0]
+    # The status table shows the action under the agents.
+    table = test_fleet.smbos("status")
+    assert table.code == 0, table.output
+    assert f"auto-heal {records[0]['at']} healer: restarted" in table.stdout, table.stdout
 
     # Straight after the restart the healer's streak starts again from zero: nothing to do.
     again = test_fleet.smbos("heal", "--once")
