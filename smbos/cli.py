@@ -382,7 +382,13 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
         out("no enabled agents")
         return
     err(f"starting {len(agents)} agent(s), waiting up to {wait_timeout}s for health ...")
-    result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+    console = _console(stderr=True)
+    if console.is_terminal:
+        with console.status(f"docker compose up: waiting for {len(agents)} agent(s) to be "
+                            "healthy"):
+            result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+    else:
+        result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
     rows = controller.status([a.id for a in agents])
     _console().print(_status_table(rows))
     bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
