@@ -148,7 +148,8 @@ function prepareInstance(cfg) {
   requireWritableDir(cfg.memoryDir, 'memory folder');
   requireWritableDir(cfg.storeDir, 'store directory');
   ensureSymlink(path.join(cfg.instanceDir, 'store'), cfg.storeDir);
-  for (const dir of ['groups', 'data']) {
+  // groups/global: the memory NanoClaw shares across an agent's groups (read when present).
+  for (const dir of ['groups', path.join('groups', 'global'), 'data']) {
     const full = path.join(cfg.instanceDir, dir);
     attempt('create', full, () => fs.mkdirSync(full, { recursive: true }));
   }
