@@ -112,6 +112,22 @@ class Tool(_Model):
     type: Literal["mcp", "skill", "cli"]
     enabled: bool = True
     description: str = ""
+    # type mcp: how the runtime starts the server; `env` maps its variables to `.env` keys.
+    command: str | None = Field(None, min_length=1)
+    args: list[str] = []
+    env: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _server(self) -> Tool:
+        if self.type != "mcp" and (self.command or self.args or self.env):
+            raise ValueError("command, args and env are only for type: mcp")
+        if (self.args or self.env) and not self.command:
+            raise ValueError("args and env need a command")
+        for var, key in self.env.items():
+            for name in (var, key):
+                if not envfile.KEY_RE.match(name):
+                    raise ValueError(f"env: {name!r} is not a variable name")
+        return self
 
 
 def parse_interval(value: str | int) -> int:
@@ -335,6 +351,26 @@ class Agent:
     def env_path(self) -> Path:
         return self.folder / ENV
 
+    def mcp_servers(self) -> dict[str, dict[str, Any]]:
+        """The MCP servers the runtime gets: each integration's default server, and every
+        enabled `tools` entry of type mcp with a command (which replaces a default of the same
+        id; a disabled entry removes it)."""
+        servers: dict[str, dict[str, Any]] = {}
+        for name in self.config.integrations:
+            default = catalog.INTEGRATIONS[name].mcp
+            if default is not None:
+                servers[name] = {"command": default.command, "args": list(default.args),
+                                 "env": dict(default.env)}
+        for tool in self.config.tools:
+            if tool.type != "mcp":
+                continue
+            if not tool.enabled:
+                servers.pop(tool.id, None)
+            elif tool.command:
+                servers[tool.id] = {"command": tool.command, "args": list(tool.args),
+                                    "env": dict(tool.env)}
+        return dict(sorted(servers.items()))
+
     def required_env_keys(self) -> list[tuple[str, str]]:
         """(key, why) for every key `.env` must set."""
         needed = []
@@ -342,6 +378,9 @@ class Agent:
             needed += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
         for name in self.config.integrations:
             needed += [(k, f"integration {name}") for k in catalog.INTEGRATIONS[name].keys]
+        for tool in self.config.tools:
+            if tool.type == "mcp" and tool.enabled:
+                needed += [(key, f"tool {tool.id}") for key in tool.env.values()]
         needed += [(k.key, ".env.example") for k in self.env_example
                    if not k.optional and k.key not in catalog.CREDENTIAL_KEYS]
         seen: set[str] = set()
@@ -691,6 +730,11 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                         if key not in documented:
                             problems.append(Problem(ex_display, key,
                                                     f"not documented; channel {name} needs it"))
+            for tool in config.tools:
+                if tool.type == "mcp" and tool.enabled:
+                    for key in sorted(set(tool.env.values()) - documented):
+                        problems.append(Problem(ex_display, key,
+                                                f"not documented; tool {tool.id} needs it"))
 
     # memory/
     memory = folder / MEMORY

@@ -10,19 +10,33 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class McpServer:
+    """How the runtime starts an MCP server: `env` maps the server's variables to `.env` keys."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Pack:
     name: str
     description: str
     keys: tuple[str, ...]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
+    mcp: McpServer | None = None  # the default server; a `tools` entry may give another
 
 
 INTEGRATIONS: dict[str, Pack] = {
     p.name: p
     for p in [
         Pack("calendar", "Google Calendar MCP server", ("GOOGLE_OAUTH_CREDENTIALS",),
-             frozenset({"GOOGLE_OAUTH_CREDENTIALS"})),
-        Pack("notion", "Notion MCP server", ("NOTION_TOKEN",), frozenset({"NOTION_TOKEN"})),
+             frozenset({"GOOGLE_OAUTH_CREDENTIALS"}),
+             McpServer("npx", ("-y", "@cocal/google-calendar-mcp"),
+                       (("GOOGLE_OAUTH_CREDENTIALS", "GOOGLE_OAUTH_CREDENTIALS"),))),
+        Pack("notion", "Notion MCP server", ("NOTION_TOKEN",), frozenset({"NOTION_TOKEN"}),
+             McpServer("npx", ("-y", "@notionhq/notion-mcp-server"),
+                       (("NOTION_TOKEN", "NOTION_TOKEN"),))),
         Pack("github", "GitHub MCP server", ("GITHUB_TOKEN",), frozenset({"GITHUB_TOKEN"})),
         Pack("linear", "Linear MCP server", ("LINEAR_API_KEY",), frozenset({"LINEAR_API_KEY"})),
         Pack("slack", "Slack MCP server", ("SLACK_BOT_TOKEN",), frozenset({"SLACK_BOT_TOKEN"})),

@@ -139,6 +139,8 @@ def service(agent: Agent, host: Host) -> dict:
         "SMBOS_AGENT_DIR": AGENT_MOUNT,
         "SMBOS_AGENT_ID": agent.id,
         "SMBOS_INSTANCE_DIR": str(instance),
+        "SMBOS_MCP_SERVERS": json.dumps(agent.mcp_servers(), ensure_ascii=False,
+                                        separators=(",", ":"), sort_keys=True),
         "SMBOS_MEMORY_DIR": str(memory),
         "SMBOS_RELAY_PORT": str(RELAY_PORT),
         "SMBOS_SCHEDULES": schedules_json(agent),

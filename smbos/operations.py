@@ -22,6 +22,8 @@ from smbos.errors import SmbosError
 
 MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000
+# Files in the memory folder that hold secrets (the runtime's MCP configuration): never shown.
+PRIVATE_MEMORY_FILES = frozenset({".mcp.json", ".env"})
 SKILL_VALUE_MAX_CHARS = 20_000
 MESSAGE_MAX_CHARS = 100_000
 
@@ -272,6 +274,8 @@ def list_memory(agent: Agent) -> list[dict[str, Any]]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) / d).is_symlink())
         for name in sorted(filenames):
+            if name in PRIVATE_MEMORY_FILES or name.endswith(".smbos-tmp"):
+                continue
             path = Path(dirpath) / name
             try:
                 target = path.resolve()
@@ -300,6 +304,8 @@ def read_memory(agent: Agent, rel: str) -> str:
     path = (root / rel).resolve()
     if not path.is_relative_to(root) or path == root:
         raise OpError("expected a path inside the memory folder", 400)
+    if path.name in PRIVATE_MEMORY_FILES or Path(rel).name in PRIVATE_MEMORY_FILES:
+        raise OpError(f"{rel!r} holds secrets and is never shown", 403)
     if not path.is_file():
         raise OpError(f"no memory file {rel!r}", 404)
     size = path.stat().st_size

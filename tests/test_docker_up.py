@@ -104,3 +104,52 @@ def test_schedules_are_reconciled_not_duplicated(test_fleet):
     assert after["smbos-morning"]["schedule_value"] == "30 9 * * 1-5"
     errors = test_fleet.state("sched") / "data" / "ipc" / "errors"
     assert not errors.exists() or not list(errors.iterdir()), list(errors.iterdir())
+
+
+def test_integrations_reach_the_runtime_as_mcp_servers(test_fleet):
+    """An integration's MCP server, and a custom one, land in the group's `.mcp.json` with the
+    values from `.env`, readable by the runtime only; a disabled tool entry removes a default."""
+    import hashlib
+    import json
+    import stat
+
+    from .conftest import write_agent  # noqa: F401 - the fleet writes through it
+
+    notion = "ntn-canary-" + "7" * 24
+    files = "files-canary-" + "9" * 20
+    example = ("# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n# calendar\n"
+               "GOOGLE_OAUTH_CREDENTIALS=\n# files\nFILES_TOKEN=\n")
+    test_fleet.add("wired", config={
+        "integrations": ["notion", "calendar"],
+        "tools": [
+            {"id": "calendar", "type": "mcp", "enabled": False},
+            {"id": "files", "type": "mcp", "command": "mcp-files", "args": ["--root", "/data"],
+             "env": {"FILES_API_TOKEN": "FILES_TOKEN"}},
+        ]}, env_example=example,
+        env_extra=f"NOTION_TOKEN={notion}\nGOOGLE_OAUTH_CREDENTIALS=/creds.json\n"
+                  f"FILES_TOKEN={files}\n")
+    up = test_fleet.smbos("up", "--no-build")
+    assert up.code == 0, up.output
+    chat = test_fleet.smbos("chat", "wired", "which tools?")
+    assert chat.code == 0, chat.output
+    short = {v: hashlib.sha256(v.encode()).hexdigest()[:12] for v in (notion, files)}
+    assert (f"mcp=files:mcp-files:FILES_API_TOKEN={short[files]},"
+            f"notion:npx:NOTION_TOKEN={short[notion]}") in chat.stdout, chat.stdout
+
+    config = test_fleet.agents / "wired" / "memory" / ".mcp.json"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    servers = json.loads(config.read_text())["mcpServers"]
+    assert servers["notion"] == {"command": "npx", "args": ["-y", "@notionhq/notion-mcp-server"],
+                                 "env": {"NOTION_TOKEN": notion}}
+    assert "calendar" not in servers
+    assert servers["files"]["args"] == ["--root", "/data"]
+
+    # The values are nowhere else: not in the Compose file, the logs, or the memory views.
+    compose_text = (test_fleet.root / "compose" / "docker-compose.yml").read_text()
+    logs = test_fleet.smbos("logs", "wired", "--tail", "all")
+    memory = test_fleet.smbos("memory", "wired")
+    refused = test_fleet.smbos("memory", "wired", ".mcp.json")
+    assert refused.code != 0 and "secrets" in refused.stderr
+    for text in (compose_text, logs.output, memory.output, refused.output, up.output):
+        assert notion not in text and files not in text
+    assert ".mcp.json" not in memory.stdout

@@ -100,6 +100,7 @@ function readConfig() {
     httpPort: portEnv('HTTP_PORT', 3100),
     // Checked before anything is written, so a bad value changes nothing.
     schedules: parseSchedules(process.env.SMBOS_SCHEDULES),
+    mcpServers: parseMcpServers(process.env.SMBOS_MCP_SERVERS),
   };
 }
 
@@ -229,6 +230,75 @@ function copyEnv(cfg) {
     info(`warning: ${source} has neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN`);
   }
   info(`.env: ${keys.length} keys copied to ${target} (mode 600)`);
+}
+
+// --- step 3b: MCP servers ----------------------------------------------------------------
+
+/** SMBOS_MCP_SERVERS: {name: {command, args: [..], env: {VAR: KEY of .env}}}; null when unset. */
+export function parseMcpServers(text) {
+  if (text === undefined) return null;
+  let servers;
+  try {
+    servers = JSON.parse(text || '{}');
+  } catch (err) {
+    fail(`SMBOS_MCP_SERVERS is not valid JSON: ${err.message}`);
+  }
+  if (!servers || typeof servers !== 'object' || Array.isArray(servers)) {
+    fail('SMBOS_MCP_SERVERS must be a JSON object');
+  }
+  for (const [name, server] of Object.entries(servers)) {
+    const where = `SMBOS_MCP_SERVERS.${name}`;
+    if (!server || typeof server.command !== 'string' || !server.command) fail(`${where}.command must be a non-empty string`);
+    if (!Array.isArray(server.args || []) || (server.args || []).some((a) => typeof a !== 'string')) fail(`${where}.args must be a list of strings`);
+    if (typeof (server.env || {}) !== 'object') fail(`${where}.env must be an object`);
+  }
+  return servers;
+}
+
+/** KEY=VALUE pairs of a .env text (comments, `export `, one pair of matching quotes). */
+export function parseEnvText(text) {
+  const values = {};
+  for (const raw of text.split(/\r?\n/)) {
+    let line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.startsWith('export ')) line = line.slice(7).trim();
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
+      value = value.slice(1, -1);
+    }
+    values[line.slice(0, eq).trim()] = value;
+  }
+  return values;
+}
+
+// SMBOS owns groups/web-chat/.mcp.json (the runtime's agent loads it from the group folder):
+// the servers of config.yaml, each with the values of its .env keys written literally (older
+// SDKs do not expand ${VAR}). Mode 600; a key missing from .env is left out and named.
+function writeMcpConfig(cfg) {
+  if (cfg.mcpServers === null) return;
+  const file = path.join(cfg.instanceDir, 'groups', WEB_CHAT_FOLDER, '.mcp.json');
+  let env = {};
+  try {
+    env = parseEnvText(fs.readFileSync(path.join(cfg.instanceDir, '.env'), 'utf8'));
+  } catch {
+    env = {};
+  }
+  const mcpServers = {};
+  const missing = [];
+  for (const [name, server] of Object.entries(cfg.mcpServers)) {
+    const serverEnv = {};
+    for (const [variable, key] of Object.entries(server.env || {})) {
+      if (env[key]) serverEnv[variable] = env[key];
+      else missing.push(`${name}:${key}`);
+    }
+    mcpServers[name] = { command: server.command, args: server.args || [], env: serverEnv };
+  }
+  attempt('write', file, () => writeAtomic(file, `${JSON.stringify({ mcpServers }, null, 2)}\n`, 0o600));
+  const names = Object.keys(mcpServers);
+  info(`mcp: ${names.length ? names.join(', ') : 'no servers'} in ${file} (mode 600)`);
+  if (missing.length) info(`warning: mcp: not set in .env: ${missing.join(', ')}`);
 }
 
 // --- step 4: the agent runner source ---------------------------------------------------
@@ -421,6 +491,7 @@ async function main() {
   prepareInstance(cfg);
   writeIdentity(cfg);
   copyEnv(cfg);
+  writeMcpConfig(cfg);
   copyAgentRunner(cfg);
   queueSchedules(cfg);
   const relay = await startRelay(cfg);

@@ -144,6 +144,26 @@ function runContainer(config, folder) {
 }
 
 /**
+ * The MCP servers the agent's SDK would load from `<group>/.mcp.json`: `name:VAR=<first 12 hex
+ * of sha256(value)>+...` per server, comma-separated; `none` without the file. Never a value.
+ */
+export function mcpOf(groupDir) {
+  let doc;
+  try {
+    doc = JSON.parse(fs.readFileSync(path.join(groupDir, '.mcp.json'), 'utf8'));
+  } catch {
+    return 'none';
+  }
+  const servers = Object.entries((doc && doc.mcpServers) || {});
+  if (!servers.length) return 'empty';
+  return servers.map(([name, server]) => {
+    const env = Object.entries(server.env || {}).sort(([a], [b]) => a.localeCompare(b))
+      .map(([variable, value]) => `${variable}=${crypto.createHash('sha256').update(String(value)).digest('hex').slice(0, 12)}`);
+    return `${name}:${server.command}${env.length ? `:${env.join('+')}` : ''}`;
+  }).join(',');
+}
+
+/**
  * Runs one turn for `folder` with `prompt`. Resolves to {ok, text} or {ok:false, error}.
  * `extra` is a list of [key, value] pairs put in front of the reply (scheduled tasks).
  */
@@ -162,6 +182,7 @@ export async function runTurn(config, folder, prompt, extra = []) {
     ['tz', process.env.TZ || 'none'],
     ['agent_runner', fs.existsSync(path.join(cwd, 'container', 'agent-runner', 'src')) ? 'present' : 'absent'],
     ['isolation', config.containerMode ? 'container' : 'in-process'],
+    ['mcp', mcpOf(path.join(cwd, 'groups', folder))],
   ];
   if (config.containerMode) {
     const seen = await runContainer(config, folder);
