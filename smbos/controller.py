@@ -354,17 +354,6 @@ class Controller:
     def restart(self, agent: Agent, timeout: int = 20) -> None:
         self._existing(agent).restart(timeout=timeout)
 
-    def wait_healthy(self, agent_id: str, timeout: float = 120) -> AgentStatus:
-        """Poll until the agent is running and healthy (or the timeout passes)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            row = self.status([agent_id], probe=False)[0]
-            if row.state == "running" and row.health in ("healthy", "none"):
-                return row
-            if time.monotonic() > deadline:
-                return row
-            time.sleep(0.5)
-
     # -- logs ------------------------------------------------------------------------------
 
     def logs(self, agent: Agent, tail: int | str = 100, follow: bool = False,

@@ -632,7 +632,7 @@ def normalize_base_url(base_url: str) -> str:
         raise ValueError(f"base URL must have no credentials, query or fragment: "
                          f"{snippet(base_url)!r}")
     try:
-        parts.port
+        _ = parts.port  # urllib parses the port lazily: this is the check
     except ValueError:
         raise ValueError(f"base URL has a bad port: {snippet(base_url)!r}") from None
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
