@@ -372,8 +372,9 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
         _build_image(project, controller.client, source, git_url, ref, None, ())
     notes: list[str] = []
     problems = []
+    host = project.host()
     for agent in agents:
-        problems += preflight.prepare(agent, project.host(), notes)
+        problems += preflight.prepare(agent, host, notes)
     for note in notes:
         err(note)
     if problems:
