@@ -6,14 +6,17 @@ SMBOS  := $(VENV)/bin/smbos
 PYTEST := $(VENV)/bin/python -m pytest
 STAMP  := $(VENV)/.installed
 
-# Where NanoClaw comes from: a local checkout (NANOCLAW_SRC) or a git URL and ref.
+# Where NanoClaw comes from: a local checkout or tarball (NANOCLAW_SRC), or a git URL, ref and
+# sub-folder; empty means smbos's default, the SMBOS fork of NanoClaw at its pinned commit.
 NANOCLAW_SRC ?=
-NANOCLAW_GIT ?= https://github.com/qwibitai/nanoclaw.git
-NANOCLAW_REF ?= main
+NANOCLAW_GIT ?=
+NANOCLAW_REF ?=
+NANOCLAW_SUBDIR ?=
+CA_CERT      ?=
 IMAGE        ?= smbos/nanoclaw:local
 WAIT         ?= 180
 
-.PHONY: help install test test-fast generate validate image up down ps logs demo demo-down bench clean
+.PHONY: help install test test-fast test-real generate validate image up down ps demo demo-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,17 +35,24 @@ test: $(STAMP) ## Run every test, the Docker smoke tests included
 test-fast: $(STAMP) ## Run the tests that need no Docker engine
 	$(PYTEST) -q -p no:cacheprovider -m "not docker and not browser"
 
+test-real: $(STAMP) ## Run the real-runtime tier (real NanoClaw; SMBOS_NANOCLAW_SRC=dir|tarball|URL#REF:SUBDIR)
+	$(PYTEST) -q -p no:cacheprovider -m real
+
 validate: $(STAMP) ## Check every agent folder
 	$(SMBOS) validate
 
 generate: $(STAMP) ## Render compose/docker-compose.yml from agents/
 	$(SMBOS) generate
 
-image: $(STAMP) ## Build the runtime image from Dockerfile.nanoclaw (NANOCLAW_SRC=dir or NANOCLAW_GIT/REF)
-	$(SMBOS) build --tag $(IMAGE) $(if $(NANOCLAW_SRC),--source $(NANOCLAW_SRC),--git $(NANOCLAW_GIT) --ref $(NANOCLAW_REF))
+SOURCE_ARGS = $(if $(NANOCLAW_SRC),--source $(NANOCLAW_SRC)) $(if $(NANOCLAW_GIT),--git $(NANOCLAW_GIT)) \
+	$(if $(NANOCLAW_REF),--ref $(NANOCLAW_REF)) $(if $(NANOCLAW_SUBDIR),--subdir $(NANOCLAW_SUBDIR)) \
+	$(if $(CA_CERT),--ca-cert $(CA_CERT))
 
-up: $(STAMP) ## Validate, generate, build the image if missing, start every agent and wait until healthy
-	$(SMBOS) up --wait-timeout $(WAIT) $(if $(NANOCLAW_SRC),--source $(NANOCLAW_SRC),--git $(NANOCLAW_GIT) --ref $(NANOCLAW_REF))
+image: $(STAMP) ## Build the runtime and per-turn agent images (default: the SMBOS fork of NanoClaw)
+	$(SMBOS) build --tag $(IMAGE) $(SOURCE_ARGS)
+
+up: $(STAMP) ## Validate, generate, build the images if missing, start every agent and wait until healthy
+	$(SMBOS) up --wait-timeout $(WAIT) $(SOURCE_ARGS)
 
 down: $(STAMP) ## Stop and remove the containers; keep every volume and memory file
 	$(SMBOS) down

@@ -77,12 +77,18 @@ class Runtime(_Model):
     assistant_name: str | None = Field(None, min_length=1, max_length=64)
     timezone: str = "UTC"
     image: str | None = Field(None, min_length=1)
-    agent_image: str = Field("nanoclaw-agent:latest", min_length=1)
+    # None: the per-turn agent image built with the runtime image (`smbos build`), which the
+    # runtime image records as its CONTAINER_IMAGE.
+    agent_image: str | None = Field(None, min_length=1)
     container_isolation: Literal["docker", "none"] = "docker"
     log_level: Literal["trace", "debug", "info", "warn", "error", "fatal"] = "info"
     max_concurrent_containers: int = Field(5, ge=1, le=64)
     swarms: bool = False
     resources: Resources = Resources()
+    # Limits of each per-turn container NanoClaw starts (Claude Code runs there).
+    turn_resources: Resources = Resources(cpus=1.0, memory="2g", pids=1024)
+    # Claude Code's non-essential traffic (telemetry, error reports, update checks) in turns.
+    telemetry: bool = False
 
     @field_validator("timezone")
     @classmethod

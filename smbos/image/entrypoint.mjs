@@ -97,6 +97,8 @@ function readConfig() {
     storeDir: absoluteEnv('SMBOS_STORE_DIR', '/var/lib/smbos/store'),
     nanoclawDir: absoluteEnv('SMBOS_NANOCLAW_DIR', '/opt/nanoclaw'),
     relayPort: portEnv('SMBOS_RELAY_PORT', 8080),
+    telemetry: process.env.SMBOS_TELEMETRY || 'off',
+    caFile: process.env.SMBOS_CA_FILE || '/etc/smbos/ca/smbos-ca.crt',
     httpPort: portEnv('HTTP_PORT', 3100),
     // Checked before anything is written, so a bad value changes nothing.
     schedules: parseSchedules(process.env.SMBOS_SCHEDULES),
@@ -206,6 +208,8 @@ function writeIdentity(cfg) {
 
 // --- step 3: secrets ---------------------------------------------------------------------
 
+const TELEMETRY_OFF = ['CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', 'DISABLE_TELEMETRY', 'DISABLE_ERROR_REPORTING'];
+
 function copyEnv(cfg) {
   const source = path.join(cfg.agentDir, '.env');
   const target = path.join(cfg.instanceDir, '.env');
@@ -221,15 +225,25 @@ function copyEnv(cfg) {
     if (err.code === 'EISDIR') fail(`${source} is a directory, expected a file of KEY=VALUE lines`);
     fail(fsProblem(err, source, 'read'));
   }
-  attempt('write', target, () => writeAtomic(target, content, 0o600));
-  const keys = content.toString('utf8').split(/\r?\n/)
+  let text = content.toString('utf8');
+  const keys = text.split(/\r?\n/)
     .map((line) => line.trim().replace(/^export\s+/, ''))
     .filter((line) => line && !line.startsWith('#') && line.includes('='))
     .map((line) => line.slice(0, line.indexOf('=')).trim());
+  // Claude Code's non-essential traffic (telemetry, error reports) is off in every turn unless
+  // the agent's config.yaml says `runtime.telemetry: true` or .env sets the keys itself.
+  const added = [];
+  if (cfg.telemetry !== 'on') {
+    for (const key of TELEMETRY_OFF) {
+      if (!keys.includes(key)) added.push(`${key}=1`);
+    }
+  }
+  if (added.length) text = `${text.replace(/\s*$/, '')}\n# added by SMBOS (runtime.telemetry: false)\n${added.join('\n')}\n`;
+  attempt('write', target, () => writeAtomic(target, text, 0o600));
   if (!keys.includes('ANTHROPIC_API_KEY') && !keys.includes('CLAUDE_CODE_OAUTH_TOKEN')) {
     info(`warning: ${source} has neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN`);
   }
-  info(`.env: ${keys.length} keys copied to ${target} (mode 600)`);
+  info(`.env: ${keys.length} keys copied to ${target} (mode 600)${added.length ? `; telemetry off in turns` : ''}`);
 }
 
 // --- step 3b: MCP servers ----------------------------------------------------------------
@@ -457,9 +471,18 @@ function startRelay(cfg) {
 function startRuntime(cfg, relay) {
   const entry = path.join(cfg.nanoclawDir, 'dist', 'index.js');
   if (!fs.existsSync(entry)) fail(`NanoClaw not found: ${entry} does not exist`);
+  const env = { ...process.env, PWD: cfg.instanceDir };
+  // The extra CA of `smbos build --ca-cert` (a proxy that intercepts TLS, a private gateway).
+  let caSize = 0;
+  try {
+    caSize = fs.statSync(cfg.caFile).size;
+  } catch {
+    caSize = 0;
+  }
+  if (caSize > 0 && !env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = cfg.caFile;
   const child = spawn(process.execPath, [entry], {
     cwd: cfg.instanceDir,
-    env: { ...process.env, PWD: cfg.instanceDir },
+    env,
     stdio: 'inherit',
   });
   info(`agent ${cfg.agentId}: NanoClaw pid ${child.pid} in ${cfg.instanceDir}; relay 0.0.0.0:${cfg.relayPort} -> 127.0.0.1:${cfg.httpPort}`);

@@ -2,7 +2,8 @@
 # Builds the stand-in agent image (default smbos/nanoclaw-standin:test) through the real
 # Dockerfile.nanoclaw, offline: tests/standin is copied to build/nanoclaw-src (the
 # NANOCLAW_SRC path, so no git clone happens) and every stage uses the locally made base
-# image (tests/docker/make-base-image.sh), so nothing is pulled.
+# image (tests/docker/make-base-image.sh), so nothing is pulled. The base image is also the
+# stand-in's per-turn image (AGENT_IMAGE): no image name a real fleet uses is ever tagged.
 #
 # Environment: SMBOS_STANDIN_IMAGE (tag), SMBOS_TEST_BASE_IMAGE (base image tag).
 # Extra arguments are passed to `docker build` (e.g. --no-cache).
@@ -34,6 +35,7 @@ DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0} docker build \
     --build-arg BUILD_IMAGE="$BASE" \
     --build-arg DOCKER_CLI_IMAGE="$BASE" \
     --build-arg NANOCLAW_SRC="$SRC" \
+    --build-arg AGENT_IMAGE="$BASE" \
     -t "$IMAGE" \
     "$@" \
     .

@@ -9,8 +9,9 @@
 # The operator's agents/*/.env, compose/ and state/ are never read or touched: the demo works on
 # its copy under build/demo/ (Compose project smbos-demo, its own Compose file and state/).
 # Images: the stand-in image and the offline base image are built when missing
-# (build-standin-image.sh, make-base-image.sh); the per-turn agent image (CONTAINER_IMAGE,
-# nanoclaw-agent:latest) is tagged from the base image only when no such image exists.
+# (build-standin-image.sh, make-base-image.sh); the stand-in's per-turn image is the base image
+# itself (the stand-in image records it as its CONTAINER_IMAGE). No image name that a real
+# fleet uses (smbos/nanoclaw*, nanoclaw-agent:*) is ever tagged.
 #
 # Environment: SMBOS_STANDIN_IMAGE, SMBOS_TEST_BASE_IMAGE, SMBOS_DEMO_PROJECT (smbos-demo),
 # SMBOS_DEMO_WAIT (seconds, 180), SMBOS (the smbos command; default .venv/bin/smbos).
@@ -22,7 +23,6 @@ IMAGE=${SMBOS_STANDIN_IMAGE:-smbos/nanoclaw-standin:test}
 BASE=${SMBOS_TEST_BASE_IMAGE:-smbos-test/base:bookworm}
 PROJECT=${SMBOS_DEMO_PROJECT:-smbos-demo}
 WAIT=${SMBOS_DEMO_WAIT:-180}
-AGENT_IMAGE=nanoclaw-agent:latest
 DEMO=$ROOT/build/demo
 AGENTS=$DEMO/agents
 
@@ -72,14 +72,6 @@ ensure_images() {
     if ! docker image inspect "$BASE" >/dev/null 2>&1; then
         say "making the offline base image $BASE (tests/docker/make-base-image.sh) ..."
         SMBOS_TEST_BASE_IMAGE=$BASE bash "$HERE/make-base-image.sh" || die "making $BASE failed"
-    fi
-    if docker image inspect "$AGENT_IMAGE" >/dev/null 2>&1; then
-        say "per-turn agent image: $AGENT_IMAGE exists on this engine; using it as it is"
-    else
-        docker tag "$BASE" "$AGENT_IMAGE"
-        say "per-turn agent image: no $AGENT_IMAGE on this engine, so $BASE was tagged as"
-        say "  $AGENT_IMAGE (a plain Debian image, not NanoClaw's agent image; \`docker rmi $AGENT_IMAGE\`"
-        say "  removes that tag, and building NanoClaw's agent image replaces it)"
     fi
 }
 

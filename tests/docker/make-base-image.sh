@@ -11,8 +11,14 @@
 # The default is host when the host has Node >= 20 and npm, else debian.
 # The docker CLI is the `docker` binary of Debian's docker.io package (no daemon).
 #
+# SMBOS_BASE_EXTRA adds Debian packages (comma-separated): the real-runtime tier makes a build
+# image with `python3,make,g++` (better-sqlite3 compiles from source offline), which then also
+# gets the host's Node headers (/usr/include/node, npm_config_nodedir=/usr) so node-gyp needs
+# no download.
+#
 # Needs root (debootstrap, chroot), debootstrap, dpkg-deb, apt-get and a running engine.
-# Environment: SMBOS_TEST_BASE_IMAGE (tag), NODE_SOURCE (host|debian), DEBIAN_MIRROR.
+# Environment: SMBOS_TEST_BASE_IMAGE (tag), NODE_SOURCE (host|debian), DEBIAN_MIRROR,
+# SMBOS_BASE_EXTRA.
 set -euo pipefail
 
 IMAGE=${SMBOS_TEST_BASE_IMAGE:-smbos-test/base:bookworm}
@@ -73,6 +79,9 @@ case "$NODE_SOURCE" in
     *) die "NODE_SOURCE must be host or debian, got $NODE_SOURCE" ;;
 esac
 
+EXTRA=${SMBOS_BASE_EXTRA:-}
+if [ -n "$EXTRA" ]; then INCLUDE="$INCLUDE,$EXTRA"; fi
+
 MIRROR=$(mirror)
 WORK=$(mktemp -d /var/tmp/smbos-base.XXXXXX)
 cleanup() { rm -rf "$WORK"; }
@@ -107,6 +116,13 @@ if [ "$NODE_SOURCE" = host ]; then
     ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/bin/npm"
     ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/bin/npx"
 fi
+NODEDIR_ENV=()
+if [ -n "$EXTRA" ] && [ "$NODE_SOURCE" = host ] && [ -d /usr/include/node ]; then
+    say "Node headers from this machine (/usr/include/node) for node-gyp"
+    mkdir -p "$ROOT/usr/include"
+    cp -a /usr/include/node "$ROOT/usr/include/node"
+    NODEDIR_ENV=(--change 'ENV npm_config_nodedir=/usr')
+fi
 chroot "$ROOT" /usr/bin/node --version >/dev/null || die "node does not run in the new tree"
 chroot "$ROOT" /usr/bin/npm --version >/dev/null || die "npm does not run in the new tree"
 
@@ -121,6 +137,7 @@ tar --numeric-owner -C "$ROOT" -c . | docker import \
     --change 'ENV LANG=C.UTF-8' \
     --change 'LABEL io.smbos.test-base=1' \
     --change 'CMD ["/bin/sh"]' \
+    "${NODEDIR_ENV[@]}" \
     - "$IMAGE" >/dev/null
 
 SIZE=$(docker image inspect --format '{{.Size}}' "$IMAGE")

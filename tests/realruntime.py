@@ -1,0 +1,165 @@
+"""The real NanoClaw (the SMBOS fork) for the `real` test tier, built offline.
+
+Where it comes from: `SMBOS_NANOCLAW_SRC`, a folder, a tarball, or `URL#REF:SUBDIR`. `.ci/run`
+points it at the fork's tarball in `../shared/nanoclaw/`; unset, the fork is cloned from its git
+host, and when that cannot be reached the tier is skipped with the reason (never in CI). Nothing
+of the fork is copied into this repository: the copy lives under /var/tmp.
+
+What the harness changes in its copy, and only there, because these machines reach no code host
+and no image registry (the product builds the fork as it is):
+
+- WhatsApp: `@whiskeysockets/baileys` pulls `libsignal` from a git host, so `npm ci` fails
+  offline. Its entry is dropped from package.json, the lock regenerated without it
+  (`npm install --package-lock-only --ignore-scripts`), and the WhatsApp files that import it
+  (`src/channels/whatsapp*.ts`, `src/whatsapp-auth.ts`; nothing else imports them) removed.
+- The per-turn agent image (`container/Dockerfile`): `FROM node:22-slim` cannot be pulled, so it
+  starts from the local test base image (Debian bookworm with the host's Node 20) plus a `node`
+  user (uid 1000) as in node's images; Chromium, its libraries and `agent-browser` are left out
+  (they come from Debian's and npm's servers at build time and only serve browsing tools).
+  Claude Code and the agent runner are installed exactly as the Dockerfile says.
+
+Both images are built by `smbos build` itself, with `--ca-cert` set to the host's CA bundle (the
+package registries are reached through a TLS-intercepting proxy) and the local base images as
+`BASE_IMAGE`, `BUILD_IMAGE` (with python3, make, g++ and Node's headers: better-sqlite3 compiles
+from source offline) and `DOCKER_CLI_IMAGE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import IN_CI, ROOT
+
+SHARED = ROOT.parent / "shared" / "nanoclaw"
+FORK_GIT = "https://github.com/agenticevangelist/smbos.git"
+PINNED = "fd6e44d5c3515312a933313f86c41ac5b4ac6ac2"
+CACHE = Path(os.environ.get("SMBOS_REAL_CACHE", "/var/tmp/smbos-real"))
+
+BASE_IMAGE = os.environ.get("SMBOS_TEST_BASE_IMAGE", "smbos-test/base:bookworm")
+BUILD_IMAGE = os.environ.get("SMBOS_TEST_BUILD_IMAGE", "smbos-test/build:bookworm")
+REAL_IMAGE = os.environ.get("SMBOS_REAL_IMAGE", "smbos-test/nanoclaw-real:test")
+CA_BUNDLE = os.environ.get("SMBOS_TEST_CA", "/etc/ssl/certs/ca-certificates.crt")
+
+WHATSAPP_FILES = ("src/channels/whatsapp.ts", "src/channels/whatsapp.test.ts",
+                  "src/whatsapp-auth.ts")
+
+
+def skip_or_fail(reason: str):
+    if IN_CI:
+        pytest.fail(f"the real-runtime tier never skips in CI: {reason}")
+    pytest.skip(reason)
+
+
+def source_spec() -> str:
+    return os.environ.get("SMBOS_NANOCLAW_SRC") or f"{FORK_GIT}#{PINNED}:nanoclaw"
+
+
+def _fetch(spec: str, into: Path) -> Path:
+    """The NanoClaw folder of `spec`, unpacked or cloned under `into`."""
+    if "://" in spec:
+        url, _, rest = spec.partition("#")
+        ref, _, subdir = rest.partition(":")
+        repo = into / "git"
+        try:
+            subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
+            subprocess.run(["git", "-C", str(repo), "fetch", "-q", "--depth", "1", url,
+                            ref or "HEAD"], check=True, timeout=120, capture_output=True)
+            subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True,
+                           timeout=60)
+        except (subprocess.SubprocessError, OSError) as exc:
+            skip_or_fail(f"cannot clone {url} ({type(exc).__name__}); set SMBOS_NANOCLAW_SRC to "
+                         "a fork tarball or folder")
+        return repo / subdir if subdir else repo
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file():
+        with tarfile.open(path) as tar:
+            tar.extractall(into / "unpacked", filter="data")
+        top = into / "unpacked"
+        return top / "nanoclaw" if (top / "nanoclaw").is_dir() else top
+    skip_or_fail(f"SMBOS_NANOCLAW_SRC={spec}: no such folder or file")
+    raise AssertionError("unreachable")
+
+
+def _drop_whatsapp(folder: Path) -> None:
+    package = folder / "package.json"
+    data = json.loads(package.read_text())
+    data.get("dependencies", {}).pop("@whiskeysockets/baileys", None)
+    package.write_text(json.dumps(data, indent=2) + "\n")
+    for rel in WHATSAPP_FILES:
+        (folder / rel).unlink(missing_ok=True)
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": CA_BUNDLE, "npm_config_update_notifier": "false"}
+    proc = subprocess.run(["npm", "install", "--package-lock-only", "--ignore-scripts",
+                           "--no-audit", "--no-fund"], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"regenerating package-lock.json without baileys failed:\n{proc.stderr[-2000:]}")
+
+
+_APT_BLOCK = re.compile(r"^RUN apt-get update.*?rm -rf /var/lib/apt/lists/\*\n", re.M | re.S)
+
+
+def _offline_agent_dockerfile(folder: Path) -> None:
+    dockerfile = folder / "container" / "Dockerfile"
+    text = dockerfile.read_text()
+    text, n_from = re.subn(r"^FROM node:22-slim$", f"FROM {BASE_IMAGE}\n"
+                           "RUN useradd -m -u 1000 -s /bin/bash node", text, flags=re.M)
+    text, n_apt = _APT_BLOCK.subn("", text)
+    text, n_npm = re.subn(r"npm install -g agent-browser @anthropic-ai/claude-code",
+                          "npm install -g @anthropic-ai/claude-code", text)
+    if (n_from, n_apt, n_npm) != (1, 1, 1):
+        pytest.fail(f"container/Dockerfile of the fork changed shape ({n_from}, {n_apt}, {n_npm}):"
+                    " update tests/realruntime.py")
+    dockerfile.write_text(text)
+
+
+def prepared_source() -> Path:
+    """The offline-buildable copy of the fork (made once per source, kept in CACHE)."""
+    spec = source_spec()
+    key = hashlib.sha256(spec.encode()).hexdigest()[:12]
+    spec_path = Path(spec)
+    if spec_path.is_file():
+        key = hashlib.sha256(spec_path.read_bytes()).hexdigest()[:12]
+    target = CACHE / f"fork-{key}"
+    done = target / ".prepared"
+    if done.is_file():
+        return target / "nanoclaw"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    folder = _fetch(spec, target / "fetch")
+    shutil.copytree(folder, target / "nanoclaw", symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", "node_modules", "dist"))
+    _drop_whatsapp(target / "nanoclaw")
+    _offline_agent_dockerfile(target / "nanoclaw")
+    shutil.rmtree(target / "fetch", ignore_errors=True)
+    done.write_text(spec + "\n")
+    return target / "nanoclaw"
+
+
+def ensure_base_images() -> None:
+    script = ROOT / "tests" / "docker" / "make-base-image.sh"
+    for tag, extra in ((BASE_IMAGE, ""), (BUILD_IMAGE, "python3,make,g++")):
+        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1200,
+                              env={**os.environ, "SMBOS_TEST_BASE_IMAGE": tag,
+                                   "SMBOS_BASE_EXTRA": extra})
+        if proc.returncode != 0:
+            pytest.fail(f"making {tag} failed:\n{proc.stderr[-3000:]}")
+
+
+def build_args() -> list[str]:
+    """The `smbos build` arguments of the tier (besides --source and --tag)."""
+    return ["--ca-cert", CA_BUNDLE,
+            "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+            "--build-arg", f"BUILD_IMAGE={BUILD_IMAGE}",
+            "--build-arg", f"DOCKER_CLI_IMAGE={BASE_IMAGE}"]

@@ -1,0 +1,277 @@
+"""The real-runtime tier: SMBOS against real NanoClaw (the SMBOS fork), end to end.
+
+SMBOS -> real NanoClaw -> a per-turn container from NanoClaw's own agent image -> Claude Code
+(the Agent SDK) -> a fake Anthropic Messages API (tests/fakes/anthropic.mjs, in a container on
+the agents' networks) -> the reply. Both images are built by `smbos build` from the fork with its
+runtime patches; `tests/realruntime.py` says what the harness leaves out to build offline.
+
+Marker `real` (and `docker`): never skipped in CI. The images are built once per session and
+kept by the engine's layer cache between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from smbos.runtime import RuntimeClient
+
+from .conftest import ROOT, run_smbos
+from .dockerfleet import LiveFleet, free_port
+from .realruntime import (
+    BASE_IMAGE,
+    REAL_IMAGE,
+    build_args,
+    ensure_base_images,
+    prepared_source,
+)
+
+pytestmark = [pytest.mark.real, pytest.mark.docker]
+
+FAKE_ALIAS = "fake-anthropic"
+FAKE_URL = f"http://{FAKE_ALIAS}:8080"
+
+
+@pytest.fixture(scope="session")
+def real_build(docker_client):
+    """`smbos build` of the fork: the runtime image and its per-turn agent image."""
+    ensure_base_images()
+    source = prepared_source()
+    started = time.monotonic()
+    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(source),
+                       "--tag", REAL_IMAGE, *build_args(), cwd=ROOT, timeout=2400)
+    assert result.code == 0, result.output[-6000:]
+    facts = docker_client.images.get(REAL_IMAGE).labels
+    return {"output": result.stdout, "seconds": time.monotonic() - started,
+            "agent_image": facts["io.smbos.agent-image"], "patches": facts["io.smbos.patches"]}
+
+
+class FakeApi:
+    """The fake Anthropic API container; `requests()` is what it received."""
+
+    def __init__(self, client, name: str, port: int):
+        self.client = client
+        self.name = name
+        self.port = port
+
+    def _get(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def requests(self) -> list[dict]:
+        return self._get("/_fake/requests")
+
+    def join(self, network: str) -> None:
+        self.client.networks.get(network).connect(self.name, aliases=[FAKE_ALIAS])
+
+
+@pytest.fixture(scope="session")
+def fake_api(docker_client):
+    ensure_base_images()
+    name = f"smbos-test-fake-anthropic-{secrets.token_hex(3)}"
+    port = free_port()
+    container = docker_client.containers.run(
+        BASE_IMAGE, ["node", "/fake/anthropic.mjs"], name=name, detach=True,
+        volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"}},
+        ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-anthropic"})
+    fake = FakeApi(docker_client, name, port)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fake.requests()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(container.logs().decode()[-2000:]) from None
+            time.sleep(0.3)
+    yield fake
+    container.remove(force=True)
+
+
+class RealFleet(LiveFleet):
+    fake: FakeApi
+
+    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = ""):
+        cfg = {"runtime": {"container_isolation": "docker"}}
+        cfg.update(config or {})
+        folder = self.add(agent_id, config=cfg,
+                          env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}")
+        return folder
+
+    def up(self, *args: str, timeout: float = 300):
+        result = self.smbos("up", "--no-build", "--wait-timeout", "240", *args, timeout=timeout)
+        for agent_id in self.ports:
+            network = f"{self.name}_{agent_id}"
+            try:
+                self.fake.join(network)
+            except Exception as exc:  # noqa: BLE001 - joined already, or `up` made no network
+                if "already exists" not in str(exc) and "not found" not in str(exc):
+                    raise
+        return result
+
+
+@pytest.fixture
+def real_fleet(tmp_path, docker_client, real_build, fake_api):
+    (tmp_path / "agents").mkdir()
+    fleet = RealFleet(root=tmp_path, name=f"r{secrets.token_hex(4)}", image=REAL_IMAGE,
+                      client=docker_client)
+    fleet.fake = fake_api
+    yield fleet
+    for container in docker_client.containers.list(
+            all=True, filters={"label": f"io.smbos.project={fleet.name}"}):
+        container.remove(force=True)
+    fleet.teardown()
+
+
+def test_build_records_patches_and_the_agent_image(real_build, docker_client):
+    assert real_build["agent_image"].startswith("smbos/nanoclaw-agent:")
+    assert docker_client.images.get(real_build["agent_image"])
+    env = docker_client.images.get(REAL_IMAGE).attrs["Config"]["Env"]
+    assert f"CONTAINER_IMAGE={real_build['agent_image']}" in env
+    applied = real_build["patches"].split(",")
+    assert {"web-chat-row", "scheduler-loop", "chat-done", "turn-settings"} <= set(applied)
+    assert "skipped ipc-watcher: already fixed" in real_build["output"]
+
+
+def test_two_real_agents_chat_and_keep_history(real_fleet):
+    real_fleet.add_real("alpha")
+    real_fleet.add_real("beta")
+    up = real_fleet.up()
+    assert up.code == 0, up.output
+    status = json.loads(real_fleet.smbos("status", "--json").stdout)
+    assert {row["id"]: row["health"] for row in status} == {"alpha": "healthy",
+                                                            "beta": "healthy"}
+
+    started = time.monotonic()
+    chat = real_fleet.smbos("chat", "alpha", "hello real runtime", "--timeout", "240",
+                            timeout=300)
+    elapsed = time.monotonic() - started
+    assert chat.code == 0, chat.output
+    assert "FAKE-REPLY: hello real runtime" in chat.stdout
+    assert elapsed < 120, f"the chat took {elapsed:.0f} s: `done` must follow the reply"
+    secret = real_fleet.secrets["alpha"]
+    assert secret not in chat.output
+
+    # The turn went through the fake API with the agent's own key, from a per-turn container.
+    seen = real_fleet.fake.requests()
+    assert any(r["path"] == "/v1/messages" for r in seen)
+
+    # The turn's container is gone once `done` came (NanoClaw's close sentinel), or soon after.
+    real_fleet.wait(lambda: not real_fleet.client.containers.list(
+        filters={"label": ["io.smbos.turn=true", f"io.smbos.project={real_fleet.name}"]}),
+        timeout=60, what="the per-turn container to exit")
+
+    # History survives down and up.
+    with RuntimeClient(real_fleet.url("alpha")) as client:
+        before = [m.content for m in client.messages()]
+    assert "hello real runtime" in before
+    assert any("FAKE-REPLY: hello real runtime" in text for text in before)
+    assert real_fleet.smbos("down").code == 0
+    up = real_fleet.up()
+    assert up.code == 0, up.output
+    with RuntimeClient(real_fleet.url("alpha")) as client:
+        after = [m.content for m in client.messages()]
+    assert after == before
+
+
+def test_kill_9_brings_the_runtime_back_healthy(real_fleet):
+    real_fleet.add_real("gamma")
+    assert real_fleet.up().code == 0
+    container = real_fleet.container("gamma")
+    restarts = container.attrs["RestartCount"]
+    # kill -9 of NanoClaw's own process (not of the container, which would count as a stop).
+    top = container.top(ps_args="-eo pid,args")
+    pids = [int(row[0]) for row in top["Processes"] if "/opt/nanoclaw/dist/index.js" in row[-1]]
+    assert len(pids) == 1, top
+    os.kill(pids[0], signal.SIGKILL)
+
+    def healthy_again():
+        c = real_fleet.container("gamma")
+        c.reload()
+        return c.attrs["RestartCount"] > restarts and \
+            c.attrs["State"].get("Health", {}).get("Status") == "healthy"
+
+    real_fleet.wait(healthy_again, timeout=180, interval=2, what="gamma healthy after kill -9")
+
+
+def test_doctor_lists_routes_patches_and_a_missing_agent_image(real_fleet):
+    real_fleet.add_real("delta")
+    real_fleet.add_real("epsilon", config={"runtime": {
+        "container_isolation": "docker", "agent_image": "smbos-test/no-such-agent:never"}})
+    real_fleet.smbos("generate")
+    doctor = real_fleet.smbos("doctor")
+    assert doctor.code == 1
+    assert "FAIL per-turn agent images missing: smbos-test/no-such-agent:never (agents epsilon)" \
+        in doctor.stdout, doctor.stdout
+    assert "runtime patches: " in doctor.stdout and "chat-done" in doctor.stdout
+    # `up` refuses before starting anything, naming the agent and the fix.
+    up = real_fleet.up()
+    assert up.code == 1
+    assert "agents/epsilon: per-turn agent image smbos-test/no-such-agent:never" in up.stderr
+    assert real_fleet.container("delta") is None
+
+    (real_fleet.agents / "epsilon" / "config.yaml").unlink()
+    import shutil
+    shutil.rmtree(real_fleet.agents / "epsilon")
+    real_fleet.ports.pop("epsilon")
+    assert real_fleet.up().code == 0
+    doctor = real_fleet.smbos("doctor")
+    assert "ok   delta: API routes health, state, tasks, messages, chat (full contract)" \
+        in doctor.stdout, doctor.stdout
+    assert "ok   per-turn agent images present" in doctor.stdout
+
+
+def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_client):
+    pnpm_only = tmp_path / "v2"
+    (pnpm_only / "src").mkdir(parents=True)
+    (pnpm_only / "package.json").write_text('{"name": "nanoclaw"}\n')
+    (pnpm_only / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(pnpm_only),
+                       "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    assert result.code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "no package-lock.json" in lines[-1]
+    assert "pnpm-only" in lines[-1] and "SMBOS fork" in lines[-1]
+    with pytest.raises(Exception):
+        docker_client.images.get("smbos-test/never-built:x")
+
+    v1 = tmp_path / "v1"
+    (v1 / "src").mkdir(parents=True)
+    (v1 / "package.json").write_text('{"name": "nanoclaw"}\n')
+    (v1 / "package-lock.json").write_text("{}\n")
+    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(v1),
+                       "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    assert result.code == 1
+    assert "no web API" in result.stderr.strip().splitlines()[-1]
+
+
+def test_turn_settings_reach_the_turn_and_telemetry_is_off(real_fleet, docker_client):
+    """ANTHROPIC_BASE_URL reached the turn (the fake saw it); the turn ran with the agent's
+    limits, labels and network, and telemetry keys were in its environment."""
+    real_fleet.add_real("zeta", config={"runtime": {
+        "container_isolation": "docker", "turn_resources": {"cpus": 0.5, "memory": "1g",
+                                                            "pids": 256}}})
+    assert real_fleet.up().code == 0
+    seen_before = len(real_fleet.fake.requests())
+    events = docker_client.events(decode=True, filters={"type": "container", "event": "create",
+                                                        "label": "io.smbos.agent=zeta"},
+                                  since=int(time.time()) - 1)
+    chat = real_fleet.smbos("chat", "zeta", "limits please", "--timeout", "240", timeout=300)
+    assert chat.code == 0, chat.output
+    assert len(real_fleet.fake.requests()) > seen_before
+    created = None
+    for event in events:
+        created = event
+        break
+    events.close()
+    assert created is not None
+    attrs = created["Actor"]["Attributes"]
+    assert attrs["io.smbos.agent"] == "zeta"
+    assert attrs["io.smbos.project"] == real_fleet.name
+    assert attrs["io.smbos.turn"] == "true"
