@@ -114,6 +114,9 @@ class AgentStatus:
     container: str = ""
     failing_streak: int = 0
     exit_code: int | None = None
+    # The runtime patches the container's image carries (`smbos build` records them as a label);
+    # "" for an image not built by `smbos build`.
+    patches: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -312,6 +315,7 @@ class Controller:
         row.failing_streak = int(health.get("FailingStreak", 0)) if health else 0
         row.restarts = int(data.get("RestartCount", 0))
         row.image = data["Config"].get("Image", "")
+        row.patches = (data["Config"].get("Labels") or {}).get("io.smbos.patches", "")
         row.published = _published(data.get("NetworkSettings", {}).get("Ports"))
         started = _parse_time(state.get("StartedAt"))
         if row.state == "running" and started:

@@ -17,6 +17,7 @@ import secrets
 import signal
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -251,27 +252,72 @@ def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_cli
     assert "no web API" in result.stderr.strip().splitlines()[-1]
 
 
-def test_turn_settings_reach_the_turn_and_telemetry_is_off(real_fleet, docker_client):
-    """ANTHROPIC_BASE_URL reached the turn (the fake saw it); the turn ran with the agent's
-    limits, labels and network, and telemetry keys were in its environment."""
+def test_turns_run_with_the_agents_settings_limits_labels_and_network(real_fleet,
+                                                                    docker_client):
+    """ANTHROPIC_BASE_URL reached the turn (the fake API answered it); the per-turn container
+    ran with the agent's turn limits, labels, network and no-new-privileges; telemetry is off."""
     real_fleet.add_real("zeta", config={"runtime": {
-        "container_isolation": "docker", "turn_resources": {"cpus": 0.5, "memory": "1g",
-                                                            "pids": 256}}})
+        "container_isolation": "docker",
+        "turn_resources": {"cpus": 0.5, "memory": "1g", "pids": 256}}})
     assert real_fleet.up().code == 0
+    status = json.loads(real_fleet.smbos("status", "--json", "zeta").stdout)
+    assert "chat-done" in status[0]["patches"].split(",")
+    copied_env = (real_fleet.state("zeta") / ".env").read_text()
+    assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" in copied_env
+    assert "DISABLE_TELEMETRY=1" in copied_env
+
     seen_before = len(real_fleet.fake.requests())
-    events = docker_client.events(decode=True, filters={"type": "container", "event": "create",
-                                                        "label": "io.smbos.agent=zeta"},
-                                  since=int(time.time()) - 1)
-    chat = real_fleet.smbos("chat", "zeta", "limits please", "--timeout", "240", timeout=300)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(real_fleet.smbos, "chat", "zeta", "fake:slow limits please",
+                              "--timeout", "240", timeout=300)
+        turn = real_fleet.wait(lambda: docker_client.containers.list(
+            filters={"label": ["io.smbos.turn=true", "io.smbos.agent=zeta"]}),
+            timeout=120, what="zeta's per-turn container")[0]
+        chat = pending.result()
     assert chat.code == 0, chat.output
+    assert "FAKE-REPLY: fake:slow limits please" in chat.stdout
     assert len(real_fleet.fake.requests()) > seen_before
-    created = None
-    for event in events:
-        created = event
-        break
-    events.close()
-    assert created is not None
-    attrs = created["Actor"]["Attributes"]
-    assert attrs["io.smbos.agent"] == "zeta"
-    assert attrs["io.smbos.project"] == real_fleet.name
-    assert attrs["io.smbos.turn"] == "true"
+    host = turn.attrs["HostConfig"]
+    assert turn.labels["io.smbos.project"] == real_fleet.name
+    assert host["NanoCpus"] == 500_000_000
+    assert host["Memory"] == 1024 ** 3
+    assert host["PidsLimit"] == 256
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["NetworkMode"] == f"{real_fleet.name}_zeta"
+
+
+@pytest.mark.browser
+def test_the_ui_chat_shows_the_real_reply_and_ends(real_fleet):
+    """The operator's chat panel, on real NanoClaw: the reply streams in and the panel is ready
+    for the next message (the stream ended with `done`)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from smbos.project import Project
+    from smbos.web.app import create_app
+
+    from .test_web_browser import CHROMIUM_ARGS, chromium, shot
+    from .test_web_api import TOKEN, UIServer
+
+    executable = chromium()
+    real_fleet.add_real("eta")
+    assert real_fleet.up().code == 0
+    project = Project.from_options(real_fleet.agents, None, real_fleet.name, real_fleet.image)
+    with UIServer(create_app(project, TOKEN)) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{server.url}/#token={TOKEN}")
+            page.goto(f"{server.url}/agents/eta")
+            expect(page.locator("#a-health")).to_have_text("health healthy", timeout=60_000)
+            page.locator("#chat-input").fill("hello from the real browser")
+            page.locator("#chat-send").click()
+            reply = page.locator("#chat-log li.bot",
+                                 has_text="FAKE-REPLY: hello from the real browser")
+            expect(reply).to_be_visible(timeout=120_000)
+            # The stream ended: the button is back to "Send" without waiting for an idle timeout.
+            expect(page.locator("#chat-send")).to_have_text("Send", timeout=30_000)
+            shot(page, "real-01-chat")
+            assert real_fleet.secrets["eta"] not in page.content()
+        finally:
+            browser.close()
