@@ -333,13 +333,16 @@ def source_options(func):
 @click.option("--tag", default=None, help="Image tag [default: smbos/nanoclaw:local].")
 @click.option("--no-agent-image", is_flag=True,
               help="Do not build NanoClaw's per-turn agent image (set runtime.agent_image).")
-def build(project: Project, tag: str | None, no_agent_image: bool, **source) -> None:
+@click.option("--no-cache", is_flag=True, help="Build every step again (no layer cache).")
+def build(project: Project, tag: str | None, no_agent_image: bool, no_cache: bool,
+          **source) -> None:
     """Build the runtime image and the per-turn agent image (once, for the whole fleet).
 
     NanoClaw comes from the SMBOS fork at a pinned commit unless --git or --source says
     otherwise; SMBOS's runtime patches are applied unless --no-patches.
     """
-    result = _build_image(project, None, tag=tag, agent_image=not no_agent_image, **source)
+    result = _build_image(project, None, tag=tag, agent_image=not no_agent_image,
+                          no_cache=no_cache, **source)
     out(f"built {result.tag} ({result.image_id[:19]}) from {result.source}")
     if result.agent_tag:
         out(f"built {result.agent_tag} (the per-turn agent image)")
@@ -350,7 +353,8 @@ def build(project: Project, tag: str | None, no_agent_image: bool, **source) -> 
 
 def _build_image(project: Project, client, *, source: Path | None, git_url: str | None,
                  ref: str | None, subdir: str | None, ca_cert: Path | None, no_patches: bool,
-                 build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True):
+                 build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True,
+                 no_cache: bool = False):
     from smbos import image
     from smbos import source as source_mod
     from smbos.operations import parse_assignments
@@ -366,7 +370,8 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
     spec = image.BuildSpec(context=image.find_context(project.project_dir),
                            tag=tag or project.image, source=where,
                            build_args=parse_assignments(build_args, "--build-arg KEY=VALUE"),
-                           ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image)
+                           ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image,
+                           no_cache=no_cache)
     staged = image.prepare(spec, on_phase=err)
     client = client or _controller(project).client
     console = _console(stderr=True)

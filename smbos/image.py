@@ -53,6 +53,7 @@ class BuildSpec:
     ca_cert: Path | None = None
     patches: bool = True
     agent_image: bool = True
+    no_cache: bool = False
 
 
 @dataclass
@@ -217,7 +218,7 @@ def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: No
         agent_tag = _agent_tag(agent_context)
         on_phase(f"building the per-turn agent image {agent_tag}")
         _stream(client, on_line, f"agent image build ({agent_tag})", path=str(agent_context),
-                tag=agent_tag, labels={LABEL_IMAGE: "nanoclaw-agent",
+                tag=agent_tag, nocache=spec.no_cache, labels={LABEL_IMAGE: "nanoclaw-agent",
                                        LABEL_SOURCE: spec.source.describe()})
         build_args["AGENT_IMAGE"] = agent_tag
     labels = {
@@ -229,7 +230,7 @@ def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: No
     on_phase(f"building the runtime image {spec.tag}")
     image_id = _stream(client, on_line, f"runtime image build ({spec.tag})",
                        path=str(spec.context), dockerfile=DOCKERFILE, tag=spec.tag,
-                       buildargs=build_args, labels=labels)
+                       buildargs=build_args, labels=labels, nocache=spec.no_cache)
     return BuildResult(image_id=image_id or client.images.get(spec.tag).id, tag=spec.tag,
                        agent_tag=agent_tag, source=labels[LABEL_SOURCE],
                        patches=staged.patches)
