@@ -288,7 +288,8 @@ def _rest(rest: int, unit: str) -> str:
 
 def _status_table(rows) -> Table:
     table = Table(box=None, pad_edge=False)
-    for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "DRIFT"):
+    for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
+                   "DRIFT"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         api = row.api
@@ -296,7 +297,8 @@ def _status_table(rows) -> Table:
             api = f"ok {row.latency_ms:.0f}ms"
         table.add_row(row.id, row.state, row.health, api,
                       row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
-                      _human_seconds(row.uptime_s), str(row.restarts), row.drift or "-")
+                      _human_seconds(row.uptime_s), str(row.restarts), str(row.turns),
+                      row.drift or "-")
     return table
 
 

@@ -24,6 +24,9 @@ from smbos.project import Project
 LABEL_AGENT = "io.smbos.agent"
 LABEL_PROJECT = "io.smbos.project"
 LABEL_HASH = "io.smbos.config-hash"
+# Set on the containers NanoClaw starts for each turn (smbos/image/container), with the agent and
+# project labels of the agent that started them.
+LABEL_TURN = "io.smbos.turn"
 RELAY_PORT = "8080/tcp"
 
 
@@ -117,6 +120,7 @@ class AgentStatus:
     # The runtime patches the container's image carries (`smbos build` records them as a label);
     # "" for an image not built by `smbos build`.
     patches: str = ""
+    turns: int = 0  # per-turn containers running for this agent now
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -206,6 +210,7 @@ class Controller:
     def __init__(self, project: Project, client=None):
         self.project = project
         self._client = client
+        self.turns: dict[str, int] = {}  # running per-turn containers by agent, as last listed
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -237,10 +242,17 @@ class Controller:
         return agents
 
     def containers(self) -> dict[str, dict]:
-        """Inspect data of every container of this project, by agent id (found by label)."""
+        """Inspect data of every agent container of this project, by agent id (found by label);
+        the agents' per-turn containers are counted in `self.turns` instead."""
         summaries = self.client.api.containers(
             all=True, filters={"label": [f"{LABEL_PROJECT}={self.project.name}", LABEL_AGENT]})
-        ids = [s["Id"] for s in summaries]
+        self.turns = {}
+        for summary in summaries:
+            labels = summary.get("Labels") or {}
+            if labels.get(LABEL_TURN) and summary.get("State") == "running":
+                agent_id = labels.get(LABEL_AGENT, "")
+                self.turns[agent_id] = self.turns.get(agent_id, 0) + 1
+        ids = [s["Id"] for s in summaries if not (s.get("Labels") or {}).get(LABEL_TURN)]
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(ids)))) as pool:
             inspected = list(pool.map(self._inspect, ids))
         found: dict[str, dict] = {}
@@ -285,6 +297,7 @@ class Controller:
             row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
                               port=agent.port)
             data = containers.get(agent.id)
+            row.turns = self.turns.get(agent.id, 0)
             if data is None:
                 row.drift = "not created" if agent.enabled else "disabled"
             else:
@@ -354,9 +367,34 @@ class Controller:
 
     def stop(self, agent: Agent, timeout: int = 20) -> None:
         self._existing(agent).stop(timeout=timeout)
+        self.stop_turns(agent.id)
 
     def restart(self, agent: Agent, timeout: int = 20) -> None:
-        self._existing(agent).restart(timeout=timeout)
+        container = self._existing(agent)
+        container.stop(timeout=timeout)
+        self.stop_turns(agent.id)
+        container.start()
+
+    def turn_containers(self, agent_id: str | None = None) -> list:
+        """The per-turn containers of this project (of one agent, when given)."""
+        labels = [f"{LABEL_PROJECT}={self.project.name}", f"{LABEL_TURN}=true"]
+        if agent_id is not None:
+            labels.append(f"{LABEL_AGENT}={agent_id}")
+        return self.client.containers.list(all=True, filters={"label": labels})
+
+    def stop_turns(self, agent_id: str | None = None) -> int:
+        """Remove the agent's per-turn containers (every agent's, without an id): a turn
+        outliving its runtime would otherwise run on, unseen, until its own timeout. Only after
+        the runtime itself stopped, which would start no new ones."""
+        import docker.errors
+
+        turns = self.turn_containers(agent_id)
+        for turn in turns:
+            try:
+                turn.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        return len(turns)
 
     # -- logs ------------------------------------------------------------------------------
 
@@ -414,7 +452,9 @@ class Controller:
         return self.compose.up(ids, wait=wait, timeout=timeout)
 
     def down(self):
-        return self.compose.down()
+        result = self.compose.down()
+        self.stop_turns()
+        return result
 
 
 @dataclass

@@ -5,13 +5,13 @@
 //   2. identity: the body of agent.md into the managed block of groups/web-chat/CLAUDE.md
 //   3. secrets: /smbos/agent/.env copied to <instance>/.env, mode 600
 //   4. NanoClaw's container/agent-runner/src copied into the instance directory
-//   5. SMBOS_SCHEDULES queued as IPC task files
-//   6. relay 0.0.0.0:SMBOS_RELAY_PORT -> 127.0.0.1:HTTP_PORT, then NanoClaw; signals forwarded,
+//   5. relay 0.0.0.0:SMBOS_RELAY_PORT -> 127.0.0.1:HTTP_PORT, then NanoClaw; signals forwarded,
 //      exits with NanoClaw's exit code
+//   6. once NanoClaw answers: SMBOS_SCHEDULES reconciled with its /api/tasks through its IPC
 //
 // Every failure is one line on stderr; no secret value is ever printed.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -370,62 +370,114 @@ export function parseSchedules(text) {
   });
 }
 
-function scheduleDigest(s) {
-  const canonical = JSON.stringify([s.prompt, s.schedule_type, s.schedule_value, s.context_mode || 'group']);
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+// What the built NanoClaw can do with schedules, read from its code (by content, like the
+// runtime patches): a scheduler loop that runs due tasks, an IPC watcher that reads task files,
+// and a `schedule_task` that honours a caller's taskId (so seeding is idempotent).
+export function scheduleSupport(nanoclawDir) {
+  const read = (file) => {
+    try {
+      return fs.readFileSync(path.join(nanoclawDir, 'dist', file), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const index = read('index.js');
+  const ipc = read('ipc.js');
+  return {
+    scheduler: index.includes('startSchedulerLoop('),
+    watcher: index.includes('startIpcWatcher('),
+    taskIds: ipc.includes('data.taskId'),
+  };
 }
 
-// Reconciles the runtime's tasks with SMBOS_SCHEDULES through IPC files, without reading the
-// runtime's database: what was queued before is recorded beside the database (in the store
-// volume, so the record and the tasks live and die together) as .smbos-schedules.json,
-// so a new schedule is created, a changed one updated, a removed one cancelled, and an
-// unchanged one left alone (no duplicate on every restart).
-function queueSchedules(cfg) {
-  const { schedules } = cfg;
-  const recordFile = path.join(cfg.storeDir, '.smbos-schedules.json');
-  let record = {};
-  try {
-    record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) || {};
-  } catch {
-    record = {};
-  }
-  const wanted = new Map(schedules.map((s) => [s.id, s]));
+function getJson(port, route, timeoutMs = 3000) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: route, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, data: JSON.parse(body || 'null') });
+        } catch {
+          resolve({ status: res.statusCode, data: null });
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, data: null }));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms).unref(); });
+
+/** The IPC jobs that make the runtime's `smbos-*` tasks of the web chat match `schedules`. */
+export function scheduleJobs(schedules, tasks) {
+  const mine = new Map(tasks.filter((t) => String(t.id).startsWith('smbos-') && t.group_folder === WEB_CHAT_FOLDER)
+    .map((t) => [String(t.id), t]));
   const jobs = [];
+  const counts = { created: 0, updated: 0, cancelled: 0, unchanged: 0 };
   for (const s of schedules) {
-    const digest = scheduleDigest(s);
-    if (record[s.id] === digest) continue;
-    const fields = {
-      taskId: `smbos-${s.id}`,
-      prompt: s.prompt,
-      schedule_type: s.schedule_type,
-      schedule_value: s.schedule_value,
-      context_mode: s.context_mode === 'isolated' ? 'isolated' : 'group',
-    };
-    jobs.push([s.id, record[s.id] ? { type: 'update_task', ...fields }
-      : { type: 'schedule_task', targetJid: WEB_CHAT_JID, ...fields }]);
-    record[s.id] = digest;
+    const taskId = `smbos-${s.id}`;
+    const context = s.context_mode === 'isolated' ? 'isolated' : 'group';
+    const current = mine.get(taskId);
+    mine.delete(taskId);
+    if (current && current.prompt === s.prompt && current.schedule_type === s.schedule_type
+        && String(current.schedule_value) === s.schedule_value && current.context_mode === context) {
+      counts.unchanged += 1;
+      continue;
+    }
+    counts[current ? 'updated' : 'created'] += 1;
+    jobs.push({ type: 'schedule_task', taskId, targetJid: WEB_CHAT_JID, prompt: s.prompt,
+      schedule_type: s.schedule_type, schedule_value: s.schedule_value, context_mode: context });
   }
-  for (const id of Object.keys(record)) {
-    if (wanted.has(id)) continue;
-    jobs.push([id, { type: 'cancel_task', taskId: `smbos-${id}` }]);
-    delete record[id];
+  for (const taskId of mine.keys()) {
+    counts.cancelled += 1;
+    jobs.push({ type: 'cancel_task', taskId });
   }
-  if (!jobs.length) return;
-  const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
-  attempt('create', dir, () => fs.mkdirSync(dir, { recursive: true }));
-  for (const [id, task] of jobs) {
-    const file = path.join(dir, `smbos-${id}-${task.type}.json`);
-    attempt('write', file, () => {
-      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(task)}\n`);
+  return { jobs, counts };
+}
+
+// Reconciles the runtime's tasks with SMBOS_SCHEDULES once NanoClaw answers: reads what it
+// reports (GET /api/tasks), then asks it through its own IPC (data/ipc/web-chat/tasks/*.json)
+// to create or update each declared schedule (`schedule_task` with the stable id smbos-<id>)
+// and to cancel the smbos-* tasks no longer declared. Tasks the agent created itself (any
+// other id) are never touched; SMBOS never writes the runtime's database.
+async function reconcileSchedules(cfg) {
+  const support = scheduleSupport(cfg.nanoclawDir);
+  if (!support.scheduler || !support.watcher || !support.taskIds) {
+    const missing = [!support.scheduler && 'no scheduler loop', !support.watcher && 'no IPC watcher',
+      !support.taskIds && 'schedule_task ignores taskId'].filter(Boolean).join(', ');
+    if (cfg.schedules.length) {
+      info(`warning: schedules: this NanoClaw cannot run SMBOS's schedules (${missing}); ${cfg.schedules.length} declared schedule(s) left unscheduled (build it with \`smbos build\`, which patches this)`);
+    }
+    return;
+  }
+  let reply = null;
+  for (let i = 0; i < 240; i += 1) {
+    reply = await getJson(cfg.httpPort, '/api/tasks');
+    if (reply.status === 200 && reply.data && Array.isArray(reply.data.tasks)) break;
+    if (reply.status === 404) {
+      info('warning: schedules: this NanoClaw has no /api/tasks; schedules not reconciled');
+      return;
+    }
+    await sleep(500);
+  }
+  if (!reply || reply.status !== 200) {
+    info('warning: schedules: NanoClaw did not answer /api/tasks within 120 s; schedules not reconciled');
+    return;
+  }
+  const { jobs, counts } = scheduleJobs(cfg.schedules, reply.data.tasks);
+  if (jobs.length) {
+    const dir = path.join(cfg.instanceDir, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks');
+    fs.mkdirSync(dir, { recursive: true });
+    jobs.forEach((job, i) => {
+      const file = path.join(dir, `smbos-${Date.now()}-${String(i).padStart(3, '0')}-${job.type}.json`);
+      fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(job)}\n`);
       fs.renameSync(`${file}.tmp`, file);
     });
   }
-  attempt('write', recordFile, () => {
-    fs.writeFileSync(`${recordFile}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-    fs.renameSync(`${recordFile}.tmp`, recordFile);
-  });
-  const counts = jobs.reduce((acc, [, t]) => ({ ...acc, [t.type]: (acc[t.type] || 0) + 1 }), {});
-  info(`schedules: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')} queued in ${dir}`);
+  info(`schedules: ${counts.created} created, ${counts.updated} updated, ${counts.cancelled} cancelled, ${counts.unchanged} unchanged (through NanoClaw's IPC)`);
 }
 
 // --- step 6: relay and runtime ---------------------------------------------------------------
@@ -516,9 +568,9 @@ async function main() {
   copyEnv(cfg);
   writeMcpConfig(cfg);
   copyAgentRunner(cfg);
-  queueSchedules(cfg);
   const relay = await startRelay(cfg);
   startRuntime(cfg, relay);
+  reconcileSchedules(cfg).catch((err) => info(`warning: schedules: ${err.message}`));
 }
 
 if (process.argv[1] && fs.realpathSync(path.resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {

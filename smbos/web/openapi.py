@@ -176,7 +176,10 @@ COMPONENTS = {
             "api_detail": {"type": "string"}, "latency_ms": {"type": ["number", "null"]},
             "uptime_s": {"type": ["number", "null"]}, "restarts": {"type": "integer"},
             "published": {"type": "string"}, "drift": {"type": "string"},
-            "restart_needed": {"type": "boolean"}, "action": {"type": ["string", "null"]}}},
+            "restart_needed": {"type": "boolean"}, "action": {"type": ["string", "null"]},
+            "turns": {"type": "integer", "description": "per-turn containers running now"},
+            "patches": {"type": "string",
+                        "description": "runtime patches of the image, comma-separated"}}},
         "Env": {"type": "object", "properties": {
             "agent_id": {"type": "string"},
             "keys": {"type": "array", "items": {"type": "object", "properties": {

@@ -270,7 +270,7 @@
             el('div', { class: 'muted small', text: data.id })),
           el('td', { class: 'c-state' }), el('td', { class: 'c-health' }), el('td', { class: 'c-api' }),
           el('td', { class: 'c-port' }), el('td', { class: 'c-uptime' }), el('td', { class: 'c-restarts' }),
-          el('td', { class: 'c-drift' }),
+          el('td', { class: 'c-turns' }), el('td', { class: 'c-drift' }),
           el('td', { class: 'c-actions' },
             el('button', { type: 'button', 'data-verb': 'start', disabled: true, text: 'Start' }), ' ',
             el('button', { type: 'button', 'data-verb': 'stop', disabled: true, text: 'Stop' }), ' ',
@@ -294,6 +294,7 @@
       $('.c-port', tr).textContent = data.published || (data.port ? '127.0.0.1:' + data.port : '-');
       $('.c-uptime', tr).textContent = human(data.uptime_s);
       $('.c-restarts', tr).textContent = data.state === 'unknown' ? '-' : String(data.restarts);
+      $('.c-turns', tr).textContent = data.state === 'unknown' ? '-' : String(data.turns || 0);
       const drift = $('.c-drift', tr);
       drift.replaceChildren();
       if (data.drift) drift.append(pill(data.drift, 'warn'), ' ');
@@ -361,6 +362,7 @@
       $('#a-api').replaceWith(Object.assign(pill('API ' + apiText(row), row.api === 'ok' ? 'ok' : (row.api === '-' ? '' : 'bad')), { id: 'a-api', title: row.api_detail || '' }));
       $('#a-uptime').textContent = 'uptime ' + human(row.uptime_s);
       $('#a-restarts').textContent = 'restarts ' + (row.state === 'unknown' ? '-' : row.restarts);
+      $('#a-turns').textContent = 'turns running ' + (row.state === 'unknown' ? '-' : (row.turns || 0));
       const drift = $('#a-drift');
       drift.hidden = !row.drift;
       drift.textContent = row.drift || '';

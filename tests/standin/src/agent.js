@@ -62,28 +62,49 @@ export function credentialOf(cwd) {
   return { kind: 'none', hash: 'none' };
 }
 
-/** Checks the container system at start, as NanoClaw does. Returns {ok, reason}. */
+/** Checks the container system at start, as the fork does (`container system status`).
+ *  Returns {ok, reason}. */
 export function checkContainerSystem() {
-  const result = spawnSync('docker', ['info'], { encoding: 'utf8', timeout: 20000 });
+  const result = spawnSync('container', ['system', 'status'], { encoding: 'utf8', timeout: 20000 });
   if (result.error) {
-    return { ok: false, reason: result.error.code === 'ENOENT' ? 'docker CLI not on PATH' : result.error.message };
+    return { ok: false, reason: result.error.code === 'ENOENT' ? 'container CLI not on PATH' : result.error.message };
   }
   if (result.status !== 0) {
     // `docker info` prints the engine's error under "Server:" on stdout, a summary on stderr.
     const lines = `${result.stdout || ''}\n${result.stderr || ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
     const detail = lines.find((l) => /cannot connect|permission denied|no such file/i.test(l)) || lines[0] || '';
-    return { ok: false, reason: `docker info exited ${result.status}: ${detail}` };
+    return { ok: false, reason: `container system status exited ${result.status}: ${detail}` };
   }
   const version = /Server Version:\s*(\S+)/.exec(result.stdout || '');
   return { ok: true, reason: `engine ${version ? version[1] : 'reachable'}` };
+}
+
+/** The fork's start-up cleanup: stop every running container whose name starts with
+ *  `nanoclaw-`, as `container ls --format json` lists them. Returns the names stopped. */
+export function stopOrphans(log) {
+  const listed = spawnSync('container', ['ls', '--format', 'json'], { encoding: 'utf8', timeout: 20000 });
+  let containers;
+  try {
+    containers = JSON.parse(listed.stdout || '[]');
+  } catch (err) {
+    log(`Failed to clean up orphaned containers: ${err.message}`);
+    return [];
+  }
+  const orphans = containers
+    .filter((c) => c.status === 'running' && c.configuration.id.startsWith('nanoclaw-'))
+    .map((c) => c.configuration.id);
+  for (const name of orphans) spawnSync('container', ['stop', name], { stdio: 'ignore', timeout: 30000 });
+  if (orphans.length) log(`Stopped orphaned containers: ${orphans.join(', ')}`);
+  return orphans;
 }
 
 function runContainer(config, folder) {
   const cwd = process.cwd();
   const groupDir = path.join(cwd, 'groups', folder);
   const runnerDir = path.join(cwd, 'container', 'agent-runner', 'src');
-  const name = `smbos-turn-${folder}-${Date.now()}`;
-  const args = ['run', '--rm', '--name', name, '--network', 'none'];
+  // Named as the fork names its turns; the `container` CLI of the image adds SMBOS's policy.
+  const name = `nanoclaw-${folder.replace(/[^a-zA-Z0-9-]/g, '-')}-${Date.now()}`;
+  const args = ['run', '--rm', '--name', name];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     args.push('--user', `${process.getuid()}:${process.getgid()}`);
   }
@@ -101,14 +122,14 @@ function runContainer(config, folder) {
   args.push('--entrypoint', '/bin/sh', config.containerImage, '-c', script);
 
   return new Promise((resolve) => {
-    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('container', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-      spawn('docker', ['rm', '-f', name], { stdio: 'ignore' }).on('error', () => {});
+      spawn('container', ['stop', name], { stdio: 'ignore' }).on('error', () => {});
     }, config.containerTimeoutMs);
     child.stdout.on('data', (d) => {
       if (out.length < config.containerMaxOutput) out += d;
@@ -118,7 +139,7 @@ function runContainer(config, folder) {
     });
     child.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ ok: false, error: `cannot run docker: ${e.message}` });
+      resolve({ ok: false, error: `cannot run container: ${e.message}` });
     });
     child.on('close', (code) => {
       clearTimeout(timer);

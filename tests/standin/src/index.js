@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
-import { checkContainerSystem, runTurn, WEB_CHAT_FOLDER, WEB_CHAT_JID } from './agent.js';
+import { checkContainerSystem, runTurn, stopOrphans, WEB_CHAT_FOLDER, WEB_CHAT_JID } from './agent.js';
 import { readEnvFile } from './envfile.js';
 import { Scheduler } from './scheduler.js';
 import { Store } from './store.js';
@@ -50,6 +50,7 @@ if (containersWanted !== '0') {
   if (check.ok) {
     config.containerMode = true;
     log(`container system: ${check.reason}; turns run in containers of ${config.containerImage}`);
+    stopOrphans(log);
   } else if (containersWanted === '1') {
     log(`FATAL: container system unavailable (${check.reason})`);
     process.exit(1);
@@ -323,7 +324,8 @@ server.listen(config.port, '127.0.0.1', () => {
       `isolation=${config.containerMode ? 'container' : 'in-process'} ` +
       `telegram=${config.telegramBotToken ? 'on' : 'off'} tz=${process.env.TZ || 'none'}`,
   );
-  scheduler.start();
+  scheduler.startIpcWatcher();
+  scheduler.startSchedulerLoop();
 });
 
 function shutdown(signal) {

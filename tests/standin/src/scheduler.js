@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { nextCronRun, parseCron } from './cron.js';
 import { runTurn, WEB_CHAT_JID } from './agent.js';
+import { processTaskIpc } from './ipc.js';
 
 const IPC_DIR = path.join('data', 'ipc');
 const IPC_POLL_MS = 1000;
@@ -40,7 +41,8 @@ export class Scheduler {
     this.stopped = false;
   }
 
-  start() {
+  /** NanoClaw's IPC watcher: task and message files, polled every second. */
+  startIpcWatcher() {
     const ipcLoop = () => {
       if (this.stopped) return;
       try {
@@ -51,6 +53,10 @@ export class Scheduler {
       this.timers.push(setTimeout(ipcLoop, IPC_POLL_MS));
     };
     ipcLoop();
+  }
+
+  /** NanoClaw's scheduler loop: runs due tasks every STANDIN_SCHEDULER_POLL_MS. */
+  startSchedulerLoop() {
     const schedulerLoop = async () => {
       if (this.stopped) return;
       try {
@@ -123,62 +129,7 @@ export class Scheduler {
   }
 
   ipcTask(data, folder) {
-    const now = new Date();
-    switch (data && data.type) {
-      case 'schedule_task': {
-        for (const key of ['prompt', 'schedule_type', 'schedule_value', 'targetJid']) {
-          if (!data[key]) throw new Error(`schedule_task without ${key}`);
-        }
-        const group = this.store.groupByJid(data.targetJid);
-        if (!group) throw new Error(`target ${data.targetJid} is not registered`);
-        this.authorize(folder, group.folder);
-        const nextRun = computeNextRun(data.schedule_type, data.schedule_value, now);
-        const id = data.taskId || `task-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-        this.store.createTask({
-          id,
-          group_folder: group.folder,
-          chat_jid: data.targetJid,
-          prompt: String(data.prompt),
-          schedule_type: data.schedule_type,
-          schedule_value: String(data.schedule_value),
-          next_run: nextRun,
-          last_run: null,
-          last_result: null,
-          status: 'active',
-          created_at: now.toISOString(),
-          context_mode: data.context_mode === 'group' ? 'group' : 'isolated',
-        });
-        this.log(`ipc: task ${id} scheduled (${data.schedule_type} ${data.schedule_value}), next run ${nextRun}`);
-        return;
-      }
-      case 'pause_task':
-      case 'resume_task':
-      case 'cancel_task':
-      case 'update_task': {
-        if (!data.taskId) throw new Error(`${data.type} without taskId`);
-        const task = this.store.task(data.taskId);
-        if (!task) throw new Error(`task ${data.taskId} not found`);
-        this.authorize(folder, task.group_folder);
-        if (data.type === 'pause_task') this.store.updateTask(task.id, { status: 'paused' });
-        if (data.type === 'resume_task') this.store.updateTask(task.id, { status: 'active' });
-        if (data.type === 'cancel_task') this.store.deleteTask(task.id);
-        if (data.type === 'update_task') {
-          const changes = {};
-          if (data.prompt !== undefined) changes.prompt = String(data.prompt);
-          if (data.schedule_type !== undefined) changes.schedule_type = data.schedule_type;
-          if (data.schedule_value !== undefined) changes.schedule_value = String(data.schedule_value);
-          if (data.schedule_type !== undefined || data.schedule_value !== undefined) {
-            const merged = { ...task, ...changes };
-            changes.next_run = computeNextRun(merged.schedule_type, merged.schedule_value, now);
-          }
-          this.store.updateTask(task.id, changes);
-        }
-        this.log(`ipc: ${data.type} ${task.id}`);
-        return;
-      }
-      default:
-        throw new Error(`unknown IPC task type ${JSON.stringify(data && data.type)}`);
-    }
+    processTaskIpc(this, data, folder);
   }
 
   // --- scheduler loop -------------------------------------------------------

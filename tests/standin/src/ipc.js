@@ -1,0 +1,69 @@
+// IPC task files (data/ipc/<folder>/tasks/*.json), as the SMBOS fork handles them with SMBOS's
+// runtime patches: `schedule_task` honours a caller's `taskId` (the same id of the same group
+// updates the task, a new context mode replaces it), `pause_task`, `resume_task`, `cancel_task`.
+// Like the fork, an unknown type (there is no `update_task`) is logged and the file consumed.
+import { computeNextRun } from './scheduler.js';
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function processTaskIpc(scheduler, data, folder) {
+  const { store } = scheduler;
+  const now = new Date();
+  switch (data && data.type) {
+    case 'schedule_task': {
+      for (const key of ['prompt', 'schedule_type', 'schedule_value', 'targetJid']) {
+        if (!data[key]) throw new Error(`schedule_task without ${key}`);
+      }
+      const group = store.groupByJid(data.targetJid);
+      if (!group) throw new Error(`target ${data.targetJid} is not registered`);
+      scheduler.authorize(folder, group.folder);
+      const nextRun = computeNextRun(data.schedule_type, data.schedule_value, now);
+      const id = typeof data.taskId === 'string' && TASK_ID.test(data.taskId)
+        ? data.taskId : `task-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+      const contextMode = data.context_mode === 'group' ? 'group' : 'isolated';
+      const existing = store.task(id);
+      if (existing && existing.group_folder !== group.folder) {
+        scheduler.log(`ipc: schedule_task ${id}: the id belongs to another group`);
+        return;
+      }
+      if (existing && existing.context_mode === contextMode) {
+        store.updateTask(id, { prompt: String(data.prompt), schedule_type: data.schedule_type,
+          schedule_value: String(data.schedule_value), next_run: nextRun });
+        scheduler.log(`ipc: task ${id} updated (${data.schedule_type} ${data.schedule_value}), next run ${nextRun}`);
+        return;
+      }
+      if (existing) store.deleteTask(id);
+      store.createTask({
+        id,
+        group_folder: group.folder,
+        chat_jid: data.targetJid,
+        prompt: String(data.prompt),
+        schedule_type: data.schedule_type,
+        schedule_value: String(data.schedule_value),
+        next_run: nextRun,
+        last_run: null,
+        last_result: null,
+        status: 'active',
+        created_at: now.toISOString(),
+        context_mode: contextMode,
+      });
+      scheduler.log(`ipc: task ${id} scheduled (${data.schedule_type} ${data.schedule_value}), next run ${nextRun}`);
+      return;
+    }
+    case 'pause_task':
+    case 'resume_task':
+    case 'cancel_task': {
+      if (!data.taskId) throw new Error(`${data.type} without taskId`);
+      const task = store.task(data.taskId);
+      if (!task) throw new Error(`task ${data.taskId} not found`);
+      scheduler.authorize(folder, task.group_folder);
+      if (data.type === 'pause_task') store.updateTask(task.id, { status: 'paused' });
+      if (data.type === 'resume_task') store.updateTask(task.id, { status: 'active' });
+      if (data.type === 'cancel_task') store.deleteTask(task.id);
+      scheduler.log(`ipc: ${data.type} ${task.id}`);
+      return;
+    }
+    default:
+      scheduler.log(`ipc: unknown IPC task type ${JSON.stringify(data && data.type)}`);
+  }
+}
