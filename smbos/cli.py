@@ -469,6 +469,12 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
         result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
     rows = controller.status([a.id for a in agents])
     _console().print(_status_table(rows))
+    from smbos import schedules
+
+    for agent in agents:
+        support = schedules.support(_instance_dir(project, agent.id))
+        if support.ok is False and any(x.enabled for x in agent.config.schedules):
+            err(f"warning: agent {agent.id}: its schedules will not run: {support.reason}")
     bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
     if result.returncode != 0 or bad:
         detail = (result.stderr or "").strip().splitlines()
@@ -621,25 +627,32 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     Exits 0 when the reply is complete, 1 when the runtime reports an error, the stream breaks,
     or a time limit is reached.
     """
+    from smbos import redact
+    from smbos.operations import runtime_url
     from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
-    url = _runtime_url(project, agent_id)
+    agent = _folder_agent(project, agent_id)
+    scrub = redact.for_agent(agent)
     failed = False
     budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
-        with RuntimeClient(url, chat_timeout=budget) as client:
+        with RuntimeClient(runtime_url(agent), chat_timeout=budget) as client:
             with client.chat(message) as events:
                 for event in events:
                     kind = getattr(event.type, "value", event.type)
                     if kind == "message":
-                        click.echo(event.text)
+                        click.echo(scrub(event.text))
                         sys.stdout.flush()
                     elif kind == "error":
                         failed = True
-                        err(f"{agent_id}: error: {event.text}")
+                        err(f"{agent_id}: error: {scrub(event.text)}")
     except RuntimeProblem as problem:
         raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
     sys.exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
+
+
+def _instance_dir(project: Project, agent_id: str) -> Path:
+    return compose.Host(project_dir=project.project_dir).state_dir(agent_id)
 
 
 @cli.command()
@@ -647,18 +660,43 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
 @click.argument("agent_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print tasks and run logs as JSON.")
 @click.option("--runs", default=10, show_default=True, help="Recent run logs to show.")
-def tasks(project: Project, agent_id: str, as_json: bool, runs: int) -> None:
-    """An agent's scheduled tasks: schedule, status, next run, last run, recent run logs."""
+@click.option("--pause", "pause_id", metavar="TASK", default=None, help="Pause a task.")
+@click.option("--resume", "resume_id", metavar="TASK", default=None, help="Resume a paused task.")
+@click.option("--cancel", "cancel_id", metavar="TASK", default=None, help="Cancel (delete) a task.")
+def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: str | None,
+          resume_id: str | None, cancel_id: str | None) -> None:
+    """An agent's scheduled tasks: schedule, status, next run, last run, recent run logs.
+
+    --pause, --resume and --cancel act on one task through NanoClaw's own IPC and wait until
+    the runtime shows the change. Exits 1 when the agent's runtime cannot run scheduled tasks.
+    """
+    from smbos import redact, schedules
     from smbos.runtime import RuntimeClient, RuntimeProblem
 
     url = _runtime_url(project, agent_id)
+    instance = _instance_dir(project, agent_id)
+    actions = [(a, t) for a, t in (("pause", pause_id), ("resume", resume_id),
+                                   ("cancel", cancel_id)) if t]
+    if len(actions) > 1:
+        raise SmbosError("--pause, --resume and --cancel: give one at a time")
     try:
         with RuntimeClient(url) as client:
+            if actions:
+                action, task_id = actions[0]
+                schedules.apply(instance, task_id, action, lambda: client.tasks().tasks)
+                err(f"{agent_id}: task {task_id} {action}{'d' if action != 'cancel' else 'led'}")
             page = client.tasks()
     except RuntimeProblem as problem:
         raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+    support = schedules.support(instance)
+    page = page.model_validate(redact.for_agent(_folder_agent(project, agent_id)).deep(
+        page.model_dump(mode="json", by_alias=True)))
     if as_json:
-        out(page.model_dump_json(by_alias=True, indent=2))
+        data = page.model_dump(mode="json", by_alias=True)
+        data["schedules"] = support.to_json()
+        out(json.dumps(data, indent=2))
+        if support.ok is False:
+            sys.exit(EXIT_CHECK_FAILED)
         return
     table = Table(box=None, pad_edge=False, title=f"{agent_id}: scheduled tasks", title_justify="left")
     for column in ("TASK", "SCHEDULE", "STATUS", "NEXT RUN", "LAST RUN", "LAST RESULT"):
@@ -678,13 +716,18 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int) -> None:
             log_table.add_row(str(log.task_id), log.run_at, log.status, str(log.duration_ms),
                               " ".join((text or "-").split())[:80])
         console.print(log_table)
+    if not page.tasks:
+        err(f"{agent_id}: no scheduled tasks")
+    if support.ok is False:
+        err(f"{agent_id}: scheduled tasks will not run: {support.reason}")
+        sys.exit(EXIT_CHECK_FAILED)
 
 
 @cli.command()
 @project_options
 def doctor(project: Project) -> None:
     """Check the machine and the fleet, one line each with a fix. Exits 1 if a check fails."""
-    from smbos import dockercompose, image, preflight
+    from smbos import dockercompose, image, preflight, schedules
     from smbos.controller import Controller, EngineUnreachable, engine
     from smbos.runtime import RuntimeClient, RuntimeProblem
 
@@ -749,6 +792,14 @@ def doctor(project: Project) -> None:
                  "the runtime lacks health or chat: check the image")
         except RuntimeProblem as problem:
             line(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")
+        support = schedules.support(_instance_dir(project, agent_id))
+        agent = fleet.get(agent_id)
+        declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
+        if support.ok is False:
+            line(not declared, f"{agent_id}: scheduled tasks cannot run: {support.reason}",
+                 "`smbos build`, then `smbos up`")
+        elif support.ok:
+            out(f"ok   {agent_id}: scheduler running ({declared} declared schedule(s))")
     sys.exit(EXIT_CHECK_FAILED if failures else EXIT_OK)
 
 
@@ -876,6 +927,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
     from smbos.runtime import RuntimeClient, RuntimeProblem
     from smbos import operations as ops
+    from smbos import redact
 
     agent = _folder_agent(project, agent_id)
     if skill_id is None:
@@ -891,6 +943,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     prompt = ops.skill_prompt(skill, values)
     texts: list[str] = []
     problems: list[str] = []
+    scrub = redact.for_agent(agent)
     if not as_json:
         err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
     try:
@@ -899,14 +952,14 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
                 for event in events:
                     kind = getattr(event.type, "value", event.type)
                     if kind == "message":
-                        texts.append(event.text or "")
+                        texts.append(scrub(event.text) or "")
                         if not as_json:
-                            click.echo(event.text)
+                            click.echo(texts[-1])
                             sys.stdout.flush()
                     elif kind == "error":
-                        problems.append(event.text or "")
+                        problems.append(scrub(event.text) or "")
                         if not as_json:
-                            err(f"{agent.id}: error: {event.text}")
+                            err(f"{agent.id}: error: {problems[-1]}")
     except RuntimeProblem as problem:
         raise SmbosError(f"{agent.id}: {problem}", EXIT_CHECK_FAILED) from None
     if as_json:

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from smbos import redact
 from smbos.agent import Agent, Fleet
 from smbos.dockercompose import Compose
 from smbos.errors import EXIT_ENGINE_UNREACHABLE, SmbosError
@@ -400,9 +401,11 @@ class Controller:
 
     def logs(self, agent: Agent, tail: int | str = 100, follow: bool = False,
              poll: float = 0.5) -> Iterator[str]:
-        """Log lines of the agent's container; with `follow`, across restarts and recreates."""
+        """Log lines of the agent's container; with `follow`, across restarts and recreates.
+        The values of the agent's `.env` are redacted, whatever wrote them (`smbos.redact`)."""
         import docker.errors
 
+        scrub = redact.for_agent(agent)
         since: datetime | None = None
         first = True
         while True:
@@ -430,7 +433,7 @@ class Controller:
                             if since is not None and moment <= since and not first:
                                 continue
                             since = moment
-                        yield text
+                        yield scrub(text)
             except docker.errors.NotFound:
                 pass
             first = False

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from smbos import catalog, envfile
+from smbos import catalog, envfile, redact
 from smbos.agent import Agent, Skill
 from smbos.errors import SmbosError
 
@@ -315,9 +315,11 @@ def read_memory(agent: Agent, rel: str) -> str:
     if b"\0" in data:
         raise OpError(f"{rel}: not a text file", 415)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OpError(f"{rel}: not UTF-8 text", 415) from None
+    # The runtime writes here too (a failed turn logs its input, key included, in logs/).
+    return redact.for_agent(agent)(text)
 
 
 # -------------------------------------------------------------------------------- skills

@@ -134,17 +134,18 @@ def test_stage_refuses_before_copying_anything(tmp_path):
 def test_every_bundled_patch_has_its_header():
     bundled = patches.bundled()
     assert [p.id for p in bundled] == ["web-chat-row", "scheduler-loop", "ipc-watcher",
-                                       "chat-done", "turn-settings"]
+                                       "chat-done", "turn-settings", "schedule-task-id",
+                                       "task-done"]
     for patch in bundled:
         assert patch.fixes and patch.variants and patch.fixed_when, patch.id
 
 
 @pytest.mark.parametrize("commit, applied, reason", [
-    ("fd6e44d", ["web-chat-row", "scheduler-loop", "chat-done", "turn-settings"],
-     {"ipc-watcher": "already fixed"}),
-    ("afcd598", ["web-chat-row", "scheduler-loop", "ipc-watcher", "chat-done", "turn-settings"],
-     {}),
-    ("60d8207", ["chat-done", "turn-settings"],
+    ("fd6e44d", ["web-chat-row", "scheduler-loop", "chat-done", "turn-settings",
+                 "schedule-task-id", "task-done"], {"ipc-watcher": "already fixed"}),
+    ("afcd598", ["web-chat-row", "scheduler-loop", "ipc-watcher", "chat-done", "turn-settings",
+                 "schedule-task-id", "task-done"], {}),
+    ("60d8207", ["chat-done", "turn-settings", "schedule-task-id", "task-done"],
      {"web-chat-row": "not for this source", "scheduler-loop": "not for this source",
       "ipc-watcher": "not for this source"}),
 ])

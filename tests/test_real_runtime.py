@@ -136,7 +136,8 @@ def test_build_records_patches_and_the_agent_image(real_build, docker_client):
     env = docker_client.images.get(REAL_IMAGE).attrs["Config"]["Env"]
     assert f"CONTAINER_IMAGE={real_build['agent_image']}" in env
     applied = real_build["patches"].split(",")
-    assert {"web-chat-row", "scheduler-loop", "chat-done", "turn-settings"} <= set(applied)
+    assert {"web-chat-row", "scheduler-loop", "chat-done", "turn-settings", "schedule-task-id",
+            "task-done"} <= set(applied)
     assert "skipped ipc-watcher: already fixed" in real_build["output"]
 
 

@@ -443,8 +443,21 @@ export function scheduleJobs(schedules, tasks) {
 // to create or update each declared schedule (`schedule_task` with the stable id smbos-<id>)
 // and to cancel the smbos-* tasks no longer declared. Tasks the agent created itself (any
 // other id) are never touched; SMBOS never writes the runtime's database.
+// <instance>/.smbos-runtime.json: what this runtime can do, for `smbos tasks`, `doctor` and the
+// UI on the host (they cannot look inside the image). Rewritten at every start.
+function writeRuntimeFacts(cfg, facts) {
+  const file = path.join(cfg.instanceDir, '.smbos-runtime.json');
+  try {
+    writeAtomic(file, `${JSON.stringify({ ...facts, written_at: new Date().toISOString() }, null, 2)}\n`);
+  } catch (err) {
+    info(`warning: cannot write ${file}: ${err.code || err.message}`);
+  }
+}
+
 async function reconcileSchedules(cfg) {
   const support = scheduleSupport(cfg.nanoclawDir);
+  const facts = { schedules: support, declared: cfg.schedules.length, reconciled: null };
+  writeRuntimeFacts(cfg, facts);
   if (!support.scheduler || !support.watcher || !support.taskIds) {
     const missing = [!support.scheduler && 'no scheduler loop', !support.watcher && 'no IPC watcher',
       !support.taskIds && 'schedule_task ignores taskId'].filter(Boolean).join(', ');
@@ -477,6 +490,7 @@ async function reconcileSchedules(cfg) {
       fs.renameSync(`${file}.tmp`, file);
     });
   }
+  writeRuntimeFacts(cfg, { ...facts, reconciled: counts });
   info(`schedules: ${counts.created} created, ${counts.updated} updated, ${counts.cancelled} cancelled, ${counts.unchanged} unchanged (through NanoClaw's IPC)`);
 }
 

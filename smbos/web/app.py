@@ -9,6 +9,7 @@ from `AsyncRuntimeClient`, settings, memory and skills from `smbos.operations` (
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -44,9 +45,11 @@ from smbos.runtime import (
     CHAT_TIMEOUTS,
     AsyncRuntimeClient,
     ChatEvent,
+    RuntimeClient,
     RuntimeProblem,
     classify_transport_error,
 )
+from smbos import compose, redact, schedules
 from smbos import operations as ops
 from smbos.web import markdown
 from smbos.web.security import Guard
@@ -357,11 +360,33 @@ def event_frame(event: ChatEvent) -> bytes:
 SSE_HEADERS = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
 
 
+class _Scrubbed:
+    """A chat stream whose message and error texts pass through the agent's redactor."""
+
+    def __init__(self, stream, scrub: redact.Redactor):
+        self.stream = stream
+        self.scrub = scrub
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> ChatEvent:
+        return self.clean(await self.stream.__anext__())
+
+    def clean(self, event: ChatEvent | None) -> ChatEvent | None:
+        if event is None or not event.text:
+            return event
+        return dataclasses.replace(event, text=self.scrub(event.text))
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
 async def open_chat(state: UIState, agent: Agent, message: str):
     """(client, stream, first event) of a chat turn; RuntimeProblem when the runtime does not
-    answer with an event stream."""
+    answer with an event stream. Texts come redacted (`smbos.redact`)."""
     client = state.runtime(ops.runtime_url(agent))
-    stream = client.chat(message)
+    stream = _Scrubbed(client.chat(message), redact.for_agent(agent))
     try:
         first = await stream.__anext__()
     except StopAsyncIteration:
@@ -518,6 +543,10 @@ async def api_logs(request: Request) -> Response:
     return ok({"agent_id": agent.id, "lines": lines})
 
 
+def _instance_dir(state: UIState, agent: Agent) -> Path:
+    return compose.Host(project_dir=state.project.project_dir).state_dir(agent.id)
+
+
 async def api_tasks(request: Request) -> Response:
     state = _state(request)
     agent = await state.agent(request.path_params["agent_id"])
@@ -526,7 +555,36 @@ async def api_tasks(request: Request) -> Response:
             page_ = await client.tasks()
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
-    return ok(page_.model_dump(mode="json", by_alias=True))
+    data = redact.for_agent(agent).deep(page_.model_dump(mode="json", by_alias=True))
+    data["schedules"] = schedules.support(_instance_dir(state, agent)).to_json()
+    return ok(data)
+
+
+async def api_task_action(request: Request) -> Response:
+    """Pause, resume or cancel a task through NanoClaw's IPC; answers once the runtime shows it."""
+    state = _state(request)
+    agent = await state.agent(request.path_params["agent_id"])
+    action = request.path_params["action"]
+    if action not in schedules.ACTIONS:
+        raise ApiError(404, f"unknown task action {action!r}", "not_found")
+    task_id = request.path_params["task_id"]
+    url = ops.runtime_url(agent)
+
+    def act():
+        with RuntimeClient(url) as client:
+            task = schedules.apply(_instance_dir(state, agent), task_id, action,
+                                   lambda: client.tasks().tasks)
+        return None if task is None else redact.for_agent(agent).deep(task.model_dump(mode="json"))
+
+    try:
+        task = await asyncio.to_thread(act)
+    except RuntimeProblem as problem:
+        return runtime_error(agent, problem)
+    except SmbosError as exc:
+        status = 404 if str(exc).startswith("no task") else 409
+        return error(status, str(exc), "not_found" if status == 404 else "conflict")
+    return ok({"ok": True, "agent_id": agent.id, "task_id": task_id, "action": action,
+               "task": task})
 
 
 async def api_messages(request: Request) -> Response:
@@ -540,7 +598,8 @@ async def api_messages(request: Request) -> Response:
             messages = await client.messages(int(raw))
     except RuntimeProblem as problem:
         return runtime_error(agent, problem)
-    return ok({"messages": [m.model_dump(mode="json") for m in messages]})
+    scrub = redact.for_agent(agent)
+    return ok({"messages": [scrub.deep(m.model_dump(mode="json")) for m in messages]})
 
 
 async def api_chat(request: Request) -> Response:
@@ -773,6 +832,8 @@ def routes() -> list:
               name="restart"),
         Route("/api/agents/{agent_id}/logs", api_logs, methods=["GET"], name="logs"),
         Route("/api/agents/{agent_id}/tasks", api_tasks, methods=["GET"], name="tasks"),
+        Route("/api/agents/{agent_id}/tasks/{task_id}/{action}", api_task_action,
+              methods=["POST"], name="task_action"),
         Route("/api/agents/{agent_id}/messages", api_messages, methods=["GET"],
               name="messages"),
         Route("/api/agents/{agent_id}/chat", api_chat, methods=["POST"], name="chat"),

@@ -105,6 +105,14 @@ ROUTES: dict[str, dict[str, Any]] = {
     "tasks": {"get": {"summary": "Scheduled tasks with next run, last result, and run logs "
                                  "(the runtime's GET /api/tasks)", "tags": ["agent"],
                       "responses": {"200": _json(_OBJ), **_AGENT_404, **_RUNTIME_502}}},
+    "task_action": {"post": {"summary": "Pause, resume or cancel a scheduled task through "
+                                        "NanoClaw's IPC; answers once GET /api/tasks shows it",
+                             "tags": ["agent"], "security": [{"token": []}],
+                             "parameters": [{"name": "action", "in": "path", "required": True,
+                                             "schema": {"enum": ["pause", "resume", "cancel"]}}],
+                             "responses": {"200": _json(_OBJ), **_GUARD, **_AGENT_404,
+                                           "409": _err("The runtime did not apply it in time"),
+                                           **_RUNTIME_502}}},
     "messages": {"get": {"summary": "The web chat history (the runtime's GET /api/messages)",
                          "tags": ["agent"],
                          "parameters": [{"name": "limit", "in": "query",

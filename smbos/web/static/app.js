@@ -455,12 +455,41 @@
       return el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...headersRow.map((h) => el('th', { text: h })))),
         el('tbody', {}, ...rowsData.map((r) => el('tr', {}, ...r.map((c) => el('td', { text: c === null || c === undefined ? '-' : String(c) }))))));
     }
+    async function taskAction(taskId, action, button) {
+      button.disabled = true;
+      $('#tasks-note').textContent = action + ' ' + taskId + '…';
+      try {
+        await api('POST', base + '/tasks/' + encodeURIComponent(taskId) + '/' + action, {});
+        $('#tasks-note').textContent = 'task ' + taskId + ': ' + action + ' done';
+      } catch (e) {
+        $('#tasks-note').textContent = e.message;
+      }
+      tasks();
+    }
+    function taskRow(t) {
+      const actions = el('td', { class: 'task-actions' });
+      const verbs = t.status === 'paused' ? ['resume', 'cancel'] : (t.status === 'active' ? ['pause', 'cancel'] : ['cancel']);
+      for (const verb of verbs) {
+        const b = el('button', { type: 'button', 'data-task': t.id, 'data-action': verb, text: verb[0].toUpperCase() + verb.slice(1) });
+        b.addEventListener('click', () => taskAction(String(t.id), verb, b));
+        actions.append(b, ' ');
+      }
+      const cells = [t.id, t.schedule_type + ' ' + t.schedule_value, t.status, t.next_run, t.last_run,
+        (t.last_result || '-').slice(0, 200)].map((c) => el('td', { text: c === null || c === undefined ? '-' : String(c) }));
+      return el('tr', { 'data-task': String(t.id) }, ...cells, actions);
+    }
     async function tasks() {
       try {
         const data = await api('GET', base + '/tasks');
-        $('#tasks').replaceChildren(data.tasks.length ? table(['Task', 'Schedule', 'Status', 'Next run', 'Last run', 'Last result'],
-          data.tasks.map((t) => [t.id, t.schedule_type + ' ' + t.schedule_value, t.status, t.next_run, t.last_run,
-            (t.last_result || '-').slice(0, 200)])) : el('p', { class: 'muted', text: 'no scheduled tasks' }));
+        const support = data.schedules || {};
+        const warn = $('#tasks-support');
+        warn.hidden = support.ok !== false;
+        warn.textContent = support.ok === false ? 'Scheduled tasks will not run: ' + support.reason : '';
+        $('#tasks').replaceChildren(data.tasks.length
+          ? el('table', { class: 'grid' },
+            el('thead', {}, el('tr', {}, ...['Task', 'Schedule', 'Status', 'Next run', 'Last run', 'Last result', 'Actions'].map((h) => el('th', { text: h })))),
+            el('tbody', {}, ...data.tasks.map(taskRow)))
+          : el('p', { class: 'muted', text: 'no scheduled tasks' }));
         $('#runs').replaceChildren(data.runLogs.length ? table(['Task', 'Run at', 'Status', 'ms', 'Result'],
           data.runLogs.slice(0, 20).map((r) => [r.task_id, r.run_at, r.status, r.duration_ms,
             ((r.status === 'success' ? r.result : r.error) || '-').slice(0, 200)])) : el('p', { class: 'muted', text: 'no runs yet' }));
