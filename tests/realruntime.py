@@ -30,14 +30,18 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tarfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, ROOT
+from .conftest import IN_CI, ROOT, run_smbos
+from .dockerfleet import LiveFleet, free_port
 
 SHARED = ROOT.parent / "shared" / "nanoclaw"
 FORK_GIT = "https://github.com/agenticevangelist/smbos.git"
@@ -163,3 +167,100 @@ def build_args() -> list[str]:
             "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
             "--build-arg", f"BUILD_IMAGE={BUILD_IMAGE}",
             "--build-arg", f"DOCKER_CLI_IMAGE={BASE_IMAGE}"]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+FAKE_ALIAS = "fake-anthropic"
+FAKE_URL = f"http://{FAKE_ALIAS}:8080"
+
+
+@pytest.fixture(scope="session")
+def real_build(docker_client):
+    """`smbos build` of the fork: the runtime image and its per-turn agent image."""
+    ensure_base_images()
+    source = prepared_source()
+    started = time.monotonic()
+    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(source),
+                       "--tag", REAL_IMAGE, *build_args(), cwd=ROOT, timeout=2400)
+    assert result.code == 0, result.output[-6000:]
+    facts = docker_client.images.get(REAL_IMAGE).labels
+    return {"output": result.stdout, "seconds": time.monotonic() - started,
+            "agent_image": facts["io.smbos.agent-image"], "patches": facts["io.smbos.patches"]}
+
+
+class FakeApi:
+    """The fake Anthropic API container; `requests()` is what it received."""
+
+    def __init__(self, client, name: str, port: int):
+        self.client = client
+        self.name = name
+        self.port = port
+
+    def _get(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def requests(self) -> list[dict]:
+        return self._get("/_fake/requests")
+
+    def join(self, network: str) -> None:
+        self.client.networks.get(network).connect(self.name, aliases=[FAKE_ALIAS])
+
+
+@pytest.fixture(scope="session")
+def fake_api(docker_client):
+    ensure_base_images()
+    name = f"smbos-test-fake-anthropic-{secrets.token_hex(3)}"
+    port = free_port()
+    container = docker_client.containers.run(
+        BASE_IMAGE, ["node", "/fake/anthropic.mjs"], name=name, detach=True,
+        volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"}},
+        ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-anthropic"})
+    fake = FakeApi(docker_client, name, port)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fake.requests()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(container.logs().decode()[-2000:]) from None
+            time.sleep(0.3)
+    yield fake
+    container.remove(force=True)
+
+
+class RealFleet(LiveFleet):
+    fake: FakeApi
+
+    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = ""):
+        cfg = {"runtime": {"container_isolation": "docker"}}
+        cfg.update(config or {})
+        folder = self.add(agent_id, config=cfg,
+                          env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}")
+        return folder
+
+    def up(self, *args: str, timeout: float = 300):
+        result = self.smbos("up", "--no-build", "--wait-timeout", "240", *args, timeout=timeout)
+        for agent_id in self.ports:
+            network = f"{self.name}_{agent_id}"
+            try:
+                self.fake.join(network)
+            except Exception as exc:  # noqa: BLE001 - joined already, or `up` made no network
+                if "already exists" not in str(exc) and "not found" not in str(exc):
+                    raise
+        return result
+
+
+@pytest.fixture
+def real_fleet(tmp_path, docker_client, real_build, fake_api):
+    (tmp_path / "agents").mkdir()
+    fleet = RealFleet(root=tmp_path, name=f"r{secrets.token_hex(4)}", image=REAL_IMAGE,
+                      client=docker_client)
+    fleet.fake = fake_api
+    yield fleet
+    for container in docker_client.containers.list(
+            all=True, filters={"label": f"io.smbos.project={fleet.name}"}):
+        container.remove(force=True)
+    fleet.teardown()

@@ -293,9 +293,10 @@ def test_partial_runtime_doctor_lists_absent_routes(fleet3):
     doctor = fleet3.smbos("doctor")
     assert doctor.code == 0, doctor.output
     lines = doctor.stdout.splitlines()
-    gamma = [line for line in lines if line.split()[1:2] == ["gamma:"]]
+    gamma = [line for line in lines if line.split()[1:3] == ["gamma:", "API"]]
     assert gamma == ["ok   gamma: API routes health, chat (absent: state, tasks, messages)"], lines
-    alpha = [line for line in lines if line.split()[1:2] == ["alpha:"]]
+    alpha = [line for line in lines if line.split()[1:3] == ["alpha:", "API"]]
+    assert "ok   alpha: scheduler running (0 declared schedule(s))" in lines
     assert alpha == ["ok   alpha: API routes health, state, tasks, messages, chat "
                      "(full contract)"], lines
 
@@ -509,7 +510,8 @@ def test_tasks_json_shows_the_seeded_schedule(writer):
         return data if data["tasks"] else None
 
     data = writer.wait(page, timeout=30, what="the seeded schedule in `smbos tasks --json`")
-    assert set(data) == {"tasks", "runLogs"}
+    assert set(data) == {"tasks", "runLogs", "schedules"}
+    assert data["schedules"] == {"ok": True, "reason": "", "declared": 1}
     assert data["runLogs"] == []
     [task] = data["tasks"]
     assert set(task) == TASK_KEYS, task

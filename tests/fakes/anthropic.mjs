@@ -24,8 +24,9 @@ function lastUserText(body) {
   for (let i = messages.length - 1; i >= 0; i -= 1) {
     const m = messages[i];
     if (m.role !== 'user') continue;
-    const parts = typeof m.content === 'string' ? [m.content]
-      : (m.content || []).filter((c) => c.type === 'text').map((c) => c.text);
+    const parts = (typeof m.content === 'string' ? [m.content]
+      : (m.content || []).filter((c) => c.type === 'text').map((c) => c.text))
+      .filter((t) => !t.trim().startsWith('<system-reminder>'));
     const text = parts.join('\n');
     if (!text.trim()) continue;
     const wrapped = [...text.matchAll(/<message [^>]*>([\s\S]*?)<\/message>/g)];
@@ -34,7 +35,7 @@ function lastUserText(body) {
         .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
         .replace(/&#39;/g, "'").replace(/&amp;/g, '&');
     }
-    if (!text.includes('<system-reminder>')) return text;
+    return text.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, '').trim();
   }
   return '';
 }
