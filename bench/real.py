@@ -6,7 +6,8 @@ Prints:
 - `smbos up --no-build` until two real agents are healthy, against `docker compose up -d --wait` on
   the Compose file smbos generated (aim <= 1.1x); a `down` between runs, the order alternating;
 - a chat round trip: `smbos chat` against the same request sent with `curl -N` (aim <= 1.1x),
-  each until the stream's `done`, through a real per-turn container to a fake Anthropic API;
+  each until the stream's `done`, through a real per-turn container to a fake Anthropic API, each
+  started once the previous turn's container is gone;
 - each runtime container's memory at rest (`docker stats`).
 
 The fork and the offline build are those of the real-runtime tests (tests/realruntime.py):
@@ -143,6 +144,16 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
+def no_turn_running(timeout: float = 60) -> None:
+    """Wait until the last turn's container is gone, so each timed chat starts alike."""
+    deadline = time.monotonic() + timeout
+    while run(["docker", "ps", "-q", "--filter", "label=io.smbos.turn=true",
+               "--filter", f"label=io.smbos.project={PROJECT}"]).stdout.strip():
+        if time.monotonic() > deadline:
+            sys.exit("a per-turn container did not exit within 60 s of its reply")
+        time.sleep(0.5)
+
+
 def curl_chat(port: int, message: str) -> None:
     proc = run(["curl", "-sN", "--max-time", "300", "-H", "content-type: application/json",
                 "-d", json.dumps({"message": message}), f"http://127.0.0.1:{port}/api/chat"])
@@ -206,6 +217,7 @@ def main() -> None:
                     order.reverse()
                 for which in order:
                     message = f"bench {index} {which}"
+                    no_turn_running()
                     if which == "smbos chat":
                         seconds = timed(lambda: fleet.smbos("chat", AGENTS[0], message,
                                                             "--timeout", "300", timeout=400))
