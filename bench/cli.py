@@ -1,0 +1,93 @@
+"""Benchmark: how fast the CLI answers, against Compose on the same fleet, in one run.
+
+The fleet is the portfolio (six agents) on the NanoClaw stand-in image, brought up the way
+bench/up.py does it (a temporary copy with fake `.env` values). Prints medians of `--repeat` runs
+of each command as a fresh process, as an operator or a script runs it:
+
+- `smbos --version`, `smbos list --json`, `smbos validate`, `smbos status --json`;
+- the baseline: `docker compose ps --format json` plus one `GET /api/health` of an agent (what a
+  script would do to get the same answer), with the ratio `status --json` / baseline (aim <= 3).
+
+    python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from up import PROJECT, Bench, port_busy, run  # noqa: E402
+
+
+def timed(command: list[str], env: dict | None = None) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--image", default=os.environ.get("SMBOS_STANDIN_IMAGE",
+                                                          "smbos/nanoclaw-standin:test"))
+    args = parser.parse_args()
+    if run(["docker", "image", "inspect", args.image], check=False).returncode != 0:
+        sys.exit(f"image {args.image} not found: run tests/docker/build-standin-image.sh")
+    with tempfile.TemporaryDirectory(prefix="smbos-bench-cli-", ignore_cleanup_errors=True) as tmp:
+        bench = Bench(Path(tmp), args.image)
+        ports = bench.prepare()
+        busy = [p for p in ports if port_busy(p)]
+        if busy:
+            sys.exit(f"ports {busy} on 127.0.0.1 are in use; stop the fleet or the demo first")
+        smbos = [sys.executable, "-m", "smbos"]
+        agents = ["--agents", str(bench.agents)]
+        commands = {
+            "smbos --version": [*smbos, "--version"],
+            "smbos list --json": [*smbos, "list", "--json", *agents],
+            "smbos validate": [*smbos, "validate", *agents],
+            "smbos status --json": [*smbos, "status", "--json", *agents],
+        }
+        baseline_ps = [*bench.compose, "-f", str(bench.compose_file), "-p", PROJECT, "ps",
+                       "--format", "json"]
+        health = f"http://127.0.0.1:{ports[0]}/api/health"
+        try:
+            bench.time_smbos()  # up, to healthy
+            if not bench.all_healthy():
+                sys.exit("the fleet did not come up healthy")
+            timings: dict[str, list[float]] = {name: [] for name in commands}
+            timings["compose ps --format json + 1 probe"] = []
+            for _ in range(args.repeat):
+                for name, command in commands.items():
+                    timings[name].append(timed(command, bench.env))
+                started = time.perf_counter()
+                subprocess.run(baseline_ps, capture_output=True, check=True, timeout=60)
+                with urllib.request.urlopen(health, timeout=5) as reply:
+                    reply.read()
+                timings["compose ps --format json + 1 probe"].append(
+                    time.perf_counter() - started)
+        finally:
+            bench.compose_run("down", "--remove-orphans", "--volumes", check=False)
+    medians = {name: statistics.median(values) * 1000 for name, values in timings.items()}
+    print(f"fleet: {len(ports)} agents on {args.image}; medians of {args.repeat} runs")
+    for name, ms in medians.items():
+        print(f"  {name:<38} {ms:8.0f} ms")
+    ratio = medians["smbos status --json"] / medians["compose ps --format json + 1 probe"]
+    print(f"ratio status --json / (compose ps + probe): {ratio:.2f} (aim <= 3)")
+    print(f"smbos --version: {medians['smbos --version']:.0f} ms (aim <= 150)")
+
+
+if __name__ == "__main__":
+    main()
