@@ -539,7 +539,16 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], path: str)
     return problems
 
 
-def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) -> str | None:
+_INLINE_COMMENT = ("the value holds ' #', which the runtime reads as part of the value (a '#' "
+                   "starts a comment only at the start of a line); put the comment on its own "
+                   "line")
+
+
+def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
+               raw: bool = False) -> str | None:
+    """The file as text, or None with the problem added. `raw`: keep line endings as they are
+    (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
+    do not expect one see it as part of the first line (a front matter fence, a key)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -553,12 +562,19 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) ->
                                              f"expected at most {limit}"))
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(display, "", "is not UTF-8 text"))
+        return None
     except OSError as exc:
         problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-    return None
+        return None
+    if text.startswith(envfile.BOM):
+        problems.append(Problem(display, "", "starts with a byte order mark (U+FEFF), which hides "
+                                             "the first line from its readers; save the file as "
+                                             "UTF-8 without BOM"))
+        return None
+    return text
 
 
 def _load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
@@ -753,14 +769,12 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                                  "missing file?); expected a file of KEY=value "
                                                  "lines: remove it"))
     elif env_path.exists():
-        if env_path.stat().st_size > MAX_ENV_BYTES:
-            problems.append(Problem(env_display, "", f"too large; expected at most "
-                                                     f"{MAX_ENV_BYTES} bytes"))
-        else:
-            try:
-                env_keys = frozenset(k for k, v in envfile.read_env(env_path).items() if v.strip())
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(env_display, "", f"cannot read: {exc}"))
+        env_text = _read_text(env_path, env_display, MAX_ENV_BYTES, problems, raw=True)
+        if env_text is not None:
+            env_keys = frozenset(k for k, v in envfile.parse_env_text(env_text).items()
+                                 if v.strip())
+            for key in envfile.inline_comment_keys(env_text):
+                problems.append(Problem(env_display, key, _INLINE_COMMENT, Severity.WARNING))
 
     if any(p.is_error for p in problems[start:]):
         return None

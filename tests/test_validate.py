@@ -169,6 +169,10 @@ AGENT_MD_CASES = {
                    "is empty"),
     "not-utf8": (lambda agents: (write_agent(agents, "andy") / "agent.md").write_bytes(
         b"# Andy \xff\xfe\n"), "agents/andy/agent.md: is not UTF-8", ""),
+    # A BOM before the fence would hide the front matter: its keys would go unchecked and the
+    # YAML would end up in the identity.
+    "bom": (_md("\ufeff---\nnmae: Andy\n---\n# Andy\n"), "agents/andy/agent.md: ",
+            "byte order mark"),
 }
 
 
@@ -203,6 +207,8 @@ BOMB = "\n".join([
 CONFIG_CASES = {
     "not-utf8": (_cfg_bytes(b"name: Andy \xff\xfe\n"), "agents/andy/config.yaml: is not UTF-8",
                  ""),
+    "bom": (_cfg_bytes("\ufeffname: Andy\n".encode()), "agents/andy/config.yaml: ",
+            "byte order mark"),
     "a-list": (_cfg("- name: Andy\n- port: 3101\n"),
                "agents/andy/config.yaml: (top level): ", "expected a mapping of keys, got list"),
     "a-scalar": (_cfg("just some words\n"), "agents/andy/config.yaml: (top level): ",
@@ -368,6 +374,7 @@ EXAMPLE_CASES = {
         "agents/andy/.env.example: TELEGRAM_BOT_TOKEN: ", "channel telegram"),
     "not-key-value": (_example(ENV_EXAMPLE + "\nthis is not a key\n"),
                       "agents/andy/.env.example: line 7: ", "KEY=value"),
+    "bom": (_example("\ufeff" + ENV_EXAMPLE), "agents/andy/.env.example: ", "byte order mark"),
 }
 
 
@@ -466,6 +473,22 @@ def test_oauth_token_is_enough_credential(project: Path) -> None:
     write_agent(project / "agents", "andy", env="CLAUDE_CODE_OAUTH_TOKEN=tok\n")
     result = run_smbos("validate", "--strict", cwd=project)
     assert result.code == 0, result
+
+
+def test_env_with_a_bom_is_an_error(project: Path) -> None:
+    write_agent(project / "agents", "andy", env="\ufeffANTHROPIC_API_KEY=sk-test\n")
+    assert_invalid(project, "agents/andy/.env: ", "byte order mark")
+
+
+def test_env_inline_comment_is_a_warning_naming_the_key(project: Path) -> None:
+    """`KEY=value # note`: the runtime reads `value # note`; validate says so, value unshown."""
+    write_agent(project / "agents", "andy",
+                env="ANTHROPIC_API_KEY=sk-test-planted9 # the team key\nQUOTED='a # b'\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert result.stderr.startswith("warning: agents/andy/.env: ANTHROPIC_API_KEY: the value "
+                                    "holds ' #'"), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "planted9" not in result.output
 
 
 def test_unparsable_env_line_prints_nothing_stray(project: Path) -> None:

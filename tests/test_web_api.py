@@ -440,7 +440,9 @@ def test_env_created_when_missing(client, folders):
 
 
 @pytest.mark.parametrize("value", ["plain", "with space", "a#b", "x=y", 'dq"inside', "$HOME",
-                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`"])
+                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`",
+                                   "it's", "it's got 'quotes' and spaces", "'x'", '"y"', "'",
+                                   "a # not a comment", "#hash", " 'both' ", "line\u2028sep"])
 def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
     env = tmp_path / ".env"
     env.write_text("A=1\n")
@@ -450,11 +452,28 @@ def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
     assert env.read_text().startswith("A=1\n")
 
 
-def test_env_write_handles_multiline_and_duplicates(tmp_path):
+def test_env_write_handles_duplicates_line_by_line(tmp_path):
+    """One line is one entry, as the runtime reads it: a quote never swallows the next line."""
     env = tmp_path / ".env"
-    env.write_text('A="line1\nline2"\nB=1\nB=2\nexport C=3\n')
-    envfile.write_env(env, {"A": "one", "B": "two", "C": "three"})
-    assert env.read_text() == "A=one\nB=two\nC=three\n"
+    env.write_text('A="line1\nline2"\nB=1\nB=2\nexport C=3\nD=\'open\nE=5\n')
+    envfile.write_env(env, {"A": "one", "B": "two", "C": "three", "D": "four"})
+    assert env.read_text() == 'A=one\nline2"\nB=two\nC=three\nD=four\nE=5\n'
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("K=a # b\n", "a # b"),              # `#` inside a value is not a comment
+    ("K='a # b'\n", "a # b"),
+    ("K=\"x\\ny\"\n", "x\\ny"),        # no escapes
+    ("K=$HOME\n", "$HOME"),              # no expansion
+    ("export K = spaced \n", "spaced"),
+    ("K=\"q'\n", "\"q'"),                # quotes that do not match stay
+    ("K=1\r\nK=2\r\n", "2"),             # the last one wins
+    ("  # K=commented\nK=ok\n", "ok"),
+])
+def test_env_has_one_reading_the_runtimes(text, expected):
+    """SMBOS reads `.env` as the runtime (and its entrypoint's parseEnvText) does."""
+    assert envfile.parse_env_text(text)["K"] == expected
+    assert standin_env(text)["K"] == expected
 
 
 # -------------------------------------------------------------------------------- memory
