@@ -340,10 +340,6 @@ class Agent:
         return [name for name in catalog.CHANNELS if getattr(self.config.channels, name)]
 
     @property
-    def secret_keys(self) -> frozenset[str]:
-        return catalog.secret_keys(self.config.integrations, self.channels)
-
-    @property
     def memory_dir(self) -> Path:
         return self.folder / MEMORY
 

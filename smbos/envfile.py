@@ -58,6 +58,7 @@ class ExampleKey:
     value: str
     comment: str
     optional: bool
+    not_secret: bool = False  # the comment says "not secret": its value may be shown as it is
 
 
 def _unquote(value: str) -> str:
@@ -172,18 +173,25 @@ def looks_like_secret(value: str) -> bool:
     return has_letters and has_digits and _entropy(value) >= 3.5
 
 
+MASK = "****"
+# A value shorter than this is shown as MASK alone: its last four characters would be a quarter
+# or more of it (a PIN would be shown whole).
+MASK_SHOWS_TAIL_FROM = 16
+
+
 def mask(value: str | None) -> str:
-    """Show enough of a secret to recognise it, never enough to use it."""
+    """Show enough of a secret to tell two apart, never enough to use it: at most its last four
+    characters, and only for values of 16 characters or more."""
     if not value:
         return ""
-    if len(value) < 12:
-        return "****"
-    return f"{value[:4]}****{value[-4:]}"
+    if len(value) < MASK_SHOWS_TAIL_FROM:
+        return MASK
+    return f"{MASK}{value[-4:]}"
 
 
 def is_masked(value: str) -> bool:
     """True for a value `mask` produced: sending it back must not change the secret."""
-    return value == "****" or bool(re.fullmatch(r".{4}\*{4}.{4}", value))
+    return value == MASK or bool(re.fullmatch(r"\*{4}.{4}", value, re.DOTALL))
 
 
 # --------------------------------------------------------------------------- writing

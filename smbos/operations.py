@@ -1,8 +1,8 @@
 """Agent operations shared by the CLI (`smbos env`, `smbos skill`, `smbos memory`) and the web UI.
 
 Nothing here imports a web framework: the CLI and the UI call the same functions, so the UI has no
-logic of its own. Values read from `.env` leave this module only through `envfile.mask` (secret
-keys) or as plain text (keys that are not secret and do not look like a secret).
+logic of its own. Values read from `.env` leave this module only through `envfile.mask`, except
+those of keys known not to be secret (`is_secret`).
 """
 
 from __future__ import annotations
@@ -101,18 +101,20 @@ _CORE_DESCRIPTIONS = {
 }
 
 
-def is_secret(agent: Agent, key: str, value: str | None = None) -> bool:
-    """Secret by name (catalog), or by a value that looks like a credential."""
-    if catalog.is_secret_key(key, agent.secret_keys):
-        return True
-    return bool(value) and envfile.looks_like_secret(value)
+def is_secret(agent: Agent, key: str) -> bool:
+    """Every `.env` value is a secret unless the key is one SMBOS knows to be plain (a name or a
+    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` says "not secret" in its comment.
+    Guessing from a name or a value's shape misses passwords, PINs and webhook URLs."""
+    if key in catalog.PLAIN_KEYS:
+        return False
+    return not any(k.key == key and k.not_secret for k in agent.env_example)
 
 
 def shown_value(agent: Agent, key: str, value: str | None) -> str:
     """The only form in which a `.env` value leaves SMBOS."""
     if not value:
         return ""
-    return envfile.mask(value) if is_secret(agent, key, value) else value
+    return envfile.mask(value) if is_secret(agent, key) else value
 
 
 def env_keys(agent: Agent) -> list[EnvKey]:
@@ -136,7 +138,7 @@ def env_keys(agent: Agent) -> list[EnvKey]:
         seen.add(key)
         value = values.get(key)
         keys.append(EnvKey(
-            key=key, set=bool(value), secret=is_secret(agent, key, value),
+            key=key, set=bool(value), secret=is_secret(agent, key),
             value=shown_value(agent, key, value), source=source,
             description=documented.get(key) or _CORE_DESCRIPTIONS.get(key, ""),
             required=key in required))

@@ -125,6 +125,10 @@ ANTHROPIC_API_KEY={CANARY}
 UNKNOWN_FLAG=keep-me
 TELEGRAM_ONLY=false
 NOTION_TOKEN=ntn_{'x' * 30}
+DB_PASS=hunter2
+ALERT_WEBHOOK=https://hooks.example.net/services/T0/B0/SIGNED-{'q' * 20}
+DOOR_PIN=4711
+SHOP_DOMAIN=shop.example
 """
 
 SKILLS = [
@@ -150,7 +154,8 @@ def folders(tmp_path: Path) -> Project:
     md = ("---\nname: Alpha\n---\n# Alpha <script>alert('x')</script>\n\nHello **bold** "
           "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
     example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
-               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n")
+               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
+               "# optional: the shop's domain (not secret)\nSHOP_DOMAIN=\n")
     write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
                                   "runtime": {"container_isolation": "none"},
                                   "integrations": ["notion"], "skills": SKILLS},
@@ -354,9 +359,19 @@ def test_env_shows_masked_secrets_and_plain_settings(client):
                                          "value": envfile.mask(CANARY), "required": False}
     assert keys["NOTION_TOKEN"]["source"] == "integration notion"
     assert keys["NOTION_TOKEN"]["secret"] and keys["NOTION_TOKEN"]["required"]
-    assert keys["NOTION_TOKEN"]["value"].startswith("ntn_") and "****" in keys["NOTION_TOKEN"]["value"]
+    assert keys["NOTION_TOKEN"]["value"] == "****xxxx"
     assert keys["TELEGRAM_ONLY"]["value"] == "false" and not keys["TELEGRAM_ONLY"]["secret"]
-    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "keep-me", "source": ".env"}
+    # Every other value is a secret, whatever its name or shape, unless .env.example says not.
+    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "****", "source": ".env",
+                                    "secret": True}
+    assert keys["SHOP_DOMAIN"] == {**keys["SHOP_DOMAIN"], "value": "shop.example",
+                                   "secret": False}
+    for key, clear in (("DB_PASS", "hunter2"), ("DOOR_PIN", "4711"),
+                       ("ALERT_WEBHOOK", "hooks.example.net")):
+        assert keys[key]["secret"] and keys[key]["value"] in ("****", "****qqqq"), key
+        assert clear not in r.text, key
+    # At most the last four characters of a secret are ever shown.
+    assert keys["ANTHROPIC_API_KEY"]["value"] == "****" + CANARY[-4:]
     assert keys["ASSISTANT_NAME"]["set"] is False and keys["ASSISTANT_NAME"]["value"] == ""
     settings = client.get("/agents/alpha/settings").text
     assert envfile.mask(CANARY) in settings and CANARY not in settings
@@ -403,10 +418,14 @@ def test_env_masked_value_round_trip_and_refusals(client, folders):
     assert r.status_code == 200 and r.json()["unchanged"] == ["ANTHROPIC_API_KEY"]
     assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
     assert not env.with_name(".env.bak").exists()
-    bad = [{"ANTHROPIC_API_KEY": "sk-a****zzzz"},       # masked, but not the current secret
+    # A short secret is shown as **** alone; sending that back keeps it too.
+    r = client.put("/api/agents/alpha/env", headers=AUTH,
+                   json={"values": {"DB_PASS": "****", "DOOR_PIN": "****"}})
+    assert r.status_code == 200 and r.json()["changed"] == [], r.text
+    assert envfile.read_env(env)["DOOR_PIN"] == "4711"
+    bad = [{"ANTHROPIC_API_KEY": "****zzzz"},           # masked, but not the current secret
            {"bad key": "x"}, {"1X": "y"},
            {"ASSISTANT_NAME": "two\nlines"},
-           {"ASSISTANT_NAME": "it's got 'quotes' and spaces"},
            {"ASSISTANT_NAME": ["list"]}]
     for values in bad:
         r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
