@@ -288,9 +288,10 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     Every other line (unknown keys, comments, blank lines) is kept as it was. A key set twice in
     the file keeps one line, where it first appeared. The new file is written to a temp file with
     mode 600 and renamed over the old one; the previous file, when there was one and something
-    changed, is first saved as `<name>.bak` (mode 600). Both files get `owner` (uid, gid) when
-    given and allowed (root), else the previous file's owner. Nothing is written when nothing
-    changes. The new text is read back before the rename: the values must come back unchanged.
+    changed, is first saved as `<name>.bak` (mode 600, owned by whoever runs this: nothing but
+    the operator reads a backup). The new file gets `owner` (uid, gid) when given and allowed
+    (root), else the previous file's owner. Nothing is written when nothing changes. The new
+    text is read back before the rename: the values must come back unchanged.
     """
     lines_for = {key: (format_line(key, value) if value is not None else None)
                  for key, value in changes.items()}
@@ -303,9 +304,9 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     before = read_env(path) if exists else {}
     out: list[str] = []
     placed: set[str] = set()
-    for key, block in _entries(text):
+    for key, line in _entries(text):
         if key is None or key not in lines_for:
-            out.extend(block)
+            out.append(line)
             continue
         if key in placed or lines_for[key] is None:
             continue  # removed, or a later duplicate of a key already written

@@ -458,6 +458,26 @@ def test_env_created_when_missing(client, folders):
         assert env.stat().st_uid == 1000, "as root, a new .env goes to the runtime's user"
 
 
+def test_only_the_env_the_runtime_reads_is_handed_to_its_user(tmp_path, monkeypatch):
+    """The runtime (uid 1000) reads `.env`; the backup is the operator's alone and keeps the
+    owner of whoever wrote it (as root: root), whoever uid 1000 is on the host."""
+    env = tmp_path / ".env"
+    env.write_text("A=1\n")
+    chowned = []
+    real = os.fchown
+
+    def spy(fd, uid, gid):
+        chowned.append((Path(os.readlink(f"/proc/self/fd/{fd}")).name.split(".tmp-")[0], uid))
+        return real(fd, uid, gid) if os.geteuid() == 0 else None
+
+    monkeypatch.setattr(os, "fchown", spy)
+    envfile.write_env(env, {"A": "2"}, owner=(1000, 1000))
+    assert chowned == [(".env", 1000)]
+    assert env.with_name(".env.bak").stat().st_uid == os.geteuid()
+    if os.geteuid() == 0:
+        assert env.stat().st_uid == 1000
+
+
 @pytest.mark.parametrize("value", ["plain", "with space", "a#b", "x=y", 'dq"inside', "$HOME",
                                    "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`",
                                    "it's", "it's got 'quotes' and spaces", "'x'", '"y"', "'",
