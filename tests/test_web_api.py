@@ -195,7 +195,10 @@ def test_pages_render_without_secrets(client):
         r = client.get(path)
         assert r.status_code == 200, (path, r.text[:300])
         assert r.headers["content-type"].startswith("text/html")
-        assert "script-src 'self'" in r.headers["content-security-policy"]
+        csp = r.headers["content-security-policy"]
+        nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]{20,})'", csp).group(1)
+        assert f'<script nonce="{nonce}" src="/static/app.js' in r.text
+        assert "'self'" not in csp.split("script-src")[1].split(";")[0], "only our script runs"
         assert r.headers["x-frame-options"] == "DENY"
         assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", r.text), path
         no_canary(r)

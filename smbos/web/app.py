@@ -9,7 +9,10 @@ from `AsyncRuntimeClient`, settings, memory and skills from `smbos.operations` (
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import json
+import re
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -71,6 +74,12 @@ class _Shared(httpx.AsyncBaseTransport):
         pass
 
 
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that keeps nothing: the proxy serves every agent from one client, and a cookie one
+    agent sets must never reach another (nor the browser: Set-Cookie is not relayed)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 class EngineDown(SmbosError):
     """The Docker engine cannot be reached (now, or it stopped answering)."""
 
@@ -127,7 +136,8 @@ class UIState:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(transport=_Shared(self.transport), trust_env=False,
-                                           follow_redirects=False, timeout=PROXY_TIMEOUT)
+                                           follow_redirects=False, timeout=PROXY_TIMEOUT,
+                                           cookies=_no_cookies())
         return self._http
 
     def runtime(self, base_url: str, **options) -> AsyncRuntimeClient:
@@ -388,12 +398,25 @@ def _templates() -> jinja2.Environment:
     return env
 
 
+def page_csp(nonce: str) -> str:
+    """A page runs only the script tag that carries this response's nonce: no other URL of this
+    origin (a proxied agent answer included) can ever run as the UI's script."""
+    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; "
+            "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+def render_page(templates: jinja2.Environment, name: str, status: int, **context) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(18)
+    html = templates.get_template(name).render(csp_nonce=nonce, **context)
+    return HTMLResponse(html, status_code=status, headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": page_csp(nonce)})
+
+
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     state = _state(request)
-    env: jinja2.Environment = request.app.state.templates
-    html = env.get_template(name).render(request=request, project=state.project,
-                                         exposed=state.guard.exposed, **context)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return render_page(request.app.state.templates, name, status, request=request,
+                       project=state.project, exposed=state.guard.exposed, **context)
 
 
 async def page_agent(request: Request) -> Agent | HTMLResponse:
@@ -696,17 +719,45 @@ async def api_openapi(request: Request) -> Response:
 # --------------------------------------------------------------------------------- proxy
 
 _REQUEST_HEADERS = ("content-type", "accept", "cache-control", "last-event-id")
-_RESPONSE_HEADERS = ("content-type", "cache-control")
+# What an agent's answer may be: data, never a document or a script (the proxy serves it on the
+# UI's own origin, where a page would run with the UI's rights).
+PROXY_MEDIA_TYPES = frozenset({"application/json", "text/event-stream"})
+# Every proxied answer: never sniffed into something else, and sandboxed (an opaque origin, no
+# script) should a browser render it anyway.
+PROXY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                 "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+                 "Cache-Control": "no-store"}
+# A path under /api/: plain segments only. `%` is refused (a double-encoded `..` or NUL would be
+# decoded by the runtime), and so are `.`/`..` segments, empty ones and control characters.
+_PROXY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*$")
+
+
+def proxy_path_ok(sub: str) -> bool:
+    return sub == "" or all(_PROXY_SEGMENT_RE.match(part) and part not in (".", "..")
+                            for part in sub.split("/"))
+
+
+def proxy_media_type(content_type: str | None) -> str | None:
+    """`application/json; charset=utf-8` when the runtime's Content-Type may pass, else None."""
+    if not content_type:
+        return None
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media not in PROXY_MEDIA_TYPES:
+        return None
+    charset = re.search(r"charset=\"?([A-Za-z0-9._-]+)", params)
+    return f"{media}; charset={charset.group(1)}" if charset else media
 
 
 async def proxy(request: Request) -> Response:
     """Forward to the agent's own API, streaming the answer as it comes (server-sent events
-    pass through unbuffered)."""
+    pass through unbuffered). Only JSON and event streams come back; anything else is refused."""
     state = _state(request)
     agent = await state.agent(request.path_params["agent_id"])
     sub = request.path_params["path"]
-    if any(part in ("..", ".") for part in sub.split("/")) or "\\" in sub:
-        raise ApiError(400, "expected a path under /api/ without '..'", "bad_request")
+    if not proxy_path_ok(sub):
+        raise ApiError(400, "expected a path under /api/ of plain segments (no '..', '%', "
+                            "'\\' or control characters)", "bad_request")
     url = f"{ops.runtime_url(agent)}/api/{sub}"
     if request.url.query:
         url += f"?{request.url.query}"
@@ -731,8 +782,17 @@ async def proxy(request: Request) -> Response:
         response = await state.http.send(upstream, stream=True)
     except httpx.HTTPError as exc:
         return runtime_error(agent, classify_transport_error(exc, route))
-    out = {k: response.headers[k] for k in _RESPONSE_HEADERS if k in response.headers}
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
+    media = proxy_media_type(response.headers.get("content-type"))
+    if media is None and response.status_code not in (204, 304):
+        await response.aclose()
+        shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
+        return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
+                          f"Content-Type {shown!r}; the proxy passes only JSON and event streams",
+                     "runtime_content_type")
+    out = dict(PROXY_HEADERS)
+    if media is not None:
+        out["Content-Type"] = media
+    if media == "text/event-stream":
         out.update(SSE_HEADERS)
 
     async def relay() -> AsyncIterator[bytes]:
@@ -744,6 +804,9 @@ async def proxy(request: Request) -> Response:
         finally:
             await response.aclose()
 
+    if media is None:
+        await response.aclose()
+        return Response(status_code=response.status_code, headers=out)
     return StreamingResponse(relay(), status_code=response.status_code, headers=out)
 
 
@@ -825,9 +888,8 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 SECURITY_HEADERS = {
-    "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
-                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    # Pages set their own (page_csp, with a nonce); everything else is data: no script at all.
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
