@@ -1,20 +1,23 @@
-"""The UI as an attacker meets it: proxied agent answers, the proxy's paths and cookies. Runtimes are stubs on 127.0.0.1
+"""The UI as an attacker meets it: proxied agent answers, a UI bound beyond loopback, the
+settings, the proxy's paths and cookies, a TLS tunnel in front. Runtimes are stubs on 127.0.0.1
 (tests/stubruntime.py); no Docker engine is needed."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import socket
 from pathlib import Path
 
 import pytest
 
 from smbos.project import Project
 from smbos.web.app import create_app
+from smbos.web.security import SESSION_COOKIE, Guard
 
 from .conftest import write_agent
 from .stubruntime import Answer, StubRuntime
-from .test_web_api import CANARY, TOKEN, make_client
+from .test_web_api import AUTH, BASE, CANARY, TOKEN, make_client
 
 EVIL_PAGE = ("<!doctype html><title>evil</title><script>fetch('/api/agents/victim/env', "
              "{method: 'PUT'})</script>")
@@ -106,6 +109,77 @@ def test_no_same_origin_url_but_the_uis_script_can_run(client):
         assert "sandbox" in client.get(path).headers["content-security-policy"], path
 
 
+# -------------------------------------------------------- 2. bound beyond loopback
+
+
+@pytest.fixture
+def exposed(tmp_path, stubs):
+    evil, victim = stubs
+    project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
+    with make_client(create_app(project, TOKEN, host="0.0.0.0")) as c:
+        yield c
+
+
+PAGES = ["/", "/agents/victim", "/agents/victim/settings", "/agents/nosuch",
+         "/agents/victim/skills/x", "/no-such-page"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_exposed_pages_need_the_token(exposed, path):
+    r = exposed.get(path)
+    assert r.status_code == 401, r.text[:200]
+    assert r.headers["content-type"].startswith("text/html")
+    assert 'data-page="session"' in r.text
+    for leak in ("victim", "identity-of", "Victim", CANARY):
+        assert leak not in r.text, leak
+    exposed.cookies.set(SESSION_COOKIE, "0" * 64)
+    assert exposed.get(path).status_code == 401
+
+
+def test_exposed_pages_open_with_the_session_cookie(exposed):
+    refused = exposed.post("/api/session", headers={"X-SMBOS-Token": TOKEN + "x"})
+    assert refused.status_code == 403 and "set-cookie" not in refused.headers
+    r = exposed.post("/api/session", headers=AUTH)
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie and TOKEN not in cookie
+    for path in PAGES[:3]:
+        page = exposed.get(path)  # the client keeps the cookie
+        assert page.status_code == 200, (path, page.text[:200])
+    assert "victim" in exposed.get("/").text
+    # JSON and the proxy take the header, never the cookie.
+    assert exposed.get("/api/agents").status_code == 401
+    assert exposed.get("/agents/victim/api/health").status_code == 401
+    assert exposed.get("/api/agents", headers=AUTH).status_code == 200
+    gone = exposed.delete("/api/session", headers=AUTH)
+    assert gone.status_code == 200 and "Max-Age=0" in gone.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("host,answered", [
+    ("127.0.0.1:8787", True), ("localhost:8787", True), ("[::1]:8787", True),
+    ("127.0.0.2:8787", True),                      # an address of this machine
+    (f"{socket.gethostname()}:8787", True),
+    ("evil.example:8787", False), ("203.0.113.7:8787", False), ("127.0.0.1.evil.example", False),
+])
+def test_exposed_ui_answers_only_under_this_machines_names(exposed, host, answered):
+    r = exposed.get("/api/openapi.json", headers={"Host": host})
+    assert (r.status_code != 421) is answered, (host, r.status_code)
+
+
+# ------------------------------------------------------------------- 3. the settings
+
+
+def test_settings_need_the_token_on_loopback_too(client):
+    r = client.get("/api/agents/victim/env")
+    assert r.status_code == 401 and r.json()["kind"] == "token"
+    assert client.get("/api/agents/victim/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
+    page = client.get("/agents/victim/settings")
+    assert page.status_code == 200
+    assert "ANTHROPIC_BASE_URL" not in page.text and "****" not in page.text
+    assert client.get("/api/agents/victim/env", headers=AUTH).status_code == 200
+
+
 # ----------------------------------------------------------------- 5. smaller ones
 
 
@@ -132,6 +206,32 @@ def test_proxy_paths_are_plain_segments(client, stubs, path):
     assert r.status_code == (404 if "%0a" in path else 400), (path, r.status_code, r.text)
     assert r.headers["content-type"] == "application/json"
     assert evil.requests == [], "nothing reached the runtime"
+
+
+def test_a_tls_tunnel_under_an_allowed_name_may_change_things(tmp_path, stubs):
+    evil, victim = stubs
+    project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
+    app = create_app(project, TOKEN, allow_hosts=("ui.example.com",))
+    with make_client(app) as c:
+        tunnel = {**AUTH, "Host": "ui.example.com", "Origin": "https://ui.example.com"}
+        r = c.put("/api/agents/victim/env", headers=tunnel,
+                  json={"values": {"ASSISTANT_NAME": "Vic"}})
+        assert r.status_code == 200, r.text
+        for origin, host in (("https://evil.example", "ui.example.com"),
+                             ("https://127.0.0.1:8787", "127.0.0.1:8787"),
+                             ("http://ui.example.com.evil", "ui.example.com")):
+            r = c.put("/api/agents/victim/env", headers={**AUTH, "Host": host, "Origin": origin},
+                      json={"values": {"ASSISTANT_NAME": "Eve"}})
+            assert r.status_code == 403 and r.json()["kind"] == "origin", (origin, r.text)
+
+
+def test_guard_origin_rules():
+    guard = Guard(token=TOKEN, extra_hosts=("ui.example.com",))
+    assert guard.origin_ok(None, "http", "127.0.0.1:8787")
+    assert guard.origin_ok(BASE, "http", "127.0.0.1:8787")
+    assert guard.origin_ok("https://ui.example.com", "http", "ui.example.com")
+    assert not guard.origin_ok("https://127.0.0.1:8787", "http", "127.0.0.1:8787")
+    assert not guard.origin_ok("null", "http", "127.0.0.1:8787")
 
 
 def test_proxy_paths_over_a_real_server(tmp_path, stubs):

@@ -52,7 +52,7 @@ from smbos.runtime import (
 )
 from smbos import operations as ops
 from smbos.web import markdown
-from smbos.web.security import Guard
+from smbos.web.security import SESSION_PATH, Guard
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 1024 * 1024
@@ -450,8 +450,9 @@ async def settings_page(request: Request) -> Response:
     agent = await page_agent(request)
     if isinstance(agent, Response):
         return agent
-    keys = await run_in_threadpool(ops.env_keys, agent)
-    return page(request, "settings.html", title=f"{agent.name}: settings", agent=agent, keys=keys)
+    # The values (masked) and key names come from GET /api/agents/<id>/env, which needs the token:
+    # the page itself holds nothing of `.env`.
+    return page(request, "settings.html", title=f"{agent.name}: settings", agent=agent)
 
 
 async def skill_page(request: Request) -> Response:
@@ -710,6 +711,20 @@ async def api_heal(request: Request) -> Response:
     return ok({"actions": [a.to_json() for a in reversed(actions)]})
 
 
+async def api_session(request: Request) -> Response:
+    """POST: the token (checked by the guard) is right; the answer sets the cookie that opens the
+    pages when the UI listens beyond loopback. DELETE: forget it. The page's script calls POST
+    before it keeps a token, so a link cannot plant a wrong one."""
+    guard = _state(request).guard
+    response = ok({"ok": True, "exposed": guard.exposed})
+    if request.method == "DELETE":
+        response.headers["Set-Cookie"] = guard.session_cookie_cleared()
+    else:
+        secure = request.headers.get("origin", "").startswith("https:")
+        response.headers["Set-Cookie"] = guard.session_cookie(secure)
+    return response
+
+
 async def api_openapi(request: Request) -> Response:
     from smbos.web.openapi import document
 
@@ -824,6 +839,7 @@ def routes() -> list:
         Route("/agents/{agent_id}/api/{path:path}", proxy, methods=["GET", "POST"],
               name="proxy"),
         Route("/api/openapi.json", api_openapi, methods=["GET"], name="openapi"),
+        Route(SESSION_PATH, api_session, methods=["POST", "DELETE"], name="session"),
         Route("/api/status", api_status, methods=["GET"], name="status"),
         Route("/api/heal", api_heal, methods=["GET"], name="heal"),
         Route("/api/agents", api_agents, methods=["GET"], name="agents"),
@@ -901,9 +917,10 @@ SECURITY_HEADERS = {
 class GuardMiddleware:
     """Host, Origin and token checks (security.Guard) and security headers on every answer."""
 
-    def __init__(self, app, guard: Guard):
+    def __init__(self, app, guard: Guard, templates: jinja2.Environment):
         self.app = app
         self.guard = guard
+        self.templates = templates
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -922,7 +939,12 @@ class GuardMiddleware:
 
         if refused is not None:
             status, kind, message = refused
-            response = JSONResponse({"error": message, "kind": kind}, status_code=status)
+            if kind == "session":
+                # A page, without the token: a page whose script gets the session cookie.
+                response = render_page(self.templates, "session.html", status, title="UI token",
+                                       message=message, exposed=True)
+            else:
+                response = JSONResponse({"error": message, "kind": kind}, status_code=status)
             return await response(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)
 
@@ -946,5 +968,5 @@ def create_app(project: Project, token: str, *, host: str = "127.0.0.1",
     })
     app.state.ui = state
     app.state.templates = _templates()
-    app.add_middleware(GuardMiddleware, guard=guard)
+    app.add_middleware(GuardMiddleware, guard=guard, templates=app.state.templates)
     return app
