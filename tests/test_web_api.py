@@ -697,8 +697,43 @@ def test_ui_command_makes_the_token_once_and_serves(folders):
     token = (root / "state" / "ui-token").read_text().strip()
     assert f"#token={token}" in outputs[0]
     assert token not in outputs[1] and "state/ui-token" in outputs[1]
-    bad = run_smbos("ui", "--host", "0.0.0.0", "--token", "short", cwd=root)
-    assert bad.code == 2 and "--token" in bad.stderr
+    short = run_smbos("ui", "--host", "0.0.0.0", cwd=root, env={"SMBOS_UI_TOKEN": "short"})
+    assert short.code == 2 and "SMBOS_UI_TOKEN" in short.stderr
+
+
+def test_ui_token_never_on_the_command_line(folders):
+    """A token given as an argument is visible to every user in `ps`: refused, with the ways
+    that are not (SMBOS_UI_TOKEN, --token-file)."""
+    root = folders.project_dir
+    for value in ("short", TOKEN):
+        bad = run_smbos("ui", "--token", value, cwd=root)
+        assert bad.code == 2 and "ps" in bad.stderr and "--token-file" in bad.stderr, bad
+        assert value not in bad.output
+    token_file = root / "my-token"
+    token_file.write_text("tiny\n")
+    assert run_smbos("ui", "--token-file", str(token_file), cwd=root).code == 2
+    token_file.write_text(TOKEN + "\n")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port),
+                             "--token-file", str(token_file), "--show-token"], cwd=root,
+                            env={**os.environ, "SMBOS_PROJECT": folders.name},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/agents/alpha/env", headers=AUTH,
+                              timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, errors = proc.communicate(timeout=15)
+    assert f"(from {token_file})" in out + errors
+    assert not (root / "state" / "ui-token").exists()
 
 
 # ---------------------------------------------------------------------------------- CLI
