@@ -549,11 +549,43 @@ def test_memory_refusals(client, path, status):
 def test_memory_paths_are_checked_in_the_operation(folders):
     agent = folders.load().get("alpha")
     for rel in ("../.env", "notes/../../.env", "/etc/passwd", "leak.md", "..", ".", "",
-                "notes/./todo.md", "C:/x", "a\x00b"):
+                "C:/x", "a\x00b"):
         with pytest.raises(ops.OpError) as info:
             ops.read_memory(agent, rel)
         assert info.value.status in (400, 404)
         assert CANARY not in str(info.value)
+        assert ("'..'" in str(info.value)) == (".." in rel), (rel, str(info.value))
+    # `./` is a path inside the folder, as a shell would complete it.
+    assert ops.read_memory(agent, "./context.md") == "# Context\nremember this\n"
+    assert ops.read_memory(agent, "notes/./todo.md") == "- a\n"
+
+
+TEMP_NAMES = [".smbos-tmp.mcp.json", "..mcp.json.smbos-tmp", ".smbos-tmp.CLAUDE.md",
+              "notes/.smbos-tmp.x.md"]
+
+
+def test_entrypoint_temp_files_are_never_shown_and_git_ignored(client, folders):
+    """The entrypoint writes `.mcp.json` (secrets written in) through a temp file: a left-over
+    one is neither listed nor shown, by the UI or `smbos memory`, and git ignores it."""
+    memory = folders.agents_dir / "alpha" / "memory"
+    for name in TEMP_NAMES:
+        (memory / name).write_text(f'{{"env": {{"NOTION_TOKEN": "{CANARY}"}}}}\n')
+    listed = client.get("/api/agents/alpha/memory")
+    assert not [f for f in listed.json()["files"] if "smbos-tmp" in f["path"]]
+    root = folders.project_dir
+    env = {"SMBOS_PROJECT": folders.name}
+    assert "smbos-tmp" not in run_smbos("memory", "alpha", cwd=root, env=env).stdout
+    for name in TEMP_NAMES:
+        r = client.get(f"/api/agents/alpha/memory/{name}")
+        assert r.status_code == 403, (name, r.text)
+        no_canary(r)
+        cli = run_smbos("memory", "alpha", name, cwd=root, env=env)
+        assert cli.code == 2 and "never shown" in cli.stderr and CANARY not in cli.output
+    repo = Path(__file__).resolve().parent.parent
+    for name in TEMP_NAMES + [".mcp.json"]:
+        ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", "--no-index",
+                                  f"agents/andy/memory/{name}"], check=False)
+        assert ignored.returncode == 0, f"{name} is not git-ignored"
 
 
 # -------------------------------------------------------------------------------- skills
