@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from smbos import catalog, envfile
+from smbos import catalog, envfile, ports
 from smbos.errors import Problem, Severity
 
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -36,7 +35,6 @@ MAX_ID_LENGTH = 32
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_AGENT_MD_BYTES = 1024 * 1024
 MAX_ENV_BYTES = 64 * 1024
-ASSIGNED_PORTS = range(3200, 3900)
 MIN_INTERVAL_MS = 60_000
 
 AGENT_MD = "agent.md"
@@ -401,6 +399,13 @@ class Fleet:
     display_root: str
     agents: list[Agent] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Assigned ports (ports.py): as recorded in agents/.ports.json, and as it should be now.
+    recorded_ports: dict[str, int] = field(default_factory=dict)
+    port_record: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / ports.PORTS_FILE
 
     @property
     def errors(self) -> list[Problem]:
@@ -799,34 +804,6 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
             seen.add(item.id)
 
 
-def _assign_ports(loaded: list[_Loaded], problems: list[Problem], display_root: str) -> dict[str, int]:
-    ports: dict[str, int] = {}
-    taken: dict[int, str] = {}
-    for item in loaded:
-        port = item.config.port
-        if port is None:
-            continue
-        if port in taken:
-            problems.append(Problem(f"{display_root}/{item.agent_id}/{CONFIG_YAML}", "port",
-                                    f"{port} is already used by agent {taken[port]!r}; "
-                                    "expected a port no other agent uses"))
-            continue
-        taken[port] = item.agent_id
-        ports[item.agent_id] = port
-    span = len(ASSIGNED_PORTS)
-    for item in loaded:
-        if item.config.port is not None:
-            continue
-        start = zlib.crc32(item.agent_id.encode()) % span
-        for step in range(span):
-            port = ASSIGNED_PORTS[(start + step) % span]
-            if port not in taken:
-                taken[port] = item.agent_id
-                ports[item.agent_id] = port
-                break
-    return ports
-
-
 def display_path(path: Path) -> str:
     """How a path is shown in messages: relative to the working directory when inside it."""
     try:
@@ -845,15 +822,24 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
                                                         "agent folders"))
         return fleet
     loaded = []
+    folders: set[str] = set()
     for entry in sorted(given.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(".") or not entry.is_dir():
             continue
+        folders.add(entry.name)
         item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
         if item:
             loaded.append(item)
-    ports = _assign_ports(loaded, fleet.problems, display_root)
+    record_display = f"{display_root}/{ports.PORTS_FILE}"
+    fleet.recorded_ports, record_problems = ports.read_record(fleet.ports_file, record_display)
+    fleet.problems += record_problems
+    assignment = ports.assign(
+        [(i.agent_id, i.config.port, f"{display_root}/{i.agent_id}/{CONFIG_YAML}") for i in loaded],
+        fleet.recorded_ports, folders, record_display)
+    fleet.problems += assignment.problems
+    fleet.port_record = assignment.record
     for item in loaded:
-        if item.agent_id not in ports:
+        if item.agent_id not in assignment.ports:
             continue
         fleet.agents.append(Agent(
             id=item.agent_id,
@@ -861,7 +847,7 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
             config=item.config,
             front=item.front,
             identity=item.identity,
-            port=ports[item.agent_id],
+            port=assignment.ports[item.agent_id],
             env_example=tuple(item.env_example),
             env_keys=item.env_keys,
             agent_md_sha256=item.agent_md_sha256,

@@ -218,6 +218,7 @@ def generate(project: Project, check: bool) -> None:
             sys.exit(EXIT_CHECK_FAILED)
         out(f"{project.compose_display} is up to date ({len(fleet.enabled)} service(s))")
         return
+    project.record_ports(fleet)
     compose.write_atomic(target, text)
     out(f"wrote {project.compose_display}: {len(fleet.enabled)} service(s) from "
         f"{fleet.display_root}/")
@@ -354,6 +355,7 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     from smbos import image, preflight
 
     fleet = load_valid(project, strict_env=True)
+    project.record_ports(fleet)
     controller = _controller(project)
     agents = controller.resolve(list(ids), fleet)
     disabled = [a.id for a in agents if not a.enabled]
