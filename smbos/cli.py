@@ -84,12 +84,22 @@ class SmbosGroup(click.Group):
         except KeyboardInterrupt:
             err("interrupted")
             ctx.exit(130)
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("SMBOS_DEBUG"):
+                self._internal(ctx, exc)
+            # A file that could not be read or written: its path and the reason.
+            err(f"error: {exc.filename}: {(exc.strerror or str(exc)).lower()}")
+            ctx.exit(EXIT_CHECK_FAILED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-            if os.environ.get("SMBOS_DEBUG"):
-                raise
-            err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-                "(set SMBOS_DEBUG=1 for a traceback)")
-            ctx.exit(EXIT_INTERNAL)
+            self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: Exception):
+        if os.environ.get("SMBOS_DEBUG"):
+            raise exc
+        err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set SMBOS_DEBUG=1 for a traceback)")
+        ctx.exit(EXIT_INTERNAL)
 
 
 def _docker_errors() -> tuple[type[BaseException], ...]:
@@ -540,7 +550,10 @@ def _runtime_url(project: Project, agent_id: str) -> str:
               help="Seconds to wait for the whole reply.")
 def chat(project: Project, agent_id: str, message: str, timeout: int) -> None:
     """Send MESSAGE to an agent's web chat and stream the reply as it arrives."""
+    from smbos.operations import check_message
     from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    check_message(message)  # an empty message is refused here, not by the runtime
 
     url = _runtime_url(project, agent_id)
     failed = False
@@ -731,6 +744,10 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
     changes = ops.parse_assignments(assignments, "KEY=VALUE (KEY= removes KEY)")
     if stdin_key:
         line = sys.stdin.readline().rstrip("\r\n")
+        if not line.strip():
+            # An empty value removes the key: never what a piped secret that came out empty means.
+            raise SmbosError(f"--stdin {stdin_key}: stdin gave an empty value; nothing changed "
+                             f"(to remove the key: smbos env {agent_id} {stdin_key}=)")
         changes[stdin_key] = line
     if changes:
         result = ops.update_env(agent, changes)
