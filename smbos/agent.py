@@ -580,14 +580,49 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
 
 def _load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
                first_line: int = 1) -> Any:
-    """`first_line`: the file's line number of the text's first line (front matter: 2)."""
+    """`first_line`: the file's line number of the text's first line (front matter: 2).
+    A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
+    silently): the data is not returned then."""
+    loader = _NoAliasLoader(text)
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        duplicates = _duplicate_keys(node, "") if node is not None else []
+        for key, line, first in duplicates:
+            problems.append(Problem(display, key, f"given twice (line {line + first_line}, first "
+                                                  f"on line {first + first_line}); a key may "
+                                                  "appear once in a mapping"))
+        if duplicates:
+            return None
+        return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         problems.append(Problem(display, field, _yaml_problem(exc, first_line)))
     except RecursionError:
         problems.append(Problem(display, field, "nested too deeply to be a configuration"))
+    finally:
+        loader.dispose()
     return None
+
+
+def _duplicate_keys(node: yaml.Node, path: str) -> list[tuple[str, int, int]]:
+    """(key path, line, line of the first one) of every key repeated in a mapping of `node`."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            scalar = isinstance(key_node, yaml.ScalarNode)
+            name = str(key_node.value) if scalar else "?"
+            where = f"{path}.{name}" if path else name
+            if scalar:
+                ident = (key_node.tag, key_node.value)
+                if ident in seen:
+                    found.append((where, key_node.start_mark.line, seen[ident]))
+                else:
+                    seen[ident] = key_node.start_mark.line
+            found += _duplicate_keys(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, f"{path}[{index}]")
+    return found
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int]:

@@ -173,6 +173,9 @@ AGENT_MD_CASES = {
     # YAML would end up in the identity.
     "bom": (_md("\ufeff---\nnmae: Andy\n---\n# Andy\n"), "agents/andy/agent.md: ",
             "byte order mark"),
+    "front-matter-duplicate-key": (_md("---\nname: Andy\nname: Bob\n---\n# Andy\n"),
+                                   "agents/andy/agent.md: name: ",
+                                   "given twice (line 3, first on line 2)"),
 }
 
 
@@ -209,6 +212,14 @@ CONFIG_CASES = {
                  ""),
     "bom": (_cfg_bytes("\ufeffname: Andy\n".encode()), "agents/andy/config.yaml: ",
             "byte order mark"),
+    "duplicate-key": (_cfg("name: Andy\nport: 3101\nport: 3102\n"),
+                      "agents/andy/config.yaml: port: ", "given twice (line 3, first on line 2)"),
+    "duplicate-nested-key": (_cfg("name: Andy\nruntime:\n  timezone: UTC\n  log_level: info\n"
+                                  "  timezone: Europe/Berlin\n"),
+                             "agents/andy/config.yaml: runtime.timezone: ", "given twice"),
+    "duplicate-key-in-a-list": (_cfg("name: Andy\nschedules:\n  - id: a\n    cron: 0 8 * * *\n"
+                                     "    prompt: x\n    prompt: y\n"),
+                                "agents/andy/config.yaml: schedules[0].prompt: ", "given twice"),
     "a-list": (_cfg("- name: Andy\n- port: 3101\n"),
                "agents/andy/config.yaml: (top level): ", "expected a mapping of keys, got list"),
     "a-scalar": (_cfg("just some words\n"), "agents/andy/config.yaml: (top level): ",
