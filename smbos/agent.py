@@ -13,13 +13,14 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+import math
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smbos import catalog, envfile, ports
@@ -28,7 +29,16 @@ from smbos.errors import Problem, Severity
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-MEMORY_RE = re.compile(r"^\d+(\.\d+)?[bkmg]$", re.IGNORECASE)
+MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$", re.IGNORECASE)
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+MIN_MEMORY_BYTES = 6 * 1024 ** 2  # the smallest memory limit Docker accepts
+# An image reference as Docker reads it: [registry[:port]/]path[:tag][@digest], lowercase path.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = (r"(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|[A-Za-z0-9-]+(?=:\d))(?::\d+)?")
+IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                      r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 MAX_ID_LENGTH = 32
@@ -36,6 +46,9 @@ MAX_CONFIG_BYTES = 256 * 1024
 MAX_AGENT_MD_BYTES = 1024 * 1024
 MAX_ENV_BYTES = 64 * 1024
 MIN_INTERVAL_MS = 60_000
+# The runtime computes the next run as `Date.now() + interval` in JavaScript: far beyond a year that
+# loses precision or leaves Date's range; a year is longer than any useful interval (use cron).
+MAX_INTERVAL_MS = 366 * 86_400_000
 
 AGENT_MD = "agent.md"
 CONFIG_YAML = "config.yaml"
@@ -52,22 +65,33 @@ class _Model(BaseModel):
 
 
 class Resources(_Model):
-    cpus: float = Field(1.0, gt=0, le=256)
+    cpus: float = Field(1.0, ge=0.01, le=256)  # Docker's smallest CPU share is 0.01
     memory: str = "1g"
     pids: int = Field(512, ge=32, le=1_000_000)
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not MEMORY_RE.match(value):
+        match = MEMORY_RE.match(value)
+        if not match:
             raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        if float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()] < MIN_MEMORY_BYTES:
+            raise ValueError(f"expected at least 6m (the smallest memory limit Docker accepts), "
+                             f"got {value!r}")
         return value.lower()
 
 
 def _single_line(value: str | None) -> str | None:
-    """A name becomes ASSISTANT_NAME (default from `name`): no line break of any kind."""
+    """A name becomes ASSISTANT_NAME (default from `name`), a description a table cell: no line
+    break of any kind."""
     if value and value.splitlines() != [value]:
         raise ValueError("expected a single line")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank; expected the text the agent gets")
     return value
 
 
@@ -99,10 +123,26 @@ class Runtime(_Model):
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 255 or not IMAGE_RE.match(value)):
+            raise ValueError(f"not an image reference: {value[:80]!r}; expected "
+                             "[registry/]name[:tag][@sha256:digest] with a lowercase name, such "
+                             "as smbos/nanoclaw:local")
+        return value
+
 
 class Channels(_Model):
     telegram: bool = False
     telegram_only: bool = False
+
+    @model_validator(mode="after")
+    def _only_needs_telegram(self) -> Channels:
+        if self.telegram_only and not self.telegram:
+            raise ValueError("telegram_only needs telegram: true (the only channel would be "
+                             "one that is off)")
+        return self
 
 
 class Tool(_Model):
@@ -143,6 +183,9 @@ def parse_interval(value: str | int) -> int:
         ms = int(match.group(1)) * unit[match.group(2)]
     if ms < MIN_INTERVAL_MS:
         raise ValueError("must be at least 60s (the runtime's scheduler polls once a minute)")
+    if ms > MAX_INTERVAL_MS:
+        raise ValueError("must be at most 366d (the runtime adds it to the current time in "
+                         "JavaScript); for rarer runs use cron or once")
     return ms
 
 
@@ -165,6 +208,11 @@ class Schedule(_Model):
             raise ValueError(f"expected 5 fields (minute hour day month weekday), got {value!r}")
         if not croniter.is_valid(value):
             raise ValueError(f"not a valid cron expression: {value!r}")
+        try:
+            croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+        except CroniterBadDateError:
+            raise ValueError(f"{value!r} never fires (no such date, e.g. 31 February); expected "
+                             "a day that exists in the months given") from None
         return " ".join(fields)
 
     @field_validator("interval")
@@ -172,6 +220,19 @@ class Schedule(_Model):
     def _interval(cls, value: str | int | None) -> str | int | None:
         if value is not None:
             parse_interval(value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
+
+    @field_validator("once", mode="before")
+    @classmethod
+    def _once_date(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            raise ValueError(f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
+                             f"got the date {value.isoformat()} without a time")
         return value
 
     @field_validator("once")
@@ -219,13 +280,44 @@ class SkillInput(_Model):
     default: str | int | float | None = None
     options: list[str | int | float] | None = None
 
+    @field_validator("default", mode="before")
+    @classmethod
+    def _date_default(cls, value: Any) -> Any:
+        # YAML reads `2026-03-01` as a date: the input's value is its text.
+        return value.isoformat() if isinstance(value, date) else value
+
     @model_validator(mode="after")
     def _options(self) -> SkillInput:
         if self.type == "select" and not self.options:
             raise ValueError("a select input needs a non-empty options list")
         if self.type != "select" and self.options is not None:
             raise ValueError("options are only for type: select")
+        default = None if self.default is None else str(self.default)
+        if default is None or default.strip() == "":
+            return self
+        if self.type == "select" and default not in [str(o) for o in self.options]:
+            raise ValueError(f"default {default[:40]!r} is not one of the options: "
+                             f"{', '.join(str(o) for o in self.options)}")
+        if self.type == "number" and not _is_number(default):
+            raise ValueError(f"default {default[:40]!r} is not a number")
+        if self.type == "date" and not _is_date(default):
+            raise ValueError(f"default {default[:40]!r} is not a date YYYY-MM-DD")
         return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 class Skill(_Model):
@@ -235,6 +327,11 @@ class Skill(_Model):
     inputs: list[SkillInput] = []
     prompt: str = Field(min_length=1)
     display: Literal["text", "list", "table"] = "text"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
 
     @model_validator(mode="after")
     def _placeholders(self) -> Skill:
@@ -272,7 +369,7 @@ class AgentConfig(_Model):
     skills: list[Skill] = []
     heal: Heal = Heal()
 
-    @field_validator("name")
+    @field_validator("name", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
@@ -294,7 +391,7 @@ class FrontMatter(_Model):
     description: str | None = None
     model: str | None = None
 
-    @field_validator("name")
+    @field_validator("name", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
@@ -511,7 +608,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, date) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -746,6 +843,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                         problems += validation_problems(exc, AgentConfig, cfg_display)
                     else:
                         _check_unique(config, cfg_display, problems)
+                        _check_once(config, cfg_display, problems)
 
     # .env.example: documented keys, no committed secrets.
     example: list[envfile.ExampleKey] = []
@@ -829,6 +927,16 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     return loaded
 
 
+def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> None:
+    """A `once` schedule whose time has passed (in the agent's time zone) would never run."""
+    now = datetime.now(ZoneInfo(config.runtime.timezone)).replace(tzinfo=None)
+    for index, schedule in enumerate(config.schedules):
+        if schedule.enabled and schedule.once and datetime.fromisoformat(schedule.once) <= now:
+            problems.append(Problem(display, f"schedules[{index}].once",
+                                    f"{schedule.once} has passed ({config.runtime.timezone}); "
+                                    "set a later time, or enabled: false once it has run"))
+
+
 def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) -> None:
     for attr in ("schedules", "skills", "tools"):
         seen: set[str] = set()
@@ -837,6 +945,21 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
                 problems.append(Problem(display, f"{attr}[{index}].id",
                                         f"duplicate id {item.id!r}; ids must be unique"))
             seen.add(item.id)
+
+
+def _same_folders(entries: list[Path]) -> dict[Path, str]:
+    """Entries that are another entry's folder under a second name (a link), mapped to the id of
+    the one that keeps it: the real folder, else the first name."""
+    groups: dict[Path, list[Path]] = {}
+    for entry in entries:
+        groups.setdefault(entry.resolve(), []).append(entry)
+    out: dict[Path, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        owner = next((e for e in group if not e.is_symlink()), group[0])
+        out.update({e: owner.name for e in group if e is not owner})
+    return out
 
 
 def display_path(path: Path) -> str:
@@ -857,11 +980,18 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
                                                         "agent folders"))
         return fleet
     loaded = []
-    folders: set[str] = set()
-    for entry in sorted(given.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith(".") or not entry.is_dir():
+    entries = [e for e in sorted(given.iterdir(), key=lambda p: p.name)
+               if not e.name.startswith(".") and e.is_dir()]
+    folders = {e.name for e in entries}
+    same = _same_folders(entries)
+    for entry, owner in same.items():
+        fleet.problems.append(Problem(f"{display_root}/{entry.name}", "",
+                                      f"is the same folder as agent {owner!r} (a link); the two "
+                                      "would share one memory and one .env: remove the link, or "
+                                      "copy the folder"))
+    for entry in entries:
+        if entry in same:
             continue
-        folders.add(entry.name)
         item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
         if item:
             loaded.append(item)
