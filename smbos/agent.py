@@ -524,6 +524,19 @@ class Fleet:
     def get(self, agent_id: str) -> Agent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
 
+    def why_missing(self, agent_id: str) -> str:
+        """Why `agent_id` is not an agent here: its folder's first error when it has one (an
+        invalid agent is not an unknown one), else the ids there are."""
+        folder = f"{self.display_root}/{agent_id}"
+        errors = sorted(p for p in self.errors if p.path == folder
+                        or p.path.startswith(folder + "/") or p.path.startswith(folder + " "))
+        if errors:
+            more = (f" (and {len(errors) - 1} more problem(s): `smbos validate` lists them)"
+                    if len(errors) > 1 else "")
+            return f"agent {agent_id[:64]!r} is invalid: {errors[0]}{more}"
+        known = ", ".join(a.id for a in self.agents) or "none"
+        return f"unknown agent {agent_id[:64]!r}; known agents: {known}"
+
 
 # --------------------------------------------------------------------------- helpers
 

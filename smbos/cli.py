@@ -702,7 +702,7 @@ def _folder_agent(project: Project, agent_id: str):
     fleet = project.load()
     agent = fleet.get(agent_id)
     if agent is None:
-        raise UnknownAgent(agent_id, [a.id for a in fleet.agents])
+        raise UnknownAgent(fleet.why_missing(agent_id))
     return agent
 
 

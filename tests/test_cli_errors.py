@@ -235,3 +235,34 @@ def test_env_stores_apostrophes(folders):
     from smbos import envfile
 
     assert envfile.read_env(folders / "agents" / "alpha" / ".env")["ASSISTANT_NAME"] == value
+
+
+@pytest.mark.parametrize("args", [
+    ("status", "beta"), ("start", "beta"), ("logs", "beta"), ("chat", "beta", "hello"),
+    ("tasks", "beta"), ("env", "beta"), ("memory", "beta"), ("skill", "beta"),
+], ids=lambda a: " ".join(a))
+def test_an_invalid_agent_is_not_called_unknown(folders, args):
+    """An agent whose folder has an error: said so, with the first problem, not "unknown"."""
+    (folders / "agents" / "beta" / "config.yaml").write_text("name: Beta\nprot: 3101\n")
+    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 2, result.output
+    assert one_stderr_line(result) == (
+        "error: agent 'beta' is invalid: agents/beta/config.yaml: prot: unknown key (did you "
+        "mean 'port'?)")
+
+
+def test_the_ui_says_an_agent_is_invalid(folders):
+    from smbos.project import Project
+    from smbos.web.app import create_app
+
+    from .test_web_api import AUTH, make_client
+
+    (folders / "agents" / "beta" / "config.yaml").write_text("name: Beta\nprot: 3101\n")
+    project = Project.from_options(folders / "agents", None, "clierrors")
+    with make_client(create_app(project, AUTH["X-SMBOS-Token"])) as client:
+        for path in ("/api/agents/beta", "/api/agents/beta/env", "/agents/beta/api/health"):
+            r = client.get(path, headers=AUTH)
+            assert r.status_code == 404 and "agent 'beta' is invalid" in r.json()["error"]
+        page = client.get("/agents/beta")
+        assert page.status_code == 404 and "is invalid" in page.text

@@ -239,9 +239,7 @@ class UIState:
         fleet = await self.fleet()
         agent = fleet.get(agent_id)
         if agent is None:
-            known = ", ".join(a.id for a in fleet.agents) or "none"
-            raise ApiError(404, f"unknown agent {agent_id[:64]!r}; known agents: {known}",
-                           "unknown_agent")
+            raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
         return agent
 
     # -- status ----------------------------------------------------------------------------
@@ -274,7 +272,7 @@ class UIState:
         fleet = await self.fleet()
         for agent_id in ids:
             if fleet.get(agent_id) is None:
-                raise ApiError(404, f"unknown agent {agent_id[:64]!r}", "unknown_agent")
+                raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
         measured_at = time.time()
         try:
             rows = await self.docker(lambda c: c.status(list(ids), probe=False, fleet=fleet))
@@ -423,8 +421,8 @@ async def page_agent(request: Request) -> Agent | HTMLResponse:
     try:
         return await _state(request).agent(request.path_params["agent_id"])
     except ApiError as exc:
-        return page(request, "error.html", status=exc.status, title="Unknown agent",
-                    message=exc.message)
+        title = "Unknown agent" if exc.message.startswith("unknown") else "Invalid agent"
+        return page(request, "error.html", status=exc.status, title=title, message=exc.message)
 
 
 async def fleet_page(request: Request) -> Response:
