@@ -13,7 +13,7 @@ NANOCLAW_REF ?= main
 IMAGE        ?= smbos/nanoclaw:local
 WAIT         ?= 180
 
-.PHONY: help install test test-fast generate validate image up down ps logs demo demo-down bench clean
+.PHONY: help install test test-fast generate validate image up down ps demo demo-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
