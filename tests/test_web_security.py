@@ -89,12 +89,14 @@ def test_proxied_data_is_never_sniffed_nor_run(client, stubs, given, expected):
         assert header not in r.headers, header
 
 
-def test_an_empty_answer_passes_without_a_type(client, stubs):
+@pytest.mark.parametrize("status", [204, 404, 200])
+def test_an_empty_answer_passes_without_a_type(client, stubs, status):
     evil, _ = stubs
-    evil.routes["/api/nothing"] = Answer(b"", None, status=204)
+    evil.routes["/api/nothing"] = Answer(b"", None, status=status)
     r = client.get("/agents/evil/api/nothing")
-    assert r.status_code == 204 and r.content == b""
+    assert r.status_code == status and r.content == b""
     assert r.headers["content-security-policy"].startswith("sandbox")
+    assert "content-type" not in r.headers
 
 
 def test_no_same_origin_url_but_the_uis_script_can_run(client):

@@ -762,6 +762,13 @@ def proxy_media_type(content_type: str | None) -> str | None:
     return f"{media}; charset={charset.group(1)}" if charset else media
 
 
+async def _first_bytes(response: httpx.Response) -> bytes:
+    async for chunk in response.aiter_raw():
+        if chunk:
+            return chunk
+    return b""
+
+
 async def proxy(request: Request) -> Response:
     """Forward to the agent's own API, streaming the answer as it comes (server-sent events
     pass through unbuffered). Only JSON and event streams come back; anything else is refused."""
@@ -796,15 +803,22 @@ async def proxy(request: Request) -> Response:
     except httpx.HTTPError as exc:
         return runtime_error(agent, classify_transport_error(exc, route))
     media = proxy_media_type(response.headers.get("content-type"))
-    if media is None and response.status_code not in (204, 304):
-        await response.aclose()
-        shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
-        return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
-                          f"Content-Type {shown!r}; the proxy passes only JSON and event streams",
-                     "runtime_content_type")
     out = dict(PROXY_HEADERS)
-    if media is not None:
-        out["Content-Type"] = media
+    if media is None:
+        # Only an empty answer (an empty 404, a 204) passes without a type that may pass.
+        try:
+            body = await _first_bytes(response)
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        if body:
+            shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
+            return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} "
+                              f"with {response.status_code} and Content-Type {shown!r}; the proxy "
+                              "passes only JSON and event streams", "runtime_content_type")
+        return Response(status_code=response.status_code, headers=out)
+    out["Content-Type"] = media
     if media == "text/event-stream":
         out.update(SSE_HEADERS)
 
@@ -817,9 +831,6 @@ async def proxy(request: Request) -> Response:
         finally:
             await response.aclose()
 
-    if media is None:
-        await response.aclose()
-        return Response(status_code=response.status_code, headers=out)
     return StreamingResponse(relay(), status_code=response.status_code, headers=out)
 
 
