@@ -1073,3 +1073,31 @@ def test_live_no_container_is_409(live):
         import shutil
 
         shutil.rmtree(folder)
+
+
+def test_env_reading_is_the_entrypoints(tmp_path):
+    """Python's reading of `.env` and the image entrypoint's `parseEnvText` agree, on tricky
+    lines and on random ones (one run of node for all of them)."""
+    import random
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not found: the entrypoint's reader cannot be run here")
+    rng = random.Random(7)
+    pieces = ["K", "A_1", "export ", "=", "==", " ", "\t", "#", " #", "'", '"', "x", "é",
+              "\u00a0", "\u2028", "\r", "\r\n", "\n", "\v", "\ufeff", "$HOME", "\\n", "ok"]
+    texts = ["K=a # b\n", "K='a # b'\n", 'K="x\\ny"\n', "export K = spaced \n", "K=\"q'\n",
+             "K=1\r\nK=2\r\n", "  # K=commented\nK=ok\n", "K=''x''\n", "K=\u00a0v\u00a0\n",
+             "=nokey\n", "export\tK=v\n", "K='\n"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(400)]
+    script = tmp_path / "read.mjs"
+    entrypoint = Path(__file__).resolve().parent.parent / "smbos" / "image" / "entrypoint.mjs"
+    script.write_text(f"import {{ parseEnvText }} from {json.dumps(str(entrypoint))};\n"
+                      "let input = ''; process.stdin.on('data', (d) => { input += d; });\n"
+                      "process.stdin.on('end', () => process.stdout.write(JSON.stringify("
+                      "JSON.parse(input).map((t) => parseEnvText(t)))));\n")
+    proc = subprocess.run([node, str(script)], input=json.dumps(texts), capture_output=True,
+                          text=True, timeout=60, check=True)
+    for text, theirs in zip(texts, json.loads(proc.stdout)):
+        assert envfile.parse_env_text(text) == theirs, repr(text)
