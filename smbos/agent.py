@@ -693,8 +693,9 @@ def _load_yaml(text: str, display: str, problems: list[Problem], field: str = ""
     """`first_line`: the file's line number of the text's first line (front matter: 2).
     A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
     silently): the data is not returned then."""
-    loader = _NoAliasLoader(text)
+    loader = None
     try:
+        loader = _NoAliasLoader(text)  # its reader refuses unprintable characters at once
         node = loader.get_single_node()
         duplicates = _duplicate_keys(node, "") if node is not None else []
         for key, line, first in duplicates:
@@ -709,7 +710,8 @@ def _load_yaml(text: str, display: str, problems: list[Problem], field: str = ""
     except RecursionError:
         problems.append(Problem(display, field, "nested too deeply to be a configuration"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return None
 
 

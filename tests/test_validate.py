@@ -214,6 +214,7 @@ CONFIG_CASES = {
                  ""),
     "bom": (_cfg_bytes("\ufeffname: Andy\n".encode()), "agents/andy/config.yaml: ",
             "byte order mark"),
+    "unprintable": (_cfg("\x1f"), "agents/andy/config.yaml: not valid YAML", "unacceptable"),
     "duplicate-key": (_cfg("name: Andy\nport: 3101\nport: 3102\n"),
                       "agents/andy/config.yaml: port: ", "given twice (line 3, first on line 2)"),
     "duplicate-nested-key": (_cfg("name: Andy\nruntime:\n  timezone: UTC\n  log_level: info\n"
