@@ -8,6 +8,7 @@ input, and nothing here keeps a value from `.env`: only which keys are set.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -189,6 +190,19 @@ def parse_interval(value: str | int) -> int:
     return ms
 
 
+@functools.lru_cache(maxsize=4096)
+def _cron_problem(value: str) -> str | None:
+    """What is wrong with a 5-field cron expression, or None (fleets repeat expressions: cached)."""
+    if not croniter.is_valid(value):
+        return f"not a valid cron expression: {value!r}"
+    try:
+        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return (f"{value!r} never fires (no such date, e.g. 31 February); expected a day that "
+                "exists in the months given")
+    return None
+
+
 class Schedule(_Model):
     id: str = Field(pattern=SLUG_RE.pattern)
     cron: str | None = None
@@ -206,13 +220,9 @@ class Schedule(_Model):
         fields = value.split()
         if len(fields) != 5:
             raise ValueError(f"expected 5 fields (minute hour day month weekday), got {value!r}")
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
-        try:
-            croniter(value, datetime(2000, 1, 1)).get_next(datetime)
-        except CroniterBadDateError:
-            raise ValueError(f"{value!r} never fires (no such date, e.g. 31 February); expected "
-                             "a day that exists in the months given") from None
+        problem = _cron_problem(value)
+        if problem:
+            raise ValueError(problem)
         return " ".join(fields)
 
     @field_validator("interval")
