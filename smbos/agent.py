@@ -8,36 +8,48 @@ input, and nothing here keeps a value from `.env`: only which keys are set.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
 import re
-import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+import math
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from smbos import catalog, envfile
+from smbos import catalog, envfile, ports
 from smbos.errors import Problem, Severity
 
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-MEMORY_RE = re.compile(r"^\d+(\.\d+)?[bkmg]$", re.IGNORECASE)
+MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$", re.IGNORECASE)
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+MIN_MEMORY_BYTES = 6 * 1024 ** 2  # the smallest memory limit Docker accepts
+# An image reference as Docker reads it: [registry[:port]/]path[:tag][@digest], lowercase path.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = (r"(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|[A-Za-z0-9-]+(?=:\d))(?::\d+)?")
+IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                      r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 MAX_ID_LENGTH = 32
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_AGENT_MD_BYTES = 1024 * 1024
 MAX_ENV_BYTES = 64 * 1024
-ASSIGNED_PORTS = range(3200, 3900)
 MIN_INTERVAL_MS = 60_000
+# The runtime computes the next run as `Date.now() + interval` in JavaScript: far beyond a year that
+# loses precision or leaves Date's range; a year is longer than any useful interval (use cron).
+MAX_INTERVAL_MS = 366 * 86_400_000
 
 AGENT_MD = "agent.md"
 CONFIG_YAML = "config.yaml"
@@ -54,22 +66,33 @@ class _Model(BaseModel):
 
 
 class Resources(_Model):
-    cpus: float = Field(1.0, gt=0, le=256)
+    cpus: float = Field(1.0, ge=0.01, le=256)  # Docker's smallest CPU share is 0.01
     memory: str = "1g"
     pids: int = Field(512, ge=32, le=1_000_000)
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not MEMORY_RE.match(value):
+        match = MEMORY_RE.match(value)
+        if not match:
             raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        if float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()] < MIN_MEMORY_BYTES:
+            raise ValueError(f"expected at least 6m (the smallest memory limit Docker accepts), "
+                             f"got {value!r}")
         return value.lower()
 
 
 def _single_line(value: str | None) -> str | None:
-    """A name becomes ASSISTANT_NAME (default from `name`): no line break of any kind."""
+    """A name becomes ASSISTANT_NAME (default from `name`), a description a table cell: no line
+    break of any kind."""
     if value and value.splitlines() != [value]:
         raise ValueError("expected a single line")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank; expected the text the agent gets")
     return value
 
 
@@ -107,10 +130,26 @@ class Runtime(_Model):
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 255 or not IMAGE_RE.match(value)):
+            raise ValueError(f"not an image reference: {value[:80]!r}; expected "
+                             "[registry/]name[:tag][@sha256:digest] with a lowercase name, such "
+                             "as smbos/nanoclaw:local")
+        return value
+
 
 class Channels(_Model):
     telegram: bool = False
     telegram_only: bool = False
+
+    @model_validator(mode="after")
+    def _only_needs_telegram(self) -> Channels:
+        if self.telegram_only and not self.telegram:
+            raise ValueError("telegram_only needs telegram: true (the only channel would be "
+                             "one that is off)")
+        return self
 
 
 class Tool(_Model):
@@ -151,7 +190,23 @@ def parse_interval(value: str | int) -> int:
         ms = int(match.group(1)) * unit[match.group(2)]
     if ms < MIN_INTERVAL_MS:
         raise ValueError("must be at least 60s (the runtime's scheduler polls once a minute)")
+    if ms > MAX_INTERVAL_MS:
+        raise ValueError("must be at most 366d (the runtime adds it to the current time in "
+                         "JavaScript); for rarer runs use cron or once")
     return ms
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_problem(value: str) -> str | None:
+    """What is wrong with a 5-field cron expression, or None (fleets repeat expressions: cached)."""
+    if not croniter.is_valid(value):
+        return f"not a valid cron expression: {value!r}"
+    try:
+        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return (f"{value!r} never fires (no such date, e.g. 31 February); expected a day that "
+                "exists in the months given")
+    return None
 
 
 class Schedule(_Model):
@@ -171,8 +226,9 @@ class Schedule(_Model):
         fields = value.split()
         if len(fields) != 5:
             raise ValueError(f"expected 5 fields (minute hour day month weekday), got {value!r}")
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
+        problem = _cron_problem(value)
+        if problem:
+            raise ValueError(problem)
         return " ".join(fields)
 
     @field_validator("interval")
@@ -180,6 +236,19 @@ class Schedule(_Model):
     def _interval(cls, value: str | int | None) -> str | int | None:
         if value is not None:
             parse_interval(value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
+
+    @field_validator("once", mode="before")
+    @classmethod
+    def _once_date(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            raise ValueError(f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
+                             f"got the date {value.isoformat()} without a time")
         return value
 
     @field_validator("once")
@@ -227,13 +296,44 @@ class SkillInput(_Model):
     default: str | int | float | None = None
     options: list[str | int | float] | None = None
 
+    @field_validator("default", mode="before")
+    @classmethod
+    def _date_default(cls, value: Any) -> Any:
+        # YAML reads `2026-03-01` as a date: the input's value is its text.
+        return value.isoformat() if isinstance(value, date) else value
+
     @model_validator(mode="after")
     def _options(self) -> SkillInput:
         if self.type == "select" and not self.options:
             raise ValueError("a select input needs a non-empty options list")
         if self.type != "select" and self.options is not None:
             raise ValueError("options are only for type: select")
+        default = None if self.default is None else str(self.default)
+        if default is None or default.strip() == "":
+            return self
+        if self.type == "select" and default not in [str(o) for o in self.options]:
+            raise ValueError(f"default {default[:40]!r} is not one of the options: "
+                             f"{', '.join(str(o) for o in self.options)}")
+        if self.type == "number" and not _is_number(default):
+            raise ValueError(f"default {default[:40]!r} is not a number")
+        if self.type == "date" and not _is_date(default):
+            raise ValueError(f"default {default[:40]!r} is not a date YYYY-MM-DD")
         return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 class Skill(_Model):
@@ -243,6 +343,11 @@ class Skill(_Model):
     inputs: list[SkillInput] = []
     prompt: str = Field(min_length=1)
     display: Literal["text", "list", "table"] = "text"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
 
     @model_validator(mode="after")
     def _placeholders(self) -> Skill:
@@ -280,7 +385,7 @@ class AgentConfig(_Model):
     skills: list[Skill] = []
     heal: Heal = Heal()
 
-    @field_validator("name")
+    @field_validator("name", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
@@ -302,7 +407,7 @@ class FrontMatter(_Model):
     description: str | None = None
     model: str | None = None
 
-    @field_validator("name")
+    @field_validator("name", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
@@ -344,10 +449,6 @@ class Agent:
     @property
     def channels(self) -> list[str]:
         return [name for name in catalog.CHANNELS if getattr(self.config.channels, name)]
-
-    @property
-    def secret_keys(self) -> frozenset[str]:
-        return catalog.secret_keys(self.config.integrations, self.channels)
 
     @property
     def memory_dir(self) -> Path:
@@ -411,6 +512,13 @@ class Fleet:
     display_root: str
     agents: list[Agent] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Assigned ports (ports.py): as recorded in agents/.ports.json, and as it should be now.
+    recorded_ports: dict[str, int] = field(default_factory=dict)
+    port_record: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / ports.PORTS_FILE
 
     @property
     def errors(self) -> list[Problem]:
@@ -431,6 +539,19 @@ class Fleet:
 
     def get(self, agent_id: str) -> Agent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
+
+    def why_missing(self, agent_id: str) -> str:
+        """Why `agent_id` is not an agent here: its folder's first error when it has one (an
+        invalid agent is not an unknown one), else the ids there are."""
+        folder = f"{self.display_root}/{agent_id}"
+        errors = sorted(p for p in self.errors if p.path == folder
+                        or p.path.startswith(folder + "/") or p.path.startswith(folder + " "))
+        if errors:
+            more = (f" (and {len(errors) - 1} more problem(s): `smbos validate` lists them)"
+                    if len(errors) > 1 else "")
+            return f"agent {agent_id[:64]!r} is invalid: {errors[0]}{more}"
+        known = ", ".join(a.id for a in self.agents) or "none"
+        return f"unknown agent {agent_id[:64]!r}; known agents: {known}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -516,7 +637,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, date) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -545,7 +666,16 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], path: str)
     return problems
 
 
-def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) -> str | None:
+_INLINE_COMMENT = ("the value holds ' #', which the runtime reads as part of the value (a '#' "
+                   "starts a comment only at the start of a line); put the comment on its own "
+                   "line")
+
+
+def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
+               raw: bool = False) -> str | None:
+    """The file as text, or None with the problem added. `raw`: keep line endings as they are
+    (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
+    do not expect one see it as part of the first line (a front matter fence, a key)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -559,24 +689,68 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem]) ->
                                              f"expected at most {limit}"))
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(display, "", "is not UTF-8 text"))
+        return None
     except OSError as exc:
         problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-    return None
+        return None
+    if text.startswith(envfile.BOM):
+        problems.append(Problem(display, "", "starts with a byte order mark (U+FEFF), which hides "
+                                             "the first line from its readers; save the file as "
+                                             "UTF-8 without BOM"))
+        return None
+    return text
 
 
 def _load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
                first_line: int = 1) -> Any:
-    """`first_line`: the file's line number of the text's first line (front matter: 2)."""
+    """`first_line`: the file's line number of the text's first line (front matter: 2).
+    A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
+    silently): the data is not returned then."""
+    loader = None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _NoAliasLoader(text)  # its reader refuses unprintable characters at once
+        node = loader.get_single_node()
+        duplicates = _duplicate_keys(node, "") if node is not None else []
+        for key, line, first in duplicates:
+            problems.append(Problem(display, key, f"given twice (line {line + first_line}, first "
+                                                  f"on line {first + first_line}); a key may "
+                                                  "appear once in a mapping"))
+        if duplicates:
+            return None
+        return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         problems.append(Problem(display, field, _yaml_problem(exc, first_line)))
     except RecursionError:
         problems.append(Problem(display, field, "nested too deeply to be a configuration"))
+    finally:
+        if loader is not None:
+            loader.dispose()
     return None
+
+
+def _duplicate_keys(node: yaml.Node, path: str) -> list[tuple[str, int, int]]:
+    """(key path, line, line of the first one) of every key repeated in a mapping of `node`."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            scalar = isinstance(key_node, yaml.ScalarNode)
+            name = str(key_node.value) if scalar else "?"
+            where = f"{path}.{name}" if path else name
+            if scalar:
+                ident = (key_node.tag, key_node.value)
+                if ident in seen:
+                    found.append((where, key_node.start_mark.line, seen[ident]))
+                else:
+                    seen[ident] = key_node.start_mark.line
+            found += _duplicate_keys(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, f"{path}[{index}]")
+    return found
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int]:
@@ -700,6 +874,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                         problems += validation_problems(exc, AgentConfig, cfg_display)
                     else:
                         _check_unique(config, cfg_display, problems)
+                        _check_once(config, cfg_display, problems)
 
     # .env.example: documented keys, no committed secrets.
     example: list[envfile.ExampleKey] = []
@@ -759,14 +934,12 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                                  "missing file?); expected a file of KEY=value "
                                                  "lines: remove it"))
     elif env_path.exists():
-        if env_path.stat().st_size > MAX_ENV_BYTES:
-            problems.append(Problem(env_display, "", f"too large; expected at most "
-                                                     f"{MAX_ENV_BYTES} bytes"))
-        else:
-            try:
-                env_keys = frozenset(k for k, v in envfile.read_env(env_path).items() if v.strip())
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(env_display, "", f"cannot read: {exc}"))
+        env_text = _read_text(env_path, env_display, MAX_ENV_BYTES, problems, raw=True)
+        if env_text is not None:
+            env_keys = frozenset(k for k, v in envfile.parse_env_text(env_text).items()
+                                 if v.strip())
+            for key in envfile.inline_comment_keys(env_text):
+                problems.append(Problem(env_display, key, _INLINE_COMMENT, Severity.WARNING))
 
     if any(p.is_error for p in problems[start:]):
         return None
@@ -785,6 +958,16 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     return loaded
 
 
+def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> None:
+    """A `once` schedule whose time has passed (in the agent's time zone) would never run."""
+    now = datetime.now(ZoneInfo(config.runtime.timezone)).replace(tzinfo=None)
+    for index, schedule in enumerate(config.schedules):
+        if schedule.enabled and schedule.once and datetime.fromisoformat(schedule.once) <= now:
+            problems.append(Problem(display, f"schedules[{index}].once",
+                                    f"{schedule.once} has passed ({config.runtime.timezone}); "
+                                    "set a later time, or enabled: false once it has run"))
+
+
 def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) -> None:
     for attr in ("schedules", "skills", "tools"):
         seen: set[str] = set()
@@ -795,32 +978,19 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
             seen.add(item.id)
 
 
-def _assign_ports(loaded: list[_Loaded], problems: list[Problem], display_root: str) -> dict[str, int]:
-    ports: dict[str, int] = {}
-    taken: dict[int, str] = {}
-    for item in loaded:
-        port = item.config.port
-        if port is None:
+def _same_folders(entries: list[Path]) -> dict[Path, str]:
+    """Entries that are another entry's folder under a second name (a link), mapped to the id of
+    the one that keeps it: the real folder, else the first name."""
+    groups: dict[Path, list[Path]] = {}
+    for entry in entries:
+        groups.setdefault(entry.resolve(), []).append(entry)
+    out: dict[Path, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
             continue
-        if port in taken:
-            problems.append(Problem(f"{display_root}/{item.agent_id}/{CONFIG_YAML}", "port",
-                                    f"{port} is already used by agent {taken[port]!r}; "
-                                    "expected a port no other agent uses"))
-            continue
-        taken[port] = item.agent_id
-        ports[item.agent_id] = port
-    span = len(ASSIGNED_PORTS)
-    for item in loaded:
-        if item.config.port is not None:
-            continue
-        start = zlib.crc32(item.agent_id.encode()) % span
-        for step in range(span):
-            port = ASSIGNED_PORTS[(start + step) % span]
-            if port not in taken:
-                taken[port] = item.agent_id
-                ports[item.agent_id] = port
-                break
-    return ports
+        owner = next((e for e in group if not e.is_symlink()), group[0])
+        out.update({e: owner.name for e in group if e is not owner})
+    return out
 
 
 def display_path(path: Path) -> str:
@@ -841,15 +1011,31 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
                                                         "agent folders"))
         return fleet
     loaded = []
-    for entry in sorted(given.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith(".") or not entry.is_dir():
+    entries = [e for e in sorted(given.iterdir(), key=lambda p: p.name)
+               if not e.name.startswith(".") and e.is_dir()]
+    folders = {e.name for e in entries}
+    same = _same_folders(entries)
+    for entry, owner in same.items():
+        fleet.problems.append(Problem(f"{display_root}/{entry.name}", "",
+                                      f"is the same folder as agent {owner!r} (a link); the two "
+                                      "would share one memory and one .env: remove the link, or "
+                                      "copy the folder"))
+    for entry in entries:
+        if entry in same:
             continue
         item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
         if item:
             loaded.append(item)
-    ports = _assign_ports(loaded, fleet.problems, display_root)
+    record_display = f"{display_root}/{ports.PORTS_FILE}"
+    fleet.recorded_ports, record_problems = ports.read_record(fleet.ports_file, record_display)
+    fleet.problems += record_problems
+    assignment = ports.assign(
+        [(i.agent_id, i.config.port, f"{display_root}/{i.agent_id}/{CONFIG_YAML}") for i in loaded],
+        fleet.recorded_ports, folders, record_display)
+    fleet.problems += assignment.problems
+    fleet.port_record = assignment.record
     for item in loaded:
-        if item.agent_id not in ports:
+        if item.agent_id not in assignment.ports:
             continue
         fleet.agents.append(Agent(
             id=item.agent_id,
@@ -857,7 +1043,7 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
             config=item.config,
             front=item.front,
             identity=item.identity,
-            port=ports[item.agent_id],
+            port=assignment.ports[item.agent_id],
             env_example=tuple(item.env_example),
             env_keys=item.env_keys,
             agent_md_sha256=item.agent_md_sha256,

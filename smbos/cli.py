@@ -86,12 +86,22 @@ class SmbosGroup(click.Group):
         except KeyboardInterrupt:
             err("interrupted")
             ctx.exit(130)
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("SMBOS_DEBUG"):
+                self._internal(ctx, exc)
+            # A file that could not be read or written: its path and the reason.
+            err(f"error: {exc.filename}: {(exc.strerror or str(exc)).lower()}")
+            ctx.exit(EXIT_CHECK_FAILED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-            if os.environ.get("SMBOS_DEBUG"):
-                raise
-            err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-                "(set SMBOS_DEBUG=1 for a traceback)")
-            ctx.exit(EXIT_INTERNAL)
+            self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: Exception):
+        if os.environ.get("SMBOS_DEBUG"):
+            raise exc
+        err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set SMBOS_DEBUG=1 for a traceback)")
+        ctx.exit(EXIT_INTERNAL)
 
 
 def _docker_errors() -> tuple[type[BaseException], ...]:
@@ -220,6 +230,7 @@ def generate(project: Project, check: bool) -> None:
             sys.exit(EXIT_CHECK_FAILED)
         out(f"{project.compose_display} is up to date ({len(fleet.enabled)} service(s))")
         return
+    project.record_ports(fleet)
     compose.write_atomic(target, text)
     out(f"wrote {project.compose_display}: {len(fleet.enabled)} service(s) from "
         f"{fleet.display_root}/")
@@ -430,6 +441,7 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     from smbos import image, preflight
 
     fleet = load_valid(project, strict_env=True)
+    project.record_ports(fleet)
     controller = _controller(project)
     agents = controller.resolve(list(ids), fleet)
     disabled = [a.id for a in agents if not a.enabled]
@@ -628,9 +640,10 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     or a time limit is reached.
     """
     from smbos import redact
-    from smbos.operations import runtime_url
+    from smbos.operations import check_message, runtime_url
     from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
+    check_message(message)  # an empty message is refused here, not by the runtime
     agent = _folder_agent(project, agent_id)
     scrub = redact.for_agent(agent)
     failed = False
@@ -835,7 +848,7 @@ def _folder_agent(project: Project, agent_id: str):
     fleet = project.load()
     agent = fleet.get(agent_id)
     if agent is None:
-        raise UnknownAgent(agent_id, [a.id for a in fleet.agents])
+        raise UnknownAgent(fleet.why_missing(agent_id))
     return agent
 
 
@@ -877,6 +890,10 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
     changes = ops.parse_assignments(assignments, "KEY=VALUE (KEY= removes KEY)")
     if stdin_key:
         line = sys.stdin.readline().rstrip("\r\n")
+        if not line.strip():
+            # An empty value removes the key: never what a piped secret that came out empty means.
+            raise SmbosError(f"--stdin {stdin_key}: stdin gave an empty value; nothing changed "
+                             f"(to remove the key: smbos env {agent_id} {stdin_key}=)")
         changes[stdin_key] = line
     if changes:
         result = ops.update_env(agent, changes)
@@ -989,24 +1006,33 @@ def memory_(project: Project, agent_id: str, file: str | None) -> None:
 @project_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback prints a warning and makes every "
-                   "API request need the token.")
+                   "page, API and proxy request need the token.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--token", envvar="SMBOS_UI_TOKEN", default=None,
-              help="Use this token instead of the one kept in state/ui-token.")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read the token from this file instead of state/ui-token (or set "
+                   "SMBOS_UI_TOKEN).")
+@click.option("--token", "token_argument", default=None, hidden=True)
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="Another host name the UI may be reached under (e.g. behind a tunnel).")
+              help="Another host name the UI may be reached under (e.g. behind a tunnel; "
+                   "https Origins are accepted for it).")
 @click.option("--show-token", is_flag=True, help="Print the link with the token again.")
 @click.option("--access-log", is_flag=True, help="Log every request (paths only).")
-def ui(project: Project, host: str, port: int, token: str | None,
-       allow_hosts: tuple[str, ...], show_token: bool, access_log: bool) -> None:
+def ui(project: Project, host: str, port: int, token_file: Path | None,
+       token_argument: str | None, allow_hosts: tuple[str, ...], show_token: bool,
+       access_log: bool) -> None:
     """Serve the operator UI (fleet, agents, chat, settings, skills) on 127.0.0.1:8787.
 
-    Changing requests need the UI token (X-SMBOS-Token): made on first start in state/ui-token
-    (mode 600) and printed once as a link that hands it to the browser.
+    Changing requests and the settings need the UI token (X-SMBOS-Token): made on first start in
+    state/ui-token (mode 600) and printed once as a link that hands it to the browser.
     """
     from smbos.web import server
 
-    resolved = server.resolve_token(project, token)
+    if token_argument is not None:
+        # Every user of the machine sees a process's arguments (`ps`): never take a secret there.
+        raise SmbosError("--token: a token on the command line is visible to every user in `ps`; "
+                         "set SMBOS_UI_TOKEN or use --token-file FILE")
+    resolved = server.resolve_token(project, os.environ.get("SMBOS_UI_TOKEN") or None,
+                                    token_file)
     server.serve(project, host, port, resolved, allow_hosts=allow_hosts, access_log=access_log,
                  say=err, show_token=show_token)
 

@@ -11,14 +11,13 @@ import difflib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import jinja2
 
-from smbos import __version__
+from smbos import __version__, files
 from smbos.agent import Agent, Fleet
 
 DEFAULT_IMAGE = "smbos/nanoclaw:local"
@@ -211,19 +210,9 @@ def render(fleet: Fleet, host: Host) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace the Compose file in one step (readers see the old file or the new, never half);
+    a write that cannot happen leaves the old file and says why (files.write_atomic)."""
+    files.write_atomic(path, text, "the Compose file")
 
 
 def diff(path: Path, text: str) -> list[str]:

@@ -36,9 +36,7 @@ class EngineUnreachable(SmbosError):
 
 
 class UnknownAgent(SmbosError):
-    def __init__(self, agent_id: str, known: list[str]):
-        super().__init__(f"unknown agent {agent_id!r}; known agents: "
-                         f"{', '.join(known) or 'none'}")
+    """An id that is not a valid agent of the fleet; the message says which (Fleet.why_missing)."""
 
 
 def engine(timeout: int = 30):
@@ -233,12 +231,11 @@ class Controller:
         fleet = fleet or self.fleet()
         if not ids:
             return fleet.agents
-        known = [a.id for a in fleet.agents]
         agents = []
         for agent_id in ids:
             agent = fleet.get(agent_id)
             if agent is None:
-                raise UnknownAgent(agent_id, known)
+                raise UnknownAgent(fleet.why_missing(agent_id))
             agents.append(agent)
         return agents
 

@@ -2,18 +2,27 @@
 
 Values read from `.env` stay inside this process: nothing here prints them, and `mask` is the only
 way a value is ever shown.
+
+**One reading of `.env`, everywhere.** The runtime (NanoClaw, and the image's entrypoint before
+it) reads `.env` line by line, and SMBOS reads it the same way (`parse_env_text`), so what
+`smbos env` shows is what the agent gets:
+
+- a line is `KEY=value`, optionally after `export `; other lines are ignored;
+- a line whose first non-blank character is `#` is a comment; a `#` anywhere else is part of the
+  value (`KEY=a # b` is `a # b`);
+- the value is everything after the first `=`, without the whitespace around it; when it starts
+  and ends with the same quote (`'` or `"`), that one pair is removed and nothing else changes
+  (no escapes, no `$` expansion, no multi-line values);
+- a key set twice keeps the last value.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-from dotenv import dotenv_values
 
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LINE_RE = re.compile(r"^\s*(?:export\s+)?(?P<key>[^=\s#]+)\s*=\s*(?P<value>.*)$")
@@ -49,6 +58,7 @@ class ExampleKey:
     value: str
     comment: str
     optional: bool
+    not_secret: bool = False  # the comment says "not secret": its value may be shown as it is
 
 
 def _unquote(value: str) -> str:
@@ -84,32 +94,64 @@ def parse_example(text: str) -> tuple[list[ExampleKey], list[tuple[int, str]]]:
             value=_unquote(match.group("value")),
             comment=text_comment,
             optional=bool(re.search(r"\boptional\b", text_comment, re.IGNORECASE)),
+            not_secret=bool(re.search(r"\bnot\s+secret\b", text_comment, re.IGNORECASE)),
         ))
         comment = []
     return keys, problems
 
 
-class _Quiet(logging.Filter):
-    """python-dotenv logs unparsable lines straight to stderr, outside the one-line problems."""
+BOM = "\ufeff"
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
+# What JavaScript's `String.prototype.trim` removes (the runtime's reader trims with it); Python's
+# `str.strip()` differs (it keeps U+FEFF and removes U+001C-U+001F and U+0085).
+_JS_SPACE = (" \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+             "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+_LINES_RE = re.compile(r"\r?\n")
 
 
-_DOTENV_LOGGER = logging.getLogger("dotenv.main")
+def _js_trim(text: str) -> str:
+    return text.strip(_JS_SPACE)
+
+
+def _assignments(text: str):
+    """(key, raw value after '=', trimmed) of every `KEY=value` line, as the runtime sees them."""
+    for raw in _LINES_RE.split(text):
+        line = _js_trim(raw)
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = _js_trim(line[7:])
+        key, sep, value = line.partition("=")
+        key = _js_trim(key)
+        if not sep or not key:
+            continue
+        yield key, _js_trim(value)
+
+
+def _drop_quotes(value: str) -> str:
+    if len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]:
+        return value[1:-1]
+    return value
+
+
+def parse_env_text(text: str) -> dict[str, str]:
+    """The key/value pairs of `.env` text, read as the runtime reads them (module docstring)."""
+    return {key: _drop_quotes(value) for key, value in _assignments(text)}
 
 
 def read_env(path: Path) -> dict[str, str]:
-    """The key/value pairs of a `.env` file; empty when it does not exist."""
+    """The key/value pairs of a `.env` file; empty when it does not exist. Raises
+    UnicodeDecodeError for a file that is not UTF-8."""
     if not path.is_file():
         return {}
-    quiet = _Quiet()
-    _DOTENV_LOGGER.addFilter(quiet)
-    try:
-        values = dotenv_values(path, interpolate=False, encoding="utf-8")
-    finally:
-        _DOTENV_LOGGER.removeFilter(quiet)
-    return {k: v for k, v in values.items() if v is not None}
+    return parse_env_text(path.read_bytes().decode("utf-8"))
+
+
+def inline_comment_keys(text: str) -> list[str]:
+    """Keys whose unquoted value holds ` #`: what looks like a trailing comment is part of the
+    value for the runtime. Names only, never values."""
+    return [key for key, value in _assignments(text)
+            if _drop_quotes(value) == value and re.search(r"\s#", value)]
 
 
 def _entropy(value: str) -> float:
@@ -131,18 +173,25 @@ def looks_like_secret(value: str) -> bool:
     return has_letters and has_digits and _entropy(value) >= 3.5
 
 
+MASK = "****"
+# A value shorter than this is shown as MASK alone: its last four characters would be a quarter
+# or more of it (a PIN would be shown whole).
+MASK_SHOWS_TAIL_FROM = 16
+
+
 def mask(value: str | None) -> str:
-    """Show enough of a secret to recognise it, never enough to use it."""
+    """Show enough of a secret to tell two apart, never enough to use it: at most its last four
+    characters, and only for values of 16 characters or more."""
     if not value:
         return ""
-    if len(value) < 12:
-        return "****"
-    return f"{value[:4]}****{value[-4:]}"
+    if len(value) < MASK_SHOWS_TAIL_FROM:
+        return MASK
+    return f"{MASK}{value[-4:]}"
 
 
 def is_masked(value: str) -> bool:
     """True for a value `mask` produced: sending it back must not change the secret."""
-    return value == "****" or bool(re.fullmatch(r".{4}\*{4}.{4}", value))
+    return value == MASK or bool(re.fullmatch(r"\*{4}.{4}", value, re.DOTALL))
 
 
 # --------------------------------------------------------------------------- writing
@@ -162,66 +211,34 @@ class EnvWrite:
     written: bool
 
 
-_PLAIN_VALUE_RE = re.compile(r"^[^\s#'\"\\`$]*$")
 _ASSIGN_RE = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=(?P<value>.*)$")
 
 
 def format_line(key: str, value: str) -> str:
-    """`KEY=value` as both python-dotenv and NanoClaw's `.env` reader read it back unchanged.
+    """`KEY=value` as `.env`'s one reading (module docstring) reads it back unchanged.
 
-    A value without spaces, quotes, `#`, `$` or backslashes is written bare; any other value is
-    single-quoted (literal for both readers). A value that holds a single quote and needs quoting,
-    or a line break or NUL, cannot be written so that both readers agree, and is refused.
+    A value is written bare unless the reader would change it: whitespace at either end (trimmed)
+    or the same quote at both ends (removed); such a value is wrapped in one pair of quotes, which
+    the reader removes again. Quotes, `#`, `$` and apostrophes inside a value need nothing. Only a
+    line break or NUL cannot be written, and is refused.
     """
     if not KEY_RE.match(key):
         raise EnvWriteError(f"{key!r} is not a valid key; expected letters, digits and '_', "
                             "not starting with a digit")
     if any(c in value for c in "\n\r\0"):
         raise EnvWriteError(f"{key}: a value cannot contain a line break or NUL character")
-    if _PLAIN_VALUE_RE.match(value):
+    if _js_trim(value) == value and _drop_quotes(value) == value:
         return f"{key}={value}"
-    if "'" in value:
-        raise EnvWriteError(f"{key}: a value with a single quote and spaces or other special "
-                            "characters cannot be written to .env unambiguously")
     return f"{key}='{value}'"
 
 
-def _entries(text: str) -> list[tuple[str | None, list[str]]]:
-    """The file as (key or None, its lines): a quoted value may span several lines."""
-    lines = text.splitlines(keepends=True)
-    entries: list[tuple[str | None, list[str]]] = []
-    index = 0
-    while index < len(lines):
-        line = lines[index]
+def _entries(text: str) -> list[tuple[str | None, str]]:
+    """The file as (key or None, line): one line is one entry, as the reader sees it."""
+    entries: list[tuple[str | None, str]] = []
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
         match = _ASSIGN_RE.match(line.rstrip("\r\n"))
-        if not match:
-            entries.append((None, [line]))
-            index += 1
-            continue
-        block = [line]
-        value = match.group("value").lstrip()
-        quote = value[:1]
-        if quote in ("'", '"') and not _closes(value[1:], quote):
-            while index + 1 < len(lines):
-                index += 1
-                block.append(lines[index])
-                if _closes(lines[index], quote):
-                    break
-        entries.append((match.group("key"), block))
-        index += 1
+        entries.append((match.group("key") if match else None, line))
     return entries
-
-
-def _closes(rest: str, quote: str) -> bool:
-    escaped = False
-    for char in rest:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote == '"':
-            escaped = True
-        elif char == quote:
-            return True
-    return False
 
 
 def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
@@ -271,9 +288,10 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     Every other line (unknown keys, comments, blank lines) is kept as it was. A key set twice in
     the file keeps one line, where it first appeared. The new file is written to a temp file with
     mode 600 and renamed over the old one; the previous file, when there was one and something
-    changed, is first saved as `<name>.bak` (mode 600). Both files get `owner` (uid, gid) when
-    given and allowed (root), else the previous file's owner. Nothing is written when nothing
-    changes. The new text is read back before the rename: the values must come back unchanged.
+    changed, is first saved as `<name>.bak` (mode 600, owned by whoever runs this: nothing but
+    the operator reads a backup). The new file gets `owner` (uid, gid) when given and allowed
+    (root), else the previous file's owner. Nothing is written when nothing changes. The new
+    text is read back before the rename: the values must come back unchanged.
     """
     lines_for = {key: (format_line(key, value) if value is not None else None)
                  for key, value in changes.items()}
@@ -286,9 +304,9 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     before = read_env(path) if exists else {}
     out: list[str] = []
     placed: set[str] = set()
-    for key, block in _entries(text):
+    for key, line in _entries(text):
         if key is None or key not in lines_for:
-            out.extend(block)
+            out.append(line)
             continue
         if key in placed or lines_for[key] is None:
             continue  # removed, or a later duplicate of a key already written
@@ -318,19 +336,7 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     saved = None
     if backup and exists:
         saved = path.with_name(f"{path.name}.bak")
-        _write_private(saved, original, owner)
+        _write_private(saved, original, None)
     _write_private(path, data, owner)
     return EnvWrite(changed, removed, saved, True)
 
-
-def parse_env_text(text: str) -> dict[str, str]:
-    """The key/value pairs of `.env` text, read as `read_env` reads a file (nothing on disk)."""
-    import io
-
-    quiet = _Quiet()
-    _DOTENV_LOGGER.addFilter(quiet)
-    try:
-        values = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    finally:
-        _DOTENV_LOGGER.removeFilter(quiet)
-    return {k: v for k, v in values.items() if v is not None}

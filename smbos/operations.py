@@ -1,8 +1,8 @@
 """Agent operations shared by the CLI (`smbos env`, `smbos skill`, `smbos memory`) and the web UI.
 
 Nothing here imports a web framework: the CLI and the UI call the same functions, so the UI has no
-logic of its own. Values read from `.env` leave this module only through `envfile.mask` (secret
-keys) or as plain text (keys that are not secret and do not look like a secret).
+logic of its own. Values read from `.env` leave this module only through `envfile.mask`, except
+those of keys known not to be secret (`is_secret`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,15 @@ MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000
 # Files in the memory folder that hold secrets (the runtime's MCP configuration): never shown.
 PRIVATE_MEMORY_FILES = frozenset({".mcp.json", ".env"})
+# The entrypoint writes files atomically through `.smbos-tmp.<name>` (older images:
+# `.<name>.smbos-tmp`); such a file may hold the whole MCP configuration, secrets included.
+TEMP_PREFIX, OLD_TEMP_SUFFIX = ".smbos-tmp", ".smbos-tmp"
+
+
+def is_private_memory(name: str) -> bool:
+    """Whether a file of the memory folder is never listed nor shown."""
+    return (name in PRIVATE_MEMORY_FILES or name.startswith(TEMP_PREFIX)
+            or name.endswith(OLD_TEMP_SUFFIX))
 SKILL_VALUE_MAX_CHARS = 20_000
 MESSAGE_MAX_CHARS = 100_000
 
@@ -101,18 +110,20 @@ _CORE_DESCRIPTIONS = {
 }
 
 
-def is_secret(agent: Agent, key: str, value: str | None = None) -> bool:
-    """Secret by name (catalog), or by a value that looks like a credential."""
-    if catalog.is_secret_key(key, agent.secret_keys):
-        return True
-    return bool(value) and envfile.looks_like_secret(value)
+def is_secret(agent: Agent, key: str) -> bool:
+    """Every `.env` value is a secret unless the key is one SMBOS knows to be plain (a name or a
+    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` says "not secret" in its comment.
+    Guessing from a name or a value's shape misses passwords, PINs and webhook URLs."""
+    if key in catalog.PLAIN_KEYS:
+        return False
+    return not any(k.key == key and k.not_secret for k in agent.env_example)
 
 
 def shown_value(agent: Agent, key: str, value: str | None) -> str:
     """The only form in which a `.env` value leaves SMBOS."""
     if not value:
         return ""
-    return envfile.mask(value) if is_secret(agent, key, value) else value
+    return envfile.mask(value) if is_secret(agent, key) else value
 
 
 def env_keys(agent: Agent) -> list[EnvKey]:
@@ -136,7 +147,7 @@ def env_keys(agent: Agent) -> list[EnvKey]:
         seen.add(key)
         value = values.get(key)
         keys.append(EnvKey(
-            key=key, set=bool(value), secret=is_secret(agent, key, value),
+            key=key, set=bool(value), secret=is_secret(agent, key),
             value=shown_value(agent, key, value), source=source,
             description=documented.get(key) or _CORE_DESCRIPTIONS.get(key, ""),
             required=key in required))
@@ -272,9 +283,10 @@ def list_memory(agent: Agent) -> list[dict[str, Any]]:
     root = _memory_root(agent)
     files: list[dict[str, Any]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) / d).is_symlink())
+        dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) / d).is_symlink()
+                             and not is_private_memory(d))
         for name in sorted(filenames):
-            if name in PRIVATE_MEMORY_FILES or name.endswith(".smbos-tmp"):
+            if is_private_memory(name):
                 continue
             path = Path(dirpath) / name
             try:
@@ -297,14 +309,16 @@ def read_memory(agent: Agent, rel: str) -> str:
     links that point out), files over MEMORY_MAX_BYTES, and anything that is not UTF-8 text."""
     root = _memory_root(agent)
     if not rel or "\0" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
-        raise OpError("expected a path inside the memory folder", 400)
-    parts = Path(rel).parts
-    if any(p in ("..", ".") for p in rel.replace("\\", "/").split("/")) or not parts:
-        raise OpError("expected a path inside the memory folder (no '..')", 400)
-    path = (root / rel).resolve()
+        raise OpError("expected a path inside the memory folder, such as context.md", 400)
+    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise OpError("expected a path inside the memory folder ('..' leads out of it)", 400)
+    if not parts:
+        raise OpError("expected a file inside the memory folder, such as context.md", 400)
+    path = root.joinpath(*parts).resolve()
     if not path.is_relative_to(root) or path == root:
-        raise OpError("expected a path inside the memory folder", 400)
-    if path.name in PRIVATE_MEMORY_FILES or Path(rel).name in PRIVATE_MEMORY_FILES:
+        raise OpError(f"{rel!r} leads out of the memory folder (a link)", 400)
+    if any(is_private_memory(p) for p in (*parts, *path.relative_to(root).parts)):
         raise OpError(f"{rel!r} holds secrets and is never shown", 403)
     if not path.is_file():
         raise OpError(f"no memory file {rel!r}", 404)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos import compose
+from smbos import compose, ports
 from smbos.agent import Fleet, display_path, load_fleet
 from smbos.errors import SmbosError
 
@@ -54,3 +54,9 @@ class Project:
 
     def render(self, fleet: Fleet) -> str:
         return compose.render(fleet, self.host())
+
+    def record_ports(self, fleet: Fleet) -> None:
+        """Record the ports assigned to agents without `port:` (agents/.ports.json), so they stay
+        theirs: called by the commands that make ports real (generate, up)."""
+        if fleet.port_record != fleet.recorded_ports:
+            ports.write_record(fleet.ports_file, fleet.port_record)

@@ -5,7 +5,8 @@ The runtime can leak: a failed turn writes its input, API key included, into
 line may quote a URL with a token in it. SMBOS knows each agent's `.env`, so before any text from
 the runtime reaches a terminal, a page or a JSON answer (container logs, memory files, task
 results and run logs, chat replies and errors, the chat history), every value of that `.env`
-long enough to be a credential is replaced by `[secret KEY]`.
+that is a secret (`operations.is_secret`) and long enough to be a credential is replaced by
+`[secret KEY]`.
 """
 
 from __future__ import annotations
@@ -65,5 +66,12 @@ class Redactor:
 
 
 def for_agent(agent) -> Redactor:
-    """The redactor of an agent: the values of its `.env` (agent.md's folder, `.env`)."""
-    return Redactor.for_env_file(agent.folder / ".env")
+    """The redactor of an agent: the values of its `.env` that are secrets (every value but
+    those of names and switches, and of keys `.env.example` marks "not secret")."""
+    from smbos.operations import is_secret  # the one rule of what is secret
+
+    try:
+        values = envfile.read_env(agent.env_path)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return Redactor()
+    return Redactor.from_values({k: v for k, v in values.items() if is_secret(agent, k)})

@@ -151,3 +151,118 @@ def test_no_agents_folder(tmp_path):
     no_traceback(result)
     assert result.code in (2, 3), result.output
     one_stderr_line(result)
+
+
+# ---------------------------------------------------------- files that cannot be written
+
+
+def _compose_is_a_file(project):
+    (project / "compose").write_text("not a folder\n")
+    return project / "compose"
+
+
+def _file_is_a_directory(project):
+    (project / "compose" / "docker-compose.yml").mkdir(parents=True)
+    return project / "compose" / "docker-compose.yml"
+
+
+def _read_only(project):
+    target = project / "compose" / "docker-compose.yml"
+    target.parent.mkdir()
+    target.write_text("# the previous file\n")
+    target.parent.chmod(0o555)
+    return target
+
+
+@pytest.mark.parametrize("setup,code,reason", [
+    (_compose_is_a_file, 2, "compose is not a directory"),
+    (_file_is_a_directory, 2, "is a directory; expected a file"),
+    (_read_only, 1, "permission denied"),
+], ids=["compose-is-a-file", "file-is-a-directory", "read-only"])
+def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
+    """The path and the reason on one line, exit 1 (the file system refused) or 2 (the path is
+    not what it must be); the previous file, if any, as it was."""
+    import os
+
+    target = setup(folders)
+    before = target.read_bytes() if target.is_file() else None
+    # As root, without the capabilities that ignore file modes (so read-only means read-only).
+    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
+        if os.geteuid() == 0 else ()
+    try:
+        # (`up` writes through the same helper, once the engine answers.)
+        result = run_smbos("generate", cwd=folders, env=NO_ENGINE, wrapper=wrapper)
+        no_traceback(result)
+        assert result.code == code, result.output
+        line = one_stderr_line(result)
+        assert line.startswith(f"error: {folders / 'compose'}") and reason in line, line
+        assert line.endswith("nothing was written"), line
+        if before is not None:
+            assert target.read_bytes() == before
+    finally:
+        if target.parent.is_dir():
+            target.parent.chmod(0o755)
+
+
+def test_env_stdin_refuses_an_empty_value(folders):
+    """`smbos env ID --stdin KEY` with nothing on stdin would remove the key: refused."""
+    import subprocess
+    import sys
+
+    env_file = folders / "agents" / "alpha" / ".env"
+    before = env_file.read_bytes()
+    for given in ("", "\n", "  \n"):
+        proc = subprocess.run([sys.executable, "-m", "smbos", "env", "alpha", "--stdin",
+                               "ANTHROPIC_API_KEY"], cwd=folders, input=given, text=True,
+                              capture_output=True, check=False)
+        assert proc.returncode == 2, proc
+        assert "empty value" in proc.stderr and "ANTHROPIC_API_KEY=" in proc.stderr
+        assert env_file.read_bytes() == before
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n"])
+def test_chat_refuses_an_empty_message_locally(folders, message):
+    result = run_smbos("chat", "alpha", message, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 2, result.output
+    assert one_stderr_line(result) == "error: message is required: a non-empty string"
+
+
+def test_env_stores_apostrophes(folders):
+    value = "it's Bob's 'team' key"
+    result = run_smbos("env", "alpha", f"ASSISTANT_NAME={value}", cwd=folders)
+    assert result.code == 0, result.output
+    from smbos import envfile
+
+    assert envfile.read_env(folders / "agents" / "alpha" / ".env")["ASSISTANT_NAME"] == value
+
+
+@pytest.mark.parametrize("args", [
+    ("status", "beta"), ("start", "beta"), ("logs", "beta"), ("chat", "beta", "hello"),
+    ("tasks", "beta"), ("env", "beta"), ("memory", "beta"), ("skill", "beta"),
+], ids=lambda a: " ".join(a))
+def test_an_invalid_agent_is_not_called_unknown(folders, args):
+    """An agent whose folder has an error: said so, with the first problem, not "unknown"."""
+    (folders / "agents" / "beta" / "config.yaml").write_text("name: Beta\nprot: 3101\n")
+    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 2, result.output
+    assert one_stderr_line(result) == (
+        "error: agent 'beta' is invalid: agents/beta/config.yaml: prot: unknown key (did you "
+        "mean 'port'?)")
+
+
+def test_the_ui_says_an_agent_is_invalid(folders):
+    from smbos.project import Project
+    from smbos.web.app import create_app
+
+    from .test_web_api import AUTH, make_client
+
+    (folders / "agents" / "beta" / "config.yaml").write_text("name: Beta\nprot: 3101\n")
+    project = Project.from_options(folders / "agents", None, "clierrors")
+    with make_client(create_app(project, AUTH["X-SMBOS-Token"])) as client:
+        for path in ("/api/agents/beta", "/api/agents/beta/env", "/agents/beta/api/health"):
+            r = client.get(path, headers=AUTH)
+            assert r.status_code == 404 and "agent 'beta' is invalid" in r.json()["error"]
+        page = client.get("/agents/beta")
+        assert page.status_code == 404 and "is invalid" in page.text

@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ BASE_CONFIG = {
     "schedules": [
         {"id": "morning", "cron": "0 8 * * 1-5", "prompt": "Plan the day"},
         {"id": "sweep", "interval": "2h", "prompt": "Sweep", "context_mode": "isolated"},
-        {"id": "launch", "once": "2026-12-01T09:00:00", "prompt": "Launch"},
+        {"id": "launch", "once": "2099-12-01T09:00:00", "prompt": "Launch"},
     ],
     "skills": [{
         "id": "ask", "title": "Ask", "prompt": "Answer {question}",
@@ -154,7 +155,7 @@ valid_schedules = st.fixed_dictionaries({
     st.builds(lambda v: {**item, "interval": v},
               st.one_of(st.integers(60_000, 10**9), st.sampled_from(["90s", "15m", "1d"]))),
     st.builds(lambda v: {**item, "once": v.isoformat(timespec="seconds")},
-              st.datetimes()),
+              st.datetimes(min_value=datetime(2100, 1, 1))),  # a `once` in the past is an error
 ))
 # Changes that keep the folder valid more often than not, so the Compose side gets exercised.
 tame_mutations = st.one_of(

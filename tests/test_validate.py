@@ -169,6 +169,15 @@ AGENT_MD_CASES = {
                    "is empty"),
     "not-utf8": (lambda agents: (write_agent(agents, "andy") / "agent.md").write_bytes(
         b"# Andy \xff\xfe\n"), "agents/andy/agent.md: is not UTF-8", ""),
+    # A BOM before the fence would hide the front matter: its keys would go unchecked and the
+    # YAML would end up in the identity.
+    "bom": (_md("\ufeff---\nnmae: Andy\n---\n# Andy\n"), "agents/andy/agent.md: ",
+            "byte order mark"),
+    "front-matter-description-two-lines": (_md('---\ndescription: "a\\nb"\n---\n# Andy\n'),
+                                           "agents/andy/agent.md: description: ", "single line"),
+    "front-matter-duplicate-key": (_md("---\nname: Andy\nname: Bob\n---\n# Andy\n"),
+                                   "agents/andy/agent.md: name: ",
+                                   "given twice (line 3, first on line 2)"),
 }
 
 
@@ -203,6 +212,17 @@ BOMB = "\n".join([
 CONFIG_CASES = {
     "not-utf8": (_cfg_bytes(b"name: Andy \xff\xfe\n"), "agents/andy/config.yaml: is not UTF-8",
                  ""),
+    "bom": (_cfg_bytes("\ufeffname: Andy\n".encode()), "agents/andy/config.yaml: ",
+            "byte order mark"),
+    "unprintable": (_cfg("\x1f"), "agents/andy/config.yaml: not valid YAML", "unacceptable"),
+    "duplicate-key": (_cfg("name: Andy\nport: 3101\nport: 3102\n"),
+                      "agents/andy/config.yaml: port: ", "given twice (line 3, first on line 2)"),
+    "duplicate-nested-key": (_cfg("name: Andy\nruntime:\n  timezone: UTC\n  log_level: info\n"
+                                  "  timezone: Europe/Berlin\n"),
+                             "agents/andy/config.yaml: runtime.timezone: ", "given twice"),
+    "duplicate-key-in-a-list": (_cfg("name: Andy\nschedules:\n  - id: a\n    cron: 0 8 * * *\n"
+                                     "    prompt: x\n    prompt: y\n"),
+                                "agents/andy/config.yaml: schedules[0].prompt: ", "given twice"),
     "a-list": (_cfg("- name: Andy\n- port: 3101\n"),
                "agents/andy/config.yaml: (top level): ", "expected a mapping of keys, got list"),
     "a-scalar": (_cfg("just some words\n"), "agents/andy/config.yaml: (top level): ",
@@ -265,6 +285,48 @@ CONFIG_CASES = {
                          "agents/andy/config.yaml: schedules[0]: ", "exactly one"),
     "schedule-without-prompt": (_cfg(_base(schedules=[{"id": "x", "cron": "0 8 * * *"}])),
                                 "agents/andy/config.yaml: schedules[0].prompt: ", "required"),
+    # Accepted before, refused now: each would have misbehaved at run time.
+    "select-default-not-an-option": (
+        _cfg(_base(skills=[{"id": "s", "title": "S", "prompt": "{tone}", "inputs": [
+            {"id": "tone", "label": "Tone", "type": "select", "options": ["short", "long"],
+             "default": "loud"}]}])),
+        "agents/andy/config.yaml: skills[0].inputs[0]: ", "'loud' is not one of the options"),
+    "number-default-not-a-number": (
+        _cfg(_base(skills=[{"id": "s", "title": "S", "prompt": "{n}", "inputs": [
+            {"id": "n", "label": "N", "type": "number", "default": "many"}]}])),
+        "agents/andy/config.yaml: skills[0].inputs[0]: ", "'many' is not a number"),
+    "date-default-not-a-date": (
+        _cfg(_base(skills=[{"id": "s", "title": "S", "prompt": "{d}", "inputs": [
+            {"id": "d", "label": "D", "type": "date", "default": "31/12/2026"}]}])),
+        "agents/andy/config.yaml: skills[0].inputs[0]: ", "is not a date YYYY-MM-DD"),
+    "blank-schedule-prompt": (_schedules({"id": "x", "cron": "0 8 * * *", "prompt": "  \n "}),
+                              "agents/andy/config.yaml: schedules[0].prompt: ", "blank"),
+    "blank-skill-prompt": (_cfg(_base(skills=[{"id": "s", "title": "S", "prompt": " "}])),
+                           "agents/andy/config.yaml: skills[0].prompt: ", "blank"),
+    "once-in-the-past": (_schedules({"id": "launch", "once": "2020-01-01T09:00:00"}),
+                         "agents/andy/config.yaml: schedules[0].once: ",
+                         "2020-01-01T09:00:00 has passed (UTC)"),
+    "cron-never-fires": (_schedules({"id": "never", "cron": "0 9 31 2 *"}),
+                         "agents/andy/config.yaml: schedules[0].cron: ", "never fires"),
+    "interval-too-long": (_schedules({"id": "tick", "interval": "400d"}),
+                          "agents/andy/config.yaml: schedules[0].interval: ", "at most 366d"),
+    "interval-huge-ms": (_schedules({"id": "tick", "interval": 10 ** 30}),
+                         "agents/andy/config.yaml: schedules[0].interval: ", ""),
+    "cpus-tiny": (_cfg(_base(runtime={"resources": {"cpus": 0.0001}})),
+                  "agents/andy/config.yaml: runtime.resources.cpus: ", "0.01"),
+    "memory-zero": (_cfg(_base(runtime={"resources": {"memory": "0b"}})),
+                    "agents/andy/config.yaml: runtime.resources.memory: ", "at least 6m"),
+    "memory-tiny": (_cfg(_base(runtime={"resources": {"memory": "5m"}})),
+                    "agents/andy/config.yaml: runtime.resources.memory: ", "at least 6m"),
+    "image-reference": (_cfg(_base(runtime={"image": "Not An/Image::x"})),
+                        "agents/andy/config.yaml: runtime.image: ", "not an image reference"),
+    "image-uppercase": (_cfg(_base(runtime={"image": "smbos/NanoClaw:local"})),
+                        "agents/andy/config.yaml: runtime.image: ", "not an image reference"),
+    "telegram-only-without-telegram": (_cfg(_base(channels={"telegram_only": True})),
+                                       "agents/andy/config.yaml: channels: ",
+                                       "telegram_only needs telegram: true"),
+    "description-two-lines": (_cfg(_base(description="one\ntwo")),
+                              "agents/andy/config.yaml: description: ", "single line"),
     "unknown-integration": (_cfg(_base(integrations=["notoin"])),
                             "agents/andy/config.yaml: integrations: ", "did you mean 'notion'"),
     "unknown-channel": (_cfg(_base(channels={"telegrm": True})),
@@ -368,6 +430,7 @@ EXAMPLE_CASES = {
         "agents/andy/.env.example: TELEGRAM_BOT_TOKEN: ", "channel telegram"),
     "not-key-value": (_example(ENV_EXAMPLE + "\nthis is not a key\n"),
                       "agents/andy/.env.example: line 7: ", "KEY=value"),
+    "bom": (_example("\ufeff" + ENV_EXAMPLE), "agents/andy/.env.example: ", "byte order mark"),
 }
 
 
@@ -468,6 +531,22 @@ def test_oauth_token_is_enough_credential(project: Path) -> None:
     assert result.code == 0, result
 
 
+def test_env_with_a_bom_is_an_error(project: Path) -> None:
+    write_agent(project / "agents", "andy", env="\ufeffANTHROPIC_API_KEY=sk-test\n")
+    assert_invalid(project, "agents/andy/.env: ", "byte order mark")
+
+
+def test_env_inline_comment_is_a_warning_naming_the_key(project: Path) -> None:
+    """`KEY=value # note`: the runtime reads `value # note`; validate says so, value unshown."""
+    write_agent(project / "agents", "andy",
+                env="ANTHROPIC_API_KEY=sk-test-planted9 # the team key\nQUOTED='a # b'\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    assert result.stderr.startswith("warning: agents/andy/.env: ANTHROPIC_API_KEY: the value "
+                                    "holds ' #'"), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "planted9" not in result.output
+
+
 def test_unparsable_env_line_prints_nothing_stray(project: Path) -> None:
     write_agent(project / "agents", "andy",
                 env="ANTHROPIC_API_KEY=k\nnot a line at all planted-value-93\n'open=quote\n")
@@ -531,6 +610,53 @@ def test_bad_folder_structure(project: Path, case: str) -> None:
     setup, prefix, contains = STRUCTURE_CASES[case]
     setup(project / "agents")
     assert_invalid(project, prefix, contains)
+
+
+@pytest.mark.parametrize("link", ["andy-2", "aaa"])  # sorting after and before the real one
+def test_two_agent_folders_that_are_one_folder(project: Path, link: str) -> None:
+    """A link to another agent's folder would give two containers one memory and one .env."""
+    write_agent(project / "agents", "andy")
+    (project / "agents" / link).symlink_to("andy", target_is_directory=True)
+    assert_invalid(project, f"agents/{link}: is the same folder as agent 'andy' (a link)",
+                   scope="agents")
+
+
+@pytest.mark.parametrize("config", [
+    _base(runtime={"image": "ghcr.io/acme/nanoclaw:1.2.3"}),
+    _base(runtime={"image": "localhost:5000/nanoclaw@sha256:" + "a" * 64}),
+    _base(runtime={"image": "registry:5000/team/agent-runtime_v2"}),
+    _base(runtime={"resources": {"cpus": 0.01, "memory": "6m"}}),
+    _base(schedules=[{"id": "leap", "cron": "0 9 29 2 *", "prompt": "Leap day"},
+                     {"id": "yearly", "interval": "366d", "prompt": "Once a year"},
+                     {"id": "later", "once": "2099-01-01T09:00:00", "prompt": "Later"},
+                     {"id": "done", "once": "2020-01-01T09:00:00", "prompt": "Ran",
+                      "enabled": False}]),
+    _base(skills=[{"id": "s", "title": "S", "prompt": "{d} {n} {t}", "inputs": [
+        {"id": "d", "label": "D", "type": "date", "default": "2026-03-01"},
+        {"id": "n", "label": "N", "type": "number", "default": 3},
+        {"id": "t", "label": "T", "type": "select", "options": [1, 2], "default": 2}]}]),
+], ids=["registry-tag", "digest", "registry-port", "smallest-limits", "schedules", "defaults"])
+def test_edges_that_stay_valid(project: Path, config: dict) -> None:
+    write_agent(project / "agents", "andy", config)
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+
+
+def test_a_date_default_written_as_a_yaml_date(project: Path) -> None:
+    write_agent(project / "agents", "andy", "name: Andy\nskills:\n  - id: s\n    title: S\n"
+                "    prompt: '{d}'\n    inputs:\n      - {id: d, label: D, type: date, "
+                "default: 2026-03-01}\n")
+    assert run_smbos("validate", cwd=project).code == 0
+
+
+def test_a_once_without_a_time_says_so_plainly(project: Path) -> None:
+    write_agent(project / "agents", "andy", "name: Andy\nschedules:\n  - id: x\n    once: "
+                "2027-01-01\n    prompt: Go\n")
+    assert_invalid(project, "agents/andy/config.yaml: schedules[0].once: ",
+                   "expected a local timestamp such as 2027-01-01T09:00:00, got the date "
+                   "2027-01-01 without a time")
+    result = run_smbos("validate", cwd=project)
+    assert "datetime.date(" not in result.output
 
 
 def test_symlink_inside_the_folder_is_fine(project: Path) -> None:

@@ -125,6 +125,10 @@ ANTHROPIC_API_KEY={CANARY}
 UNKNOWN_FLAG=keep-me
 TELEGRAM_ONLY=false
 NOTION_TOKEN=ntn_{'x' * 30}
+DB_PASS=hunter2
+ALERT_WEBHOOK=https://hooks.example.net/services/T0/B0/SIGNED-{'q' * 20}
+DOOR_PIN=4711
+SHOP_DOMAIN=shop.example
 """
 
 SKILLS = [
@@ -150,7 +154,8 @@ def folders(tmp_path: Path) -> Project:
     md = ("---\nname: Alpha\n---\n# Alpha <script>alert('x')</script>\n\nHello **bold** "
           "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
     example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
-               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n")
+               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
+               "# optional: the shop's domain (not secret)\nSHOP_DOMAIN=\n")
     write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
                                   "runtime": {"container_isolation": "none"},
                                   "integrations": ["notion"], "skills": SKILLS},
@@ -190,7 +195,10 @@ def test_pages_render_without_secrets(client):
         r = client.get(path)
         assert r.status_code == 200, (path, r.text[:300])
         assert r.headers["content-type"].startswith("text/html")
-        assert "script-src 'self'" in r.headers["content-security-policy"]
+        csp = r.headers["content-security-policy"]
+        nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]{20,})'", csp).group(1)
+        assert f'<script nonce="{nonce}" src="/static/app.js' in r.text
+        assert "'self'" not in csp.split("script-src")[1].split(";")[0], "only our script runs"
         assert r.headers["x-frame-options"] == "DENY"
         assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", r.text), path
         no_canary(r)
@@ -279,7 +287,7 @@ def test_reads_need_no_token_on_loopback_but_do_when_exposed(folders):
         assert c.get("/agents/alpha/api/health").status_code == 401
         assert c.get("/api/agents", headers=AUTH).status_code == 200
         assert c.get("/api/openapi.json").status_code == 200
-        assert c.get("/").status_code == 200
+        assert c.get("/").status_code == 401, "pages too (test_web_security.py)"
 
 
 def test_guard_host_names():
@@ -345,7 +353,7 @@ def test_bad_request_bodies(client):
 
 
 def test_env_shows_masked_secrets_and_plain_settings(client):
-    r = client.get("/api/agents/alpha/env")
+    r = client.get("/api/agents/alpha/env", headers=AUTH)
     assert r.status_code == 200
     no_canary(r)
     keys = {k["key"]: k for k in r.json()["keys"]}
@@ -354,18 +362,29 @@ def test_env_shows_masked_secrets_and_plain_settings(client):
                                          "value": envfile.mask(CANARY), "required": False}
     assert keys["NOTION_TOKEN"]["source"] == "integration notion"
     assert keys["NOTION_TOKEN"]["secret"] and keys["NOTION_TOKEN"]["required"]
-    assert keys["NOTION_TOKEN"]["value"].startswith("ntn_") and "****" in keys["NOTION_TOKEN"]["value"]
+    assert keys["NOTION_TOKEN"]["value"] == "****xxxx"
     assert keys["TELEGRAM_ONLY"]["value"] == "false" and not keys["TELEGRAM_ONLY"]["secret"]
-    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "keep-me", "source": ".env"}
+    # Every other value is a secret, whatever its name or shape, unless .env.example says not.
+    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "****", "source": ".env",
+                                    "secret": True}
+    assert keys["SHOP_DOMAIN"] == {**keys["SHOP_DOMAIN"], "value": "shop.example",
+                                   "secret": False}
+    for key, clear in (("DB_PASS", "hunter2"), ("DOOR_PIN", "4711"),
+                       ("ALERT_WEBHOOK", "hooks.example.net")):
+        assert keys[key]["secret"] and keys[key]["value"] in ("****", "****qqqq"), key
+        assert clear not in r.text, key
+    # At most the last four characters of a secret are ever shown.
+    assert keys["ANTHROPIC_API_KEY"]["value"] == "****" + CANARY[-4:]
     assert keys["ASSISTANT_NAME"]["set"] is False and keys["ASSISTANT_NAME"]["value"] == ""
     settings = client.get("/agents/alpha/settings").text
-    assert envfile.mask(CANARY) in settings and CANARY not in settings
+    assert envfile.mask(CANARY) not in settings and "UNKNOWN_FLAG" not in settings, \
+        "the settings page holds nothing of .env: its script loads it with the token"
 
 
 def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
     env = folders.agents_dir / "alpha" / ".env"
     os.chmod(env, 0o640)
-    shown = {k["key"]: k["value"] for k in client.get("/api/agents/alpha/env").json()["keys"]}
+    shown = {k["key"]: k["value"] for k in client.get("/api/agents/alpha/env", headers=AUTH).json()["keys"]}
     values = {**shown, "ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": "",
               "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/x y"}  # every field sent back, as a form
     r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
@@ -403,10 +422,14 @@ def test_env_masked_value_round_trip_and_refusals(client, folders):
     assert r.status_code == 200 and r.json()["unchanged"] == ["ANTHROPIC_API_KEY"]
     assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
     assert not env.with_name(".env.bak").exists()
-    bad = [{"ANTHROPIC_API_KEY": "sk-a****zzzz"},       # masked, but not the current secret
+    # A short secret is shown as **** alone; sending that back keeps it too.
+    r = client.put("/api/agents/alpha/env", headers=AUTH,
+                   json={"values": {"DB_PASS": "****", "DOOR_PIN": "****"}})
+    assert r.status_code == 200 and r.json()["changed"] == [], r.text
+    assert envfile.read_env(env)["DOOR_PIN"] == "4711"
+    bad = [{"ANTHROPIC_API_KEY": "****zzzz"},           # masked, but not the current secret
            {"bad key": "x"}, {"1X": "y"},
            {"ASSISTANT_NAME": "two\nlines"},
-           {"ASSISTANT_NAME": "it's got 'quotes' and spaces"},
            {"ASSISTANT_NAME": ["list"]}]
     for values in bad:
         r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
@@ -439,8 +462,30 @@ def test_env_created_when_missing(client, folders):
         assert env.stat().st_uid == 1000, "as root, a new .env goes to the runtime's user"
 
 
+def test_only_the_env_the_runtime_reads_is_handed_to_its_user(tmp_path, monkeypatch):
+    """The runtime (uid 1000) reads `.env`; the backup is the operator's alone and keeps the
+    owner of whoever wrote it (as root: root), whoever uid 1000 is on the host."""
+    env = tmp_path / ".env"
+    env.write_text("A=1\n")
+    chowned = []
+    real = os.fchown
+
+    def spy(fd, uid, gid):
+        chowned.append((Path(os.readlink(f"/proc/self/fd/{fd}")).name.split(".tmp-")[0], uid))
+        return real(fd, uid, gid) if os.geteuid() == 0 else None
+
+    monkeypatch.setattr(os, "fchown", spy)
+    envfile.write_env(env, {"A": "2"}, owner=(1000, 1000))
+    assert chowned == [(".env", 1000)]
+    assert env.with_name(".env.bak").stat().st_uid == os.geteuid()
+    if os.geteuid() == 0:
+        assert env.stat().st_uid == 1000
+
+
 @pytest.mark.parametrize("value", ["plain", "with space", "a#b", "x=y", 'dq"inside', "$HOME",
-                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`"])
+                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`",
+                                   "it's", "it's got 'quotes' and spaces", "'x'", '"y"', "'",
+                                   "a # not a comment", "#hash", " 'both' ", "line\u2028sep"])
 def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
     env = tmp_path / ".env"
     env.write_text("A=1\n")
@@ -450,11 +495,28 @@ def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
     assert env.read_text().startswith("A=1\n")
 
 
-def test_env_write_handles_multiline_and_duplicates(tmp_path):
+def test_env_write_handles_duplicates_line_by_line(tmp_path):
+    """One line is one entry, as the runtime reads it: a quote never swallows the next line."""
     env = tmp_path / ".env"
-    env.write_text('A="line1\nline2"\nB=1\nB=2\nexport C=3\n')
-    envfile.write_env(env, {"A": "one", "B": "two", "C": "three"})
-    assert env.read_text() == "A=one\nB=two\nC=three\n"
+    env.write_text('A="line1\nline2"\nB=1\nB=2\nexport C=3\nD=\'open\nE=5\n')
+    envfile.write_env(env, {"A": "one", "B": "two", "C": "three", "D": "four"})
+    assert env.read_text() == 'A=one\nline2"\nB=two\nC=three\nD=four\nE=5\n'
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("K=a # b\n", "a # b"),              # `#` inside a value is not a comment
+    ("K='a # b'\n", "a # b"),
+    ("K=\"x\\ny\"\n", "x\\ny"),        # no escapes
+    ("K=$HOME\n", "$HOME"),              # no expansion
+    ("export K = spaced \n", "spaced"),
+    ("K=\"q'\n", "\"q'"),                # quotes that do not match stay
+    ("K=1\r\nK=2\r\n", "2"),             # the last one wins
+    ("  # K=commented\nK=ok\n", "ok"),
+])
+def test_env_has_one_reading_the_runtimes(text, expected):
+    """SMBOS reads `.env` as the runtime (and its entrypoint's parseEnvText) does."""
+    assert envfile.parse_env_text(text)["K"] == expected
+    assert standin_env(text)["K"] == expected
 
 
 # -------------------------------------------------------------------------------- memory
@@ -487,11 +549,43 @@ def test_memory_refusals(client, path, status):
 def test_memory_paths_are_checked_in_the_operation(folders):
     agent = folders.load().get("alpha")
     for rel in ("../.env", "notes/../../.env", "/etc/passwd", "leak.md", "..", ".", "",
-                "notes/./todo.md", "C:/x", "a\x00b"):
+                "C:/x", "a\x00b"):
         with pytest.raises(ops.OpError) as info:
             ops.read_memory(agent, rel)
         assert info.value.status in (400, 404)
         assert CANARY not in str(info.value)
+        assert ("'..'" in str(info.value)) == (".." in rel), (rel, str(info.value))
+    # `./` is a path inside the folder, as a shell would complete it.
+    assert ops.read_memory(agent, "./context.md") == "# Context\nremember this\n"
+    assert ops.read_memory(agent, "notes/./todo.md") == "- a\n"
+
+
+TEMP_NAMES = [".smbos-tmp.mcp.json", "..mcp.json.smbos-tmp", ".smbos-tmp.CLAUDE.md",
+              "notes/.smbos-tmp.x.md"]
+
+
+def test_entrypoint_temp_files_are_never_shown_and_git_ignored(client, folders):
+    """The entrypoint writes `.mcp.json` (secrets written in) through a temp file: a left-over
+    one is neither listed nor shown, by the UI or `smbos memory`, and git ignores it."""
+    memory = folders.agents_dir / "alpha" / "memory"
+    for name in TEMP_NAMES:
+        (memory / name).write_text(f'{{"env": {{"NOTION_TOKEN": "{CANARY}"}}}}\n')
+    listed = client.get("/api/agents/alpha/memory")
+    assert not [f for f in listed.json()["files"] if "smbos-tmp" in f["path"]]
+    root = folders.project_dir
+    env = {"SMBOS_PROJECT": folders.name}
+    assert "smbos-tmp" not in run_smbos("memory", "alpha", cwd=root, env=env).stdout
+    for name in TEMP_NAMES:
+        r = client.get(f"/api/agents/alpha/memory/{name}")
+        assert r.status_code == 403, (name, r.text)
+        no_canary(r)
+        cli = run_smbos("memory", "alpha", name, cwd=root, env=env)
+        assert cli.code == 2 and "never shown" in cli.stderr and CANARY not in cli.output
+    repo = Path(__file__).resolve().parent.parent
+    for name in TEMP_NAMES + [".mcp.json"]:
+        ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", "--no-index",
+                                  f"agents/andy/memory/{name}"], check=False)
+        assert ignored.returncode == 0, f"{name} is not git-ignored"
 
 
 # -------------------------------------------------------------------------------- skills
@@ -550,7 +644,7 @@ def test_engine_unreachable_keeps_the_ui_up(folders, monkeypatch, tmp_path):
             assert r.status_code == 503 and r.json()["kind"] == "engine_unreachable", r.text
         r = c.get("/api/agents/alpha")
         assert r.status_code == 200 and r.json()["engine"]["ok"] is False
-        r = c.get("/api/agents/alpha/env")
+        r = c.get("/api/agents/alpha/env", headers=AUTH)
         assert r.status_code == 200 and r.json()["restart_needed"] is None
         assert c.get("/agents/alpha").status_code == 200
         assert c.get("/api/heal").status_code == 200
@@ -635,8 +729,43 @@ def test_ui_command_makes_the_token_once_and_serves(folders):
     token = (root / "state" / "ui-token").read_text().strip()
     assert f"#token={token}" in outputs[0]
     assert token not in outputs[1] and "state/ui-token" in outputs[1]
-    bad = run_smbos("ui", "--host", "0.0.0.0", "--token", "short", cwd=root)
-    assert bad.code == 2 and "--token" in bad.stderr
+    short = run_smbos("ui", "--host", "0.0.0.0", cwd=root, env={"SMBOS_UI_TOKEN": "short"})
+    assert short.code == 2 and "SMBOS_UI_TOKEN" in short.stderr
+
+
+def test_ui_token_never_on_the_command_line(folders):
+    """A token given as an argument is visible to every user in `ps`: refused, with the ways
+    that are not (SMBOS_UI_TOKEN, --token-file)."""
+    root = folders.project_dir
+    for value in ("short", TOKEN):
+        bad = run_smbos("ui", "--token", value, cwd=root)
+        assert bad.code == 2 and "ps" in bad.stderr and "--token-file" in bad.stderr, bad
+        assert value not in bad.output
+    token_file = root / "my-token"
+    token_file.write_text("tiny\n")
+    assert run_smbos("ui", "--token-file", str(token_file), cwd=root).code == 2
+    token_file.write_text(TOKEN + "\n")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port),
+                             "--token-file", str(token_file), "--show-token"], cwd=root,
+                            env={**os.environ, "SMBOS_PROJECT": folders.name},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/agents/alpha/env", headers=AUTH,
+                              timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, errors = proc.communicate(timeout=15)
+    assert f"(from {token_file})" in out + errors
+    assert not (root / "state" / "ui-token").exists()
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -944,3 +1073,31 @@ def test_live_no_container_is_409(live):
         import shutil
 
         shutil.rmtree(folder)
+
+
+def test_env_reading_is_the_entrypoints(tmp_path):
+    """Python's reading of `.env` and the image entrypoint's `parseEnvText` agree, on tricky
+    lines and on random ones (one run of node for all of them)."""
+    import random
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not found: the entrypoint's reader cannot be run here")
+    rng = random.Random(7)
+    pieces = ["K", "A_1", "export ", "=", "==", " ", "\t", "#", " #", "'", '"', "x", "é",
+              "\u00a0", "\u2028", "\r", "\r\n", "\n", "\v", "\ufeff", "$HOME", "\\n", "ok"]
+    texts = ["K=a # b\n", "K='a # b'\n", 'K="x\\ny"\n', "export K = spaced \n", "K=\"q'\n",
+             "K=1\r\nK=2\r\n", "  # K=commented\nK=ok\n", "K=''x''\n", "K=\u00a0v\u00a0\n",
+             "=nokey\n", "export\tK=v\n", "K='\n"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(400)]
+    script = tmp_path / "read.mjs"
+    entrypoint = Path(__file__).resolve().parent.parent / "smbos" / "image" / "entrypoint.mjs"
+    script.write_text(f"import {{ parseEnvText }} from {json.dumps(str(entrypoint))};\n"
+                      "let input = ''; process.stdin.on('data', (d) => { input += d; });\n"
+                      "process.stdin.on('end', () => process.stdout.write(JSON.stringify("
+                      "JSON.parse(input).map((t) => parseEnvText(t)))));\n")
+    proc = subprocess.run([node, str(script)], input=json.dumps(texts), capture_output=True,
+                          text=True, timeout=60, check=True)
+    for text, theirs in zip(texts, json.loads(proc.stdout)):
+        assert envfile.parse_env_text(text) == theirs, repr(text)

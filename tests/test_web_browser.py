@@ -75,8 +75,8 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             # -- the fleet page, opened from the printed link: the token moves to localStorage
             page.goto(f"{server.url}/#token={TOKEN}")
             assert "#token" not in page.url and TOKEN not in page.url
+            expect(page.locator("#token-ok")).to_be_visible()  # kept once the server agreed
             assert page.evaluate("localStorage.getItem('smbos-ui-token')") == TOKEN
-            expect(page.locator("#token-ok")).to_be_visible()
             alpha = page.locator('#fleet tr[data-agent="alpha"]')
             beta = page.locator('#fleet tr[data-agent="beta"]')
             expect(alpha.locator(".c-health")).to_have_text("healthy", timeout=60_000)

@@ -82,7 +82,8 @@ function portEnv(name, fallback) {
 }
 
 function writeAtomic(file, content, mode = 0o644) {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.smbos-tmp`);
+  // `.smbos-tmp.*`: never listed or shown by `smbos memory` and the UI, and git-ignored.
+  const tmp = path.join(path.dirname(file), `.smbos-tmp.${path.basename(file)}`);
   fs.writeFileSync(tmp, content, { mode });
   fs.chmodSync(tmp, mode);
   fs.renameSync(tmp, file);

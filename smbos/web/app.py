@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import http.cookiejar
 import json
+import re
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -52,7 +55,7 @@ from smbos.runtime import (
 from smbos import compose, redact, schedules
 from smbos import operations as ops
 from smbos.web import markdown
-from smbos.web.security import Guard
+from smbos.web.security import SESSION_PATH, Guard
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 1024 * 1024
@@ -72,6 +75,12 @@ class _Shared(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         pass
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that keeps nothing: the proxy serves every agent from one client, and a cookie one
+    agent sets must never reach another (nor the browser: Set-Cookie is not relayed)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 class EngineDown(SmbosError):
@@ -130,7 +139,8 @@ class UIState:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(transport=_Shared(self.transport), trust_env=False,
-                                           follow_redirects=False, timeout=PROXY_TIMEOUT)
+                                           follow_redirects=False, timeout=PROXY_TIMEOUT,
+                                           cookies=_no_cookies())
         return self._http
 
     def runtime(self, base_url: str, **options) -> AsyncRuntimeClient:
@@ -232,9 +242,7 @@ class UIState:
         fleet = await self.fleet()
         agent = fleet.get(agent_id)
         if agent is None:
-            known = ", ".join(a.id for a in fleet.agents) or "none"
-            raise ApiError(404, f"unknown agent {agent_id[:64]!r}; known agents: {known}",
-                           "unknown_agent")
+            raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
         return agent
 
     # -- status ----------------------------------------------------------------------------
@@ -267,7 +275,7 @@ class UIState:
         fleet = await self.fleet()
         for agent_id in ids:
             if fleet.get(agent_id) is None:
-                raise ApiError(404, f"unknown agent {agent_id[:64]!r}", "unknown_agent")
+                raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
         measured_at = time.time()
         try:
             rows = await self.docker(lambda c: c.status(list(ids), probe=False, fleet=fleet))
@@ -413,20 +421,33 @@ def _templates() -> jinja2.Environment:
     return env
 
 
+def page_csp(nonce: str) -> str:
+    """A page runs only the script tag that carries this response's nonce: no other URL of this
+    origin (a proxied agent answer included) can ever run as the UI's script."""
+    return (f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; "
+            "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+def render_page(templates: jinja2.Environment, name: str, status: int, **context) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(18)
+    html = templates.get_template(name).render(csp_nonce=nonce, **context)
+    return HTMLResponse(html, status_code=status, headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": page_csp(nonce)})
+
+
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     state = _state(request)
-    env: jinja2.Environment = request.app.state.templates
-    html = env.get_template(name).render(request=request, project=state.project,
-                                         exposed=state.guard.exposed, **context)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return render_page(request.app.state.templates, name, status, request=request,
+                       project=state.project, exposed=state.guard.exposed, **context)
 
 
 async def page_agent(request: Request) -> Agent | HTMLResponse:
     try:
         return await _state(request).agent(request.path_params["agent_id"])
     except ApiError as exc:
-        return page(request, "error.html", status=exc.status, title="Unknown agent",
-                    message=exc.message)
+        title = "Unknown agent" if exc.message.startswith("unknown") else "Invalid agent"
+        return page(request, "error.html", status=exc.status, title=title, message=exc.message)
 
 
 async def fleet_page(request: Request) -> Response:
@@ -452,8 +473,9 @@ async def settings_page(request: Request) -> Response:
     agent = await page_agent(request)
     if isinstance(agent, Response):
         return agent
-    keys = await run_in_threadpool(ops.env_keys, agent)
-    return page(request, "settings.html", title=f"{agent.name}: settings", agent=agent, keys=keys)
+    # The values (masked) and key names come from GET /api/agents/<id>/env, which needs the token:
+    # the page itself holds nothing of `.env`.
+    return page(request, "settings.html", title=f"{agent.name}: settings", agent=agent)
 
 
 async def skill_page(request: Request) -> Response:
@@ -746,6 +768,20 @@ async def api_heal(request: Request) -> Response:
     return ok({"actions": [a.to_json() for a in reversed(actions)]})
 
 
+async def api_session(request: Request) -> Response:
+    """POST: the token (checked by the guard) is right; the answer sets the cookie that opens the
+    pages when the UI listens beyond loopback. DELETE: forget it. The page's script calls POST
+    before it keeps a token, so a link cannot plant a wrong one."""
+    guard = _state(request).guard
+    response = ok({"ok": True, "exposed": guard.exposed})
+    if request.method == "DELETE":
+        response.headers["Set-Cookie"] = guard.session_cookie_cleared()
+    else:
+        secure = request.headers.get("origin", "").startswith("https:")
+        response.headers["Set-Cookie"] = guard.session_cookie(secure)
+    return response
+
+
 async def api_openapi(request: Request) -> Response:
     from smbos.web.openapi import document
 
@@ -755,17 +791,52 @@ async def api_openapi(request: Request) -> Response:
 # --------------------------------------------------------------------------------- proxy
 
 _REQUEST_HEADERS = ("content-type", "accept", "cache-control", "last-event-id")
-_RESPONSE_HEADERS = ("content-type", "cache-control")
+# What an agent's answer may be: data, never a document or a script (the proxy serves it on the
+# UI's own origin, where a page would run with the UI's rights).
+PROXY_MEDIA_TYPES = frozenset({"application/json", "text/event-stream"})
+# Every proxied answer: never sniffed into something else, and sandboxed (an opaque origin, no
+# script) should a browser render it anyway.
+PROXY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                 "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+                 "Cache-Control": "no-store"}
+# A path under /api/: plain segments only. `%` is refused (a double-encoded `..` or NUL would be
+# decoded by the runtime), and so are `.`/`..` segments, empty ones and control characters.
+_PROXY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*$")
+
+
+def proxy_path_ok(sub: str) -> bool:
+    return sub == "" or all(_PROXY_SEGMENT_RE.match(part) and part not in (".", "..")
+                            for part in sub.split("/"))
+
+
+def proxy_media_type(content_type: str | None) -> str | None:
+    """`application/json; charset=utf-8` when the runtime's Content-Type may pass, else None."""
+    if not content_type:
+        return None
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media not in PROXY_MEDIA_TYPES:
+        return None
+    charset = re.search(r"charset=\"?([A-Za-z0-9._-]+)", params)
+    return f"{media}; charset={charset.group(1)}" if charset else media
+
+
+async def _first_bytes(response: httpx.Response) -> bytes:
+    async for chunk in response.aiter_raw():
+        if chunk:
+            return chunk
+    return b""
 
 
 async def proxy(request: Request) -> Response:
     """Forward to the agent's own API, streaming the answer as it comes (server-sent events
-    pass through unbuffered)."""
+    pass through unbuffered). Only JSON and event streams come back; anything else is refused."""
     state = _state(request)
     agent = await state.agent(request.path_params["agent_id"])
     sub = request.path_params["path"]
-    if any(part in ("..", ".") for part in sub.split("/")) or "\\" in sub:
-        raise ApiError(400, "expected a path under /api/ without '..'", "bad_request")
+    if not proxy_path_ok(sub):
+        raise ApiError(400, "expected a path under /api/ of plain segments (no '..', '%', "
+                            "'\\' or control characters)", "bad_request")
     url = f"{ops.runtime_url(agent)}/api/{sub}"
     if request.url.query:
         url += f"?{request.url.query}"
@@ -790,8 +861,24 @@ async def proxy(request: Request) -> Response:
         response = await state.http.send(upstream, stream=True)
     except httpx.HTTPError as exc:
         return runtime_error(agent, classify_transport_error(exc, route))
-    out = {k: response.headers[k] for k in _RESPONSE_HEADERS if k in response.headers}
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
+    media = proxy_media_type(response.headers.get("content-type"))
+    out = dict(PROXY_HEADERS)
+    if media is None:
+        # Only an empty answer (an empty 404, a 204) passes without a type that may pass.
+        try:
+            body = await _first_bytes(response)
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        if body:
+            shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
+            return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} "
+                              f"with {response.status_code} and Content-Type {shown!r}; the proxy "
+                              "passes only JSON and event streams", "runtime_content_type")
+        return Response(status_code=response.status_code, headers=out)
+    out["Content-Type"] = media
+    if media == "text/event-stream":
         out.update(SSE_HEADERS)
 
     async def relay() -> AsyncIterator[bytes]:
@@ -820,6 +907,7 @@ def routes() -> list:
         Route("/agents/{agent_id}/api/{path:path}", proxy, methods=["GET", "POST"],
               name="proxy"),
         Route("/api/openapi.json", api_openapi, methods=["GET"], name="openapi"),
+        Route(SESSION_PATH, api_session, methods=["POST", "DELETE"], name="session"),
         Route("/api/status", api_status, methods=["GET"], name="status"),
         Route("/api/heal", api_heal, methods=["GET"], name="heal"),
         Route("/api/agents", api_agents, methods=["GET"], name="agents"),
@@ -886,9 +974,8 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 SECURITY_HEADERS = {
-    "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
-                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    # Pages set their own (page_csp, with a nonce); everything else is data: no script at all.
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
@@ -900,9 +987,10 @@ SECURITY_HEADERS = {
 class GuardMiddleware:
     """Host, Origin and token checks (security.Guard) and security headers on every answer."""
 
-    def __init__(self, app, guard: Guard):
+    def __init__(self, app, guard: Guard, templates: jinja2.Environment):
         self.app = app
         self.guard = guard
+        self.templates = templates
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -921,7 +1009,12 @@ class GuardMiddleware:
 
         if refused is not None:
             status, kind, message = refused
-            response = JSONResponse({"error": message, "kind": kind}, status_code=status)
+            if kind == "session":
+                # A page, without the token: a page whose script gets the session cookie.
+                response = render_page(self.templates, "session.html", status, title="UI token",
+                                       message=message, exposed=True)
+            else:
+                response = JSONResponse({"error": message, "kind": kind}, status_code=status)
             return await response(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)
 
@@ -945,5 +1038,5 @@ def create_app(project: Project, token: str, *, host: str = "127.0.0.1",
     })
     app.state.ui = state
     app.state.templates = _templates()
-    app.add_middleware(GuardMiddleware, guard=guard)
+    app.add_middleware(GuardMiddleware, guard=guard, templates=app.state.templates)
     return app

@@ -62,6 +62,14 @@ ROUTES: dict[str, dict[str, Any]] = {
     },
     "openapi": {"get": {"summary": "This document", "tags": ["meta"],
                         "responses": {"200": _json(_OBJ)}}},
+    "session": {
+        "post": {"summary": "Check the token; the answer sets the cookie that opens the pages "
+                            "when the UI listens beyond loopback (HttpOnly, SameSite=Strict)",
+                 "tags": ["meta"], "security": [{"token": []}],
+                 "responses": {"200": _json(_OBJ), **_GUARD}},
+        "delete": {"summary": "Forget this browser's session cookie", "tags": ["meta"],
+                   "security": [{"token": []}], "responses": {"200": _json(_OBJ), **_GUARD}},
+    },
     "status": {"get": {
         "summary": "Fleet status: state, health, API, port, uptime, restarts, drift, restart "
                    "needed, action in progress", "tags": ["fleet"],
@@ -129,9 +137,11 @@ ROUTES: dict[str, dict[str, Any]] = {
                       "responses": {"200": _SSE, **_BAD, **_GUARD, **_AGENT_404,
                                     **_RUNTIME_502}}},
     "env_get": {"get": {"summary": "The agent's .env settings: core, channel, integration and "
-                                   "documented keys; secrets masked", "tags": ["settings"],
+                                   "documented keys; secrets masked. Needs the token, on "
+                                   "loopback too", "tags": ["settings"],
+                        "security": [{"token": []}],
                         "responses": {"200": _json({"$ref": "#/components/schemas/Env"}),
-                                      **_AGENT_404}}},
+                                      **_GUARD, **_AGENT_404}}},
     "env_put": {"put": {
         "summary": "Change .env keys atomically (backup .env.bak): a value sets the key, \"\" or "
                    "null removes it, the masked value shown leaves the secret as it was",
@@ -165,9 +175,9 @@ ROUTES: dict[str, dict[str, Any]] = {
 COMPONENTS = {
     "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": TOKEN_HEADER,
                                   "description": "The UI token (state/ui-token). Needed for "
-                                                 "every changing request, and for every API "
-                                                 "request when the UI listens beyond "
-                                                 "loopback."}},
+                                                 "every changing request, for the settings, "
+                                                 "and for every API and proxy request when "
+                                                 "the UI listens beyond loopback."}},
     "schemas": {
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string"}, "kind": {"type": "string"}}},
@@ -193,7 +203,8 @@ COMPONENTS = {
             "keys": {"type": "array", "items": {"type": "object", "properties": {
                 "key": {"type": "string"}, "set": {"type": "boolean"},
                 "secret": {"type": "boolean"},
-                "value": {"type": "string", "description": "masked (abcd****wxyz) when secret"},
+                "value": {"type": "string", "description": "masked (****wxyz, or **** under 16 "
+                                                         "characters) when secret"},
                 "source": {"type": "string"}, "description": {"type": "string"},
                 "required": {"type": "boolean"}}}},
             "restart_needed": {"type": ["boolean", "null"]}}},

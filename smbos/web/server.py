@@ -7,6 +7,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from smbos.errors import SmbosError
 from smbos.project import Project
@@ -14,6 +15,7 @@ from smbos.web.security import (
     MIN_TOKEN_CHARS,
     is_loopback,
     load_or_create_token,
+    read_token_file,
     token_path,
 )
 
@@ -24,15 +26,26 @@ DEFAULT_PORT = 8787
 class UIToken:
     value: str
     created: bool
-    source: str  # "file" or "option"
+    source: str  # "file" (state/ui-token), "token-file" or "environment"
+    where: str = ""  # how messages name it when it is not state/ui-token
 
 
-def resolve_token(project: Project, given: str | None) -> UIToken:
-    """The token given (--token / SMBOS_UI_TOKEN), else the one in state/ui-token (made once)."""
+def resolve_token(project: Project, given: str | None = None,
+                  token_file: Path | None = None) -> UIToken:
+    """The token of SMBOS_UI_TOKEN (`given`), else of --token-file, else the one in
+    state/ui-token (made once). Never from the command line, where `ps` shows it."""
     if given:
         if len(given) < MIN_TOKEN_CHARS:
-            raise SmbosError(f"--token: expected at least {MIN_TOKEN_CHARS} characters")
-        return UIToken(given, False, "option")
+            raise SmbosError(f"SMBOS_UI_TOKEN: expected at least {MIN_TOKEN_CHARS} characters")
+        return UIToken(given, False, "environment", "SMBOS_UI_TOKEN")
+    if token_file is not None:
+        try:
+            return UIToken(read_token_file(token_file), False, "token-file", str(token_file))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SmbosError(f"--token-file: {token_file}: cannot read "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+        except ValueError as exc:
+            raise SmbosError(f"--token-file: {exc}") from None
     try:
         value, created = load_or_create_token(project.project_dir)
     except (OSError, ValueError) as exc:
@@ -72,16 +85,16 @@ def serve(project: Project, host: str, port: int, token: UIToken, *,
 
     check_port(host, port)
     if not is_loopback(host):
-        say(f"warning: the UI listens on {host}, reachable beyond this machine; every API "
-            "request then needs the token, and traffic is not encrypted (prefer an SSH tunnel "
-            "to 127.0.0.1)")
+        say(f"warning: the UI listens on {host}, reachable beyond this machine; every "
+            "page, API and proxy request then needs the token, and traffic is not encrypted "
+            "(prefer an SSH tunnel to 127.0.0.1)")
     app = create_app(project, token.value, host=host, allow_hosts=allow_hosts)
     url = url_for(host, port)
     say(f"SMBOS UI for {project.agents_dir}/ on {url}")
     if token.created or show_token:
-        what = "made a new UI token (kept in" if token.created else "UI token from"
-        say(f"{what} {token_path(project.project_dir)}); open this link once, the browser "
-            "keeps it:")
+        where = token.where or str(token_path(project.project_dir))
+        what = "made a new UI token (kept in" if token.created else "UI token (from"
+        say(f"{what} {where}); open this link once, the browser keeps it:")
         say(f"  {url}#token={token.value}")
     elif token.source == "file":
         say(f"actions need the UI token in {token_path(project.project_dir)} (paste it once in "

@@ -12,13 +12,45 @@
 
   // ------------------------------------------------------------------ token
 
-  function takeTokenFromFragment() {
-    const hash = window.location.hash || '';
-    const match = hash.match(/(?:^#|&)token=([^&]+)/);
-    if (match) {
-      try { localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1])); } catch (e) { /* private mode */ }
-      history.replaceState(null, '', window.location.pathname + window.location.search);
+  // The server says whether a token is right before this browser keeps it, so a link with a
+  // wrong token never replaces a good one; the same call gives the cookie that opens the pages
+  // when the UI listens beyond this machine.
+  async function checkToken(value) {
+    let response;
+    try {
+      response = await fetch('/api/session', { method: 'POST', cache: 'no-store', credentials: 'same-origin',
+        headers: { 'Accept': 'application/json', 'X-SMBOS-Token': value } });
+    } catch (e) {
+      return { ok: false, message: 'the UI server does not answer (' + e.message + ')' };
     }
+    if (response.ok) return { ok: true };
+    let message = 'HTTP ' + response.status;
+    try {
+      const data = await response.json();
+      if (data && data.error) message = data.error;
+    } catch (e) { /* not JSON */ }
+    return { ok: false, message };
+  }
+
+  function keep(value) {
+    try { localStorage.setItem(TOKEN_KEY, value); return true; } catch (e) {
+      toast('cannot store the token: ' + e, 'bad');
+      return false;
+    }
+  }
+
+  async function takeTokenFromFragment() {
+    const match = (window.location.hash || '').match(/(?:^#|&)token=([^&]+)/);
+    if (!match) return;
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+    let given = '';
+    try { given = decodeURIComponent(match[1]); } catch (e) { /* not a token */ }
+    const check = given ? await checkToken(given) : { ok: false, message: 'empty' };
+    if (check.ok) { keep(given); return; }
+    const notice = $('#token-notice');
+    notice.textContent = 'the token in the link was refused (' + check.message + '); ' +
+      (token() ? 'this browser keeps the token it had' : 'paste the token from state/ui-token');
+    notice.hidden = false;
   }
 
   function token() {
@@ -32,22 +64,48 @@
     $('#token-hint').hidden = has;
   }
 
-  function setupToken() {
-    takeTokenFromFragment();
-    $('#token-form').addEventListener('submit', (ev) => {
+  async function setupToken() {
+    await takeTokenFromFragment();
+    $('#token-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const value = $('#token-input').value.trim();
       if (!value) return;
-      try { localStorage.setItem(TOKEN_KEY, value); } catch (e) { toast('cannot store the token: ' + e, 'bad'); }
+      const check = await checkToken(value);
+      if (!check.ok) { toast('token refused: ' + check.message, 'bad'); return; }
+      if (!keep(value)) return;
       $('#token-input').value = '';
       showTokenState();
       toast('token saved in this browser', 'ok');
+      if (['session', 'settings'].includes(document.body.dataset.page)) window.location.reload();
     });
-    $('#token-forget').addEventListener('click', () => {
+    $('#token-forget').addEventListener('click', async () => {
+      const t = token();
+      if (t) {
+        try {
+          await fetch('/api/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-SMBOS-Token': t } });
+        } catch (e) { /* the server is away: the cookie ends with the browser */ }
+      }
       try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
       showTokenState();
     });
     showTokenState();
+  }
+
+  // ------------------------------------------------------------------ session page
+
+  // Shown instead of a page when the UI listens beyond this machine and this browser has no
+  // session cookie yet: the kept token gets one, then the page it asked for loads.
+  async function sessionPage() {
+    const state = $('#session-state');
+    const t = token();
+    if (!t) { state.textContent = 'this browser has no token yet'; return; }
+    let tried = false;
+    try { tried = sessionStorage.getItem('smbos-session-tried') === '1'; } catch (e) { /* ignore */ }
+    const check = await checkToken(t);
+    if (!check.ok) { state.textContent = 'the token this browser keeps was refused (' + check.message + '); paste the current one'; return; }
+    if (tried) { state.textContent = 'this browser did not keep the session cookie; allow cookies for this site'; return; }
+    try { sessionStorage.setItem('smbos-session-tried', '1'); } catch (e) { /* ignore */ }
+    window.location.reload();
   }
 
   // ------------------------------------------------------------------ HTTP
@@ -550,12 +608,23 @@
     const id = document.body.dataset.agent;
     const form = $('#env-form');
     const result = $('#env-result');
+    const rows = $('#env-rows');
+
+    function row(k) {
+      const name = el('td', {}, el('label', { for: 'env-' + k.key }, el('code', { text: k.key })));
+      if (k.required) name.append(' ', el('span', { class: 'pill small warn', text: 'required' }));
+      if (k.secret) name.append(' ', el('span', { class: 'pill small', text: 'secret' }));
+      const input = el('input', { id: 'env-' + k.key, name: k.key, type: 'text', placeholder: 'not set',
+        spellcheck: 'false', autocomplete: 'off', 'data-secret': k.secret ? 'true' : 'false' });
+      input.value = k.value;
+      input.dataset.original = k.value;
+      const about = el('td', { class: 'small' }, el('span', { class: 'muted', text: k.source }));
+      if (k.description) about.append(' · ' + k.description);
+      return el('tr', { 'data-key': k.key }, name, el('td', {}, input), about);
+    }
 
     function apply(keys) {
-      for (const k of keys) {
-        const input = form.querySelector('input[name="' + CSS.escape(k.key) + '"]');
-        if (input) { input.value = k.value; input.dataset.original = k.value; }
-      }
+      rows.replaceChildren(...keys.map(row));
     }
 
     form.addEventListener('submit', async (ev) => {
@@ -599,12 +668,13 @@
         const b = busy[id];
         button.disabled = !!b;
         $('.busy', holder).textContent = b ? (b.phase || LABELS[b.verb]) : '';
-      }).then(watch);
+      }).then(() => watch(false));
     });
 
-    async function watch() {
+    async function watch(first) {
       try {
         const data = await api('GET', '/api/agents/' + encodeURIComponent(id) + '/env');
+        if (first) apply(data.keys);
         if (data.restart_needed !== null) $('#restart-banner').hidden = !data.restart_needed;
         const s = await api('GET', '/api/status?agent=' + encodeURIComponent(id), undefined, { allow: [503] });
         if (s.agents[0]) settle(s.agents[0]);
@@ -615,9 +685,12 @@
         if (s.agents[0] && !data.restart_needed && s.agents[0].state === 'running') {
           $('.busy', holder).textContent = '';
         }
-      } catch (e) { banner(e.message); }
+      } catch (e) {
+        if (first) rows.replaceChildren(el('tr', {}, el('td', { colspan: '3', class: 'error-text', text: e.message })));
+        else banner(e.message);
+      }
     }
-    watch();
+    watch(true);
   }
 
   // ------------------------------------------------------------------ skill page
@@ -677,12 +750,14 @@
 
   // ------------------------------------------------------------------ start
 
-  document.addEventListener('DOMContentLoaded', () => {
-    setupToken();
-    const pages = { fleet: fleetPage, agent: agentPage, settings: settingsPage, skill: skillPage };
+  document.addEventListener('DOMContentLoaded', async () => {
+    await setupToken();
+    const pages = { fleet: fleetPage, agent: agentPage, settings: settingsPage, skill: skillPage,
+      session: sessionPage };
     const start = pages[document.body.dataset.page];
     if (start) start();
   });
 
-  window.SMBOS = { api, stream, token, human };
+  // The token stays inside this file: nothing else on the page can ask for it.
+  window.SMBOS = { api, stream, human };
 })();
