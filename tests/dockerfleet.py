@@ -130,6 +130,12 @@ class LiveFleet:
         for network in self.client.networks.list(
                 filters={"label": f"com.docker.compose.project={self.name}"}):
             try:
+                # Another test's container (the real tier's fake API) may still be attached:
+                # a network with endpoints cannot be removed, and leaked networks exhaust the
+                # engine's address pools within one run.
+                network.reload()
+                for attached in network.containers:
+                    network.disconnect(attached, force=True)
                 network.remove()
             except Exception:  # noqa: BLE001
                 pass
