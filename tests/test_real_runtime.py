@@ -207,6 +207,8 @@ def test_the_ui_chat_shows_the_real_reply_and_ends(real_fleet):
             page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
             page.set_default_timeout(30_000)
             page.goto(f"{server.url}/#token={TOKEN}")
+            # The link's token is kept only once the server accepts it.
+            expect(page.locator("#token-ok")).to_be_visible()
             page.goto(f"{server.url}/agents/eta")
             expect(page.locator("#a-health")).to_have_text("health healthy", timeout=60_000)
             page.locator("#chat-input").fill("hello from the real browser")
