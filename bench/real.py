@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 from smbos import dockercompose  # noqa: E402
+import tests.conftest  # noqa: E402,F401 (loads the test fixtures in their order)
+from tests.dockerfleet import free_port  # noqa: E402
+from up import run  # noqa: E402
 from tests.realruntime import (  # noqa: E402
     BASE_IMAGE,
     REAL_IMAGE,
@@ -44,22 +47,6 @@ from tests.realruntime import (  # noqa: E402
 
 PROJECT = "smbos-bench-real"
 AGENTS = ("bench-one", "bench-two")
-
-
-def run(command: list[str], env: dict | None = None, check: bool = True,
-        timeout: float = 3600) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-    if check and proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stdout[-3000:]}"
-                 f"\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def smbos_build(source: Path, no_cache: bool) -> dict[str, float]:
