@@ -21,10 +21,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
-from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smbos import catalog, envfile, ports
+from smbos.files import display_path
 from smbos.errors import Problem, Severity
 
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -199,6 +199,8 @@ def parse_interval(value: str | int) -> int:
 @functools.lru_cache(maxsize=4096)
 def _cron_problem(value: str) -> str | None:
     """What is wrong with a 5-field cron expression, or None (fleets repeat expressions: cached)."""
+    from croniter import CroniterBadDateError, croniter  # only fleets with a cron schedule pay
+
     if not croniter.is_valid(value):
         return f"not a valid cron expression: {value!r}"
     try:
@@ -991,14 +993,6 @@ def _same_folders(entries: list[Path]) -> dict[Path, str]:
         owner = next((e for e in group if not e.is_symlink()), group[0])
         out.update({e: owner.name for e in group if e is not owner})
     return out
-
-
-def display_path(path: Path) -> str:
-    """How a path is shown in messages: relative to the working directory when inside it."""
-    try:
-        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
-    except ValueError:
-        return str(path)
 
 
 def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from smbos import __version__, compose, scaffold
-from smbos.agent import Fleet
+from smbos import __version__, scaffold
 from smbos.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_INPUT,
@@ -28,8 +27,10 @@ from smbos.errors import (
 )
 from smbos.project import Project
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for none of it
     from rich.console import Console
+
+    from smbos.agent import Fleet
     from rich.table import Table as RichTable
 
 EXIT_INTERNAL = 70
@@ -217,6 +218,8 @@ def generate(project: Project, check: bool) -> None:
     The file is replaced in one step and only when every folder is valid: a failed generate
     leaves the previous file as it was.
     """
+    from smbos import compose
+
     fleet = load_valid(project)
     text = project.render(fleet)
     target = project.compose_file
@@ -665,6 +668,8 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
 
 
 def _instance_dir(project: Project, agent_id: str) -> Path:
+    from smbos import compose
+
     return compose.Host(project_dir=project.project_dir).state_dir(agent_id)
 
 

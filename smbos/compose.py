@@ -18,11 +18,9 @@ from urllib.parse import urlparse
 import jinja2
 
 from smbos import __version__, files
+from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.agent import Agent, Fleet
 
-DEFAULT_IMAGE = "smbos/nanoclaw:local"
-DEFAULT_PROJECT = "smbos"
-COMPOSE_FILE = Path("compose") / "docker-compose.yml"
 
 # Inside the container (docs/container-interface.md).
 AGENT_MOUNT = "/smbos/agent"

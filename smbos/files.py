@@ -52,3 +52,11 @@ def write_error(path: Path, what: str, exc: OSError) -> SmbosError:
                           EXIT_INVALID_INPUT)
     return SmbosError(f"{path}: cannot write {what}: {reason}; nothing was written",
                       EXIT_CHECK_FAILED)
+
+
+def display_path(path: Path) -> str:
+    """How a path is shown in messages: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except ValueError:
+        return str(path)

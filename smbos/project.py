@@ -10,9 +10,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos import compose, ports
-from smbos.agent import Fleet, display_path, load_fleet
+from typing import TYPE_CHECKING
+
+from smbos import defaults
 from smbos.errors import SmbosError
+from smbos.files import display_path
+
+if TYPE_CHECKING:  # the agent models and the Compose renderer load on first use, not at start-up
+    from smbos import compose
+    from smbos.agent import Fleet
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -21,8 +27,8 @@ PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 class Project:
     agents_dir: Path
     compose_file: Path
-    name: str = compose.DEFAULT_PROJECT
-    image: str = compose.DEFAULT_IMAGE
+    name: str = defaults.DEFAULT_PROJECT
+    image: str = defaults.DEFAULT_IMAGE
 
     @classmethod
     def from_options(cls, agents: str | os.PathLike | None = None,
@@ -30,12 +36,12 @@ class Project:
                      name: str | None = None, image: str | None = None) -> Project:
         agents_dir = Path(agents or os.environ.get("SMBOS_AGENTS") or "agents")
         if compose_file is None:
-            compose_file = agents_dir.absolute().parent / compose.COMPOSE_FILE
-        name = name or os.environ.get("SMBOS_PROJECT") or compose.DEFAULT_PROJECT
+            compose_file = agents_dir.absolute().parent / defaults.COMPOSE_FILE
+        name = name or os.environ.get("SMBOS_PROJECT") or defaults.DEFAULT_PROJECT
         if not PROJECT_NAME_RE.match(name) or "nanoclaw" in name:
             raise SmbosError(f"--project-name: {name!r} is not valid; expected lowercase letters, "
                              "digits, '-' and '_' (and never 'nanoclaw')")
-        image = image or os.environ.get("SMBOS_IMAGE") or compose.DEFAULT_IMAGE
+        image = image or os.environ.get("SMBOS_IMAGE") or defaults.DEFAULT_IMAGE
         return cls(agents_dir=agents_dir, compose_file=Path(compose_file), name=name, image=image)
 
     @property
@@ -47,16 +53,24 @@ class Project:
         return display_path(self.compose_file)
 
     def load(self, strict_env: bool = False) -> Fleet:
+        from smbos.agent import load_fleet
+
         return load_fleet(self.agents_dir, strict_env=strict_env)
 
     def host(self) -> compose.Host:
+        from smbos import compose
+
         return compose.Host.detect(self.project_dir, self.name, self.image)
 
     def render(self, fleet: Fleet) -> str:
+        from smbos import compose
+
         return compose.render(fleet, self.host())
 
     def record_ports(self, fleet: Fleet) -> None:
         """Record the ports assigned to agents without `port:` (agents/.ports.json), so they stay
         theirs: called by the commands that make ports real (generate, up)."""
         if fleet.port_record != fleet.recorded_ports:
+            from smbos import ports
+
             ports.write_record(fleet.ports_file, fleet.port_record)

@@ -8,11 +8,12 @@ import socket
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-
-from smbos.agent import Fleet, id_problem
 from smbos.errors import SmbosError
+
+if TYPE_CHECKING:  # the CLI lists the templates at start-up; the models and Jinja2 load on use
+    from smbos.agent import Fleet
 
 # Template file name -> path in the agent folder.
 FILES = {
@@ -52,6 +53,10 @@ def pick_port(fleet: Fleet) -> int:
 def create(agents_dir: Path, agent_id: str, template: str, name: str, description: str,
            port: int) -> Path:
     """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
+    import jinja2
+
+    from smbos.agent import id_problem
+
     reason = id_problem(agent_id)
     if reason:
         raise SmbosError(f"{agents_dir}/{agent_id}: id: {reason}")
