@@ -6,9 +6,12 @@ of each command as a fresh process, as an operator or a script runs it:
 
 - `smbos --version`, `smbos list --json`, `smbos validate`, `smbos status --json`;
 - the baseline: `docker compose ps --format json` plus one `GET /api/health` of an agent (what a
-  script would do to get the same answer), with the ratio `status --json` / baseline (aim <= 3).
+  script would do to get the same answer), with the ratio `status --json` / baseline (aim <= 3);
+- with `--before REF`, each smbos command also as it was at that git revision (the tree exported
+  to a temporary folder and run on the same interpreter and packages), so before and after are
+  measured in one run, alternating.
 
-    python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test]
+    python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test] [--before REF]
 """
 
 from __future__ import annotations
@@ -25,7 +28,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from up import PROJECT, Bench, port_busy, run  # noqa: E402
+from up import PROJECT, ROOT, Bench, port_busy, run  # noqa: E402
+
+
+def export_tree(ref: str, into: Path) -> Path:
+    """The package as it was at `ref`, exported (not checked out) into `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "smbos"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        sys.exit(f"--before {ref}: {archive.stderr.decode(errors='replace').strip()}")
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def timed(command: list[str], env: dict | None = None) -> float:
@@ -43,6 +57,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--image", default=os.environ.get("SMBOS_STANDIN_IMAGE",
                                                           "smbos/nanoclaw-standin:test"))
+    parser.add_argument("--before", metavar="REF", default=None,
+                        help="Also time each smbos command as it was at this git revision.")
     args = parser.parse_args()
     if run(["docker", "image", "inspect", args.image], check=False).returncode != 0:
         sys.exit(f"image {args.image} not found: run tests/docker/build-standin-image.sh")
@@ -52,14 +68,21 @@ def main() -> None:
         busy = [p for p in ports if port_busy(p)]
         if busy:
             sys.exit(f"ports {busy} on 127.0.0.1 are in use; stop the fleet or the demo first")
-        smbos = [sys.executable, "-m", "smbos"]
         agents = ["--agents", str(bench.agents)]
-        commands = {
-            "smbos --version": [*smbos, "--version"],
-            "smbos list --json": [*smbos, "list", "--json", *agents],
-            "smbos validate": [*smbos, "validate", *agents],
-            "smbos status --json": [*smbos, "status", "--json", *agents],
+        verbs = {
+            "smbos --version": ["--version"],
+            "smbos list --json": ["list", "--json", *agents],
+            "smbos validate": ["validate", *agents],
+            "smbos status --json": ["status", "--json", *agents],
         }
+        # -I: neither the working directory nor PYTHON* variables choose which smbos runs.
+        trees = {"": ["-c", "import runpy; runpy.run_module('smbos', run_name='__main__')"]}
+        if args.before:
+            old = export_tree(args.before, Path(tmp) / "before")
+            trees[f" @{args.before}"] = ["-c", f"import sys, runpy; sys.path.insert(0, {str(old)!r}); "
+                                                "runpy.run_module('smbos', run_name='__main__')"]
+        commands = {f"{name}{label}": [sys.executable, "-I", *prefix, *argv]
+                    for name, argv in verbs.items() for label, prefix in trees.items()}
         baseline_ps = [*bench.compose, "-f", str(bench.compose_file), "-p", PROJECT, "ps",
                        "--format", "json"]
         health = f"http://127.0.0.1:{ports[0]}/api/health"
@@ -84,8 +107,10 @@ def main() -> None:
     print(f"fleet: {len(ports)} agents on {args.image}; medians of {args.repeat} runs")
     for name, ms in medians.items():
         print(f"  {name:<38} {ms:8.0f} ms")
-    ratio = medians["smbos status --json"] / medians["compose ps --format json + 1 probe"]
-    print(f"ratio status --json / (compose ps + probe): {ratio:.2f} (aim <= 3)")
+    baseline = medians["compose ps --format json + 1 probe"]
+    for label in trees:
+        print(f"ratio status --json{label} / (compose ps + probe): "
+              f"{medians[f'smbos status --json{label}'] / baseline:.2f} (aim <= 3)")
     print(f"smbos --version: {medians['smbos --version']:.0f} ms (aim <= 150)")
 
 

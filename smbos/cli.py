@@ -534,13 +534,14 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
     """Show each agent: state, health, API, port, uptime, restarts, drift."""
     import time as _time
 
+    from smbos import fleetindex
     from smbos.controller import Controller
 
-    # The engine is reached on first use, inside `status`, which probes the agents' APIs
-    # while the Docker SDK loads and answers.
+    # The engine is reached on first use, inside `status`, which probes the agents' APIs while
+    # the engine answers; the folders are read through the status cache (smbos.fleetindex).
     controller = Controller(project)
     while True:
-        rows = controller.status(list(ids))
+        rows = controller.status(list(ids), fleet=fleetindex.load(project))
         if as_json:
             out(json.dumps([r.to_json() for r in rows], indent=2))
         else:

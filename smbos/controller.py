@@ -6,21 +6,26 @@ restarts containers that exist; creating and recreating goes through Compose (AD
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from typing import TYPE_CHECKING
+
+from smbos import engine as engines
 from smbos import redact
-from smbos.agent import Agent, Fleet
 from smbos.dockercompose import Compose
-from smbos.errors import EXIT_ENGINE_UNREACHABLE, SmbosError
+from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
+from smbos.engine import client as engine  # noqa: F401 - likewise
+from smbos.errors import SmbosError
+from smbos.probe import Probes
 from smbos.project import Project
+
+if TYPE_CHECKING:  # `status` reads a fleet summary (smbos.fleetindex) without the agent models
+    from smbos.agent import Agent, Fleet
 
 LABEL_AGENT = "io.smbos.agent"
 LABEL_PROJECT = "io.smbos.project"
@@ -31,68 +36,8 @@ LABEL_TURN = "io.smbos.turn"
 RELAY_PORT = "8080/tcp"
 
 
-class EngineUnreachable(SmbosError):
-    exit_code = EXIT_ENGINE_UNREACHABLE
-
-
 class UnknownAgent(SmbosError):
     """An id that is not a valid agent of the fleet; the message says which (Fleet.why_missing)."""
-
-
-def engine(timeout: int = 30):
-    """A Docker client for the engine of DOCKER_HOST (or the default socket), checked alive.
-
-    `docker.from_env` asks the engine for its API version, which is the liveness check: no
-    separate ping (one round trip fewer on every command)."""
-    import docker
-    import docker.errors
-
-    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    try:
-        return docker.from_env(timeout=timeout)
-    except docker.errors.DockerException as exc:
-        cause = _root_os_error(exc)
-        if isinstance(cause, PermissionError):
-            fix = ("run smbos as a user in the `docker` group (`sudo usermod -aG docker $USER`, "
-                   "then log in again) or point DOCKER_HOST at an engine you may use")
-        else:
-            fix = ("start it (`sudo systemctl start docker` or `sudo dockerd &`) or point "
-                   "DOCKER_HOST at a running engine")
-        raise EngineUnreachable(
-            f"Docker engine unreachable at {where} ({_unreachable_reason(exc, cause)}); "
-            f"{fix}") from None
-
-
-def _root_os_error(exc: BaseException) -> OSError | None:
-    """The innermost OSError behind a docker/requests/urllib3 error (they nest it in args)."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    found: OSError | None = None
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and type(current).__module__ == "builtins":
-            found = current
-        todo += [c for c in (current.__cause__, current.__context__) if c is not None]
-        todo += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
-    return found
-
-
-def _unreachable_reason(exc: BaseException, cause: OSError | None) -> str:
-    if isinstance(cause, FileNotFoundError):
-        return "no such socket"
-    if isinstance(cause, PermissionError):
-        return "permission denied on the socket"
-    if isinstance(cause, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(cause, TimeoutError):
-        return "timed out"
-    if cause is not None and (cause.strerror or str(cause)):
-        return " ".join((cause.strerror or str(cause)).split())[:160]
-    reason = str(exc).split("(")[0].strip().rstrip(":") or type(exc).__name__
-    return " ".join(reason.split())[:160]
 
 
 @dataclass
@@ -150,74 +95,30 @@ def _apply(row: AgentStatus, result) -> None:
     row.latency_ms = result.latency_ms
 
 
-def _runtime_client(host: str, port: int):
-    import httpx
-
-    from smbos.runtime import AsyncRuntimeClient
-
-    # Plain HTTP: an own transport without TLS verification skips loading the CA bundle, which
-    # costs ~20 ms of CPU per client and serialised the "concurrent" probes of a fleet.
-    transport = httpx.AsyncHTTPTransport(verify=False)
-    return AsyncRuntimeClient(f"http://{host}:{port}", transport=transport)
-
-
-async def _probe_with(client):
-    async with client:
-        return await client.probe()
-
-
-async def _probe_all(addresses: list[tuple[str, int]]) -> list:
-    clients = [_runtime_client(host, port) for host, port in addresses]
-    return await asyncio.gather(*(_probe_with(client) for client in clients))
-
-
-class _EarlyProbes:
-    """API probes of a list of addresses, run at once on a daemon thread with its own event
-    loop; `result(address)` waits for that one probe only (None when it was not probed).
-
-    The clients (httpx, httpcore, smbos.runtime) are made on the calling thread before the probe
-    thread starts; that thread then imports only anyio's own modules on first connect, none of
-    which the Docker SDK that the caller imports meanwhile shares."""
-
-    def __init__(self, addresses: list[tuple[str, int]]):
-        self.futures: dict[tuple[str, int], Future] = {}
-        if not addresses:
-            return
-        clients = {address: _runtime_client(*address) for address in dict.fromkeys(addresses)}
-        self.futures = {address: Future() for address in clients}
-        threading.Thread(target=asyncio.run, args=(self._run(clients),), daemon=True,
-                         name="smbos-early-probes").start()
-
-    async def _run(self, clients: dict) -> None:
-        async def one(address: tuple[str, int], client) -> None:
-            try:
-                result = await _probe_with(client)
-            except BaseException:  # noqa: BLE001 - None: probed again on the caller's thread
-                result = None
-            self.futures[address].set_result(result)
-
-        await asyncio.gather(*(one(address, client) for address, client in clients.items()))
-
-    def result(self, address: tuple[str, int]):
-        future = self.futures.get(address)
-        return None if future is None else future.result()
-
-
 class Controller:
     """Lifecycle and observation of one project's agents."""
 
     def __init__(self, project: Project, client=None):
         self.project = project
         self._client = client
+        self._reader: engines.Reader | None = None
         self.turns: dict[str, int] = {}  # running per-turn containers by agent, as last listed
 
     # -- plumbing --------------------------------------------------------------------------
 
     @property
     def client(self):
+        """The Docker SDK client, for lifecycle and logs."""
         if self._client is None:
-            self._client = engine()
+            self._client = engines.client()
         return self._client
+
+    @property
+    def reader(self) -> engines.Reader:
+        """Read-only container state: the SDK client when there is one, else the cheapest."""
+        if self._reader is None:
+            self._reader = engines.reader(self._client)
+        return self._reader
 
     @property
     def compose(self) -> Compose:
@@ -242,8 +143,7 @@ class Controller:
     def containers(self) -> dict[str, dict]:
         """Inspect data of every agent container of this project, by agent id (found by label);
         the agents' per-turn containers are counted in `self.turns` instead."""
-        summaries = self.client.api.containers(
-            all=True, filters={"label": [f"{LABEL_PROJECT}={self.project.name}", LABEL_AGENT]})
+        summaries = self.reader.containers([f"{LABEL_PROJECT}={self.project.name}", LABEL_AGENT])
         self.turns = {}
         for summary in summaries:
             labels = summary.get("Labels") or {}
@@ -252,7 +152,7 @@ class Controller:
                 self.turns[agent_id] = self.turns.get(agent_id, 0) + 1
         ids = [s["Id"] for s in summaries if not (s.get("Labels") or {}).get(LABEL_TURN)]
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(ids)))) as pool:
-            inspected = list(pool.map(self._inspect, ids))
+            inspected = list(pool.map(self.reader.inspect, ids))
         found: dict[str, dict] = {}
         for data in inspected:
             if data is None:
@@ -262,14 +162,6 @@ class Controller:
             if agent_id not in found or data["Created"] > found[agent_id]["Created"]:
                 found[agent_id] = data
         return found
-
-    def _inspect(self, container_id: str) -> dict | None:
-        import docker.errors
-
-        try:
-            return self.client.api.inspect_container(container_id)
-        except docker.errors.NotFound:
-            return None
 
     def container_of(self, agent_id: str):
         """The Docker SDK container of an agent, or None when it has none."""
@@ -286,8 +178,8 @@ class Controller:
         # Probe each agent's own port while Docker is asked (and its SDK imported): the API
         # answers are waited for in parallel with the engine instead of after it. A row uses an
         # early answer only when Docker publishes the agent on exactly that address.
-        early = _EarlyProbes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
-                             ) if probe else None
+        early = Probes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
+                       ) if probe else None
         containers = self.containers()
         now = datetime.now(timezone.utc)
         rows: list[AgentStatus] = []
@@ -335,21 +227,16 @@ class Controller:
             # While Docker waits to restart a container, ExitCode is the code it just exited with.
             row.exit_code = state.get("ExitCode")
 
-    def _probe(self, rows: list[AgentStatus], early: _EarlyProbes | None = None) -> None:
+    def _probe(self, rows: list[AgentStatus], early: Probes | None = None) -> None:
         targets = [r for r in rows if r.state == "running" and r.published]
-        late: list[tuple[AgentStatus, tuple[str, int]]] = []
+        addresses = []
         for row in targets:
             host, _, port = row.published.rpartition(":")
-            address = ("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port))
-            result = early.result(address) if early is not None else None
-            if result is None:
-                late.append((row, address))
-            else:
-                _apply(row, result)
-        if late:
-            results = asyncio.run(_probe_all([address for _, address in late]))
-            for (row, _), result in zip(late, results):
-                _apply(row, result)
+            addresses.append(("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port)))
+        probes = early or Probes([])
+        probes.start(addresses)  # those Docker publishes elsewhere than the folder says
+        for row, address in zip(targets, addresses):
+            _apply(row, probes.result(address))
 
     # -- lifecycle -------------------------------------------------------------------------
 

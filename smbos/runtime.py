@@ -6,7 +6,8 @@ have the same surface: one typed method per route, `probe()` for the status tabl
 
 Everything that does not do I/O lives in plain functions shared by both clients: checking the
 status code, decoding JSON, validating shapes, classifying transport failures, and parsing the
-server-sent events of `POST /api/chat` incrementally.
+server-sent events of `POST /api/chat` incrementally. The transport-free part that the status
+table's own probe shares (budgets, problems, what a health answer means) is `smbos.probe`.
 
 Every failure is a `RuntimeProblem` with a `kind` (`ProblemKind`) and a one-line message that
 never quotes more than about 100 characters of a response body.
@@ -22,12 +23,30 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from smbos.probe import (
+    MAX_BODY_BYTES,
+    PROBE_TIMEOUTS,
+    SNIPPET_CHARS,  # noqa: F401 - part of this module's surface
+    ApiStatus,
+    Probe,
+    ProblemKind,
+    RuntimeProblem,
+    Timeouts,
+    _deadline,
+    _over,
+    _total_exceeded,
+    check_status,
+    decode_json,
+    one_line,
+    probe_result,
+    snippet,
+)
 
 __all__ = [
     "CHAT_TIMEOUTS",
@@ -70,8 +89,6 @@ __all__ = [
     "validate_shape",
 ]
 
-SNIPPET_CHARS = 100
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a probe reply larger than this is not the runtime's
 MAX_SSE_LINE_CHARS = 16 * 1024 * 1024
 EVENT_STREAM = "text/event-stream"
 
@@ -79,28 +96,6 @@ EVENT_STREAM = "text/event-stream"
 # --------------------------------------------------------------------------- budgets
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Time budgets in seconds. `read` bounds each wait for bytes (for the chat stream: the longest
-    silence between events); `total`, when set, bounds the whole exchange (checked between reads,
-    so the worst case is `total + read`)."""
-
-    connect: float = 1.0
-    read: float = 2.0
-    total: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("connect", "read", "total"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"Timeouts.{name} must be positive, got {value!r}")
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=max(self.read, 1.0),
-                             pool=self.connect)
-
-
-PROBE_TIMEOUTS = Timeouts(connect=1.0, read=2.0, total=5.0)
 CHAT_TIMEOUTS = Timeouts(connect=2.0, read=600.0, total=None)
 
 
@@ -114,44 +109,6 @@ def _as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
 
 
 # --------------------------------------------------------------------------- problems
-
-
-class ProblemKind(str, Enum):
-    REFUSED = "refused"          # connection refused: nothing listens there
-    TIMEOUT = "timeout"          # connect or read budget exhausted
-    BAD_STATUS = "bad_status"    # a non-2xx answer (status code on the problem)
-    NOT_JSON = "not_json"        # a body that is not JSON
-    BAD_SHAPE = "bad_shape"      # JSON, but not the shape the contract says (field on the problem)
-    ABSENT = "absent"            # 404 on a contract route: this runtime lacks the capability
-    STREAM_ERROR = "stream_error"  # the connection dropped before the answer was complete
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def snippet(text: str | bytes, limit: int = SNIPPET_CHARS) -> str:
-    """At most `limit` characters of `text` on one line, marked when cut."""
-    if isinstance(text, bytes):
-        text = text[: limit * 4].decode("utf-8", errors="replace")
-    flat = one_line(text)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class RuntimeProblem(RuntimeError):
-    """A classified failure talking to a runtime; `str()` is one line."""
-
-    def __init__(self, kind: ProblemKind, route: str, detail: str, *, status: int | None = None,
-                 field: str | None = None):
-        self.kind = kind
-        self.route = route
-        self.detail = one_line(detail)
-        self.status = status
-        self.field = field
-        super().__init__(f"{route}: {self.detail}" if route else self.detail)
-
-    def __repr__(self) -> str:
-        return f"RuntimeProblem({self.kind.value}, {str(self)!r})"
 
 
 def classify_transport_error(exc: Exception, route: str, *, streaming: bool = False,
@@ -178,40 +135,6 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         return RuntimeProblem(ProblemKind.STREAM_ERROR, route, f"undecodable body ({snippet(cause)})")
     return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
                           f"{type(exc).__name__}: {snippet(cause)}")
-
-
-def _error_text(body: bytes) -> str:
-    """The runtime's own explanation in an error body (`{"error": ...}`), else a short snippet."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return snippet(body)
-    if isinstance(data, dict):
-        for key in ("error", "message", "status"):
-            if isinstance(data.get(key), str):
-                return snippet(data[key])
-    return snippet(body)
-
-
-def check_status(status: int, body: bytes, route: str) -> None:
-    """Raise `absent` for 404 and `bad_status` for any other non-2xx answer."""
-    if status == 404:
-        raise RuntimeProblem(ProblemKind.ABSENT, route, "route not served by this runtime (404)",
-                             status=404)
-    if not 200 <= status < 300:
-        text = _error_text(body)
-        detail = f"HTTP {status}: {text}" if text else f"HTTP {status}"
-        raise RuntimeProblem(ProblemKind.BAD_STATUS, route, detail, status=status)
-
-
-def decode_json(body: bytes, route: str) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        shown = snippet(body)
-        raise RuntimeProblem(ProblemKind.NOT_JSON, route,
-                             f"answer is not JSON: {shown!r}" if shown else "empty answer, not JSON"
-                             ) from None
 
 
 # --------------------------------------------------------------------------- shapes
@@ -534,44 +457,6 @@ def check_chat_reply(status: int, content_type: str, body: bytes, route: str) ->
 # --------------------------------------------------------------------------- probe summaries
 
 
-class ApiStatus(str, Enum):
-    OK = "ok"
-    UNRESPONSIVE = "unresponsive"  # timeout
-    DOWN = "down"                  # refused
-    ERROR = "error"                # bad status, not JSON, bad shape, dropped, absent
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One health probe: `api` status, latency in ms (None when there was no answer), detail."""
-
-    api: ApiStatus
-    latency_ms: float | None
-    detail: str | None = None
-    kind: ProblemKind | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.api is ApiStatus.OK
-
-
-def probe_result(health: Health | None, problem: RuntimeProblem | None, elapsed_s: float
-                 ) -> Probe:
-    latency = round(elapsed_s * 1000, 1)
-    if problem is not None:
-        if problem.kind is ProblemKind.REFUSED:
-            return Probe(ApiStatus.DOWN, None, str(problem), problem.kind)
-        if problem.kind is ProblemKind.TIMEOUT:
-            return Probe(ApiStatus.UNRESPONSIVE, None, str(problem), problem.kind)
-        return Probe(ApiStatus.ERROR, latency, str(problem), problem.kind)
-    assert health is not None
-    if not health.ok:
-        return Probe(ApiStatus.ERROR, latency,
-                     f"GET /api/health: runtime reports status {snippet(health.status)!r}",
-                     ProblemKind.BAD_SHAPE)
-    return Probe(ApiStatus.OK, latency)
-
-
 @dataclass(frozen=True)
 class Capabilities:
     """Which contract routes a runtime serves (a route is present unless it answers 404)."""
@@ -642,19 +527,6 @@ def _messages_params(limit: int) -> dict[str, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     return {"limit": limit}
-
-
-def _over(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() > deadline
-
-
-def _deadline(budget: Timeouts) -> float | None:
-    return None if budget.total is None else time.monotonic() + budget.total
-
-
-def _total_exceeded(route: str, budget: Timeouts) -> RuntimeProblem:
-    return RuntimeProblem(ProblemKind.TIMEOUT, route,
-                          f"answer not complete within {budget.total:g} s")
 
 
 def _too_large(route: str) -> RuntimeProblem:

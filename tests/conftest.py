@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
+
+# The status cache (smbos.fleetindex) of every CLI the tests run, in and out of process, goes to
+# a folder of this run, never to the user's own cache.
+os.environ["SMBOS_CACHE_DIR"] = tempfile.mkdtemp(prefix="smbos-test-cache-")
 
 AGENT_MD = textwrap.dedent("""\
     ---
