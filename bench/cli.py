@@ -7,11 +7,11 @@ of each command as a fresh process, as an operator or a script runs it:
 - `smbos --version`, `smbos list --json`, `smbos validate`, `smbos status --json`;
 - the baseline: `docker compose ps --format json` plus one `GET /api/health` of an agent (what a
   script would do to get the same answer), with the ratio `status --json` / baseline (aim <= 3);
-- with `--before REF`, each smbos command also as it was at that git revision (the tree exported
-  to a temporary folder and run on the same interpreter and packages), so before and after are
-  measured in one run, alternating.
+- with `--baseline REF|DIR`, each smbos command also as it was at that git revision (the package
+  exported to a temporary folder) or in DIR (a folder holding an earlier `smbos/`), run on the
+  same interpreter and packages, so before and after are measured in one run, alternating.
 
-    python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test] [--before REF]
+    python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test] [--baseline REF|DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def export_tree(ref: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "smbos"],
                              capture_output=True, check=False)
     if archive.returncode != 0:
-        sys.exit(f"--before {ref}: {archive.stderr.decode(errors='replace').strip()}")
+        sys.exit(f"--baseline {ref}: {archive.stderr.decode(errors='replace').strip()}")
     into.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into
@@ -57,8 +57,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--image", default=os.environ.get("SMBOS_STANDIN_IMAGE",
                                                           "smbos/nanoclaw-standin:test"))
-    parser.add_argument("--before", metavar="REF", default=None,
-                        help="Also time each smbos command as it was at this git revision.")
+    parser.add_argument("--baseline", metavar="REF|DIR", default=None,
+                        help="Also time each smbos command as it was at this git revision, or "
+                             "as the smbos/ package in DIR is.")
     args = parser.parse_args()
     if run(["docker", "image", "inspect", args.image], check=False).returncode != 0:
         sys.exit(f"image {args.image} not found: run tests/docker/build-standin-image.sh")
@@ -77,9 +78,11 @@ def main() -> None:
         }
         # -I: neither the working directory nor PYTHON* variables choose which smbos runs.
         trees = {"": ["-c", "import runpy; runpy.run_module('smbos', run_name='__main__')"]}
-        if args.before:
-            old = export_tree(args.before, Path(tmp) / "before")
-            trees[f" @{args.before}"] = ["-c", f"import sys, runpy; sys.path.insert(0, {str(old)!r}); "
+        if args.baseline:
+            given = Path(args.baseline)
+            old = given if (given / "smbos").is_dir() else export_tree(args.baseline,
+                                                                       Path(tmp) / "before")
+            trees[f" @{args.baseline}"] = ["-c", f"import sys, runpy; sys.path.insert(0, {str(old)!r}); "
                                                 "runpy.run_module('smbos', run_name='__main__')"]
         commands = {f"{name}{label}": [sys.executable, "-I", *prefix, *argv]
                     for name, argv in verbs.items() for label, prefix in trees.items()}

@@ -12,20 +12,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-
 from typing import TYPE_CHECKING
 
 from smbos import engine as engines
-from smbos import redact
-from smbos.dockercompose import Compose
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import SmbosError
 from smbos.probe import Probes
 from smbos.project import Project
 
-if TYPE_CHECKING:  # `status` reads a fleet summary (smbos.fleetindex) without the agent models
+if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)
     from smbos.agent import Agent, Fleet
+    from smbos.dockercompose import Compose
 
 LABEL_AGENT = "io.smbos.agent"
 LABEL_PROJECT = "io.smbos.project"
@@ -122,6 +120,8 @@ class Controller:
 
     @property
     def compose(self) -> Compose:
+        from smbos.dockercompose import Compose
+
         return Compose(self.project.compose_file, self.project.name)
 
     def fleet(self) -> Fleet:
@@ -288,6 +288,8 @@ class Controller:
         """Log lines of the agent's container; with `follow`, across restarts and recreates.
         The values of the agent's `.env` are redacted, whatever wrote them (`smbos.redact`)."""
         import docker.errors
+
+        from smbos import redact
 
         scrub = redact.for_agent(agent)
         since: datetime | None = None
