@@ -75,3 +75,35 @@ def test_documented_modules_exist():
 def test_readme_port_words_match_the_behaviour():
     assert "stable per id" not in README
     assert ".ports.json" in README
+
+
+DECISIONS = sorted((ROOT / "docs" / "decisions").glob("*.md"))
+
+
+@pytest.mark.parametrize("adr", DECISIONS, ids=lambda p: p.name[:3])
+def test_every_decision_has_a_status_and_its_consequences(adr):
+    text = adr.read_text(encoding="utf-8")
+    assert re.match(r"# \d{3}: ", text), f"{adr.name}: the title is `# NNN: what was decided`"
+    assert text.startswith(f"# {adr.name[:3]}: "), f"{adr.name}: the title's number is the file's"
+    assert re.search(r"^Status: (accepted|superseded by \d{3}|proposed)\b", text, re.MULTILINE), \
+        f"{adr.name}: no `Status:` line"
+    assert re.search(r"^Consequences:", text, re.MULTILINE), f"{adr.name}: no `Consequences:`"
+
+
+def test_decision_numbers_are_unique():
+    numbers = [p.name[:3] for p in DECISIONS]
+    assert len(numbers) == len(set(numbers)), numbers
+
+
+# Paths of this repository that a document may name (generated and per-machine files, such as
+# compose/docker-compose.yml or state/, are not checked: a clean checkout has none).
+REPO_PATH = re.compile(r"`((?:smbos|tests|bench|docs|agents)/[A-Za-z0-9_./-]+|Dockerfile\.nanoclaw"
+                       r"|Makefile|pyproject\.toml|\.ci/run)`")
+
+
+def test_every_path_a_document_names_exists():
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for path in REPO_PATH.findall(doc.read_text(encoding="utf-8")):
+            if any(ch in path for ch in "<>*") or path.startswith("agents/") and path.count("/") < 2:
+                continue  # a pattern (`agents/<id>/`), not a path
+            assert (ROOT / path.rstrip("/")).exists(), f"{doc.relative_to(ROOT)} names {path}"
