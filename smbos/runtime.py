@@ -718,7 +718,11 @@ class AsyncChatStream(AsyncIterator[ChatEvent]):
 
 
 class AsyncRuntimeClient(_ClientBase):
-    """asyncio client of one runtime, same surface as `RuntimeClient` with `await`."""
+    """asyncio client of one runtime, same surface as `RuntimeClient` with `await`.
+
+    Its I/O methods repeat `RuntimeClient`'s line for line with `async`/`await` (the usual price
+    of a blocking and an asyncio client on httpx): everything that decides anything, from status
+    checks to SSE parsing, is in the shared functions above, so only the reading loops repeat."""
 
     def __init__(self, base_url: str, *, probe_timeout: Timeouts | float = PROBE_TIMEOUTS,
                  chat_timeout: Timeouts | float = CHAT_TIMEOUTS,
