@@ -18,7 +18,7 @@ from smbos import engine as engines
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import SmbosError
-from smbos.probe import Probes
+from smbos.contract import Probes
 from smbos.project import Project
 
 if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)

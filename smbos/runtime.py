@@ -7,7 +7,7 @@ have the same surface: one typed method per route, `probe()` for the status tabl
 Everything that does not do I/O lives in plain functions shared by both clients: checking the
 status code, decoding JSON, validating shapes, classifying transport failures, and parsing the
 server-sent events of `POST /api/chat` incrementally. The transport-free part that the status
-table's own probe shares (budgets, problems, what a health answer means) is `smbos.probe`.
+table's own probe shares (budgets, problems, what a health answer means) is `smbos.contract`.
 
 Every failure is a `RuntimeProblem` with a `kind` (`ProblemKind`) and a one-line message that
 never quotes more than about 100 characters of a response body.
@@ -18,18 +18,38 @@ lists, so an empty `TasksPage` or message list does not prove the runtime is hea
 
 from __future__ import annotations
 
-import codecs
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from smbos.probe import (
+from smbos.chatstream import (
+    EVENT_STREAM,
+    MAX_SSE_LINE_CHARS,  # noqa: F401 - part of this module's surface
+    ChatDecoder,
+    ChatEvent,
+    SSEFrame,
+    SSEParser,
+    chat_request_body,
+    check_chat_reply,
+    event_from_frame,
+)
+
+from smbos.contract import (
+    CHAT_TIMEOUTS,
+    _as_timeouts,
+    CAPABILITY_CHAT_BODY,
+    CHAT,
+    GET_ROUTES,
+    HEALTH,
+    MESSAGES,
+    STATE,
+    TASKS,
+    Capabilities,
+    _Route,
+    capabilities_from_statuses,
     MAX_BODY_BYTES,
     PROBE_TIMEOUTS,
     SNIPPET_CHARS,  # noqa: F401 - part of this module's surface
@@ -46,6 +66,21 @@ from smbos.probe import (
     one_line,
     probe_result,
     snippet,
+)
+from smbos.shapes import (
+    Group,
+    Health,
+    Message,
+    RunLog,
+    State,
+    Task,
+    TasksPage,
+    TaskStats,
+    parse_health,
+    parse_messages,
+    parse_state,
+    parse_tasks,
+    validate_shape,
 )
 
 __all__ = [
@@ -89,23 +124,6 @@ __all__ = [
     "validate_shape",
 ]
 
-MAX_SSE_LINE_CHARS = 16 * 1024 * 1024
-EVENT_STREAM = "text/event-stream"
-
-
-# --------------------------------------------------------------------------- budgets
-
-
-CHAT_TIMEOUTS = Timeouts(connect=2.0, read=600.0, total=None)
-
-
-def _as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
-    """A `Timeouts`, or a number: that read budget, the default connect budget, no total."""
-    if isinstance(value, Timeouts):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Timeouts(connect=base.connect, read=float(value), total=None)
-    raise TypeError(f"expected Timeouts or seconds, got {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------- problems
@@ -137,373 +155,7 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
                           f"{type(exc).__name__}: {snippet(cause)}")
 
 
-# --------------------------------------------------------------------------- shapes
-
-
-def _id_text(value: Any) -> Any:
-    """SQLite ids may come as numbers; the contract's ids are compared as text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-IdText = Annotated[str, BeforeValidator(_id_text)]
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class Health(_Shape):
-    status: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-class Group(_Shape):
-    jid: str
-    name: str
-    folder: str
-    trigger_pattern: str | None
-    added_at: str
-
-
-class TaskStats(_Shape):
-    total: int
-    active: int
-    paused: int
-    completed: int
-
-
-class State(_Shape):
-    db_exists: bool = Field(alias="dbExists")
-    sessions: int
-    groups: list[Group]
-    task_stats: TaskStats = Field(alias="taskStats")
-
-
-class Task(_Shape):
-    id: IdText
-    group_folder: str
-    chat_jid: str
-    prompt: str
-    schedule_type: Literal["cron", "interval", "once"]
-    schedule_value: str
-    next_run: str | None
-    last_run: str | None
-    last_result: str | None
-    status: Literal["active", "paused", "completed"]
-    created_at: str
-    context_mode: Literal["group", "isolated"]
-
-
-class RunLog(_Shape):
-    id: int
-    task_id: IdText
-    run_at: str
-    duration_ms: int
-    status: Literal["success", "error"]
-    result: str | None
-    error: str | None
-
-
-class TasksPage(_Shape):
-    tasks: list[Task]
-    run_logs: list[RunLog] = Field(alias="runLogs")
-
-
-class Message(_Shape):
-    id: IdText
-    sender: str
-    sender_name: str | None
-    content: str
-    timestamp: str
-    is_from_me: bool
-    is_bot_message: bool
-
-
-class _MessagesPage(_Shape):
-    messages: list[Message]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def validate_shape(model: type[M], data: Any, route: str) -> M:
-    """`data` as `model`, or `bad_shape` naming the first wrong field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        first = errors[0]
-        where = _loc_text(tuple(first.get("loc", ())))
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"bad shape at {where}: {snippet(first.get('msg', 'invalid'))}{more}",
-                             field=where) from None
-
-
-def parse_health(data: Any, route: str = "GET /api/health") -> Health:
-    return validate_shape(Health, data, route)
-
-
-def parse_state(data: Any, route: str = "GET /api/state") -> State:
-    return validate_shape(State, data, route)
-
-
-def parse_tasks(data: Any, route: str = "GET /api/tasks") -> TasksPage:
-    return validate_shape(TasksPage, data, route)
-
-
-def parse_messages(data: Any, route: str = "GET /api/messages") -> list[Message]:
-    return validate_shape(_MessagesPage, data, route).messages
-
-
-# --------------------------------------------------------------------------- server-sent events
-
-
-@dataclass(frozen=True)
-class SSEFrame:
-    event: str
-    data: str
-    id: str | None = None
-
-
-class SSEParser:
-    """Incremental parser of a `text/event-stream` byte stream.
-
-    Feed it chunks as they arrive, split anywhere (inside a UTF-8 character, between `\\r` and
-    `\\n`); each call returns the frames completed so far. Lines end with `\\r\\n`, `\\n` or
-    `\\r`; comment lines (`:`) are skipped; several `data:` lines join with `\\n`. A frame is
-    dispatched at a blank line when it had an `event` or `data` field; an event name defaults to
-    `message`, as in the SSE specification.
-    """
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""         # an unfinished line
-        self._after_cr = False     # the last line ended at `\r`: a leading `\n` belongs to it
-        self._started = False
-        self._event: str | None = None
-        self._data: list[str] = []
-        self._seen_field = False
-        self._last_id: str | None = None
-
-    def feed(self, chunk: bytes) -> list[SSEFrame]:
-        return self._take(self._decoder.decode(chunk))
-
-    def close(self) -> list[SSEFrame]:
-        """Flush at end of stream. An unterminated last frame is dropped, per the specification."""
-        frames = self._take(self._decoder.decode(b"", final=True))
-        if self._pending:
-            self._line(self._pending)
-            self._pending = ""
-        return frames
-
-    def _take(self, text: str) -> list[SSEFrame]:
-        if not text:
-            return []
-        if not self._started:
-            self._started = True
-            if text.startswith("\ufeff"):
-                text = text[1:]
-        if self._after_cr and text.startswith("\n"):
-            text = text[1:]
-        self._after_cr = False
-        frames: list[SSEFrame] = []
-        buf = self._pending + text
-        start = 0
-        size = len(buf)
-        while start < size:
-            cr = buf.find("\r", start)
-            lf = buf.find("\n", start)
-            if cr < 0 and lf < 0:
-                break
-            end = lf if cr < 0 else cr if lf < 0 else min(cr, lf)
-            frame = self._line(buf[start:end])
-            if frame is not None:
-                frames.append(frame)
-            if buf[end] == "\r":
-                if end + 1 < size:
-                    start = end + 2 if buf[end + 1] == "\n" else end + 1
-                else:
-                    self._after_cr = True
-                    start = end + 1
-            else:
-                start = end + 1
-        self._pending = buf[start:]
-        if len(self._pending) > MAX_SSE_LINE_CHARS:
-            raise RuntimeProblem(ProblemKind.BAD_SHAPE, "event stream",
-                                 f"a line longer than {MAX_SSE_LINE_CHARS} characters",
-                                 field="line")
-        return frames
-
-    def _line(self, line: str) -> SSEFrame | None:
-        if line == "":
-            if not self._seen_field:
-                return None
-            frame = SSEFrame(self._event or "message", "\n".join(self._data), self._last_id)
-            self._event, self._data, self._seen_field = None, [], False
-            return frame
-        if line.startswith(":"):
-            return None
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        if name == "event":
-            self._event = value
-            self._seen_field = True
-        elif name == "data":
-            self._data.append(value)
-            self._seen_field = True
-        elif name == "id" and "\0" not in value:
-            self._last_id = value
-        return None
-
-
-ChatEventType = Literal["typing", "message", "error", "done"]
-CHAT_EVENT_TYPES = ("typing", "message", "error", "done")
-
-
-@dataclass(frozen=True)
-class ChatEvent:
-    """One event of a chat turn: `typing`, then `message`/`error` (with `text`), last `done`."""
-
-    type: ChatEventType
-    text: str | None = None
-    received_at: float = field(default=0.0, compare=False, repr=False)  # time.monotonic()
-
-
-def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEvent | None:
-    """The chat event a frame carries; None for an event type the contract does not name."""
-    if frame.event not in CHAT_EVENT_TYPES:
-        return None
-    now = time.monotonic()
-    if frame.data.strip() == "":
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(frame.data)
-        except ValueError:
-            raise RuntimeProblem(ProblemKind.NOT_JSON, route,
-                                 f"event {frame.event}: data is not JSON: {snippet(frame.data)!r}"
-                                 ) from None
-    if frame.event in ("typing", "done"):
-        return ChatEvent(frame.event, None, now)  # type: ignore[arg-type]
-    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"event {frame.event}: expected data {{\"text\": string}}, got "
-                             f"{snippet(frame.data)!r}", field=f"{frame.event}.text")
-    return ChatEvent(frame.event, data["text"], now)  # type: ignore[arg-type]
-
-
-class ChatDecoder:
-    """Bytes of a chat reply in, `ChatEvent`s out; `finish()` raises when `done` never came."""
-
-    def __init__(self, route: str = "POST /api/chat") -> None:
-        self.route = route
-        self.parser = SSEParser()
-        self.done = False
-
-    def feed(self, chunk: bytes) -> list[ChatEvent]:
-        return self._events(self.parser.feed(chunk))
-
-    def finish(self) -> list[ChatEvent]:
-        events = self._events(self.parser.close())
-        if not self.done:
-            raise RuntimeProblem(ProblemKind.STREAM_ERROR, self.route,
-                                 "stream ended before the done event")
-        return events
-
-    def _events(self, frames: list[SSEFrame]) -> list[ChatEvent]:
-        out: list[ChatEvent] = []
-        for frame in frames:
-            if self.done:
-                break
-            event = event_from_frame(frame, self.route)
-            if event is not None:
-                out.append(event)
-                self.done = event.type == "done"
-        return out
-
-
-def chat_request_body(message: str) -> dict[str, str]:
-    if not isinstance(message, str):
-        raise TypeError(f"message must be a string, got {type(message).__name__}")
-    return {"message": message}
-
-
-def check_chat_reply(status: int, content_type: str, body: bytes, route: str) -> None:
-    """Raise for a chat reply that is not an event stream (`body`: the first bytes, if read)."""
-    check_status(status, body, route)
-    if content_type.split(";")[0].strip().lower() != EVENT_STREAM:
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"expected {EVENT_STREAM}, got {snippet(content_type) or 'no type'}",
-                             field="content-type")
-
-
-# --------------------------------------------------------------------------- probe summaries
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """Which contract routes a runtime serves (a route is present unless it answers 404)."""
-
-    health: bool
-    state: bool
-    tasks: bool
-    messages: bool
-    chat: bool
-
-    @property
-    def full(self) -> bool:
-        return all((self.health, self.state, self.tasks, self.messages, self.chat))
-
-    @property
-    def routes(self) -> list[str]:
-        return [name for name in ("health", "state", "tasks", "messages", "chat")
-                if getattr(self, name)]
-
-
-def capabilities_from_statuses(statuses: dict[str, int]) -> Capabilities:
-    return Capabilities(**{name: statuses[name] != 404
-                           for name in ("health", "state", "tasks", "messages", "chat")})
-
-
 # --------------------------------------------------------------------------- shared client base
-
-
-@dataclass(frozen=True)
-class _Route:
-    name: str
-    method: str
-    path: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-HEALTH = _Route("health", "GET", "/api/health")
-STATE = _Route("state", "GET", "/api/state")
-TASKS = _Route("tasks", "GET", "/api/tasks")  # exact path: a query string gives 404
-MESSAGES = _Route("messages", "GET", "/api/messages")
-CHAT = _Route("chat", "POST", "/api/chat")
-GET_ROUTES = (HEALTH, STATE, TASKS, MESSAGES)
-# A chat request without a message: a runtime with the route answers 400 and runs nothing.
-CAPABILITY_CHAT_BODY: dict[str, Any] = {}
 
 
 def normalize_base_url(base_url: str) -> str:

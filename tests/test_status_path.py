@@ -1,6 +1,6 @@
 """The parts `smbos status` is made of, which each command's start-up cost keeps apart from the
 rest: the folder cache (smbos.fleetindex), the engine reader on the local socket (smbos.engine)
-and the health probe on the standard library (smbos.probe). Each must give the answer the full
+and the health probe on the standard library (smbos.contract). Each must give the answer the full
 machinery gives; the cache must never give a stale one.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smbos import engine, fleetindex, probe
+from smbos import contract, engine, fleetindex
 from smbos.project import Project
 from smbos.runtime import ApiStatus, ProblemKind, RuntimeClient, Timeouts
 
@@ -248,7 +248,7 @@ def test_a_remote_engine_is_read_through_the_sdk(monkeypatch):
 
 def both(url_port: int, budget: Timeouts = FAST):
     """The status probe and the runtime client's probe of the same address."""
-    mine = probe.probe_one("127.0.0.1", url_port, budget)
+    mine = contract.probe_one("127.0.0.1", url_port, budget)
     with RuntimeClient(f"http://127.0.0.1:{url_port}", probe_timeout=budget) as client:
         theirs = client.probe()
     return mine, theirs
@@ -294,14 +294,14 @@ def test_refused_and_silent_peers(standin, fault):  # noqa: F811
     assert mine.api is ApiStatus.DOWN
     fault("hang")
     started = time.monotonic()
-    assert probe.probe_one("127.0.0.1", standin.port, FAST).api is ApiStatus.UNRESPONSIVE
+    assert contract.probe_one("127.0.0.1", standin.port, FAST).api is ApiStatus.UNRESPONSIVE
     assert time.monotonic() - started < FAST.read + 1.0
 
 
 def test_probes_run_concurrently(standin, fault):  # noqa: F811
     fault("hang")
     started = time.monotonic()
-    results = probe.probe_many([("127.0.0.1", standin.port)] * 1 +
+    results = contract.probe_many([("127.0.0.1", standin.port)] * 1 +
                                [("127.0.0.1", p) for p in (closed_port(), closed_port())], FAST)
     elapsed = time.monotonic() - started
     assert [r.api for r in results] == [ApiStatus.UNRESPONSIVE, ApiStatus.DOWN, ApiStatus.DOWN]

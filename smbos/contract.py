@@ -1,13 +1,14 @@
-"""What an agent runtime's answers mean, and the health probe of `smbos status`.
+"""The runtime contract without a transport, and the health probe of `smbos status`.
 
-The transport-free part of the runtime contract that every client shares: time budgets, the
-classified `RuntimeProblem`, status and JSON checks, and what a health answer means (`Probe`).
-`smbos.runtime` builds its httpx clients on these (and re-exports them).
+What every client of an agent's NanoClaw API shares: the routes, time budgets, the classified
+`RuntimeProblem`, status and JSON checks, what a health answer means (`Probe`) and which routes a
+runtime serves (`Capabilities`). `smbos.runtime` builds its httpx clients on these (and
+re-exports them); `smbos.shapes` and `smbos.chatstream` read the answers.
 
 `probe_many` is the status table's probe: one `GET /api/health` per agent, concurrently, on the
 standard library's `http.client`, so that `smbos status` pays neither for httpx nor for pydantic
 at start-up (together more than `docker compose ps` takes in all). A well-formed answer is read
-here; any other is handed to `smbos.runtime.parse_health`, so a bad shape is named exactly as
+here; any other is handed to `smbos.shapes.parse_health`, so a bad shape is named exactly as
 the runtime client names it.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    from smbos.runtime import Health
+    from smbos.shapes import Health
 
 
 SNIPPET_CHARS = 100
@@ -59,6 +59,16 @@ class Timeouts:
 
 
 PROBE_TIMEOUTS = Timeouts(connect=1.0, read=2.0, total=5.0)
+CHAT_TIMEOUTS = Timeouts(connect=2.0, read=600.0, total=None)
+
+
+def _as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
+    """A `Timeouts`, or a number: that read budget, the default connect budget, no total."""
+    if isinstance(value, Timeouts):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Timeouts(connect=base.connect, read=float(value), total=None)
+    raise TypeError(f"expected Timeouts or seconds, got {type(value).__name__}")
 
 
 def _over(deadline: float | None) -> bool:
@@ -192,7 +202,59 @@ def probe_result(health: Health | None, problem: RuntimeProblem | None, elapsed_
     return Probe(ApiStatus.OK, latency)
 
 
-HEALTH_ROUTE = "GET /api/health"
+# --------------------------------------------------------------------------- probe summaries
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which contract routes a runtime serves (a route is present unless it answers 404)."""
+
+    health: bool
+    state: bool
+    tasks: bool
+    messages: bool
+    chat: bool
+
+    @property
+    def full(self) -> bool:
+        return all((self.health, self.state, self.tasks, self.messages, self.chat))
+
+    @property
+    def routes(self) -> list[str]:
+        return [name for name in ("health", "state", "tasks", "messages", "chat")
+                if getattr(self, name)]
+
+
+def capabilities_from_statuses(statuses: dict[str, int]) -> Capabilities:
+    return Capabilities(**{name: statuses[name] != 404
+                           for name in ("health", "state", "tasks", "messages", "chat")})
+
+
+# --------------------------------------------------------------------------- routes
+
+
+@dataclass(frozen=True)
+class _Route:
+    name: str
+    method: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+HEALTH = _Route("health", "GET", "/api/health")
+STATE = _Route("state", "GET", "/api/state")
+TASKS = _Route("tasks", "GET", "/api/tasks")  # exact path: a query string gives 404
+MESSAGES = _Route("messages", "GET", "/api/messages")
+CHAT = _Route("chat", "POST", "/api/chat")
+GET_ROUTES = (HEALTH, STATE, TASKS, MESSAGES)
+# A chat request without a message: a runtime with the route answers 400 and runs nothing.
+CAPABILITY_CHAT_BODY: dict[str, Any] = {}
+
+
+HEALTH_ROUTE = HEALTH.label
 
 
 @dataclass(frozen=True)
@@ -209,7 +271,7 @@ class _Status:
 def _health(data: Any) -> _Status | Health:
     if isinstance(data, dict) and isinstance(data.get("status"), str):
         return _Status(data["status"])
-    from smbos.runtime import parse_health  # raises the exact `bad_shape` problem
+    from smbos.shapes import parse_health  # raises the exact `bad_shape` problem
 
     return parse_health(data, HEALTH_ROUTE)
 
