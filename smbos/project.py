@@ -53,7 +53,7 @@ class Project:
         return display_path(self.compose_file)
 
     def load(self, strict_env: bool = False) -> Fleet:
-        from smbos.agent import load_fleet
+        from smbos.loader import load_fleet
 
         return load_fleet(self.agents_dir, strict_env=strict_env)
 

@@ -55,7 +55,7 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
     """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
     import jinja2
 
-    from smbos.agent import id_problem
+    from smbos.schema import id_problem
 
     reason = id_problem(agent_id)
     if reason:

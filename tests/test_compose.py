@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from smbos import compose
-from smbos.agent import load_fleet
+from smbos.loader import load_fleet
 
 from .conftest import compose_config_ok, run_smbos, write_agent
 

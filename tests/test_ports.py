@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smbos import ports
-from smbos.agent import load_fleet
+from smbos.loader import load_fleet
 
 from .conftest import run_smbos, write_agent
 

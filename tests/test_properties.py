@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from smbos.agent import load_fleet
+from smbos.loader import load_fleet
 
 from .conftest import ENV_EXAMPLE, compose_config_ok, run_smbos, write_agent
 

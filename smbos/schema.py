@@ -1,0 +1,428 @@
+"""The schema of an agent folder: `config.yaml` and `agent.md`'s front matter as pydantic models,
+with the rules no model can state (ids, intervals, cron, time zones, image names, memory sizes).
+
+The models are strict (unknown keys are refused, with a did-you-mean from the loader); every
+message names what was expected. Nothing here reads a file: `smbos.loader` does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from smbos import catalog, envfile
+
+ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$", re.IGNORECASE)
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+MIN_MEMORY_BYTES = 6 * 1024 ** 2  # the smallest memory limit Docker accepts
+# An image reference as Docker reads it: [registry[:port]/]path[:tag][@digest], lowercase path.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = (r"(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|[A-Za-z0-9-]+(?=:\d))(?::\d+)?")
+IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                      r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+MAX_ID_LENGTH = 32
+MIN_INTERVAL_MS = 60_000
+# The runtime computes the next run as `Date.now() + interval` in JavaScript: far beyond a year that
+# loses precision or leaves Date's range; a year is longer than any useful interval (use cron).
+MAX_INTERVAL_MS = 366 * 86_400_000
+
+AGENT_MD = "agent.md"
+CONFIG_YAML = "config.yaml"
+ENV_EXAMPLE = ".env.example"
+ENV = ".env"
+MEMORY = "memory"
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Resources(_Model):
+    cpus: float = Field(1.0, ge=0.01, le=256)  # Docker's smallest CPU share is 0.01
+    memory: str = "1g"
+    pids: int = Field(512, ge=32, le=1_000_000)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        match = MEMORY_RE.match(value)
+        if not match:
+            raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        if float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()] < MIN_MEMORY_BYTES:
+            raise ValueError(f"expected at least 6m (the smallest memory limit Docker accepts), "
+                             f"got {value!r}")
+        return value.lower()
+
+
+def _single_line(value: str | None) -> str | None:
+    """A name becomes ASSISTANT_NAME (default from `name`), a description a table cell: no line
+    break of any kind."""
+    if value and value.splitlines() != [value]:
+        raise ValueError("expected a single line")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank; expected the text the agent gets")
+    return value
+
+
+class Runtime(_Model):
+    assistant_name: str | None = Field(None, min_length=1, max_length=64)
+    timezone: str = "UTC"
+    image: str | None = Field(None, min_length=1)
+    # None: the per-turn agent image built with the runtime image (`smbos build`), which the
+    # runtime image records as its CONTAINER_IMAGE.
+    agent_image: str | None = Field(None, min_length=1)
+    container_isolation: Literal["docker", "none"] = "docker"
+    log_level: Literal["trace", "debug", "info", "warn", "error", "fatal"] = "info"
+    max_concurrent_containers: int = Field(5, ge=1, le=64)
+    swarms: bool = False
+    resources: Resources = Resources()
+    # Limits of each per-turn container NanoClaw starts (Claude Code runs there).
+    turn_resources: Resources = Resources(cpus=1.0, memory="2g", pids=1024)
+    # Claude Code's non-essential traffic (telemetry, error reports, update checks) in turns.
+    telemetry: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as "
+                             f"Europe/Berlin{hint}") from None
+        return value
+
+    @field_validator("assistant_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 255 or not IMAGE_RE.match(value)):
+            raise ValueError(f"not an image reference: {value[:80]!r}; expected "
+                             "[registry/]name[:tag][@sha256:digest] with a lowercase name, such "
+                             "as smbos/nanoclaw:local")
+        return value
+
+
+class Channels(_Model):
+    telegram: bool = False
+    telegram_only: bool = False
+
+    @model_validator(mode="after")
+    def _only_needs_telegram(self) -> Channels:
+        if self.telegram_only and not self.telegram:
+            raise ValueError("telegram_only needs telegram: true (the only channel would be "
+                             "one that is off)")
+        return self
+
+
+class Tool(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    type: Literal["mcp", "skill", "cli"]
+    enabled: bool = True
+    description: str = ""
+    # type mcp: how the runtime starts the server; `env` maps its variables to `.env` keys.
+    command: str | None = Field(None, min_length=1)
+    args: list[str] = []
+    env: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _server(self) -> Tool:
+        if self.type != "mcp" and (self.command or self.args or self.env):
+            raise ValueError("command, args and env are only for type: mcp")
+        if (self.args or self.env) and not self.command:
+            raise ValueError("args and env need a command")
+        for var, key in self.env.items():
+            for name in (var, key):
+                if not envfile.KEY_RE.match(name):
+                    raise ValueError(f"env: {name!r} is not a variable name")
+        return self
+
+
+def parse_interval(value: str | int) -> int:
+    """`90s`, `15m`, `2h`, `1d` or a millisecond count, as milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15m, 2h, 1d or a millisecond count")
+    if isinstance(value, int):
+        ms = value
+    else:
+        match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d)?\s*", value)
+        if not match:
+            raise ValueError(f"expected a duration such as 15m, 2h, 1d or a millisecond count, "
+                             f"got {value!r}")
+        unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
+        ms = int(match.group(1)) * unit[match.group(2)]
+    if ms < MIN_INTERVAL_MS:
+        raise ValueError("must be at least 60s (the runtime's scheduler polls once a minute)")
+    if ms > MAX_INTERVAL_MS:
+        raise ValueError("must be at most 366d (the runtime adds it to the current time in "
+                         "JavaScript); for rarer runs use cron or once")
+    return ms
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_problem(value: str) -> str | None:
+    """What is wrong with a 5-field cron expression, or None (fleets repeat expressions: cached)."""
+    from croniter import CroniterBadDateError, croniter  # only fleets with a cron schedule pay
+
+    if not croniter.is_valid(value):
+        return f"not a valid cron expression: {value!r}"
+    try:
+        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return (f"{value!r} never fires (no such date, e.g. 31 February); expected a day that "
+                "exists in the months given")
+    return None
+
+
+class Schedule(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    cron: str | None = None
+    interval: str | int | None = None
+    once: str | datetime | None = None
+    prompt: str = Field(min_length=1)
+    context_mode: Literal["group", "isolated"] = "group"
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(f"expected 5 fields (minute hour day month weekday), got {value!r}")
+        problem = _cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return " ".join(fields)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_interval(value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
+
+    @field_validator("once", mode="before")
+    @classmethod
+    def _once_date(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            raise ValueError(f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
+                             f"got the date {value.isoformat()} without a time")
+        return value
+
+    @field_validator("once")
+    @classmethod
+    def _once(cls, value: str | datetime | None) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"expected a local timestamp such as 2026-12-01T09:00:00, "
+                                 f"got {value!r}") from None
+        if value.tzinfo is not None:
+            raise ValueError("expected a local time without offset (the runtime reads it in its "
+                             "own time zone)")
+        return value.replace(microsecond=0).isoformat()
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        given = [k for k in ("cron", "interval", "once") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("expected exactly one of cron, interval, once"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+    @property
+    def schedule_type(self) -> str:
+        return "cron" if self.cron else "interval" if self.interval is not None else "once"
+
+    @property
+    def schedule_value(self) -> str:
+        if self.cron:
+            return self.cron
+        if self.interval is not None:
+            return str(parse_interval(self.interval))
+        return str(self.once)
+
+
+class SkillInput(_Model):
+    id: str = Field(pattern=INPUT_ID_RE.pattern)
+    label: str = Field(min_length=1)
+    type: Literal["text", "textarea", "number", "date", "select"] = "text"
+    required: bool = False
+    default: str | int | float | None = None
+    options: list[str | int | float] | None = None
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _date_default(cls, value: Any) -> Any:
+        # YAML reads `2026-03-01` as a date: the input's value is its text.
+        return value.isoformat() if isinstance(value, date) else value
+
+    @model_validator(mode="after")
+    def _options(self) -> SkillInput:
+        if self.type == "select" and not self.options:
+            raise ValueError("a select input needs a non-empty options list")
+        if self.type != "select" and self.options is not None:
+            raise ValueError("options are only for type: select")
+        default = None if self.default is None else str(self.default)
+        if default is None or default.strip() == "":
+            return self
+        if self.type == "select" and default not in [str(o) for o in self.options]:
+            raise ValueError(f"default {default[:40]!r} is not one of the options: "
+                             f"{', '.join(str(o) for o in self.options)}")
+        if self.type == "number" and not _is_number(default):
+            raise ValueError(f"default {default[:40]!r} is not a number")
+        if self.type == "date" and not _is_date(default):
+            raise ValueError(f"default {default[:40]!r} is not a date YYYY-MM-DD")
+        return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+class Skill(_Model):
+    id: str = Field(pattern=SLUG_RE.pattern)
+    title: str = Field(min_length=1)
+    description: str = ""
+    inputs: list[SkillInput] = []
+    prompt: str = Field(min_length=1)
+    display: Literal["text", "list", "table"] = "text"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        return _not_blank(value)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Skill:
+        ids = [i.id for i in self.inputs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate input id {duplicates[0]!r}")
+        unknown = sorted({p for p in PLACEHOLDER_RE.findall(self.prompt) if p not in ids})
+        if unknown:
+            raise ValueError(f"prompt uses {{{unknown[0]}}} but no input has that id "
+                             f"(inputs: {', '.join(ids) or 'none'})")
+        return self
+
+    def render(self, values: dict[str, Any]) -> str:
+        """The prompt with each `{input}` replaced by the operator's value."""
+        return PLACEHOLDER_RE.sub(lambda m: str(values.get(m.group(1), "")), self.prompt)
+
+
+class Heal(_Model):
+    enabled: bool = False
+    after: int = Field(3, ge=1, le=100)
+    max_restarts: int = Field(5, ge=0, le=100)
+
+
+class AgentConfig(_Model):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str = ""
+    enabled: bool = True
+    port: int | None = Field(None, ge=1024, le=65535)
+    runtime: Runtime = Runtime()
+    channels: Channels = Channels()
+    integrations: list[str] = []
+    tools: list[Tool] = []
+    schedules: list[Schedule] = []
+    skills: list[Skill] = []
+    heal: Heal = Heal()
+
+    @field_validator("name", "description")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
+    @field_validator("integrations")
+    @classmethod
+    def _integrations(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in catalog.INTEGRATIONS:
+                raise ValueError(f"unknown integration {name!r}{_did_you_mean(name, catalog.INTEGRATIONS)}"
+                                 f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
+        if len(set(value)) != len(value):
+            raise ValueError("an integration is listed twice")
+        return value
+
+
+class FrontMatter(_Model):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str | None = None
+    model: str | None = None
+
+    @field_validator("name", "description")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def id_problem(agent_id: str) -> str | None:
+    """Why `agent_id` is not a valid agent id, or None."""
+    if not agent_id:
+        return "empty; expected lowercase letters, digits and '-'"
+    if len(agent_id) > MAX_ID_LENGTH:
+        return f"{len(agent_id)} characters long; expected at most {MAX_ID_LENGTH}"
+    if "nanoclaw" in agent_id:
+        return ("contains 'nanoclaw': its container name would contain 'nanoclaw-', and NanoClaw "
+                "stops every container whose name does")
+    if not ID_RE.match(agent_id):
+        return (f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit")
+    return None
