@@ -458,8 +458,30 @@ def test_env_created_when_missing(client, folders):
     no_canary(r)
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert envfile.read_env(env) == {"CLAUDE_CODE_OAUTH_TOKEN": CANARY, "ASSISTANT_NAME": "B"}
-    if os.geteuid() == 0:
-        assert env.stat().st_uid == 1000, "as root, a new .env goes to the runtime's user"
+    owner = (env.stat().st_uid, env.stat().st_gid)
+    assert owner == ((1000, 1000) if os.geteuid() == 0 else (os.geteuid(), os.getegid()))
+
+
+def test_env_written_as_root_goes_to_the_runtimes_user(client, folders, monkeypatch):
+    """Run as root, the UI hands a new `.env` to the runtime's user (uid 1000), which must read
+    it. Checked as any user: the process is told it is root, and the ownership it then asks the
+    kernel for is recorded (and applied only when it really is root)."""
+    really_root = os.geteuid() == 0
+    asked = []
+    real_fchown = os.fchown
+
+    def fchown(fd, uid, gid):
+        asked.append((Path(os.readlink(f"/proc/self/fd/{fd}")).name.split(".tmp-")[0], uid, gid))
+        if really_root:
+            real_fchown(fd, uid, gid)
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "fchown", fchown)
+    r = client.put("/api/agents/beta/env", headers=AUTH, json={"values": {"ASSISTANT_NAME": "B"}})
+    assert r.status_code == 200, r.text
+    assert asked == [(".env", 1000, 1000)]
+    if really_root:
+        assert (folders.agents_dir / "beta" / ".env").stat().st_uid == 1000
 
 
 def test_only_the_env_the_runtime_reads_is_handed_to_its_user(tmp_path, monkeypatch):
@@ -665,20 +687,44 @@ def test_heal_log(folders):
 # ------------------------------------------------------------------------------- openapi
 
 
+def _example_path(path: str) -> str:
+    """A concrete URL of an OpenAPI path: every `{param}` filled with a value no agent has."""
+    return re.sub(r"\{(\w+)\}", lambda m: "app.js" if m.group(1) == "file" else "nosuch", path)
+
+
+def no_route(response) -> bool:
+    """Whether the router found no route (its 404), not a route that answered 404."""
+    if response.status_code != 404:
+        return False
+    if "json" in response.headers["content-type"]:
+        return response.json().get("kind") == "http"
+    return "<title>Not found" in response.text
+
+
 def test_openapi_lists_every_route(client):
+    """The document and the app agree, each checked on its own: the hand-written entries
+    (openapi.ROUTES) name exactly the routes and methods the app serves, and every documented
+    operation reaches a route when asked (the router never answers "no such route" for it)."""
     from smbos.web.app import routes
+    from smbos.web.openapi import ROUTES
 
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    served = set()
-    for route in client.app.routes:
-        if getattr(route, "name", None) == "static":
-            served.add(("get", "/static/{file}"))
-            continue
-        for method in route.methods - {"HEAD"}:
-            served.add((method.lower(), openapi_path(route.path)))
+    served = {(route.name, method.lower()) for route in client.app.routes
+              if route.name != "static" for method in route.methods - {"HEAD"}}
+    written = {(name, method) for name, spec in ROUTES.items() for method in spec}
+    assert served == written, ("served, not written:", served - written,
+                               "written, not served:", written - served)
     listed = {(m, p) for p, ops_ in doc["paths"].items() for m in ops_}
-    assert served == listed
+    assert len(listed) == len(served) + 1  # static files are one entry
+    assert ("get", "/static/{file}") in listed
+    for method, path in sorted(listed):
+        url = _example_path(path)
+        r = client.request(method.upper(), url, headers=AUTH,
+                           json={} if method in ("post", "put") else None)
+        assert r.status_code != 405, (method, path, r.text[:200])
+        assert not no_route(r), f"{method.upper()} {url} is documented but no route answers it"
+    assert no_route(client.get("/api/agents/nosuch/nothing")) and no_route(client.get("/nothing"))
     assert len(served) >= 25
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
