@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import run_smbos, write_agent
+from .conftest import run_smbos, run_smbos_process, write_agent
 from .dockerfleet import free_port
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": "clierrors"}
@@ -191,7 +191,7 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
         if os.geteuid() == 0 else ()
     try:
         # (`up` writes through the same helper, once the engine answers.)
-        result = run_smbos("generate", cwd=folders, env=NO_ENGINE, wrapper=wrapper)
+        result = run_smbos_process("generate", cwd=folders, env=NO_ENGINE, wrapper=wrapper)
         no_traceback(result)
         assert result.code == code, result.output
         line = one_stderr_line(result)
