@@ -206,17 +206,13 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
 
 def test_env_stdin_refuses_an_empty_value(folders):
     """`smbos env ID --stdin KEY` with nothing on stdin would remove the key: refused."""
-    import subprocess
-    import sys
-
     env_file = folders / "agents" / "alpha" / ".env"
     before = env_file.read_bytes()
     for given in ("", "\n", "  \n"):
-        proc = subprocess.run([sys.executable, "-m", "smbos", "env", "alpha", "--stdin",
-                               "ANTHROPIC_API_KEY"], cwd=folders, input=given, text=True,
-                              capture_output=True, check=False)
-        assert proc.returncode == 2, proc
-        assert "empty value" in proc.stderr and "ANTHROPIC_API_KEY=" in proc.stderr
+        result = run_smbos("env", "alpha", "--stdin", "ANTHROPIC_API_KEY", cwd=folders,
+                           input=given)
+        assert result.code == 2, result
+        assert "empty value" in result.stderr and "ANTHROPIC_API_KEY=" in result.stderr
         assert env_file.read_bytes() == before
 
 
