@@ -186,12 +186,14 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
 
     target = setup(folders)
     before = target.read_bytes() if target.is_file() else None
-    # As root, without the capabilities that ignore file modes (so read-only means read-only).
-    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
-        if os.geteuid() == 0 else ()
     try:
-        # (`up` writes through the same helper, once the engine answers.)
-        result = run_smbos_process("generate", cwd=folders, env=NO_ENGINE, wrapper=wrapper)
+        # (`up` writes through the same helper, once the engine answers.) As root, a read-only
+        # folder needs a process without the capabilities that ignore file modes.
+        if setup is _read_only and os.geteuid() == 0:
+            result = run_smbos_process("generate", cwd=folders, env=NO_ENGINE, wrapper=(
+                "setpriv", "--bounding-set=-dac_override,-dac_read_search"))
+        else:
+            result = run_smbos("generate", cwd=folders, env=NO_ENGINE)
         no_traceback(result)
         assert result.code == code, result.output
         line = one_stderr_line(result)

@@ -352,11 +352,12 @@ def test_unreadable_config_yaml(project: Path) -> None:
     # that let it (setpriv, from util-linux), so the file is as unreadable as for anyone else.
     config = write_agent(project / "agents", "andy") / "config.yaml"
     config.chmod(0)
-    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
-        if os.geteuid() == 0 else ()
+    root = os.geteuid() == 0
     try:
         for args in (["validate"], ["generate"]):
-            result = run_smbos_process(*args, cwd=project, wrapper=wrapper)
+            result = run_smbos_process(*args, cwd=project, wrapper=(
+                "setpriv", "--bounding-set=-dac_override,-dac_read_search")) if root \
+                else run_smbos(*args, cwd=project)
             assert result.code == 2, (args, result)
             _assert_clean_output(result)
             assert _lines_with(result.stderr, "agents/andy/config.yaml: cannot read"), result

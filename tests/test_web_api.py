@@ -747,39 +747,50 @@ def test_token_file(tmp_path):
     assert again == token and not created and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_ui_command_makes_the_token_once_and_serves(folders):
-    """`smbos ui` as a subprocess: the token link is printed only when made."""
+def test_ui_command_makes_the_token_once_and_serves(folders, monkeypatch):
+    """`smbos ui` as a subprocess serves, and prints the token link when it made the token;
+    run again (in this process, where it stops as soon as it would serve) it does not."""
     root = folders.project_dir
-    outputs = []
-    for _ in range(2):
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "SMBOS_UI_TOKEN"}
-        proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port)],
-                                cwd=root, env={**env, "SMBOS_PROJECT": folders.name},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    r = httpx.get(f"http://127.0.0.1:{port}/api/agents", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise AssertionError(proc.communicate(timeout=5))
-                    time.sleep(0.2)
-            assert r.status_code == 200
-        finally:
-            proc.terminate()
-            stdout, stderr = proc.communicate(timeout=15)
-        outputs.append(stdout + stderr)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SMBOS_UI_TOKEN"}
+    proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port)],
+                            cwd=root, env={**env, "SMBOS_PROJECT": folders.name},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/agents", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(proc.communicate(timeout=5))
+                time.sleep(0.2)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=15)
     token = (root / "state" / "ui-token").read_text().strip()
-    assert f"#token={token}" in outputs[0]
-    assert token not in outputs[1] and "state/ui-token" in outputs[1]
+    assert f"#token={token}" in stdout + stderr
+    served = serve_in_this_process(monkeypatch)
+    again = run_smbos("ui", "--port", str(free_port()), cwd=root,
+                      env={"SMBOS_PROJECT": folders.name, "SMBOS_UI_TOKEN": None})
+    assert again.code == 0 and len(served) == 1, again
+    assert token not in again.output and "state/ui-token" in again.output
     short = run_smbos("ui", "--host", "0.0.0.0", cwd=root, env={"SMBOS_UI_TOKEN": "short"})
     assert short.code == 2 and "SMBOS_UI_TOKEN" in short.stderr
 
 
-def test_ui_token_never_on_the_command_line(folders):
+def serve_in_this_process(monkeypatch) -> list:
+    """`smbos ui` run in this process returns where it would serve; the list gets each app."""
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.app))
+    return served
+
+
+def test_ui_token_never_on_the_command_line(folders, monkeypatch):
     """A token given as an argument is visible to every user in `ps`: refused, with the ways
     that are not (SMBOS_UI_TOKEN, --token-file)."""
     root = folders.project_dir
@@ -791,26 +802,14 @@ def test_ui_token_never_on_the_command_line(folders):
     token_file.write_text("tiny\n")
     assert run_smbos("ui", "--token-file", str(token_file), cwd=root).code == 2
     token_file.write_text(TOKEN + "\n")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port),
-                             "--token-file", str(token_file), "--show-token"], cwd=root,
-                            env={**os.environ, "SMBOS_PROJECT": folders.name},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/agents/alpha/env", headers=AUTH,
-                              timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.2)
-        assert r.status_code == 200
-    finally:
-        proc.terminate()
-        out, errors = proc.communicate(timeout=15)
-    assert f"(from {token_file})" in out + errors
+    served = serve_in_this_process(monkeypatch)
+    shown = run_smbos("ui", "--port", str(free_port()), "--token-file", str(token_file),
+                      "--show-token", cwd=root, env={"SMBOS_PROJECT": folders.name})
+    assert shown.code == 0 and f"(from {token_file})" in shown.output, shown
+    monkeypatch.chdir(root)  # the app was made for `agents/` of the directory it ran in
+    with make_client(served[0]) as c:
+        assert c.get("/api/agents/alpha/env", headers=AUTH).status_code == 200
+        assert c.get("/api/agents/alpha/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
     assert not (root / "state" / "ui-token").exists()
 
 
