@@ -33,6 +33,7 @@ from smbos.web.security import Guard, load_or_create_token
 
 from .conftest import run_smbos, write_agent
 from .dockerfleet import LiveFleet, free_port
+from .fakefleet import FakeDocker
 
 TOKEN = "t0k-" + secrets.token_urlsafe(24)
 BASE = "http://127.0.0.1:8787"
@@ -174,7 +175,8 @@ def folders(tmp_path: Path) -> Project:
 
 @pytest.fixture
 def client(folders):
-    with make_client(create_app(folders, TOKEN)) as c:
+    """The UI of `folders` on an engine that has no containers (no Docker needed)."""
+    with make_client(create_app(folders, TOKEN, docker_client=FakeDocker())) as c:
         yield c
 
 

@@ -17,6 +17,7 @@ from smbos.web.app import create_app
 from smbos.web.security import SESSION_COOKIE, Guard
 
 from .conftest import write_agent
+from .fakefleet import FakeDocker
 from .stubruntime import Answer, StubRuntime, transport
 from .test_web_api import AUTH, BASE, CANARY, TOKEN, make_client
 
@@ -43,7 +44,8 @@ def stubs():
 def client(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN, transport=transport(*stubs))) as c:
+    with make_client(create_app(project, TOKEN, transport=transport(*stubs),
+                                docker_client=FakeDocker())) as c:
         c.project = project
         yield c
 
@@ -118,8 +120,8 @@ def test_no_same_origin_url_but_the_uis_script_can_run(client):
 def exposed(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN, host="0.0.0.0",
-                                transport=transport(*stubs))) as c:
+    with make_client(create_app(project, TOKEN, host="0.0.0.0", transport=transport(*stubs),
+                                docker_client=FakeDocker())) as c:
         yield c
 
 
