@@ -904,18 +904,23 @@ def wait_healthy(api, agent_id: str, timeout: float = 90) -> dict:
         time.sleep(0.5)
 
 
+def assert_all_running(response, ports: dict[str, int]) -> None:
+    """`GET /api/status` says every agent of `ports` runs, answers, and is current."""
+    assert response.status_code == 200
+    data = response.json()
+    assert data["engine"] == {"ok": True, "error": None}
+    rows = {row["id"]: row for row in data["agents"]}
+    assert set(rows) == set(ports)
+    for agent_id, row in rows.items():
+        assert row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok"
+        assert row["published"] == f"127.0.0.1:{ports[agent_id]}"
+        assert row["restart_needed"] is False and row["action"] is None and row["drift"] == ""
+
+
 @pytest.mark.docker
 def test_live_status_and_agent(api, live):
     r = api.get("/api/status")
-    assert r.status_code == 200
-    data = r.json()
-    assert data["engine"] == {"ok": True, "error": None}
-    rows = {row["id"]: row for row in data["agents"]}
-    assert set(rows) == {"alpha", "beta"}
-    for agent_id, row in rows.items():
-        assert row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok"
-        assert row["published"] == f"127.0.0.1:{live.ports[agent_id]}"
-        assert row["restart_needed"] is False and row["action"] is None and row["drift"] == ""
+    assert_all_running(r, live.ports)
     detail = api.get("/api/agents/alpha").json()
     assert detail["status"]["state"] == "running" and detail["skills"] == ["brief", "grid"]
     assert "identity-of-alpha" in detail["identity"]

@@ -19,7 +19,8 @@ from smbos.web.app import create_app
 from .conftest import write_agent
 from .dockerfleet import free_port
 from .fakefleet import FakeFleet
-from .test_web_api import AUTH, SKILLS, TOKEN, make_client, no_canary, reply_fields, sse_events
+from .test_web_api import (AUTH, SKILLS, TOKEN, assert_all_running, make_client, no_canary,
+                           reply_fields, sse_events)
 
 SECRETS = {agent_id: f"sk-ant-canary-{agent_id}-{secrets.token_hex(12)}"
            for agent_id in ("alpha", "beta")}
@@ -58,17 +59,8 @@ def runtime_of(fleet: FakeFleet, agent_id: str):
 
 def test_status_and_agent(client, fleet):
     r = client.get("/api/status")
-    assert r.status_code == 200
-    data = r.json()
-    assert data["engine"] == {"ok": True, "error": None}
-    rows = {row["id"]: row for row in data["agents"]}
-    assert set(rows) == {"alpha", "beta"}
-    for agent_id, row in rows.items():
-        port = fleet.project.load().get(agent_id).port
-        assert row["state"] == "running" and row["health"] == "healthy" and row["api"] == "ok"
-        assert row["published"] == f"127.0.0.1:{port}"
-        assert row["restart_needed"] is False and row["action"] is None and row["drift"] == ""
-        assert row["uptime_s"] >= 600
+    assert_all_running(r, {a.id: a.port for a in fleet.project.load().agents})
+    assert all(row["uptime_s"] >= 600 for row in r.json()["agents"])
     assert [m for m, path in runtime_of(fleet, "alpha").requests] == ["GET"], "probed once"
     detail = client.get("/api/agents/alpha")
     assert detail.json()["status"]["state"] == "running"
