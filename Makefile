@@ -3,7 +3,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 SMBOS  := $(VENV)/bin/smbos
-PYTEST := $(VENV)/bin/python -m pytest
+# pytest keeps the modules it rewrites (tests, and plugins' packages such as hypothesis and anyio)
+# as bytecode; where PYTHONDONTWRITEBYTECODE is set it would rewrite them all on every run.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest
 STAMP  := $(VENV)/.installed
 
 # Where NanoClaw comes from: a local checkout or tarball (NANOCLAW_SRC), or a git URL, ref and

@@ -1,4 +1,5 @@
-"""Shared fixtures: agent folders made on the fly, the CLI run as a user runs it, Compose v2."""
+"""Shared fixtures: agent folders made on the fly, the CLI run in this process or in its own
+(as a user runs it), Compose v2."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +75,53 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_smbos(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
-              wrapper: tuple[str, ...] = ()) -> Result:
-    """Run the CLI in a subprocess, exactly as an operator would (under `wrapper`, if given)."""
+def run_smbos(*args: str, cwd: Path, env: dict | None = None, input: str | None = None,
+              timeout: float = 120) -> Result:
+    """Run the CLI in this process, through click's CliRunner, as an operator would in `cwd`
+    with `env` added to the environment (and `input` on stdin).
+
+    What a command does and prints is the same in this process as in its own; starting
+    Python for each command is what is not (a third of a second each). What only a process
+    shows (its exit status, a traceback, what reaches its stdout/stderr, `python -m smbos`)
+    is proven with `run_smbos_process`. An exception that escapes the CLI's own handling is
+    raised here (a process would have printed its traceback); a command that runs longer than
+    `timeout` fails the test once it returns."""
+    from click.testing import CliRunner
+
+    from smbos import dockercompose
+    from smbos.cli import cli
+
+    full_env = {"COLUMNS": "200", "SMBOS_DEBUG": None, **(env or {})}
+    # `dockercompose.find` is cached per process: a test that changes where Compose is found
+    # gets a fresh look, and leaves one behind for the next test.
+    finds_compose = bool({"PATH", "SMBOS_COMPOSE"} & set(full_env))
+    if finds_compose:
+        dockercompose.find.cache_clear()
+    before = os.getcwd()
+    started = time.monotonic()
+    os.chdir(cwd)
+    try:
+        result = CliRunner(env=full_env).invoke(cli, list(args), input=input, prog_name="smbos",
+                                                catch_exceptions=False)
+    finally:
+        os.chdir(before)
+        if finds_compose:
+            dockercompose.find.cache_clear()
+    elapsed = time.monotonic() - started
+    assert elapsed <= timeout, f"smbos {' '.join(args)} took {elapsed:.1f}s (limit {timeout}s)"
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def run_smbos_process(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
+                      wrapper: tuple[str, ...] = (), input: str | None = None) -> Result:
+    """Run the CLI in a subprocess, exactly as an operator would (under `wrapper`, if given):
+    for what only a process shows (exit status, no traceback, what reaches its stdout and
+    stderr, a process without some capabilities)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("SMBOS_DEBUG", None)
     proc = subprocess.run([*wrapper, sys.executable, "-m", "smbos", *args], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+                          env=full_env, capture_output=True, text=True, timeout=timeout,
+                          input=input)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

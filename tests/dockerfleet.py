@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, ROOT, Result, run_smbos, write_agent
+from .conftest import IN_CI, ROOT, Result, run_smbos_process, write_agent
 
 STANDIN_IMAGE = os.environ.get("SMBOS_STANDIN_IMAGE", "smbos/nanoclaw-standin:test")
 BASE_IMAGE = os.environ.get("SMBOS_TEST_BASE_IMAGE", "smbos-test/base:bookworm")
@@ -89,7 +89,7 @@ class LiveFleet:
                            env=f"ANTHROPIC_API_KEY={secret}\n{env_extra}", **kwargs)
 
     def smbos(self, *args: str, timeout: float = 300) -> Result:
-        return run_smbos(*args, cwd=self.root, env=self.env, timeout=timeout)
+        return run_smbos_process(*args, cwd=self.root, env=self.env, timeout=timeout)
 
     def url(self, agent_id: str) -> str:
         return f"http://127.0.0.1:{self.ports[agent_id]}"

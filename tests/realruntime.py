@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, ROOT, run_smbos
+from .conftest import IN_CI, ROOT, run_smbos_process
 from .dockerfleet import LiveFleet, free_port
 
 SHARED = ROOT.parent / "shared" / "nanoclaw"
@@ -181,8 +181,8 @@ def real_build(docker_client):
     ensure_base_images()
     source = prepared_source()
     started = time.monotonic()
-    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(source),
-                       "--tag", REAL_IMAGE, *build_args(), cwd=ROOT, timeout=2400)
+    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source", str(source),
+                               "--tag", REAL_IMAGE, *build_args(), cwd=ROOT, timeout=2400)
     assert result.code == 0, result.output[-6000:]
     facts = docker_client.images.get(REAL_IMAGE).labels
     return {"output": result.stdout, "seconds": time.monotonic() - started,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import run_smbos, write_agent
+from .conftest import run_smbos, run_smbos_process, write_agent
 from .dockerfleet import free_port
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": "clierrors"}
@@ -186,12 +186,14 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
 
     target = setup(folders)
     before = target.read_bytes() if target.is_file() else None
-    # As root, without the capabilities that ignore file modes (so read-only means read-only).
-    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
-        if os.geteuid() == 0 else ()
     try:
-        # (`up` writes through the same helper, once the engine answers.)
-        result = run_smbos("generate", cwd=folders, env=NO_ENGINE, wrapper=wrapper)
+        # (`up` writes through the same helper, once the engine answers.) As root, a read-only
+        # folder needs a process without the capabilities that ignore file modes.
+        if setup is _read_only and os.geteuid() == 0:
+            result = run_smbos_process("generate", cwd=folders, env=NO_ENGINE, wrapper=(
+                "setpriv", "--bounding-set=-dac_override,-dac_read_search"))
+        else:
+            result = run_smbos("generate", cwd=folders, env=NO_ENGINE)
         no_traceback(result)
         assert result.code == code, result.output
         line = one_stderr_line(result)
@@ -206,17 +208,13 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
 
 def test_env_stdin_refuses_an_empty_value(folders):
     """`smbos env ID --stdin KEY` with nothing on stdin would remove the key: refused."""
-    import subprocess
-    import sys
-
     env_file = folders / "agents" / "alpha" / ".env"
     before = env_file.read_bytes()
     for given in ("", "\n", "  \n"):
-        proc = subprocess.run([sys.executable, "-m", "smbos", "env", "alpha", "--stdin",
-                               "ANTHROPIC_API_KEY"], cwd=folders, input=given, text=True,
-                              capture_output=True, check=False)
-        assert proc.returncode == 2, proc
-        assert "empty value" in proc.stderr and "ANTHROPIC_API_KEY=" in proc.stderr
+        result = run_smbos("env", "alpha", "--stdin", "ANTHROPIC_API_KEY", cwd=folders,
+                           input=given)
+        assert result.code == 2, result
+        assert "empty value" in result.stderr and "ANTHROPIC_API_KEY=" in result.stderr
         assert env_file.read_bytes() == before
 
 

@@ -44,14 +44,15 @@ def test_up_and_down_with_the_compose_cli_plugin(test_fleet, tmp_path):
     test_fleet.add("gamma")
     env = {**test_fleet.env, "DOCKER_CONFIG": str(plugins.parent),
            "SMBOS_COMPOSE": "docker compose"}
-    from .conftest import run_smbos
+    from .conftest import run_smbos_process
 
-    doctor = run_smbos("doctor", cwd=test_fleet.root, env=env)
+    doctor = run_smbos_process("doctor", cwd=test_fleet.root, env=env)
     assert "Docker Compose v2 present (docker compose)" in doctor.stdout, doctor.output
-    up = run_smbos("up", "--no-build", "--wait-timeout", "120", cwd=test_fleet.root, env=env)
+    up = run_smbos_process("up", "--no-build", "--wait-timeout", "120", cwd=test_fleet.root,
+                           env=env)
     assert up.code == 0, up.output
     assert test_fleet.container("gamma").status == "running"
-    down = run_smbos("down", cwd=test_fleet.root, env=env)
+    down = run_smbos_process("down", cwd=test_fleet.root, env=env)
     assert down.code == 0, down.output
     assert test_fleet.containers() == []
 

@@ -23,7 +23,7 @@ import pytest
 
 from smbos.runtime import RuntimeClient
 
-from .conftest import ROOT, run_smbos
+from .conftest import ROOT, run_smbos_process
 from .realruntime import REAL_IMAGE
 
 pytestmark = [pytest.mark.real, pytest.mark.docker]
@@ -132,8 +132,8 @@ def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_cli
     (pnpm_only / "src").mkdir(parents=True)
     (pnpm_only / "package.json").write_text('{"name": "nanoclaw"}\n')
     (pnpm_only / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
-    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(pnpm_only),
-                       "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source",
+                               str(pnpm_only), "--tag", "smbos-test/never-built:x", cwd=ROOT)
     assert result.code == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and "no package-lock.json" in lines[-1]
@@ -145,8 +145,8 @@ def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_cli
     (v1 / "src").mkdir(parents=True)
     (v1 / "package.json").write_text('{"name": "nanoclaw"}\n')
     (v1 / "package-lock.json").write_text("{}\n")
-    result = run_smbos("build", "--agents", str(ROOT / "agents"), "--source", str(v1),
-                       "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source", str(v1),
+                               "--tag", "smbos-test/never-built:x", cwd=ROOT)
     assert result.code == 1
     assert "no web API" in result.stderr.strip().splitlines()[-1]
 

@@ -142,13 +142,13 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
 
 def test_a_runtime_without_a_scheduler_says_so(real_fleet, tmp_path):
     """Built with --no-patches, the fork runs no scheduler: `tasks` says it in words, exit 1."""
-    from .conftest import ROOT, run_smbos
+    from .conftest import ROOT, run_smbos_process
     from .realruntime import build_args, prepared_source
 
     tag = "smbos-test/nanoclaw-real-unpatched:test"
-    build = run_smbos("build", "--agents", str(ROOT / "agents"), "--source",
-                      str(prepared_source()), "--tag", tag, "--no-patches", *build_args(),
-                      cwd=ROOT, timeout=2400)
+    build = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source",
+                              str(prepared_source()), "--tag", tag, "--no-patches", *build_args(),
+                              cwd=ROOT, timeout=2400)
     assert build.code == 0, build.output[-3000:]
     assert "skipped chat-done: --no-patches" in build.stdout
     real_fleet.add_real("plain", config={"runtime": {"container_isolation": "docker",

@@ -13,12 +13,11 @@ import random
 import re
 import string
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from .conftest import ENV_EXAMPLE, Result, run_smbos, write_agent
+from .conftest import ENV_EXAMPLE, Result, run_smbos, run_smbos_process, write_agent
 
 # One problem line: `[warning: ]agents/<...>: <field or message>...`
 PROBLEM_LINE = re.compile(r"^(?:warning: )?agents/[^\n]*?: \S[^\n]*$")
@@ -47,9 +46,8 @@ def _write_sentinel(project: Path) -> Path:
 
 
 def run_all(commands: list[list[str]], cwd: Path, timeout: float = 60) -> list[Result]:
-    """`run_smbos` for each command, side by side: for commands that do not write."""
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return list(pool.map(lambda args: run_smbos(*args, cwd=cwd, timeout=timeout), commands))
+    """`run_smbos` for each command, one after the other (in this process)."""
+    return [run_smbos(*args, cwd=cwd, timeout=timeout) for args in commands]
 
 
 def _assert_clean_output(result) -> None:
@@ -354,11 +352,12 @@ def test_unreadable_config_yaml(project: Path) -> None:
     # that let it (setpriv, from util-linux), so the file is as unreadable as for anyone else.
     config = write_agent(project / "agents", "andy") / "config.yaml"
     config.chmod(0)
-    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
-        if os.geteuid() == 0 else ()
+    root = os.geteuid() == 0
     try:
         for args in (["validate"], ["generate"]):
-            result = run_smbos(*args, cwd=project, wrapper=wrapper)
+            result = run_smbos_process(*args, cwd=project, wrapper=(
+                "setpriv", "--bounding-set=-dac_override,-dac_read_search")) if root \
+                else run_smbos(*args, cwd=project)
             assert result.code == 2, (args, result)
             _assert_clean_output(result)
             assert _lines_with(result.stderr, "agents/andy/config.yaml: cannot read"), result

@@ -1,6 +1,7 @@
 """The UI as an attacker meets it: proxied agent answers, a UI bound beyond loopback, the
-settings, the proxy's paths and cookies, a TLS tunnel in front. Runtimes are stubs on 127.0.0.1
-(tests/stubruntime.py); no Docker engine is needed."""
+settings, the proxy's paths and cookies, a TLS tunnel in front. Runtimes are stubs
+(tests/stubruntime.py) answering in this process, and on real 127.0.0.1 ports where the UI is
+served by uvicorn; no Docker engine is needed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from smbos.web.app import create_app
 from smbos.web.security import SESSION_COOKIE, Guard
 
 from .conftest import write_agent
-from .stubruntime import Answer, StubRuntime
+from .fakefleet import FakeDocker
+from .stubruntime import Answer, StubRuntime, transport
 from .test_web_api import AUTH, BASE, CANARY, TOKEN, make_client
 
 EVIL_PAGE = ("<!doctype html><title>evil</title><script>fetch('/api/agents/victim/env', "
@@ -35,15 +37,15 @@ def _project(tmp_path: Path, ports: dict[str, int]) -> Project:
 
 @pytest.fixture
 def stubs():
-    with StubRuntime() as evil, StubRuntime() as victim:
-        yield evil, victim
+    return StubRuntime(), StubRuntime()
 
 
 @pytest.fixture
 def client(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN)) as c:
+    with make_client(create_app(project, TOKEN, transport=transport(*stubs),
+                                docker_client=FakeDocker())) as c:
         c.project = project
         yield c
 
@@ -118,7 +120,8 @@ def test_no_same_origin_url_but_the_uis_script_can_run(client):
 def exposed(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN, host="0.0.0.0")) as c:
+    with make_client(create_app(project, TOKEN, host="0.0.0.0", transport=transport(*stubs),
+                                docker_client=FakeDocker())) as c:
         yield c
 
 
@@ -213,7 +216,7 @@ def test_proxy_paths_are_plain_segments(client, stubs, path):
 def test_a_tls_tunnel_under_an_allowed_name_may_change_things(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    app = create_app(project, TOKEN, allow_hosts=("ui.example.com",))
+    app = create_app(project, TOKEN, allow_hosts=("ui.example.com",), transport=transport(*stubs))
     with make_client(app) as c:
         tunnel = {**AUTH, "Host": "ui.example.com", "Origin": "https://ui.example.com"}
         r = c.put("/api/agents/victim/env", headers=tunnel,
@@ -236,14 +239,21 @@ def test_guard_origin_rules():
     assert not guard.origin_ok("null", "http", "127.0.0.1:8787")
 
 
-def test_proxy_paths_over_a_real_server(tmp_path, stubs):
+@pytest.fixture
+def served_stubs():
+    with StubRuntime() as evil, StubRuntime() as victim:
+        yield evil, victim
+
+
+def test_proxy_paths_over_a_real_server(tmp_path, served_stubs):
     """The same refusals through uvicorn, which decodes the path once as a browser's request
-    arrives: a double-encoded `..` or NUL must not reach the runtime decoded."""
+    arrives, to a runtime on a real port: a double-encoded `..` or NUL must not reach the
+    runtime decoded."""
     import httpx
 
     from .test_web_api import UIServer
 
-    evil, victim = stubs
+    evil, victim = served_stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
     evil.routes["/api/health"] = Answer('{"status": "ok"}')
     with UIServer(create_app(project, TOKEN)) as server, \

@@ -1,0 +1,117 @@
+"""`/agents/<id>/api/<path>`: the agent's own NanoClaw API, forwarded as it answers.
+
+The proxy serves an agent's answers on the UI's own origin, where a page would run with the UI's
+rights; so it passes data only (JSON and event streams, anything else refused), sandboxes what it
+passes, forwards plain paths under /api/ only, and keeps no cookie (one client serves every
+agent). Event streams pass through unbuffered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from smbos import operations as ops
+from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
+from smbos.web.body import read_body
+from smbos.web.errors import ApiError, error
+from smbos.web.state import PROXY_TIMEOUT, ui_state
+from smbos.web.streams import SSE_HEADERS
+
+PROXY_STREAM_TIMEOUT = httpx.Timeout(connect=2.0, read=CHAT_TIMEOUTS.read, write=10.0, pool=5.0)
+_REQUEST_HEADERS = ("content-type", "accept", "cache-control", "last-event-id")
+# What an agent's answer may be: data, never a document or a script.
+PROXY_MEDIA_TYPES = frozenset({"application/json", "text/event-stream"})
+# Every proxied answer: never sniffed into something else, and sandboxed (an opaque origin, no
+# script) should a browser render it anyway.
+PROXY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                 "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+                 "Cache-Control": "no-store"}
+# A path under /api/: plain segments only. `%` is refused (a double-encoded `..` or NUL would be
+# decoded by the runtime), and so are `.`/`..` segments, empty ones and control characters.
+_PROXY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*$")
+
+
+def proxy_path_ok(sub: str) -> bool:
+    return sub == "" or all(_PROXY_SEGMENT_RE.match(part) and part not in (".", "..")
+                            for part in sub.split("/"))
+
+
+def proxy_media_type(content_type: str | None) -> str | None:
+    """`application/json; charset=utf-8` when the runtime's Content-Type may pass, else None."""
+    if not content_type:
+        return None
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media not in PROXY_MEDIA_TYPES:
+        return None
+    charset = re.search(r"charset=\"?([A-Za-z0-9._-]+)", params)
+    return f"{media}; charset={charset.group(1)}" if charset else media
+
+
+async def _first_bytes(response: httpx.Response) -> bytes:
+    async for chunk in response.aiter_raw():
+        if chunk:
+            return chunk
+    return b""
+
+
+async def proxy(request: Request) -> Response:
+    """Forward to the agent's own API, streaming the answer as it comes (server-sent events
+    pass through unbuffered). Only JSON and event streams come back; anything else is refused."""
+    state = ui_state(request)
+    agent = await state.agent(request.path_params["agent_id"])
+    sub = request.path_params["path"]
+    if not proxy_path_ok(sub):
+        raise ApiError(400, "expected a path under /api/ of plain segments (no '..', '%', "
+                            "'\\' or control characters)", "bad_request")
+    url = f"{ops.runtime_url(agent)}/api/{sub}"
+    if request.url.query:
+        url += f"?{request.url.query}"
+    body = await read_body(request) if request.method == "POST" else None
+    headers = {k: request.headers[k] for k in _REQUEST_HEADERS if k in request.headers}
+    streaming = "text/event-stream" in request.headers.get("accept", "") or (
+        request.method == "POST" and sub == "chat")
+    upstream = state.http.build_request(request.method, httpx.URL(url), content=body,
+                                        headers=headers,
+                                        timeout=PROXY_STREAM_TIMEOUT if streaming
+                                        else PROXY_TIMEOUT)
+    route = f"{request.method} /api/{sub}"
+    try:
+        response = await state.http.send(upstream, stream=True)
+    except httpx.HTTPError as exc:
+        raise classify_transport_error(exc, route) from None
+    media = proxy_media_type(response.headers.get("content-type"))
+    out = dict(PROXY_HEADERS)
+    if media is None:
+        # Only an empty answer (an empty 404, a 204) passes without a type that may pass.
+        try:
+            body = await _first_bytes(response)
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        if body:
+            shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
+            return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} "
+                              f"with {response.status_code} and Content-Type {shown!r}; the proxy "
+                              "passes only JSON and event streams", "runtime_content_type")
+        return Response(status_code=response.status_code, headers=out)
+    out["Content-Type"] = media
+    if media == "text/event-stream":
+        out.update(SSE_HEADERS)
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError:
+            pass  # the runtime dropped the connection mid-answer: end ours too
+        finally:
+            await response.aclose()
+
+    return StreamingResponse(relay(), status_code=response.status_code, headers=out)

@@ -1,0 +1,156 @@
+"""Chat turns as server-sent events: `POST .../chat` and `POST .../skills/<id>`.
+
+A turn is opened before the answer starts, so a runtime that does not answer with an event stream
+is a plain 502 (errors.py); once streaming, a failure mid-turn becomes an `error` event and the
+stream ends with `done`. Every text passes through the agent's redactor (`smbos.redact`) on its
+way out: an agent that echoes a secret from its `.env` never shows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from smbos import operations as ops
+from smbos import redact
+from smbos.agent import Agent
+from smbos.runtime import AsyncRuntimeClient, ChatEvent, RuntimeProblem
+from smbos.web.body import read_json
+from smbos.web.errors import ok
+from smbos.web.state import UIState, ui_state
+
+SSE_HEADERS = {"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"}
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def event_frame(event: ChatEvent) -> bytes:
+    kind = getattr(event.type, "value", event.type)
+    return sse(kind, {"text": event.text} if kind in ("message", "error") else {})
+
+
+class _Scrubbed:
+    """A chat stream whose message and error texts pass through the agent's redactor."""
+
+    def __init__(self, stream, scrub: redact.Redactor):
+        self.stream = stream
+        self.scrub = scrub
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> ChatEvent:
+        return self.clean(await self.stream.__anext__())
+
+    def clean(self, event: ChatEvent | None) -> ChatEvent | None:
+        if event is None or not event.text:
+            return event
+        return dataclasses.replace(event, text=self.scrub(event.text))
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+async def open_chat(state: UIState, agent: Agent, message: str
+                    ) -> tuple[AsyncRuntimeClient, _Scrubbed, ChatEvent | None]:
+    """(client, stream, first event) of a chat turn; RuntimeProblem when the runtime does not
+    answer with an event stream. Texts come redacted (`smbos.redact`)."""
+    client = state.runtime(ops.runtime_url(agent))
+    stream = _Scrubbed(client.chat(message), redact.for_agent(agent))
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        await stream.aclose()
+        await client.aclose()
+        raise
+    return client, stream, first
+
+
+async def api_chat(request: Request) -> Response:
+    state = ui_state(request)
+    agent = await state.agent(request.path_params["agent_id"])
+    body = await read_json(request)
+    message = ops.check_message(body.get("message"))
+    client, stream, first = await open_chat(state, agent, message)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            if first is not None:
+                yield event_frame(first)
+            async for event in stream:
+                yield event_frame(event)
+        except RuntimeProblem as problem:
+            yield sse("error", {"text": f"{agent.id}: {problem}"})
+            yield sse("done", {})
+        finally:
+            await stream.aclose()
+            await client.aclose()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def api_skill_run(request: Request) -> Response:
+    """The skill's prompt as a chat turn: streamed (prompt, the turn's events, result, done), or
+    with `Accept: application/json` one answer once the turn is over."""
+    state = ui_state(request)
+    agent = await state.agent(request.path_params["agent_id"])
+    skill = ops.find_skill(agent, request.path_params["skill_id"])
+    body = await read_json(request)
+    prompt = ops.skill_prompt(skill, body.get("values") or {})
+    accept = request.headers.get("accept", "")
+    client, stream, first = await open_chat(state, agent, prompt)
+
+    if "application/json" in accept and "text/event-stream" not in accept:
+        texts, errors = [], []
+        try:
+            events = ([first] if first is not None else [])
+            async for event in stream:
+                events.append(event)
+        except RuntimeProblem as problem:
+            errors.append(f"{agent.id}: {problem}")
+        finally:
+            await stream.aclose()
+            await client.aclose()
+        for event in events:
+            if event.type == "message":
+                texts.append(event.text or "")
+            elif event.type == "error":
+                errors.append(event.text or "")
+        return ok({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
+                   "messages": texts, "errors": errors,
+                   "result": ops.skill_result(skill, "\n\n".join(texts))})
+
+    async def events_() -> AsyncIterator[bytes]:
+        texts: list[str] = []
+        try:
+            yield sse("prompt", {"text": prompt})
+            pending = [first] if first is not None else []
+            for event in pending:
+                if event.type == "message":
+                    texts.append(event.text or "")
+                if event.type != "done":
+                    yield event_frame(event)
+            async for event in stream:
+                if event.type == "message":
+                    texts.append(event.text or "")
+                if event.type == "done":
+                    break
+                yield event_frame(event)
+        except RuntimeProblem as problem:
+            yield sse("error", {"text": f"{agent.id}: {problem}"})
+        finally:
+            await stream.aclose()
+            await client.aclose()
+        yield sse("result", ops.skill_result(skill, "\n\n".join(texts)))
+        yield sse("done", {})
+
+    return StreamingResponse(events_(), media_type="text/event-stream", headers=SSE_HEADERS)
