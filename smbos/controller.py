@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.f
     from smbos.agent import Agent, Fleet
     from smbos.dockercompose import Compose
 
+HEAL_LOG = "heal-log.jsonl"  # in state/
 LABEL_AGENT = "io.smbos.agent"
 LABEL_PROJECT = "io.smbos.project"
 LABEL_HASH = "io.smbos.config-hash"
@@ -447,12 +448,12 @@ class Healer:
         return done
 
     def log_path(self):
-        return self.controller.project.project_dir / "state" / "heal-log.jsonl"
+        return self.controller.project.state_root / HEAL_LOG
 
 
 def heal_log(project: Project, limit: int = 50) -> list[HealAction]:
     """The most recent auto-heal actions recorded for a project."""
-    path = project.project_dir / "state" / "heal-log.jsonl"
+    path = project.state_root / HEAL_LOG
     if not path.is_file():
         return []
     actions = []

@@ -110,6 +110,20 @@ def agent_image_of(client, runtime_image: str, override: str | None) -> str | No
     return None if facts is None else facts.get("CONTAINER_IMAGE")
 
 
+def missing_agent_images(client, agents, default_image: str) -> list[tuple[str, str]]:
+    """(agent id, image) for each agent whose per-turn agent image is not on the engine (agents
+    whose turns run in Docker; `default_image`: the runtime image of agents that name none)."""
+    missing = []
+    for agent in agents:
+        runtime = agent.config.runtime
+        if runtime.container_isolation != "docker":
+            continue
+        wanted = agent_image_of(client, runtime.image or default_image, runtime.agent_image)
+        if wanted and not image_exists(client, wanted):
+            missing.append((agent.id, wanted))
+    return missing
+
+
 def _stage_ca(spec: BuildSpec) -> None:
     """build/smbos-ca.crt: the extra CA, or absent (the Dockerfile copies it when present)."""
     target = spec.context / CA_FILE

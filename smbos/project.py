@@ -49,6 +49,16 @@ class Project:
         return self.agents_dir.absolute().parent
 
     @property
+    def state_root(self) -> Path:
+        """`state/` beside the agents folder: each agent's instance folder, the UI token, the
+        heal log (docs/container-interface.md)."""
+        return self.project_dir / "state"
+
+    def state_dir(self, agent_id: str) -> Path:
+        """The agent's instance folder, NanoClaw's working directory."""
+        return self.state_root / agent_id
+
+    @property
     def compose_display(self) -> str:
         return display_path(self.compose_file)
 

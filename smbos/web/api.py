@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smbos import compose, redact, schedules
+from smbos import redact, schedules
 from smbos import operations as ops
 from smbos.agent import Agent
 from smbos.controller import EngineUnreachable, heal_log
@@ -105,7 +105,7 @@ async def api_logs(request: Request) -> Response:
 
 
 def _instance_dir(state: UIState, agent: Agent) -> Path:
-    return compose.Host(project_dir=state.project.project_dir).state_dir(agent.id)
+    return state.project.state_dir(agent.id)
 
 
 async def api_tasks(request: Request) -> Response:

