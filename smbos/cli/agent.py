@@ -1,0 +1,187 @@
+"""Commands that talk to an agent's runtime: chat, tasks, skill."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from smbos.cli.base import Table, make_console, folder_agent, cli, err, out, project_options
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, SmbosError
+from smbos.project import Project
+
+
+def _runtime_url(project: Project, agent_id: str) -> str:
+    from smbos.controller import Controller
+    from smbos.operations import runtime_url
+
+    return runtime_url(Controller(project).resolve([agent_id])[0])
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("message")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds the whole reply may take, from sending to `done`.")
+@click.option("--idle-timeout", default=300, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds the runtime may stay silent between two events.")
+def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeout: int) -> None:
+    """Send MESSAGE to an agent's web chat and stream the reply as it arrives.
+
+    Exits 0 when the reply is complete, 1 when the runtime reports an error, the stream breaks,
+    or a time limit is reached.
+    """
+    from smbos import redact
+    from smbos.operations import check_message, runtime_url
+    from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
+
+    check_message(message)  # an empty message is refused here, not by the runtime
+    agent = folder_agent(project, agent_id)
+    scrub = redact.for_agent(agent)
+    failed = False
+    budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
+    try:
+        with RuntimeClient(runtime_url(agent), chat_timeout=budget) as client:
+            with client.chat(message) as events:
+                for event in events:
+                    kind = getattr(event.type, "value", event.type)
+                    if kind == "message":
+                        click.echo(scrub(event.text))
+                        sys.stdout.flush()
+                    elif kind == "error":
+                        failed = True
+                        err(f"{agent_id}: error: {scrub(event.text)}")
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+    sys.exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
+
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print tasks and run logs as JSON.")
+@click.option("--runs", default=10, show_default=True, help="Recent run logs to show.")
+@click.option("--pause", "pause_id", metavar="TASK", default=None, help="Pause a task.")
+@click.option("--resume", "resume_id", metavar="TASK", default=None, help="Resume a paused task.")
+@click.option("--cancel", "cancel_id", metavar="TASK", default=None, help="Cancel (delete) a task.")
+def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: str | None,
+          resume_id: str | None, cancel_id: str | None) -> None:
+    """An agent's scheduled tasks: schedule, status, next run, last run, recent run logs.
+
+    --pause, --resume and --cancel act on one task through NanoClaw's own IPC and wait until
+    the runtime shows the change. Exits 1 when the agent's runtime cannot run scheduled tasks.
+    """
+    from smbos import redact, schedules
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+
+    url = _runtime_url(project, agent_id)
+    instance = project.state_dir(agent_id)
+    actions = [(a, t) for a, t in (("pause", pause_id), ("resume", resume_id),
+                                   ("cancel", cancel_id)) if t]
+    if len(actions) > 1:
+        raise SmbosError("--pause, --resume and --cancel: give one at a time")
+    try:
+        with RuntimeClient(url) as client:
+            if actions:
+                action, task_id = actions[0]
+                schedules.apply(instance, task_id, action, lambda: client.tasks().tasks)
+                err(f"{agent_id}: task {task_id} {action}{'d' if action != 'cancel' else 'led'}")
+            page = client.tasks()
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+    support = schedules.support(instance)
+    page = page.model_validate(redact.for_agent(folder_agent(project, agent_id)).deep(
+        page.model_dump(mode="json", by_alias=True)))
+    if as_json:
+        data = page.model_dump(mode="json", by_alias=True)
+        data["schedules"] = support.to_json()
+        out(json.dumps(data, indent=2))
+        if support.ok is False:
+            sys.exit(EXIT_CHECK_FAILED)
+        return
+    table = Table(box=None, pad_edge=False, title=f"{agent_id}: scheduled tasks", title_justify="left")
+    for column in ("TASK", "SCHEDULE", "STATUS", "NEXT RUN", "LAST RUN", "LAST RESULT"):
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "LAST RESULT")
+    for task in page.tasks:
+        table.add_row(str(task.id), f"{task.schedule_type} {task.schedule_value}", task.status,
+                      task.next_run or "-", task.last_run or "-",
+                      " ".join((task.last_result or "-").split())[:60])
+    console = make_console()
+    console.print(table)
+    if page.run_logs and runs > 0:
+        log_table = Table(box=None, pad_edge=False, title="recent runs", title_justify="left")
+        for column in ("TASK", "RUN AT", "STATUS", "MS", "RESULT"):
+            log_table.add_column(column, no_wrap=column != "RESULT")
+        for log in sorted(page.run_logs, key=lambda r: r.run_at, reverse=True)[:runs]:
+            text = log.result if log.status == "success" else log.error
+            log_table.add_row(str(log.task_id), log.run_at, log.status, str(log.duration_ms),
+                              " ".join((text or "-").split())[:80])
+        console.print(log_table)
+    if not page.tasks:
+        err(f"{agent_id}: no scheduled tasks")
+    if support.ok is False:
+        err(f"{agent_id}: scheduled tasks will not run: {support.reason}")
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+
+
+@cli.command(name="skill")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("skill_id", metavar="[SKILL]", required=False)
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="A value for one of the skill's inputs (repeatable).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print prompt, reply and the parsed result (list items or table) as JSON.")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds to wait for the whole reply.")
+def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[str, ...],
+           as_json: bool, timeout: int) -> None:
+    """Run one of an agent's skill dashboards: its prompt, rendered from the inputs, goes to the
+    agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
+    from smbos.runtime import RuntimeClient, RuntimeProblem
+    from smbos import operations as ops
+    from smbos import redact
+
+    agent = folder_agent(project, agent_id)
+    if skill_id is None:
+        for skill in agent.config.skills:
+            fields = ", ".join(f"{i.id}{'*' if i.required else ''} ({i.type})"
+                               for i in skill.inputs) or "no inputs"
+            out(f"{skill.id}: {skill.title} [{skill.display}] -- {fields}")
+        if not agent.config.skills:
+            out(f"{agent.id} declares no skills")
+        return
+    skill = ops.find_skill(agent, skill_id)
+    values = ops.parse_assignments(inputs, "--input NAME=VALUE")
+    prompt = ops.skill_prompt(skill, values)
+    texts: list[str] = []
+    problems: list[str] = []
+    scrub = redact.for_agent(agent)
+    if not as_json:
+        err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
+    try:
+        with RuntimeClient(ops.runtime_url(agent), chat_timeout=float(timeout)) as client:
+            with client.chat(prompt) as events:
+                for event in events:
+                    kind = getattr(event.type, "value", event.type)
+                    if kind == "message":
+                        texts.append(scrub(event.text) or "")
+                        if not as_json:
+                            click.echo(texts[-1])
+                            sys.stdout.flush()
+                    elif kind == "error":
+                        problems.append(scrub(event.text) or "")
+                        if not as_json:
+                            err(f"{agent.id}: error: {problems[-1]}")
+    except RuntimeProblem as problem:
+        raise SmbosError(f"{agent.id}: {problem}", EXIT_CHECK_FAILED) from None
+    if as_json:
+        out(json.dumps({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
+                        "messages": texts, "errors": problems,
+                        "result": ops.skill_result(skill, "\n\n".join(texts))}, indent=2))
+    sys.exit(EXIT_CHECK_FAILED if problems else EXIT_OK)

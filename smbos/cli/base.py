@@ -1,0 +1,198 @@
+"""The command group and what every command shares: one-line errors and exit codes (never a
+traceback), stdout for data and stderr for problems, the project options, the controller."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from smbos import __version__
+from smbos.errors import EXIT_CHECK_FAILED, InvalidInput, Problem, SmbosError
+from smbos.project import Project
+
+if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for none of it
+    from rich.console import Console
+
+    from smbos.agent import Fleet
+    from rich.table import Table as RichTable
+
+EXIT_INTERNAL = 70
+
+
+def make_console(stderr: bool = False) -> Console:
+    from rich.console import Console  # on first use: `status --json` never draws
+
+    wide = None if (sys.stderr if stderr else sys.stdout).isatty() else 200
+    return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=not wide)
+
+
+def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported on first use
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
+
+
+out = functools.partial(click.echo)
+
+
+# Everything `str.splitlines` breaks on: one problem must stay one line even when a folder name
+# or a YAML key carries a newline.
+_LINE_BREAKS = {ord(c): c.encode("unicode_escape").decode("ascii")
+                for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def err(message: str) -> None:
+    click.echo(message.translate(_LINE_BREAKS), err=True)
+
+
+class SmbosGroup(click.Group):
+    """Turns every error into one line on stderr and an exit code: never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InvalidInput as exc:
+            for problem in exc.problems:
+                err(str(problem))
+            ctx.exit(exc.exit_code)
+        except SmbosError as exc:
+            for line in getattr(exc, "lines", ()):  # a failed build step's own output
+                err(f"  | {line}")
+            err(f"error: {' '.join(str(exc).split())}")
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except ImportError:
+            raise
+        except docker_errors() as exc:
+            err(f"error: Docker: {' '.join(str(getattr(exc, 'explanation', None) or exc).split())}")
+            ctx.exit(EXIT_CHECK_FAILED)
+        except KeyboardInterrupt:
+            err("interrupted")
+            ctx.exit(130)
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("SMBOS_DEBUG"):
+                self._internal(ctx, exc)
+            # A file that could not be read or written: its path and the reason.
+            err(f"error: {exc.filename}: {(exc.strerror or str(exc)).lower()}")
+            ctx.exit(EXIT_CHECK_FAILED)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: Exception):
+        if os.environ.get("SMBOS_DEBUG"):
+            raise exc
+        err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set SMBOS_DEBUG=1 for a traceback)")
+        ctx.exit(EXIT_INTERNAL)
+
+
+def docker_errors() -> tuple[type[BaseException], ...]:
+    import docker.errors
+
+    return (docker.errors.DockerException,)
+
+
+def project_options(func):
+    """--agents, --file and --project-name, shared by every command."""
+
+    @click.option("--agents", "agents", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="SMBOS_AGENTS", default="agents", show_default=True,
+                  help="The folder of agent folders.")
+    @click.option("--file", "compose_file", type=click.Path(dir_okay=False, path_type=Path),
+                  envvar="SMBOS_COMPOSE_FILE", default=None,
+                  help="The Compose file [default: compose/docker-compose.yml beside the agents "
+                       "folder].")
+    @click.option("-p", "--project-name", "project_name", envvar="SMBOS_PROJECT", default=None,
+                  help="The Compose project name [default: smbos].")
+    @functools.wraps(func)
+    def wrapper(agents, compose_file, project_name, **kwargs):
+        project = Project.from_options(agents, compose_file, project_name)
+        return func(project=project, **kwargs)
+
+    return wrapper
+
+
+def report(problems: list[Problem]) -> None:
+    for problem in sorted(problems, key=lambda p: (p.path, p.field)):
+        err(str(problem))
+
+
+def load_valid(project: Project, strict_env: bool = False) -> Fleet:
+    """The fleet, with warnings printed; raises InvalidInput on any error."""
+    fleet = project.load(strict_env=strict_env)
+    if fleet.errors:
+        raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
+    if fleet.warnings:
+        err(f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
+            "`smbos validate` lists them")
+    return fleet
+
+
+@click.group(cls=SmbosGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smbos")
+def cli() -> None:
+    """SMBOS: run and steer a fleet of NanoClaw agents, one container per agent folder."""
+
+
+def controller_for(project: Project):
+    from smbos.controller import Controller, engine
+
+    return Controller(project, engine())
+
+
+def folder_agent(project: Project, agent_id: str):
+    """An agent from its folder (no Docker needed); unknown ids are an error."""
+    from smbos.controller import UnknownAgent
+
+    fleet = project.load()
+    agent = fleet.get(agent_id)
+    if agent is None:
+        raise UnknownAgent(fleet.why_missing(agent_id))
+    return agent
+
+
+def human_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}{_rest(seconds % size, unit)}"
+    return f"{seconds}s"
+
+
+def _rest(rest: int, unit: str) -> str:
+    if unit == "d":
+        return f"{rest // 3600}h"
+    if unit == "h":
+        return f"{rest // 60}m"
+    return f"{rest}s"
+
+
+def status_table(rows) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
+                   "DRIFT"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        api = row.api
+        if row.latency_ms is not None and row.api == "ok":
+            api = f"ok {row.latency_ms:.0f}ms"
+        table.add_row(row.id, row.state, row.health, api,
+                      row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
+                      human_seconds(row.uptime_s), str(row.restarts), str(row.turns),
+                      row.drift or "-")
+    return table
+
+
+def main() -> None:
+    cli(prog_name="smbos")
+
+

@@ -1,0 +1,243 @@
+"""Commands that build and run the fleet: build, up, down, start, stop, restart."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from smbos.cli.base import (
+    make_console,
+    controller_for,
+    status_table,
+    cli,
+    err,
+    load_valid,
+    out,
+    project_options,
+)
+from smbos.errors import EXIT_CHECK_FAILED, InvalidInput, SmbosError
+from smbos.project import Project
+
+
+def source_options(func):
+    """Where NanoClaw comes from and how it is built: shared by `build` and `up`."""
+
+    @click.option("--source", type=click.Path(exists=True, path_type=Path),
+                  help="A local NanoClaw checkout (folder) or a tarball of one.")
+    @click.option("--git", "git_url", default=None,
+                  help="NanoClaw git URL [default: the SMBOS fork of NanoClaw].")
+    @click.option("--ref", default=None,
+                  help="Branch, tag or commit of --git [default: the pinned fork commit].")
+    @click.option("--subdir", default=None,
+                  help="The folder holding NanoClaw inside the git repository or tarball "
+                       "[default: nanoclaw for the fork].")
+    @click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  default=None, envvar="SMBOS_CA_CERT",
+                  help="A PEM file of extra CAs that builds and the runtime trust (a proxy "
+                       "that intercepts TLS).")
+    @click.option("--no-patches", is_flag=True,
+                  help="Build the source as it is, without SMBOS's runtime patches.")
+    @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+                  help="Extra build arguments (BASE_IMAGE, BUILD_IMAGE, DOCKER_CLI_IMAGE).")
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        return func(**kwargs)
+
+    return wrapper
+
+
+@cli.command()
+@project_options
+@source_options
+@click.option("--tag", default=None, help="Image tag [default: smbos/nanoclaw:local].")
+@click.option("--no-agent-image", is_flag=True,
+              help="Do not build NanoClaw's per-turn agent image (set runtime.agent_image).")
+@click.option("--no-cache", is_flag=True, help="Build every step again (no layer cache).")
+def build(project: Project, tag: str | None, no_agent_image: bool, no_cache: bool,
+          **source) -> None:
+    """Build the runtime image and the per-turn agent image (once, for the whole fleet).
+
+    NanoClaw comes from the SMBOS fork at a pinned commit unless --git or --source says
+    otherwise; SMBOS's runtime patches are applied unless --no-patches.
+    """
+    result = _build_image(project, None, tag=tag, agent_image=not no_agent_image,
+                          no_cache=no_cache, **source)
+    out(f"built {result.tag} ({result.image_id[:19]}) from {result.source}")
+    if result.agent_tag:
+        out(f"built {result.agent_tag} (the per-turn agent image)")
+    out(f"patches: {result.patches.label()}")
+    for patch_id, why in result.patches.skipped.items():
+        out(f"  skipped {patch_id}: {why}")
+
+
+def _build_image(project: Project, client, *, source: Path | None, git_url: str | None,
+                 ref: str | None, subdir: str | None, ca_cert: Path | None, no_patches: bool,
+                 build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True,
+                 no_cache: bool = False):
+    from smbos import image
+    from smbos import source as source_mod
+    from smbos.operations import parse_assignments
+
+    if source is not None and (git_url or ref):
+        raise SmbosError("--source and --git/--ref: give one source, not both")
+    if source is not None:
+        where = source_mod.Source.local(source, subdir)
+    elif git_url or ref or subdir:
+        where = source_mod.Source.git(git_url or source_mod.DEFAULT_GIT, ref, subdir)
+    else:
+        where = source_mod.Source.default()
+    spec = image.BuildSpec(context=image.find_context(project.project_dir),
+                           tag=tag or project.image, source=where,
+                           build_args=parse_assignments(build_args, "--build-arg KEY=VALUE"),
+                           ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image,
+                           no_cache=no_cache)
+    staged = image.prepare(spec, on_phase=err)
+    client = client or controller_for(project).client
+    console = make_console(stderr=True)
+    if console.is_terminal:
+        with console.status(f"building {spec.tag}") as status:
+            def phase(text: str) -> None:
+                console.print(f"[dim]{text}[/dim]")
+                status.update(text)
+            return image.build(client, staged, on_line=lambda line: status.update(line[:100]),
+                               on_phase=phase)
+    return image.build(client, staged, on_line=lambda line: err(f"  {line}"), on_phase=err)
+
+
+def _check_agent_images(project: Project, client, agents) -> None:
+    from smbos import image
+
+    missing = image.missing_agent_images(client, agents, project.image)
+    for agent_id, wanted in missing:
+        err(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
+            "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
+    if missing:
+        raise SmbosError(f"{len(missing)} agent(s) without their per-turn agent image",
+                         EXIT_CHECK_FAILED)
+
+
+@cli.command()
+@project_options
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--wait-timeout", default=180, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds to wait for every agent to become healthy.")
+@click.option("--no-build", is_flag=True, help="Never build the image, even when it is missing.")
+@source_options
+def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool,
+       **source) -> None:
+    """Validate, generate, build the image if missing, create/start agents and wait for health.
+
+    With IDs, only those agents are created or recreated. Exits 1 when an agent does not
+    become healthy, showing its last log lines.
+    """
+    from smbos import compose as compose_mod
+    from smbos import image, preflight
+
+    fleet = load_valid(project, strict_env=True)
+    project.record_ports(fleet)
+    controller = controller_for(project)
+    agents = controller.resolve(list(ids), fleet)
+    disabled = [a.id for a in agents if not a.enabled]
+    if ids and disabled:
+        raise SmbosError(f"agent {disabled[0]!r} is disabled (enabled: false in its config.yaml)")
+    agents = [a for a in agents if a.enabled]
+    text = project.render(fleet)
+    if compose_mod.diff(project.compose_file, text):
+        compose_mod.write_atomic(project.compose_file, text)
+        err(f"wrote {project.compose_display}")
+    images = {a.config.runtime.image or project.image for a in agents}
+    if project.image in images and not image.image_exists(controller.client, project.image):
+        if no_build:
+            raise SmbosError(f"image {project.image} not found; build it with `smbos build` "
+                             "(or drop --no-build)", 1)
+        _build_image(project, controller.client, **source)
+    _check_agent_images(project, controller.client, agents)
+    notes: list[str] = []
+    problems = []
+    host = project.host()
+    for agent in agents:
+        problems += preflight.prepare(agent, host, notes)
+    for note in notes:
+        err(note)
+    if problems:
+        raise InvalidInput(problems)
+    if not agents:
+        out("no enabled agents")
+        return
+    err(f"starting {len(agents)} agent(s), waiting up to {wait_timeout}s for health ...")
+    console = make_console(stderr=True)
+    if console.is_terminal:
+        with console.status(f"docker compose up: waiting for {len(agents)} agent(s) to be "
+                            "healthy"):
+            result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+    else:
+        result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+    rows = controller.status([a.id for a in agents])
+    make_console().print(status_table(rows))
+    from smbos import schedules
+
+    for agent in agents:
+        support = schedules.support(project.state_dir(agent.id))
+        if support.ok is False and any(x.enabled for x in agent.config.schedules):
+            err(f"warning: agent {agent.id}: its schedules will not run: {support.reason}")
+    bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
+    if result.returncode != 0 or bad:
+        detail = (result.stderr or "").strip().splitlines()
+        if detail:
+            err(f"docker compose: {detail[-1]}")
+        for row in bad or rows:
+            wanted = next((a.config.runtime.image or project.image for a in agents
+                           if a.id == row.id), None)
+            if row.state == "not created" and wanted \
+                    and not image.image_exists(controller.client, wanted):
+                err(f"agent {row.id}: image {wanted} is not on this engine and could not be "
+                    "pulled; pull or build it, or change runtime.image in its config.yaml")
+                continue
+            err(f"agent {row.id}: {row.state}, health {row.health}; last log lines:")
+            try:
+                for line in list(controller.logs(project.load().get(row.id), tail=20)):
+                    err(f"  {row.id} | {line}")
+            except SmbosError:
+                err(f"  {row.id} | (no container)")
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@cli.command()
+@project_options
+def down(project: Project) -> None:
+    """Stop and remove the agents' containers. Volumes and memory files are kept."""
+    result = controller_for(project).down()
+    if result.returncode != 0:
+        raise SmbosError(f"docker compose down failed: "
+                         f"{(result.stderr or '').strip().splitlines()[-1:]}", 1)
+    out("containers removed; volumes, state/ and every memory folder are kept")
+
+
+
+
+def _lifecycle(verb: str):
+    @project_options
+    @click.argument("ids", nargs=-1, required=True, metavar="ID...")
+    def command(project: Project, ids: tuple[str, ...]) -> None:
+        from smbos.controller import Controller
+
+        # Ids first (a typo is exit 2 even with the engine down), then the engine on first use.
+        controller = Controller(project)
+        agents = controller.resolve(list(ids))
+        for agent in agents:
+            getattr(controller, verb)(agent)
+            out(f"{agent.id}: {verb} done" if verb != "stop" else f"{agent.id}: stopped")
+
+    command.__doc__ = {
+        "start": "Start the existing containers of agents ID...",
+        "stop": "Stop agents ID... (the containers stay, ready for `smbos start`).",
+        "restart": "Restart agents ID... (e.g. after changing their .env).",
+    }[verb]
+    return command
+
+
+for _verb in ("start", "stop", "restart"):
+    cli.command(name=_verb)(_lifecycle(_verb))

@@ -1,0 +1,131 @@
+"""Commands on the agent folders alone: validate, list, generate, new."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import click
+
+from smbos import scaffold
+from smbos.cli.base import Table, make_console, cli, err, load_valid, out, project_options, report
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK, SmbosError
+from smbos.project import Project
+
+
+@cli.command()
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.option("--strict", is_flag=True,
+              help="Treat missing .env keys as errors (as `smbos up` does).")
+def validate(project: Project, as_json: bool, strict: bool) -> None:
+    """Check every agent folder; print each problem on one line.
+
+    Exits 0 when there is no error (warnings allowed), 2 otherwise.
+    """
+    fleet = project.load(strict_env=strict)
+    problems = sorted(fleet.problems, key=lambda p: (p.path, p.field))
+    if as_json:
+        out(json.dumps({
+            "valid": not fleet.errors,
+            "agents": [a.id for a in fleet.agents],
+            "problems": [{"path": p.path, "field": p.field, "message": p.message,
+                          "severity": p.severity.value} for p in problems],
+        }, indent=2))
+    else:
+        report(problems)
+        if not fleet.errors:
+            warn = f", {len(fleet.warnings)} warning(s)" if fleet.warnings else ""
+            out(f"{len(fleet.agents)} agent(s) valid in {fleet.display_root}/{warn}")
+    sys.exit(EXIT_INVALID_INPUT if fleet.errors else EXIT_OK)
+
+
+@cli.command(name="list")
+@project_options
+@click.option("--json", "as_json", is_flag=True, help="Print the agents as JSON.")
+def list_(project: Project, as_json: bool) -> None:
+    """List the agent folders: id, name, port, channels, integrations, schedules."""
+    from smbos.operations import agent_summary
+
+    fleet = load_valid(project)
+    rows = [agent_summary(a) for a in fleet.agents]
+    if as_json:
+        out(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "NAME", "ENABLED", "PORT", "ISOLATION", "CHANNELS", "INTEGRATIONS",
+                   "SCHEDULES", "SKILLS"):
+        table.add_column(column, no_wrap=column in ("ID", "PORT"))
+    for row in rows:
+        table.add_row(row["id"], row["name"], "yes" if row["enabled"] else "no",
+                      str(row["port"]), row["isolation"], ",".join(row["channels"]),
+                      ",".join(row["integrations"]) or "-", str(len(row["schedules"])),
+                      str(len(row["skills"])))
+    make_console().print(table)
+
+
+@cli.command()
+@project_options
+@click.option("--check", is_flag=True,
+              help="Do not write; exit 1 when the file on disk differs from what would be "
+                   "generated.")
+def generate(project: Project, check: bool) -> None:
+    """Render the Compose file from the agent folders.
+
+    The file is replaced in one step and only when every folder is valid: a failed generate
+    leaves the previous file as it was.
+    """
+    from smbos import compose
+
+    fleet = load_valid(project)
+    text = project.render(fleet)
+    target = project.compose_file
+    if check:
+        changes = compose.diff(target, text)
+        if changes:
+            for line in changes[:200]:
+                err(line)
+            err(f"{project.compose_display}: out of date with {fleet.display_root}/; "
+                "run `smbos generate`")
+            sys.exit(EXIT_CHECK_FAILED)
+        out(f"{project.compose_display} is up to date ({len(fleet.enabled)} service(s))")
+        return
+    project.record_ports(fleet)
+    compose.write_atomic(target, text)
+    out(f"wrote {project.compose_display}: {len(fleet.enabled)} service(s) from "
+        f"{fleet.display_root}/")
+
+
+@cli.command()
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.option("--template", "-t", default="basic", show_default=True,
+              type=click.Choice(scaffold.templates()), help="The built-in template to start from.")
+@click.option("--name", default=None, help="Display name [default: from the id].")
+@click.option("--description", default=None, help="One line: what the agent is for.")
+@click.option("--port", type=click.IntRange(1024, 65535), default=None,
+              help="Host port on 127.0.0.1 [default: the first free one from 3101].")
+def new(project: Project, agent_id: str, template: str, name: str | None,
+        description: str | None, port: int | None) -> None:
+    """Create agents/ID from a template, then validate it."""
+    fleet = project.load()
+    if port is None:
+        port = scaffold.pick_port(fleet)
+    elif any(a.port == port for a in fleet.agents):
+        taken = next(a.id for a in fleet.agents if a.port == port)
+        raise SmbosError(f"--port: {port} is already used by agent {taken!r}")
+    name = name or agent_id.replace("-", " ").title()
+    description = description or f"{name}'s assistant"
+    folder = scaffold.create(project.agents_dir, agent_id, template, name, description, port)
+    after = project.load()
+    mine = [p for p in after.errors if f"/{agent_id}/" in f"{p.path}/"]
+    report(mine)
+    if any(p.is_error for p in mine):
+        # A folder that does not validate is not created: it would break every later
+        # `generate` and block the id for the next try.
+        shutil.rmtree(folder, ignore_errors=True)
+        err(f"{folder}: not created; the options above gave an invalid folder")
+        sys.exit(EXIT_INVALID_INPUT)
+    out(f"created {folder}/ from template {template!r} on port {port}")
+    out(f"next: fill {folder}/.env (see .env.example), then `smbos generate`")

@@ -1,0 +1,115 @@
+"""Commands on an agent's settings and memory: env, memory."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from smbos.cli.base import (
+    Table,
+    make_console,
+    docker_errors,
+    folder_agent,
+    cli,
+    err,
+    out,
+    project_options,
+)
+from smbos.errors import SmbosError
+from smbos.project import Project
+
+
+def _restart_needed(project: Project, agent) -> bool | None:
+    """Whether the agent's running container predates its .env (None when Docker is away)."""
+    import time as _time
+
+    from smbos.controller import Controller, EngineUnreachable, engine
+    from smbos import operations as ops
+
+    try:
+        measured_at = _time.time()
+        row = Controller(project, engine(timeout=5)).status([agent.id], probe=False)[0]
+    except (EngineUnreachable, *docker_errors()):
+        return None
+    return ops.restart_needed(agent, row.state, row.uptime_s, measured_at)
+
+
+@cli.command(name="env")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--stdin", "stdin_key", metavar="KEY", default=None,
+              help="Read KEY's value from the first line of stdin (keeps a secret out of the "
+                   "shell history).")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_key: str | None,
+         as_json: bool) -> None:
+    """Show an agent's .env settings (secrets masked), or change them.
+
+    KEY=VALUE sets a key, KEY= removes it; every other line of .env is kept. The file is
+    replaced atomically (mode 600) and the previous one kept as .env.bak. The agent reads .env
+    only at start: restart it to apply (`smbos restart ID`). The web UI's settings page does the
+    same.
+    """
+    from smbos import operations as ops
+
+    agent = folder_agent(project, agent_id)
+    changes = ops.parse_assignments(assignments, "KEY=VALUE (KEY= removes KEY)")
+    if stdin_key:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line.strip():
+            # An empty value removes the key: never what a piped secret that came out empty means.
+            raise SmbosError(f"--stdin {stdin_key}: stdin gave an empty value; nothing changed "
+                             f"(to remove the key: smbos env {agent_id} {stdin_key}=)")
+        changes[stdin_key] = line
+    if changes:
+        result = ops.update_env(agent, changes)
+        done = []
+        if result.changed:
+            done.append(f"set {', '.join(result.changed)}")
+        if result.removed:
+            done.append(f"removed {', '.join(result.removed)}")
+        if not done:
+            out(f"{agent.id}: .env unchanged")
+            return
+        backup = f"; previous file kept as {result.backup}" if result.backup else ""
+        out(f"{agent.id}: {'; '.join(done)} in {agent.env_path}{backup}")
+        for warning in result.warnings:
+            err(f"warning: {warning}")
+        if _restart_needed(project, agent):
+            err(f"{agent.id}: restart needed to apply: smbos restart {agent.id}")
+        return
+    keys = ops.env_keys(agent)
+    if as_json:
+        out(json.dumps({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
+                        "restart_needed": _restart_needed(project, agent)}, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("KEY", "VALUE", "SOURCE", "REQUIRED"):
+        table.add_column(column, no_wrap=column != "SOURCE")
+    for key in keys:
+        table.add_row(key.key, key.value or "-", key.source, "yes" if key.required else "")
+    make_console().print(table)
+    if _restart_needed(project, agent):
+        err(f"{agent.id}: .env changed after the agent started; restart needed: "
+            f"smbos restart {agent.id}")
+
+
+
+
+@cli.command(name="memory")
+@project_options
+@click.argument("agent_id", metavar="ID")
+@click.argument("file", required=False)
+def memory_(project: Project, agent_id: str, file: str | None) -> None:
+    """List an agent's memory files, or print one (read-only, as the UI shows them)."""
+    from smbos import operations as ops
+
+    agent = folder_agent(project, agent_id)
+    if file is None:
+        for entry in ops.list_memory(agent):
+            out(f"{entry['size']:>9}  {entry['path']}")
+        return
+    click.echo(ops.read_memory(agent, file), nl=False)
