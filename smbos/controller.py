@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from smbos import engine as engines
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
-from smbos.errors import SmbosError
+from smbos.errors import Kind, Refused, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
 from smbos.contract import Probes
 from smbos.project import Project
 
@@ -33,10 +33,6 @@ LABEL_HASH = "io.smbos.config-hash"
 # project labels of the agent that started them.
 LABEL_TURN = "io.smbos.turn"
 RELAY_PORT = "8080/tcp"
-
-
-class UnknownAgent(SmbosError):
-    """An id that is not a valid agent of the fleet; the message says which (Fleet.why_missing)."""
 
 
 @dataclass
@@ -244,8 +240,8 @@ class Controller:
     def _existing(self, agent: Agent):
         container = self.container_of(agent.id)
         if container is None:
-            raise SmbosError(f"agent {agent.id!r} has no container; create it with "
-                             f"`smbos up {agent.id}`", 1)
+            raise Refused(f"agent {agent.id!r} has no container; create it with "
+                             f"`smbos up {agent.id}`", kind=Kind.NO_CONTAINER)
         return container
 
     def start(self, agent: Agent) -> None:
@@ -299,8 +295,8 @@ class Controller:
             container = self.container_of(agent.id)
             if container is None:
                 if not follow:
-                    raise SmbosError(f"agent {agent.id!r} has no container; create it with "
-                                     f"`smbos up {agent.id}`", 1)
+                    raise Refused(f"agent {agent.id!r} has no container; create it with "
+                                     f"`smbos up {agent.id}`", kind=Kind.NO_CONTAINER)
                 time.sleep(poll)
                 continue
             kwargs = {"stream": True, "follow": follow, "timestamps": True}

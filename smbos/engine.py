@@ -17,13 +17,9 @@ import socket
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-from smbos.errors import EXIT_ENGINE_UNREACHABLE, SmbosError
+from smbos.errors import EngineUnreachable, SmbosError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-
-
-class EngineUnreachable(SmbosError):
-    exit_code = EXIT_ENGINE_UNREACHABLE
 
 
 def where() -> str:

@@ -1,15 +1,61 @@
-"""Problems found in user input, reported one line each."""
+"""Every error SMBOS reports, in one tree, and the problems found in user input.
+
+An error carries its one-line message and what it means at each boundary: the exit code of the
+command line and the HTTP status and `kind` of the UI's JSON API. The CLI (`smbos.cli.base`) and
+the UI (`smbos.web.errors`) each translate in one place; nothing else picks a code.
+
+    SmbosError            exit 2  400 bad_request   (anything the operator asked for that is wrong)
+      InvalidInput        exit 2  400 invalid       (the agent folders have errors: `problems`)
+      NotFound            exit 2  404 not_found     (UnknownAgent: kind unknown_agent)
+      Refused             exit 1  409 refused       (valid, but not now: busy, no_container)
+      EngineUnreachable   exit 3  503 engine_unreachable
+      RuntimeUnavailable  exit 1  502 runtime_<problem kind> (an agent's NanoClaw API)
+      CheckFailed         exit 1  500 check_failed  (a build, a write, a missing tool)
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 
-# Exit codes shared by every command.
+# Exit codes shared by every command (the README's table).
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_INVALID_INPUT = 2
 EXIT_ENGINE_UNREACHABLE = 3
+EXIT_INTERNAL = 70  # a bug: one line, `SMBOS_DEBUG=1` shows the traceback
+EXIT_INTERRUPTED = 130
+
+
+class Kind(str, Enum):
+    """The `kind` of every error answer of the UI's JSON API (the OpenAPI document lists them)."""
+
+    BAD_REQUEST = "bad_request"        # the request is malformed (a field, a number, the body)
+    INVALID = "invalid"                # the agent folders have errors
+    NOT_FOUND = "not_found"            # no such thing (a memory file, a task action, a route)
+    UNKNOWN_AGENT = "unknown_agent"    # no valid agent of that id
+    TOO_LARGE = "too_large"            # a request body over the limit
+    REFUSED = "refused"                # an operation refused (the reason in the message)
+    BUSY = "busy"                      # a lifecycle action of that agent is under way
+    NO_CONTAINER = "no_container"      # the agent has no container yet (`smbos up ID`)
+    DOCKER = "docker"                  # the engine refused an action
+    ENGINE_UNREACHABLE = "engine_unreachable"
+    CHECK_FAILED = "check_failed"
+    TOKEN = "token"                    # the UI's token missing or wrong
+    ORIGIN = "origin"                  # a changing request from another site
+    HOST = "host"                      # a Host the UI is not served under
+    SESSION = "session"                # a page asked for without the UI's session
+    HTTP = "http"                      # the router: no such route or method
+    INTERNAL = "internal"              # a bug: one line, never a traceback
+    RUNTIME_CONTENT_TYPE = "runtime_content_type"  # the proxy refused what a runtime answered
+    # An agent's runtime failed (smbos.contract.ProblemKind, prefixed).
+    RUNTIME_REFUSED = "runtime_refused"
+    RUNTIME_TIMEOUT = "runtime_timeout"
+    RUNTIME_BAD_STATUS = "runtime_bad_status"
+    RUNTIME_NOT_JSON = "runtime_not_json"
+    RUNTIME_BAD_SHAPE = "runtime_bad_shape"
+    RUNTIME_ABSENT = "runtime_absent"
+    RUNTIME_STREAM_ERROR = "runtime_stream_error"
 
 
 class Severity(str, Enum):
@@ -38,19 +84,69 @@ class Problem:
 
 
 class SmbosError(Exception):
-    """An error with a one-line message meant for the operator, and an exit code."""
+    """An error with a one-line message meant for the operator: its exit code, HTTP status and
+    kind come from its class, or from the arguments."""
 
     exit_code = EXIT_INVALID_INPUT
+    http_status = 400
+    kind = Kind.BAD_REQUEST
 
-    def __init__(self, message: str, exit_code: int | None = None):
+    def __init__(self, message: str, exit_code: int | None = None, *,
+                 http_status: int | None = None, kind: Kind | None = None):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+        if http_status is not None:
+            self.http_status = http_status
+        if kind is not None:
+            self.kind = Kind(kind)
 
 
 class InvalidInput(SmbosError):
     """The agent folders have errors; each is a Problem."""
 
+    kind = Kind.INVALID
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__(f"{sum(p.is_error for p in problems)} error(s) in the agent folders")
+
+
+class NotFound(SmbosError):
+    http_status = 404
+    kind = Kind.NOT_FOUND
+
+
+class UnknownAgent(NotFound):
+    """An id that is not a valid agent of the fleet; the message says which (Fleet.why_missing)."""
+
+    kind = Kind.UNKNOWN_AGENT
+
+
+class Refused(SmbosError):
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 409
+    kind = Kind.REFUSED
+
+
+class EngineUnreachable(SmbosError):
+    exit_code = EXIT_ENGINE_UNREACHABLE
+    http_status = 503
+    kind = Kind.ENGINE_UNREACHABLE
+
+
+class RuntimeUnavailable(SmbosError):
+    """An agent's runtime failed (`problem`: a `smbos.contract.RuntimeProblem`)."""
+
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 502
+
+    def __init__(self, message: str, problem) -> None:
+        super().__init__(message, kind=Kind(f"runtime_{problem.kind.value}"))
+        self.problem = problem
+
+
+class CheckFailed(SmbosError):
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 500
+    kind = Kind.CHECK_FAILED

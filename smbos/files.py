@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, SmbosError
+from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, SmbosError
 
 _WRONG_KIND = {errno.EISDIR, errno.ENOTDIR, errno.EEXIST}
 
@@ -50,8 +50,7 @@ def write_error(path: Path, what: str, exc: OSError) -> SmbosError:
             reason = f"{where} is not a directory; expected the folder of {path.name} there"
         return SmbosError(f"{path}: cannot write {what}: {reason}; nothing was written",
                           EXIT_INVALID_INPUT)
-    return SmbosError(f"{path}: cannot write {what}: {reason}; nothing was written",
-                      EXIT_CHECK_FAILED)
+    return CheckFailed(f"{path}: cannot write {what}: {reason}; nothing was written")
 
 
 def display_path(path: Path) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from smbos import patches as patches_mod
 from smbos import source as source_mod
-from smbos.errors import EXIT_CHECK_FAILED, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, CheckFailed, SmbosError
 
 DOCKERFILE = "Dockerfile.nanoclaw"
 CA_FILE = Path("build") / "smbos-ca.crt"
@@ -36,11 +36,11 @@ LABEL_PATCHES = "io.smbos.patches"
 LABEL_AGENT_IMAGE = "io.smbos.agent-image"
 
 
-class BuildFailed(SmbosError):
+class BuildFailed(CheckFailed):
     """A build step failed; `lines` are that step's own output, to show above the message."""
 
     def __init__(self, message: str, lines: list[str]):
-        super().__init__(message, EXIT_CHECK_FAILED)
+        super().__init__(message)
         self.lines = lines
 
 

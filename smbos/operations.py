@@ -18,7 +18,7 @@ from typing import Any
 
 from smbos import catalog, envfile, redact
 from smbos.agent import Agent, Skill
-from smbos.errors import SmbosError
+from smbos.errors import Kind, SmbosError
 
 MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000
@@ -38,14 +38,16 @@ MESSAGE_MAX_CHARS = 100_000
 
 
 class OpError(SmbosError):
-    """An operation refused, with the HTTP status the UI answers with."""
+    """An operation refused (exit 2), with the HTTP status the UI answers with: kind not_found
+    for 404, refused otherwise."""
 
-    status = 400
+    def __init__(self, message: str, status: int = 400, exit_code: int = 2):
+        super().__init__(message, exit_code, http_status=status,
+                         kind=Kind.NOT_FOUND if status == 404 else Kind.REFUSED)
 
-    def __init__(self, message: str, status: int | None = None, exit_code: int = 2):
-        super().__init__(message, exit_code)
-        if status is not None:
-            self.status = status
+    @property
+    def status(self) -> int:
+        return self.http_status
 
 
 # ------------------------------------------------------------------------------- agents

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from smbos.errors import EXIT_CHECK_FAILED, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, SmbosError
 
 _CONDITION = re.compile(r'^(?P<path>\S+)\s+(?P<negate>does not contain|contains)\s+"(?P<text>.*)"$')
 
@@ -84,7 +84,7 @@ class Outcome:
 def _condition(text: str, where: str) -> Condition:
     match = _CONDITION.match(text.strip())
     if not match:
-        raise SmbosError(f'{where}: condition {text!r} is not `PATH contains "TEXT"`', 70)
+        raise SmbosError(f'{where}: condition {text!r} is not `PATH contains "TEXT"`', EXIT_INTERNAL)
     return Condition(match["path"], match["text"].replace('\\"', '"'),
                      match["negate"] == "does not contain")
 
@@ -108,21 +108,21 @@ def parse(text: str, name: str = "<patch>") -> Patch:
             path = line[4:].strip()
         elif line == "@@ find":
             if not path:
-                raise SmbosError(f"{where}: a hunk before any `--- PATH` line", 70)
+                raise SmbosError(f"{where}: a hunk before any `--- PATH` line", EXIT_INTERNAL)
             section, find, replace = "find", [], []
         elif line == "@@ replace":
             section = "replace"
         elif line == "@@ end":
             if not find:
-                raise SmbosError(f"{where}: empty `@@ find` block", 70)
+                raise SmbosError(f"{where}: empty `@@ find` block", EXIT_INTERNAL)
             hunks.append(Hunk(path, "\n".join(find) + "\n", "\n".join(replace) + "\n"))
             section = ""
         elif line.strip():
-            raise SmbosError(f"{where}: unexpected line {line[:40]!r}", 70)
+            raise SmbosError(f"{where}: unexpected line {line[:40]!r}", EXIT_INTERNAL)
     if section:
-        raise SmbosError(f"{name}: the last hunk has no `@@ end`", 70)
+        raise SmbosError(f"{name}: the last hunk has no `@@ end`", EXIT_INTERNAL)
     if not header.get("id") or not hunks:
-        raise SmbosError(f"{name}: a patch needs `# id:` and at least one hunk", 70)
+        raise SmbosError(f"{name}: a patch needs `# id:` and at least one hunk", EXIT_INTERNAL)
     return Patch(
         id=header["id"][0], fixes=" ".join(header.get("fixes", [])),
         variants=" ".join(header.get("variants", [])),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos.errors import EXIT_CHECK_FAILED, SmbosError
+from smbos.errors import NotFound, Refused, SmbosError
 
 FACTS_FILE = ".smbos-runtime.json"
 ACTIONS = {"pause": "pause_task", "resume": "resume_task", "cancel": "cancel_task"}
@@ -60,7 +60,7 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
         raise SmbosError(f"unknown task action {action!r}; expected one of {', '.join(ACTIONS)}")
     folder = instance_dir / "data" / "ipc" / group_folder / "tasks"
     if not folder.is_dir():
-        raise SmbosError(f"{folder}: no IPC folder (is the agent running?)", EXIT_CHECK_FAILED)
+        raise Refused(f"{folder}: no IPC folder (is the agent running?)")
     target = folder / f"smbos-{time.time_ns()}-{ACTIONS[action]}.json"
     tmp = target.with_name(target.name + ".tmp")
     try:
@@ -69,8 +69,8 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise SmbosError(f"cannot write {target}: {exc.strerror or exc} (the runtime's uid 1000 "
-                         "owns it: run as root or as that user)", EXIT_CHECK_FAILED) from None
+        raise Refused(f"cannot write {target}: {exc.strerror or exc} (the runtime's uid 1000 "
+                      "owns it: run as root or as that user)") from None
     return target
 
 
@@ -89,7 +89,7 @@ def apply(instance_dir: Path, task_id: str, action: str, fetch: Callable[[], lis
     task = tasks.get(task_id)
     if task is None:
         known = ", ".join(sorted(tasks)) or "none"
-        raise SmbosError(f"no task {task_id!r} (tasks: {known})")
+        raise NotFound(f"no task {task_id!r} (tasks: {known})")
     if done(action, task) and action != "cancel":
         return task
     file = queue(instance_dir, task_id, task.group_folder, action)
@@ -101,6 +101,6 @@ def apply(instance_dir: Path, task_id: str, action: str, fetch: Callable[[], lis
         if time.monotonic() > deadline:
             left = " (the IPC file is still queued: is the runtime's IPC watcher running?)" \
                 if file.exists() else ""
-            raise SmbosError(f"task {task_id}: the runtime did not {action} it within "
-                             f"{timeout:g} s{left}", EXIT_CHECK_FAILED)
+            raise Refused(f"task {task_id}: the runtime did not {action} it within "
+                          f"{timeout:g} s{left}")
         time.sleep(interval)

@@ -8,6 +8,6 @@ imports what it uses when it runs, so `--version` and `--help` pay for none of i
 """
 
 from smbos.cli import agent, fleet, folders, observe, settings, ui  # noqa: F401 - register commands
-from smbos.cli.base import EXIT_INTERNAL, cli, main
+from smbos.cli.base import cli, main
 
-__all__ = ["EXIT_INTERNAL", "cli", "main"]
+__all__ = ["cli", "main"]

@@ -8,7 +8,7 @@ import sys
 import click
 
 from smbos.cli.base import Table, make_console, folder_agent, cli, err, out, project_options
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, RuntimeUnavailable, SmbosError
 from smbos.project import Project
 
 
@@ -54,7 +54,7 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
                         failed = True
                         err(f"{agent_id}: error: {scrub(event.text)}")
     except RuntimeProblem as problem:
-        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+        raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
     sys.exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
 
 
@@ -91,7 +91,7 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: s
                 err(f"{agent_id}: task {task_id} {action}{'d' if action != 'cancel' else 'led'}")
             page = client.tasks()
     except RuntimeProblem as problem:
-        raise SmbosError(f"{agent_id}: {problem}", EXIT_CHECK_FAILED) from None
+        raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
     support = schedules.support(instance)
     page = page.model_validate(redact.for_agent(folder_agent(project, agent_id)).deep(
         page.model_dump(mode="json", by_alias=True)))
@@ -179,7 +179,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
                         if not as_json:
                             err(f"{agent.id}: error: {problems[-1]}")
     except RuntimeProblem as problem:
-        raise SmbosError(f"{agent.id}: {problem}", EXIT_CHECK_FAILED) from None
+        raise RuntimeUnavailable(f"{agent.id}: {problem}", problem) from None
     if as_json:
         out(json.dumps({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
                         "messages": texts, "errors": problems,

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 import click
 
 from smbos import __version__
-from smbos.errors import EXIT_CHECK_FAILED, InvalidInput, Problem, SmbosError
+from smbos.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    InvalidInput,
+    Problem,
+    SmbosError,
+)
 from smbos.project import Project
 
 if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for none of it
@@ -21,7 +28,6 @@ if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for non
     from smbos.agent import Fleet
     from rich.table import Table as RichTable
 
-EXIT_INTERNAL = 70
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -74,7 +80,7 @@ class SmbosGroup(click.Group):
             ctx.exit(EXIT_CHECK_FAILED)
         except KeyboardInterrupt:
             err("interrupted")
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except OSError as exc:
             if exc.filename is None or os.environ.get("SMBOS_DEBUG"):
                 self._internal(ctx, exc)

@@ -19,8 +19,8 @@ from starlette.responses import Response
 from smbos import redact, schedules
 from smbos import operations as ops
 from smbos.agent import Agent
-from smbos.controller import EngineUnreachable, heal_log
-from smbos.errors import SmbosError
+from smbos.controller import heal_log
+from smbos.errors import Kind, SmbosError
 from smbos.web.body import read_json
 from smbos.web.errors import ApiError, error, ok
 from smbos.web.state import UIState, ui_state
@@ -29,7 +29,7 @@ from smbos.web.state import UIState, ui_state
 def _number(request: Request, name: str, default: str, high: int) -> int:
     raw = request.query_params.get(name, default)
     if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise ApiError(400, f"{name}: expected a number from 1 to {high}", "bad_request")
+        raise ApiError(400, f"{name}: expected a number from 1 to {high}", Kind.BAD_REQUEST)
     return int(raw)
 
 
@@ -70,18 +70,16 @@ def lifecycle(verb: str):
         agent = await state.agent(request.path_params["agent_id"])
         running = state.actions.get(agent.id)
         if running:
-            return error(409, f"{agent.id}: {running} already in progress", "busy")
+            return error(409, f"{agent.id}: {running} already in progress", Kind.BUSY)
         state.actions[agent.id] = verb
         try:
             await state.docker(lambda c: getattr(c, verb)(agent))
-        except EngineUnreachable:
-            raise
-        except SmbosError as exc:
-            return error(409, str(exc), "no_container")
+        except SmbosError:
+            raise  # no container, the engine away: the error boundary answers
         except Exception as exc:  # noqa: BLE001 - Docker API errors, shown to the operator
             return error(502, f"{agent.id}: {verb} failed: Docker: "
                               f"{' '.join(str(getattr(exc, 'explanation', None) or exc).split())}",
-                         "docker")
+                         Kind.DOCKER)
         finally:
             state.actions.pop(agent.id, None)
         status = await state.agent_status(agent.id)
@@ -95,12 +93,7 @@ async def api_logs(request: Request) -> Response:
     state = ui_state(request)
     agent = await state.agent(request.path_params["agent_id"])
     tail = _number(request, "tail", "200", 5000)
-    try:
-        lines = await state.docker(lambda c: list(c.logs(agent, tail=tail)))
-    except EngineUnreachable:
-        raise
-    except SmbosError as exc:
-        return error(409, str(exc), "no_container")
+    lines = await state.docker(lambda c: list(c.logs(agent, tail=tail)))
     return ok({"agent_id": agent.id, "lines": lines})
 
 
@@ -124,7 +117,7 @@ async def api_task_action(request: Request) -> Response:
     agent = await state.agent(request.path_params["agent_id"])
     action = request.path_params["action"]
     if action not in schedules.ACTIONS:
-        raise ApiError(404, f"unknown task action {action!r}", "not_found")
+        raise ApiError(404, f"unknown task action {action!r}", Kind.NOT_FOUND)
     task_id = request.path_params["task_id"]
     url = ops.runtime_url(agent)
 
@@ -134,11 +127,7 @@ async def api_task_action(request: Request) -> Response:
                                    lambda: client.tasks().tasks)
         return None if task is None else redact.for_agent(agent).deep(task.model_dump(mode="json"))
 
-    try:
-        task = await asyncio.to_thread(act)
-    except SmbosError as exc:
-        status = 404 if str(exc).startswith("no task") else 409
-        return error(status, str(exc), "not_found" if status == 404 else "conflict")
+    task = await asyncio.to_thread(act)  # NotFound, Refused: the error boundary answers
     return ok({"ok": True, "agent_id": agent.id, "task_id": task_id, "action": action,
                "task": task})
 
@@ -167,7 +156,7 @@ async def api_env_put(request: Request) -> Response:
     body = await read_json(request)
     values = body.get("values")
     if not isinstance(values, dict):
-        raise ApiError(400, 'expected {"values": {"KEY": "value", ...}}', "bad_request")
+        raise ApiError(400, 'expected {"values": {"KEY": "value", ...}}', Kind.BAD_REQUEST)
     result = await run_in_threadpool(ops.update_env, agent, values)
     keys = await run_in_threadpool(ops.env_keys, agent)
     data = result.to_json()

@@ -7,6 +7,7 @@ import json
 
 from starlette.requests import Request
 
+from smbos.errors import Kind
 from smbos.web.errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -17,7 +18,7 @@ async def read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes", "too_large")
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes", Kind.TOO_LARGE)
     return bytes(body)
 
 
@@ -29,7 +30,7 @@ async def read_json(request: Request) -> dict:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "request body is not JSON", "bad_request") from None
+        raise ApiError(400, "request body is not JSON", Kind.BAD_REQUEST) from None
     if not isinstance(data, dict):
-        raise ApiError(400, "expected a JSON object", "bad_request")
+        raise ApiError(400, "expected a JSON object", Kind.BAD_REQUEST)
     return data

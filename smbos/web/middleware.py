@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import jinja2
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import JSONResponse
 
+from smbos.errors import Kind
+from smbos.web.errors import error
 from smbos.web.render import render_page
 from smbos.web.security import Guard
 
@@ -47,11 +48,11 @@ class GuardMiddleware:
 
         if refused is not None:
             status, kind, message = refused
-            if kind == "session":
+            if kind is Kind.SESSION:
                 # A page, without the token: a page whose script gets the session cookie.
                 response = render_page(self.templates, "session.html", status, title="UI token",
                                        message=message, exposed=True)
             else:
-                response = JSONResponse({"error": message, "kind": kind}, status_code=status)
+                response = error(status, message, kind)
             return await response(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from smbos import __version__
+from smbos.errors import Kind
 from smbos.web.security import TOKEN_HEADER
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -179,8 +180,10 @@ COMPONENTS = {
                                                  "and for every API and proxy request when "
                                                  "the UI listens beyond loopback."}},
     "schemas": {
-        "Error": {"type": "object", "required": ["error"],
-                  "properties": {"error": {"type": "string"}, "kind": {"type": "string"}}},
+        "Error": {"type": "object", "required": ["error", "kind"],
+                  "properties": {"error": {"type": "string", "description": "One line."},
+                                 "kind": {"type": "string", "enum": [k.value for k in Kind],
+                                          "description": "What failed (smbos.errors.Kind)."}}},
         "Status": {"type": "object", "properties": {
             "engine": {"type": "object", "properties": {"ok": {"type": "boolean"},
                                                         "error": {"type": ["string", "null"]}}},

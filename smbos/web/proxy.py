@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from smbos import operations as ops
+from smbos.errors import Kind
 from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web.body import read_body
 from smbos.web.errors import ApiError, error
@@ -68,7 +69,7 @@ async def proxy(request: Request) -> Response:
     sub = request.path_params["path"]
     if not proxy_path_ok(sub):
         raise ApiError(400, "expected a path under /api/ of plain segments (no '..', '%', "
-                            "'\\' or control characters)", "bad_request")
+                            "'\\' or control characters)", Kind.BAD_REQUEST)
     url = f"{ops.runtime_url(agent)}/api/{sub}"
     if request.url.query:
         url += f"?{request.url.query}"
@@ -99,7 +100,7 @@ async def proxy(request: Request) -> Response:
             shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
             return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} "
                               f"with {response.status_code} and Content-Type {shown!r}; the proxy "
-                              "passes only JSON and event streams", "runtime_content_type")
+                              "passes only JSON and event streams", Kind.RUNTIME_CONTENT_TYPE)
         return Response(status_code=response.status_code, headers=out)
     out["Content-Type"] = media
     if media == "text/event-stream":

@@ -27,6 +27,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from smbos.errors import Kind
+
 TOKEN_HEADER = "X-SMBOS-Token"
 TOKEN_FILE = "ui-token"
 MIN_TOKEN_CHARS = 16
@@ -185,27 +187,27 @@ class Guard:
         page that needs the session cookie (the caller answers with a page that gets one)."""
         host = headers.get("host")
         if not self.host_ok(host):
-            return 421, "host", ("this UI answers only under its own address (Host header "
+            return 421, Kind.HOST, ("this UI answers only under its own address (Host header "
                                  "refused); start it with --allow-host NAME to add a name")
         changing = method.upper() not in SAFE_METHODS
         if changing and not self.origin_ok(headers.get("origin"), scheme, host):
-            return 403, "origin", "request from another site refused (Origin is not this UI)"
+            return 403, Kind.ORIGIN, "request from another site refused (Origin is not this UI)"
         given = headers.get(TOKEN_HEADER.lower())
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             guarded = changing
         elif self.is_page(path) and not changing:
             if not self.exposed or self.token_ok(given) or self.session_ok(headers.get("cookie")):
                 return None
-            return 401, "session", ("this UI listens beyond this machine: give the UI token "
+            return 401, Kind.SESSION, ("this UI listens beyond this machine: give the UI token "
                                     "(state/ui-token) to open its pages")
         else:
             guarded = changing or self.exposed or bool(_ALWAYS_GUARDED_RE.match(path))
         if guarded:
             if not given:
-                return 401, "token", (f"missing {TOKEN_HEADER} header; the token is in "
+                return 401, Kind.TOKEN, (f"missing {TOKEN_HEADER} header; the token is in "
                                       "state/ui-token")
             if not self.token_ok(given):
-                return 403, "token", f"wrong {TOKEN_HEADER}"
+                return 403, Kind.TOKEN, f"wrong {TOKEN_HEADER}"
         return None
 
     def session_cookie(self, secure: bool) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos.errors import SmbosError
+from smbos.errors import Refused, SmbosError
 from smbos.project import Project
 from smbos.web.security import (
     MIN_TOKEN_CHARS,
@@ -61,10 +61,10 @@ def check_port(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise SmbosError(f"--port: {host}:{port} is already in use; pick another with "
-                                 "--port", 1) from None
-            raise SmbosError(f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})",
-                             1) from None
+                raise Refused(f"--port: {host}:{port} is already in use; pick another with "
+                              "--port") from None
+            raise Refused(f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})"
+                          ) from None
 
 
 def url_for(host: str, port: int) -> str:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from smbos import operations as ops
 from smbos.agent import Agent, Fleet
 from smbos.controller import AgentStatus, Controller, EngineUnreachable, engine
+from smbos.errors import Kind
 from smbos.project import Project
 from smbos.runtime import AsyncRuntimeClient, RuntimeClient
 from smbos.web.errors import ApiError
@@ -209,7 +210,7 @@ class UIState:
         fleet = await self.fleet()
         agent = fleet.get(agent_id)
         if agent is None:
-            raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
+            raise ApiError(404, fleet.why_missing(agent_id), Kind.UNKNOWN_AGENT)
         return agent
 
     # -- status ----------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class UIState:
         fleet = await self.fleet()
         for agent_id in ids:
             if fleet.get(agent_id) is None:
-                raise ApiError(404, fleet.why_missing(agent_id), "unknown_agent")
+                raise ApiError(404, fleet.why_missing(agent_id), Kind.UNKNOWN_AGENT)
         measured_at = time.time()
         try:
             rows = await self.docker(lambda c: c.status(list(ids), probe=False, fleet=fleet))
