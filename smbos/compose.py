@@ -20,14 +20,18 @@ import jinja2
 from smbos import __version__, files
 from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.agent import Agent, Fleet
+from smbos.interface import (
+    AGENT_MOUNT,
+    CONTAINER_USER,
+    LABEL_AGENT,
+    LABEL_HASH,
+    LABEL_PROJECT,
+    RELAY_PORT,
+    RUNTIME_PORT,
+    STORE_MOUNT,
+)
 
 
-# Inside the container (docs/container-interface.md).
-AGENT_MOUNT = "/smbos/agent"
-STORE_MOUNT = "/var/lib/smbos/store"
-RELAY_PORT = 8080
-RUNTIME_PORT = 3100
-CONTAINER_USER = "1000:1000"
 SOCKET_IN_CONTAINER = "/var/run/docker.sock"
 
 
@@ -187,9 +191,9 @@ def service(agent: Agent, host: Host) -> dict:
         "group_add": group_add,
         "resources": runtime.resources,
         "labels": {
-            "io.smbos.agent": agent.id,
-            "io.smbos.config-hash": agent.config_hash(),
-            "io.smbos.project": host.project_name,
+            LABEL_AGENT: agent.id,
+            LABEL_HASH: agent.config_hash(),
+            LABEL_PROJECT: host.project_name,
         },
     }
 

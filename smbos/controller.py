@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from smbos import engine as engines
+from smbos.contract import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import Kind, Refused, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
-from smbos.contract import Probes
+from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
 from smbos.project import Project
 
 if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)
@@ -26,13 +27,6 @@ if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.f
     from smbos.dockercompose import Compose
 
 HEAL_LOG = "heal-log.jsonl"  # in state/
-LABEL_AGENT = "io.smbos.agent"
-LABEL_PROJECT = "io.smbos.project"
-LABEL_HASH = "io.smbos.config-hash"
-# Set on the containers NanoClaw starts for each turn (smbos/image/container), with the agent and
-# project labels of the agent that started them.
-LABEL_TURN = "io.smbos.turn"
-RELAY_PORT = "8080/tcp"
 
 
 @dataclass
@@ -64,6 +58,12 @@ class AgentStatus:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def apply_probe(self, result) -> None:
+        """The API column from a health probe (`smbos.contract.Probe`)."""
+        self.api = result.api.value
+        self.api_detail = result.detail or ""
+        self.latency_ms = result.latency_ms
+
 
 def _parse_time(value: str | None) -> datetime | None:
     if not value or value.startswith("0001-"):
@@ -76,18 +76,6 @@ def _parse_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     except ValueError:
         return None
-
-
-def _published(ports: dict | None) -> str:
-    for binding in (ports or {}).get(RELAY_PORT) or []:
-        return f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}"
-    return ""
-
-
-def _apply(row: AgentStatus, result) -> None:
-    row.api = result.api.value
-    row.api_detail = result.detail or ""
-    row.latency_ms = result.latency_ms
 
 
 class Controller:
@@ -216,7 +204,7 @@ class Controller:
         row.restarts = int(data.get("RestartCount", 0))
         row.image = data["Config"].get("Image", "")
         row.patches = (data["Config"].get("Labels") or {}).get("io.smbos.patches", "")
-        row.published = _published(data.get("NetworkSettings", {}).get("Ports"))
+        row.published = published(data.get("NetworkSettings", {}).get("Ports"))
         started = _parse_time(state.get("StartedAt"))
         if row.state == "running" and started:
             row.uptime_s = max(0.0, (now - started).total_seconds())
@@ -226,14 +214,11 @@ class Controller:
 
     def _probe(self, rows: list[AgentStatus], early: Probes | None = None) -> None:
         targets = [r for r in rows if r.state == "running" and r.published]
-        addresses = []
-        for row in targets:
-            host, _, port = row.published.rpartition(":")
-            addresses.append(("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port)))
+        addresses = [reach(row.published) for row in targets]
         probes = early or Probes([])
         probes.start(addresses)  # those Docker publishes elsewhere than the folder says
         for row, address in zip(targets, addresses):
-            _apply(row, probes.result(address))
+            row.apply_probe(probes.result(address))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -352,6 +337,12 @@ class HealAction:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def apply_probe(self, result) -> None:
+        """The API column from a health probe (`smbos.contract.Probe`)."""
+        self.api = result.api.value
+        self.api_detail = result.detail or ""
+        self.latency_ms = result.latency_ms
 
 
 @dataclass

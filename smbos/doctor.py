@@ -44,6 +44,7 @@ def run(project: Project) -> list[Check]:
     from smbos import dockercompose, image, preflight, schedules
     from smbos.controller import Controller
     from smbos.engine import EngineUnreachable, client as engine_client
+    from smbos.interface import reach
 
     checks: list[Check] = []
     try:
@@ -91,7 +92,7 @@ def run(project: Project) -> list[Check]:
     for agent_id, row in sorted(rows.items()):
         if row.state != "running" or not row.published:
             continue
-        checks.append(_api_check(agent_id, int(row.published.rpartition(":")[2])))
+        checks.append(_api_check(agent_id, *reach(row.published)))
         support = schedules.support(project.state_dir(agent_id))
         agent = fleet.get(agent_id)
         declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
@@ -104,11 +105,11 @@ def run(project: Project) -> list[Check]:
     return checks
 
 
-def _api_check(agent_id: str, port: int) -> Check:
+def _api_check(agent_id: str, host: str, port: int) -> Check:
     from smbos.runtime import RuntimeClient, RuntimeProblem
 
     try:
-        with RuntimeClient(f"http://127.0.0.1:{port}") as client:
+        with RuntimeClient(f"http://{host}:{port}") as client:
             caps = client.probe_capabilities()
     except RuntimeProblem as problem:
         return Check(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")

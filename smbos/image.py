@@ -23,6 +23,7 @@ from pathlib import Path
 from smbos import patches as patches_mod
 from smbos import source as source_mod
 from smbos.errors import EXIT_CHECK_FAILED, CheckFailed, SmbosError
+from smbos.interface import LABEL_AGENT_IMAGE, LABEL_IMAGE, LABEL_PATCHES, LABEL_SOURCE  # noqa: F401
 
 DOCKERFILE = "Dockerfile.nanoclaw"
 CA_FILE = Path("build") / "smbos-ca.crt"
@@ -30,10 +31,6 @@ AGENT_CONTEXT = Path("build") / "nanoclaw-agent"
 AGENT_REPO = "smbos/nanoclaw-agent"
 CA_IN_IMAGE = "/etc/smbos/ca/smbos-ca.crt"
 
-LABEL_IMAGE = "io.smbos.image"
-LABEL_SOURCE = "io.smbos.source"
-LABEL_PATCHES = "io.smbos.patches"
-LABEL_AGENT_IMAGE = "io.smbos.agent-image"
 
 
 class BuildFailed(CheckFailed):

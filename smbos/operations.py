@@ -174,13 +174,13 @@ def _runtime_owner() -> tuple[int, int] | None:
     which a mode-600 file owned by anyone else would shut out (as `smbos up`'s preflight does)."""
     if os.geteuid() != 0:
         return None
-    from smbos.preflight import RUNTIME_GID, RUNTIME_UID
+    from smbos.interface import RUNTIME_GID, RUNTIME_UID
 
     return RUNTIME_UID, RUNTIME_GID
 
 
 def _readable_by_runtime(agent: Agent) -> list[str]:
-    from smbos.preflight import RUNTIME_UID
+    from smbos.interface import RUNTIME_UID
 
     try:
         info = agent.env_path.stat()

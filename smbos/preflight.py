@@ -13,10 +13,10 @@ import stat
 from pathlib import Path
 
 from smbos.agent import Agent
-from smbos.compose import CONTAINER_USER, Host
+from smbos.compose import Host
+from smbos.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.errors import Problem
 
-RUNTIME_UID, RUNTIME_GID = (int(x) for x in CONTAINER_USER.split(":"))
 
 
 def _can(path: Path, uid: int, gid: int, want: int) -> bool:

@@ -22,7 +22,8 @@ import httpx
 
 from smbos import compose
 from smbos.agent import Agent
-from smbos.controller import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, RELAY_PORT
+from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT
+from smbos.interface import RELAY_PORT_KEY as RELAY_PORT
 from smbos.project import Project
 from smbos.schedules import ACTIONS
 

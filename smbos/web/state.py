@@ -24,6 +24,7 @@ from smbos import operations as ops
 from smbos.agent import Agent, Fleet
 from smbos.controller import AgentStatus, Controller, EngineUnreachable, engine
 from smbos.errors import Kind
+from smbos.interface import reach
 from smbos.project import Project
 from smbos.runtime import AsyncRuntimeClient, RuntimeClient
 from smbos.web.errors import ApiError
@@ -268,13 +269,9 @@ class UIState:
         targets = [r for r in rows if r.state == "running" and r.published]
 
         async def one(row: AgentStatus) -> None:
-            host, _, port = row.published.rpartition(":")
-            host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            host, port = reach(row.published)
             async with self.runtime(f"http://{host}:{port}") as client:
-                result = await client.probe()
-            row.api = result.api.value
-            row.api_detail = result.detail or ""
-            row.latency_ms = result.latency_ms
+                row.apply_probe(await client.probe())
 
         await asyncio.gather(*(one(r) for r in targets))
 
