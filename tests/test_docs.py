@@ -106,3 +106,28 @@ def test_every_path_a_document_names_exists():
             if any(ch in path for ch in "<>*") or path.startswith("agents/") and path.count("/") < 2:
                 continue  # a pattern (`agents/<id>/`), not a path
             assert (ROOT / path.rstrip("/")).exists(), f"{doc.relative_to(ROOT)} names {path}"
+
+
+def _config_keys(model, prefix: str = "") -> list[str]:
+    """Every key `config.yaml` accepts, nested models followed (`runtime.resources.cpus`)."""
+    from smbos.schema import _Model
+
+    keys = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        keys.append(f"{prefix}{key}")
+        annotation = info.annotation
+        nested = [a for a in (getattr(annotation, "__args__", None) or (annotation,))
+                  if isinstance(a, type) and issubclass(a, _Model)]
+        for sub in nested:
+            keys += _config_keys(sub, f"{prefix}{key}.")
+    return keys
+
+
+def test_every_config_key_is_in_the_schema_document():
+    from smbos.schema import AgentConfig
+
+    text = (ROOT / "docs" / "agent-schema.md").read_text(encoding="utf-8")
+    missing = [key for key in _config_keys(AgentConfig)
+               if not re.search(rf"(?<![\w-]){re.escape(key.rpartition('.')[2])}\s*:", text)]
+    assert not missing, f"docs/agent-schema.md does not show: {missing}"
