@@ -338,12 +338,6 @@ class HealAction:
     def to_json(self) -> dict:
         return asdict(self)
 
-    def apply_probe(self, result) -> None:
-        """The API column from a health probe (`smbos.contract.Probe`)."""
-        self.api = result.api.value
-        self.api_detail = result.detail or ""
-        self.latency_ms = result.latency_ms
-
 
 @dataclass
 class Healer:
