@@ -24,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from smbos import files
+
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LINE_RE = re.compile(r"^\s*(?:export\s+)?(?P<key>[^=\s#]+)\s*=\s*(?P<value>.*)$")
 
@@ -241,46 +243,6 @@ def _entries(text: str) -> list[tuple[str | None, str]]:
     return entries
 
 
-def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
-    """Write `data` to `path` atomically: a mode-600 temp file beside it, then a rename."""
-    import os
-    import secrets as _secrets
-
-    tmp = path.with_name(f"{path.name}.tmp-{_secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            if owner is not None:
-                try:
-                    os.fchown(fd, *owner)
-                except PermissionError:
-                    pass  # not root: the file stays ours, which is what an operator expects
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True,
               owner: tuple[int, int] | None = None, max_bytes: int = 64 * 1024) -> EnvWrite:
     """Set (`str`) or remove (`None`) keys of a `.env` file, atomically.
@@ -336,7 +298,7 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     saved = None
     if backup and exists:
         saved = path.with_name(f"{path.name}.bak")
-        _write_private(saved, original, None)
-    _write_private(path, data, owner)
+        files.replace(saved, original, 0o600)
+    files.replace(path, data, 0o600, owner)
     return EnvWrite(changed, removed, saved, True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, SmbosError
@@ -24,19 +24,47 @@ def write_atomic(path: Path, text: str, what: str, mode: int = 0o644) -> None:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace(path, text.encode("utf-8"), mode)
     except OSError as exc:
         raise write_error(path, what, exc) from None
+
+
+def replace(path: Path, data: bytes, mode: int = 0o644,
+            owner: tuple[int, int] | None = None) -> None:
+    """Write `data` to a hidden temp file beside `path`, created with `mode` (so a secret is
+    never readable by others, even for a moment), fsync it, give it to `owner` when we may, and
+    rename it over `path`; then fsync the folder. Raises the OSError that stopped it, leaving
+    `path` as it was and no temp file behind."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)  # whatever the umask
+            if owner is not None:
+                try:
+                    os.fchown(fd, *owner)
+                except PermissionError:
+                    pass  # not root: the file stays ours, which is what an operator expects
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def write_error(path: Path, what: str, exc: OSError) -> SmbosError:

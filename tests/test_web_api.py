@@ -464,6 +464,14 @@ def test_env_created_when_missing(client, folders):
     assert owner == ((1000, 1000) if os.geteuid() == 0 else (os.geteuid(), os.getegid()))
 
 
+def replaced_by(fd: int) -> str:
+    """The file an open temp file of `files.replace` will become (`.NAME.HEX.tmp` -> NAME)."""
+    name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+    match = re.fullmatch(r"\.(.+)\.[0-9a-f]{12}\.tmp", name)
+    assert match, name
+    return match.group(1)
+
+
 def test_env_written_as_root_goes_to_the_runtimes_user(client, folders, monkeypatch):
     """Run as root, the UI hands a new `.env` to the runtime's user (uid 1000), which must read
     it. Checked as any user: the process is told it is root, and the ownership it then asks the
@@ -473,7 +481,7 @@ def test_env_written_as_root_goes_to_the_runtimes_user(client, folders, monkeypa
     real_fchown = os.fchown
 
     def fchown(fd, uid, gid):
-        asked.append((Path(os.readlink(f"/proc/self/fd/{fd}")).name.split(".tmp-")[0], uid, gid))
+        asked.append((replaced_by(fd), uid, gid))
         if really_root:
             real_fchown(fd, uid, gid)
 
@@ -495,7 +503,7 @@ def test_only_the_env_the_runtime_reads_is_handed_to_its_user(tmp_path, monkeypa
     real = os.fchown
 
     def spy(fd, uid, gid):
-        chowned.append((Path(os.readlink(f"/proc/self/fd/{fd}")).name.split(".tmp-")[0], uid))
+        chowned.append((replaced_by(fd), uid))
         return real(fd, uid, gid) if os.geteuid() == 0 else None
 
     monkeypatch.setattr(os, "fchown", spy)
