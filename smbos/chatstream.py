@@ -10,7 +10,7 @@ import codecs
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from smbos.contract import ProblemKind, RuntimeProblem, check_status, snippet
 
@@ -127,6 +127,34 @@ class ChatEvent:
     type: ChatEventType
     text: str | None = None
     received_at: float = field(default=0.0, compare=False, repr=False)  # time.monotonic()
+
+
+@dataclass
+class Reply:
+    """What a chat reply has said so far: its messages and its errors, in order, and whether the
+    runtime said `done`. Every reader of a reply (the CLI's chat and skills, the UI's skills)
+    collects it here; `scrub` (e.g. `smbos.redact`) is applied to each text as it arrives."""
+
+    scrub: Callable[[str], str] = lambda text: text
+    messages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    done: bool = False
+
+    def add(self, event: ChatEvent) -> str | None:
+        """Take one event; the (scrubbed) text it added, if any."""
+        if event.type == "message":
+            self.messages.append(self.scrub(event.text or ""))
+            return self.messages[-1]
+        if event.type == "error":
+            self.errors.append(self.scrub(event.text or ""))
+            return self.errors[-1]
+        if event.type == "done":
+            self.done = True
+        return None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.messages)
 
 
 def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEvent | None:

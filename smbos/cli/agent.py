@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from smbos.cli.base import Table, make_console, folder_agent, cli, err, out, project_options
+from smbos.cli.base import Table, cli, err, folder_agent, make_console, out, project_options
 from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, RuntimeUnavailable, SmbosError
 from smbos.project import Project
 
@@ -34,28 +34,33 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     or a time limit is reached.
     """
     from smbos import redact
+    from smbos.chatstream import Reply
     from smbos.operations import check_message, runtime_url
     from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
     check_message(message)  # an empty message is refused here, not by the runtime
     agent = folder_agent(project, agent_id)
-    scrub = redact.for_agent(agent)
-    failed = False
+    reply = Reply(redact.for_agent(agent))
     budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
         with RuntimeClient(runtime_url(agent), chat_timeout=budget) as client:
             with client.chat(message) as events:
                 for event in events:
-                    kind = getattr(event.type, "value", event.type)
-                    if kind == "message":
-                        click.echo(scrub(event.text))
-                        sys.stdout.flush()
-                    elif kind == "error":
-                        failed = True
-                        err(f"{agent_id}: error: {scrub(event.text)}")
+                    _show(agent_id, event, reply.add(event))
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
-    sys.exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
+    sys.exit(EXIT_CHECK_FAILED if reply.errors else EXIT_OK)
+
+
+def _show(agent_id: str, event, text: str | None) -> None:
+    """A reply's message on stdout as it arrives, an error on stderr."""
+    if text is None:
+        return
+    if event.type == "message":
+        click.echo(text)
+        sys.stdout.flush()
+    else:
+        err(f"{agent_id}: error: {text}")
 
 
 
@@ -143,9 +148,10 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
            as_json: bool, timeout: int) -> None:
     """Run one of an agent's skill dashboards: its prompt, rendered from the inputs, goes to the
     agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
-    from smbos.runtime import RuntimeClient, RuntimeProblem
     from smbos import operations as ops
     from smbos import redact
+    from smbos.chatstream import Reply
+    from smbos.runtime import RuntimeClient, RuntimeProblem
 
     agent = folder_agent(project, agent_id)
     if skill_id is None:
@@ -159,29 +165,20 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     skill = ops.find_skill(agent, skill_id)
     values = ops.parse_assignments(inputs, "--input NAME=VALUE")
     prompt = ops.skill_prompt(skill, values)
-    texts: list[str] = []
-    problems: list[str] = []
-    scrub = redact.for_agent(agent)
+    reply = Reply(redact.for_agent(agent))
     if not as_json:
         err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
     try:
         with RuntimeClient(ops.runtime_url(agent), chat_timeout=float(timeout)) as client:
             with client.chat(prompt) as events:
                 for event in events:
-                    kind = getattr(event.type, "value", event.type)
-                    if kind == "message":
-                        texts.append(scrub(event.text) or "")
-                        if not as_json:
-                            click.echo(texts[-1])
-                            sys.stdout.flush()
-                    elif kind == "error":
-                        problems.append(scrub(event.text) or "")
-                        if not as_json:
-                            err(f"{agent.id}: error: {problems[-1]}")
+                    text = reply.add(event)
+                    if not as_json:
+                        _show(agent.id, event, text)
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent.id}: {problem}", problem) from None
     if as_json:
         out(json.dumps({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
-                        "messages": texts, "errors": problems,
-                        "result": ops.skill_result(skill, "\n\n".join(texts))}, indent=2))
-    sys.exit(EXIT_CHECK_FAILED if problems else EXIT_OK)
+                        "messages": reply.messages, "errors": reply.errors,
+                        "result": ops.skill_result(skill, reply.text)}, indent=2))
+    sys.exit(EXIT_CHECK_FAILED if reply.errors else EXIT_OK)

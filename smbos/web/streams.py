@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from smbos import operations as ops
 from smbos import redact
 from smbos.agent import Agent
+from smbos.chatstream import Reply
 from smbos.runtime import AsyncRuntimeClient, ChatEvent, RuntimeProblem
 from smbos.web.body import read_json
 from smbos.web.errors import ok
@@ -110,38 +111,32 @@ async def api_skill_run(request: Request) -> Response:
     client, stream, first = await open_chat(state, agent, prompt)
 
     if "application/json" in accept and "text/event-stream" not in accept:
-        texts, errors = [], []
+        reply = Reply()
         try:
-            events = ([first] if first is not None else [])
+            if first is not None:
+                reply.add(first)
             async for event in stream:
-                events.append(event)
+                reply.add(event)
         except RuntimeProblem as problem:
-            errors.append(f"{agent.id}: {problem}")
+            reply.errors.append(f"{agent.id}: {problem}")
         finally:
             await stream.aclose()
             await client.aclose()
-        for event in events:
-            if event.type == "message":
-                texts.append(event.text or "")
-            elif event.type == "error":
-                errors.append(event.text or "")
         return ok({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
-                   "messages": texts, "errors": errors,
-                   "result": ops.skill_result(skill, "\n\n".join(texts))})
+                   "messages": reply.messages, "errors": reply.errors,
+                   "result": ops.skill_result(skill, reply.text)})
 
     async def events_() -> AsyncIterator[bytes]:
-        texts: list[str] = []
+        reply = Reply()
         try:
             yield sse("prompt", {"text": prompt})
             pending = [first] if first is not None else []
             for event in pending:
-                if event.type == "message":
-                    texts.append(event.text or "")
+                reply.add(event)
                 if event.type != "done":
                     yield event_frame(event)
             async for event in stream:
-                if event.type == "message":
-                    texts.append(event.text or "")
+                reply.add(event)
                 if event.type == "done":
                     break
                 yield event_frame(event)
@@ -150,7 +145,7 @@ async def api_skill_run(request: Request) -> Response:
         finally:
             await stream.aclose()
             await client.aclose()
-        yield sse("result", ops.skill_result(skill, "\n\n".join(texts)))
+        yield sse("result", ops.skill_result(skill, reply.text))
         yield sse("done", {})
 
     return StreamingResponse(events_(), media_type="text/event-stream", headers=SSE_HEADERS)
