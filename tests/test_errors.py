@@ -3,6 +3,7 @@ can answer with is a documented `Kind`."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -68,14 +69,29 @@ def test_exit_codes_are_the_documented_ones():
     assert {row[1] for row in TABLE} <= {1, 2, 3}
 
 
+def _exit_codes_by_number(tree: ast.AST) -> list[int]:
+    """Lines raising an error of the tree with a literal number as its exit code."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id.endswith(("Error", "Failed", "Refused", "Unreachable")) \
+                and node.func.id not in ("OpError", "ApiError") and len(node.args) >= 2 \
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int):
+            found.append(node.lineno)
+        for keyword in getattr(node, "keywords", []) or []:
+            if keyword.arg == "exit_code" and isinstance(keyword.value, ast.Constant):
+                found.append(node.lineno)
+    return found
+
+
 def test_no_module_picks_an_exit_code_or_a_kind_by_number_or_by_hand():
     """Exit codes come from smbos.errors' names, and every kind the UI answers with is a Kind:
     no `SmbosError(..., 3)` and no `"kind": "..."` string outside the tree."""
     for path in sorted((ROOT / "smbos").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         where = path.relative_to(ROOT)
-        assert not re.search(r"(?<!Op)(?<!Api)(?:Error|Failed|Refused|Unreachable)\([^()]*,\s*\d+\)", text), \
-            f"{where}: an exit code by number"
+        lines = _exit_codes_by_number(ast.parse(text))
+        assert not lines, f"{where}: an exit code by number on line(s) {lines}"
         if path.name != "errors.py":
             assert not re.search(r"""["']kind["']\s*:\s*["']""", text), f"{where}: a kind by hand"
             assert not re.search(r"""(?:ApiError|error)\(\d{3},[^)]*,\s*["'][a-z_]+["']\)""",

@@ -9,16 +9,15 @@ from pathlib import Path
 import click
 
 from smbos.cli.base import (
-    make_console,
-    controller_for,
-    status_table,
     cli,
+    controller_for,
     err,
-    load_valid,
+    make_console,
     out,
     project_options,
+    status_table,
 )
-from smbos.errors import EXIT_CHECK_FAILED, InvalidInput, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, CheckFailed, SmbosError
 from smbos.project import Project
 
 
@@ -107,18 +106,6 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
     return image.build(client, staged, on_line=lambda line: err(f"  {line}"), on_phase=err)
 
 
-def _check_agent_images(project: Project, client, agents) -> None:
-    from smbos import image
-
-    missing = image.missing_agent_images(client, agents, project.image)
-    for agent_id, wanted in missing:
-        err(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
-            "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
-    if missing:
-        raise SmbosError(f"{len(missing)} agent(s) without their per-turn agent image",
-                         EXIT_CHECK_FAILED)
-
-
 @cli.command()
 @project_options
 @click.argument("ids", nargs=-1, metavar="[ID]...")
@@ -133,76 +120,37 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     With IDs, only those agents are created or recreated. Exits 1 when an agent does not
     become healthy, showing its last log lines.
     """
-    from smbos import compose as compose_mod
-    from smbos import image, preflight
+    from smbos import up as steps
 
-    fleet = load_valid(project, strict_env=True)
-    project.record_ports(fleet)
-    controller = controller_for(project)
-    agents = controller.resolve(list(ids), fleet)
-    disabled = [a.id for a in agents if not a.enabled]
-    if ids and disabled:
-        raise SmbosError(f"agent {disabled[0]!r} is disabled (enabled: false in its config.yaml)")
-    agents = [a for a in agents if a.enabled]
-    text = project.render(fleet)
-    if compose_mod.diff(project.compose_file, text):
-        compose_mod.write_atomic(project.compose_file, text)
-        err(f"wrote {project.compose_display}")
-    images = {a.config.runtime.image or project.image for a in agents}
-    if project.image in images and not image.image_exists(controller.client, project.image):
-        if no_build:
-            raise SmbosError(f"image {project.image} not found; build it with `smbos build` "
-                             "(or drop --no-build)", 1)
-        _build_image(project, controller.client, **source)
-    _check_agent_images(project, controller.client, agents)
-    notes: list[str] = []
-    problems = []
-    host = project.host()
-    for agent in agents:
-        problems += preflight.prepare(agent, host, notes)
-    for note in notes:
-        err(note)
-    if problems:
-        raise InvalidInput(problems)
-    if not agents:
+    plan = steps.prepare(project, ids, no_build=no_build, say=err,
+                         build=lambda client: _build_image(project, client, **source))
+    if not plan.agents:
         out("no enabled agents")
         return
-    err(f"starting {len(agents)} agent(s), waiting up to {wait_timeout}s for health ...")
+    err(f"starting {len(plan.agents)} agent(s), waiting up to {wait_timeout}s for health ...")
     console = make_console(stderr=True)
     if console.is_terminal:
-        with console.status(f"docker compose up: waiting for {len(agents)} agent(s) to be "
+        with console.status(f"docker compose up: waiting for {len(plan.agents)} agent(s) to be "
                             "healthy"):
-            result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
+            report = steps.start(project, plan, wait_timeout)
     else:
-        result = controller.up(agents if ids else [], wait=True, timeout=wait_timeout)
-    rows = controller.status([a.id for a in agents])
-    make_console().print(status_table(rows))
-    from smbos import schedules
-
-    for agent in agents:
-        support = schedules.support(project.state_dir(agent.id))
-        if support.ok is False and any(x.enabled for x in agent.config.schedules):
-            err(f"warning: agent {agent.id}: its schedules will not run: {support.reason}")
-    bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
-    if result.returncode != 0 or bad:
-        detail = (result.stderr or "").strip().splitlines()
-        if detail:
-            err(f"docker compose: {detail[-1]}")
-        for row in bad or rows:
-            wanted = next((a.config.runtime.image or project.image for a in agents
-                           if a.id == row.id), None)
-            if row.state == "not created" and wanted \
-                    and not image.image_exists(controller.client, wanted):
-                err(f"agent {row.id}: image {wanted} is not on this engine and could not be "
-                    "pulled; pull or build it, or change runtime.image in its config.yaml")
-                continue
-            err(f"agent {row.id}: {row.state}, health {row.health}; last log lines:")
-            try:
-                for line in list(controller.logs(project.load().get(row.id), tail=20)):
-                    err(f"  {row.id} | {line}")
-            except SmbosError:
-                err(f"  {row.id} | (no container)")
-        sys.exit(EXIT_CHECK_FAILED)
+        report = steps.start(project, plan, wait_timeout)
+    make_console().print(status_table(report.rows))
+    for warning in report.warnings:
+        err(f"warning: {warning}")
+    if report.ok:
+        return
+    if report.compose_error:
+        err(f"docker compose: {report.compose_error}")
+    for agent in report.unhealthy:
+        if agent.image_missing:
+            err(f"agent {agent.id}: image {agent.image_missing} is not on this engine and could "
+                "not be pulled; pull or build it, or change runtime.image in its config.yaml")
+            continue
+        err(f"agent {agent.id}: {agent.state}, health {agent.health}; last log lines:")
+        for line in agent.log if agent.log is not None else ["(no container)"]:
+            err(f"  {agent.id} | {line}")
+    sys.exit(EXIT_CHECK_FAILED)
 
 
 @cli.command()
@@ -211,8 +159,8 @@ def down(project: Project) -> None:
     """Stop and remove the agents' containers. Volumes and memory files are kept."""
     result = controller_for(project).down()
     if result.returncode != 0:
-        raise SmbosError(f"docker compose down failed: "
-                         f"{(result.stderr or '').strip().splitlines()[-1:]}", 1)
+        raise CheckFailed(f"docker compose down failed: "
+                          f"{(result.stderr or '').strip().splitlines()[-1:]}")
     out("containers removed; volumes, state/ and every memory folder are kept")
 
 
