@@ -17,25 +17,7 @@ from typing import Any
 from smbos import catalog, envfile, ports
 from smbos.errors import Problem
 
-from smbos.schema import (  # noqa: F401 - the schema's names, served from the agent module too
-    AGENT_MD,
-    CONFIG_YAML,
-    ENV,
-    ENV_EXAMPLE,
-    MEMORY,
-    AgentConfig,
-    Channels,
-    FrontMatter,
-    Heal,
-    Resources,
-    Runtime,
-    Schedule,
-    Skill,
-    SkillInput,
-    Tool,
-    id_problem,
-    parse_interval,
-)
+from smbos.schema import ENV, MEMORY, AgentConfig, FrontMatter
 
 # ------------------------------------------------------------------------- the agent
 
@@ -174,12 +156,3 @@ class Fleet:
             return f"agent {agent_id[:64]!r} is invalid: {errors[0]}{more}"
         known = ", ".join(a.id for a in self.agents) or "none"
         return f"unknown agent {agent_id[:64]!r}; known agents: {known}"
-
-def __getattr__(name: str):
-    """`load_fleet` and the loader's other public names, from `smbos.loader` on first use (it
-    imports this module, so it cannot be imported at the top)."""
-    if name in ("load_fleet", "split_front_matter", "validation_problems"):
-        from smbos import loader
-
-        return getattr(loader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from smbos import catalog, envfile, redact
-from smbos.agent import Agent, Skill
+from smbos.agent import Agent
 from smbos.errors import Kind, SmbosError
+from smbos.schema import Skill
 
 MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000

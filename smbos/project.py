@@ -62,6 +62,18 @@ class Project:
     def compose_display(self) -> str:
         return display_path(self.compose_file)
 
+    def load_valid(self, strict_env: bool = False, say=None) -> Fleet:
+        """The fleet; raises InvalidInput on any error, and tells `say` how many warnings."""
+        from smbos.errors import InvalidInput
+
+        fleet = self.load(strict_env=strict_env)
+        if fleet.errors:
+            raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
+        if fleet.warnings and say is not None:
+            say(f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
+                "`smbos validate` lists them")
+        return fleet
+
     def load(self, strict_env: bool = False) -> Fleet:
         from smbos.loader import load_fleet
 

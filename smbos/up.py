@@ -58,12 +58,7 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
     from smbos import compose, image, preflight
     from smbos.controller import Controller
 
-    fleet = project.load(strict_env=True)
-    if fleet.errors:
-        raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
-    if fleet.warnings:
-        say(f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
-            "`smbos validate` lists them")
+    fleet = project.load_valid(strict_env=True, say=say)
     project.record_ports(fleet)
     controller = Controller(project)
     agents = controller.resolve(list(ids), fleet)

@@ -132,13 +132,7 @@ def report(problems: list[Problem]) -> None:
 
 def load_valid(project: Project, strict_env: bool = False) -> Fleet:
     """The fleet, with warnings printed; raises InvalidInput on any error."""
-    fleet = project.load(strict_env=strict_env)
-    if fleet.errors:
-        raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
-    if fleet.warnings:
-        err(f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
-            "`smbos validate` lists them")
-    return fleet
+    return project.load_valid(strict_env=strict_env, say=err)
 
 
 @click.group(cls=SmbosGroup, context_settings={"help_option_names": ["-h", "--help"]})
