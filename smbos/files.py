@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from pathlib import Path
 
 from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, SmbosError
@@ -35,7 +34,7 @@ def replace(path: Path, data: bytes, mode: int = 0o644,
     never readable by others, even for a moment), fsync it, give it to `owner` when we may, and
     rename it over `path`; then fsync the folder. Raises the OSError that stopped it, leaving
     `path` as it was and no temp file behind."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:

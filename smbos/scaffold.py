@@ -6,7 +6,6 @@ import json
 import shutil
 import socket
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +26,11 @@ FILES = {
 PORTS = range(3101, 3200)
 
 
+SCAFFOLDS = Path(__file__).parent / "scaffolds"  # package data, installed as files
+
+
 def templates() -> list[str]:
-    root = resources.files("smbos") / "scaffolds"
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    return sorted(p.name for p in SCAFFOLDS.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
 def _port_is_free(port: int) -> bool:
@@ -68,7 +69,7 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
         raise SmbosError(f"{target}: already exists; choose another id")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["yq"] = lambda value: json.dumps(str(value), ensure_ascii=False)
-    source = resources.files("smbos") / "scaffolds" / template
+    source = SCAFFOLDS / template
     agents_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{agent_id}.", dir=agents_dir))
     try:
