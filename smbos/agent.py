@@ -52,6 +52,11 @@ class Agent:
         return self.config.enabled
 
     @property
+    def telegram(self) -> bool:
+        """Whether the agent's Telegram channel is on (`channels.telegram`, the one switch)."""
+        return self.config.channels.telegram
+
+    @property
     def channels(self) -> list[str]:
         return [name for name in catalog.CHANNELS if getattr(self.config.channels, name)]
 
@@ -73,6 +78,8 @@ class Agent:
             if default is not None:
                 servers[name] = {"command": default.command, "args": list(default.args),
                                  "env": dict(default.env)}
+                if default.values:
+                    servers[name]["values"] = dict(default.values)
         for tool in self.config.tools:
             if tool.type != "mcp":
                 continue

@@ -11,11 +11,36 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class McpServer:
-    """How the runtime starts an MCP server: `env` maps the server's variables to `.env` keys."""
+    """How the runtime starts an MCP server: `env` maps the server's variables to `.env` keys,
+    `values` sets variables to fixed values (where a credential file is in a per-turn container).
+    `package` is the pinned npm package that `smbos build` installs in the per-turn agent image
+    and that provides `command`."""
 
     command: str
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    package: str = ""
+
+
+@dataclass(frozen=True)
+class CredentialFile:
+    """A file an integration's server reads from its credentials folder."""
+
+    name: str
+    what: str
+    how: str  # where the operator gets it
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The folder of an integration's files: in the agent folder (`credentials/<name>/` unless
+    config.yaml says otherwise), mounted into every per-turn container at `target`, writable
+    when the server writes there (token refresh)."""
+
+    files: tuple[CredentialFile, ...]
+    target: str
+    writable: bool = False
 
 
 @dataclass(frozen=True)
@@ -24,17 +49,30 @@ class Pack:
     description: str
     keys: tuple[str, ...]
     mcp: McpServer | None = None  # the default server; a `tools` entry may give another
+    credentials: Credentials | None = None
+
+
+# Google Calendar: the server's own default folder for its token (~/.config/google-calendar-mcp
+# of the per-turn image's user), which also holds the OAuth client file.
+CALENDAR_DIR = "/home/node/.config/google-calendar-mcp"
 
 
 INTEGRATIONS: dict[str, Pack] = {
     p.name: p
     for p in [
-        Pack("calendar", "Google Calendar MCP server", ("GOOGLE_OAUTH_CREDENTIALS",),
-             McpServer("npx", ("-y", "@cocal/google-calendar-mcp"),
-                       (("GOOGLE_OAUTH_CREDENTIALS", "GOOGLE_OAUTH_CREDENTIALS"),))),
+        Pack("calendar", "Google Calendar MCP server", (),
+             McpServer("google-calendar-mcp",
+                       values=(("GOOGLE_OAUTH_CREDENTIALS", f"{CALENDAR_DIR}/gcp-oauth.keys.json"),
+                               ("GOOGLE_CALENDAR_MCP_TOKEN_PATH", f"{CALENDAR_DIR}/tokens.json")),
+                       package="@cocal/google-calendar-mcp@2.6.3"),
+             Credentials((CredentialFile("gcp-oauth.keys.json", "the OAuth client",
+                                         "Google Cloud Console, OAuth client ID (Desktop app)"),
+                          CredentialFile("tokens.json", "the OAuth token",
+                                         "the server's one-time `auth` run")),
+                         CALENDAR_DIR, writable=True)),
         Pack("notion", "Notion MCP server", ("NOTION_TOKEN",),
-             McpServer("npx", ("-y", "@notionhq/notion-mcp-server"),
-                       (("NOTION_TOKEN", "NOTION_TOKEN"),))),
+             McpServer("notion-mcp-server", env=(("NOTION_TOKEN", "NOTION_TOKEN"),),
+                       package="@notionhq/notion-mcp-server@2.5.2")),
         Pack("github", "GitHub MCP server", ("GITHUB_TOKEN",)),
         Pack("linear", "Linear MCP server", ("LINEAR_API_KEY",)),
         Pack("slack", "Slack MCP server", ("SLACK_BOT_TOKEN",)),

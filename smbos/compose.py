@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import jinja2
 
-from smbos import __version__, files
+from smbos import __version__, files, integrations
 from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.agent import Agent, Fleet
 from smbos.interface import (
@@ -147,6 +147,9 @@ def service(agent: Agent, host: Host) -> dict:
         "SMBOS_RELAY_PORT": str(RELAY_PORT),
         "SMBOS_SCHEDULES": schedules_json(agent),
         "SMBOS_STORE_DIR": STORE_MOUNT,
+        "SMBOS_TELEGRAM": "on" if agent.config.channels.telegram else "off",
+        "SMBOS_TELEGRAM_CHATS": json.dumps(integrations.telegram_chats(agent), ensure_ascii=False,
+                                           separators=(",", ":"), sort_keys=True),
         "SMBOS_TELEMETRY": "on" if runtime.telemetry else "off",
         "TZ": runtime.timezone,
     }
@@ -161,6 +164,10 @@ def service(agent: Agent, host: Host) -> dict:
             "SMBOS_TURN_NETWORK": f"{host.project_name}_{agent.id}",
             "SMBOS_TURN_PIDS": str(turns.pids),
         })
+        mounts = integrations.turn_mounts_env(agent)
+        if mounts:
+            # Credential folders of the agent's integrations (paths only), for every turn.
+            environment["SMBOS_TURN_MOUNTS"] = mounts
     if agent.config.channels.telegram_only:
         environment["TELEGRAM_ONLY"] = "true"
     volumes = [

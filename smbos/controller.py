@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from smbos import engine as engines
+from smbos import integrations
 from smbos.contract import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
@@ -54,6 +55,9 @@ class AgentStatus:
     # "" for an image not built by `smbos build`.
     patches: str = ""
     turns: int = 0  # per-turn containers running for this agent now
+    # Telegram (smbos/integrations.py): off, -, connecting, connected, failed, unknown
+    telegram: str = "off"
+    telegram_detail: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -181,6 +185,8 @@ class Controller:
                     row.drift = "disabled"
                 elif data["Config"]["Labels"].get(LABEL_HASH) != agent.config_hash():
                     row.drift = "needs recreate"
+            row.telegram, row.telegram_detail = integrations.telegram_status(
+                self.project.state_dir(agent.id), agent.telegram, row.state == "running")
             rows.append(row)
         if not ids:
             for agent_id, data in sorted(containers.items()):

@@ -22,16 +22,22 @@ class Check:
     what: str
     fix: str = ""
     note: bool = False  # a line of detail under the check before it: never a failure
+    warning: bool = False  # works, but not as it should: shown with its fix, never a failure
 
     def line(self) -> str:
         if self.note:
             return f"     {self.what}"
-        mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.what}" + (f" -- fix: {self.fix}" if self.fix and not self.ok else "")
+        mark = "warn" if self.warning else "ok  " if self.ok else "FAIL"
+        shown = self.fix and (self.warning or not self.ok)
+        return f"{mark} {self.what}" + (f" -- fix: {self.fix}" if shown else "")
 
 
 def note(what: str) -> Check:
     return Check(True, what, note=True)
+
+
+def warn(what: str, fix: str) -> Check:
+    return Check(True, what, fix, warning=True)
 
 
 def failed(checks: list[Check]) -> int:
@@ -41,7 +47,7 @@ def failed(checks: list[Check]) -> int:
 def run(project: Project) -> list[Check]:
     """Every check, in the order an operator fixes things: engine, Compose, images, folders,
     ports, then each running agent's API and scheduler."""
-    from smbos import dockercompose, image, preflight, schedules
+    from smbos import dockercompose, image, integrations, preflight, schedules
     from smbos.controller import Controller
     from smbos.engine import EngineUnreachable, client as engine_client
     from smbos.interface import reach
@@ -81,6 +87,17 @@ def run(project: Project) -> list[Check]:
                                f"{', '.join(sorted(missing))})" if missing else "s present"),
                             "`smbos build` builds the agent image with the runtime image, or set "
                             "runtime.agent_image to one on this engine"))
+        for agent_id, wanted, packages in integrations.servers_missing_from_images(
+                client, project.image, fleet.enabled):
+            checks.append(Check(False, f"{agent_id}: agent image {wanted} lacks MCP server(s) "
+                                       f"{', '.join(packages)}",
+                                "`smbos build` installs the fleet's servers"))
+    for agent in fleet.enabled:
+        checks += [warn(f"{agent.id}: MCP server {name} runs through npx: a download in every "
+                        "turn, nothing without network",
+                        "give its tools entry `package: NAME@VERSION` and the command it "
+                        "installs, then `smbos build`")
+                   for name in integrations.npx_servers(agent)]
     rows = ({r.id: r for r in Controller(project, client).status(probe=False, fleet=fleet)}
             if client is not None else {})
     for agent in fleet.enabled:

@@ -23,7 +23,13 @@ from pathlib import Path
 from smbos import patches as patches_mod
 from smbos import source as source_mod
 from smbos.errors import EXIT_CHECK_FAILED, CheckFailed, SmbosError
-from smbos.interface import LABEL_AGENT_IMAGE, LABEL_IMAGE, LABEL_PATCHES, LABEL_SOURCE  # noqa: F401
+from smbos.interface import (  # noqa: F401 - re-exported
+    LABEL_AGENT_IMAGE,
+    LABEL_IMAGE,
+    LABEL_MCP_PACKAGES,
+    LABEL_PATCHES,
+    LABEL_SOURCE,
+)
 
 DOCKERFILE = "Dockerfile.nanoclaw"
 CA_FILE = Path("build") / "smbos-ca.crt"
@@ -31,6 +37,7 @@ AGENT_CONTEXT = Path("build") / "nanoclaw-agent"
 AGENT_REPO = "smbos/nanoclaw-agent"
 CA_IN_IMAGE = "/etc/smbos/ca/smbos-ca.crt"
 
+MCP_FAILED = "smbos: MCP server package failed to install:"
 
 
 class BuildFailed(CheckFailed):
@@ -51,6 +58,8 @@ class BuildSpec:
     patches: bool = True
     agent_image: bool = True
     no_cache: bool = False
+    # Pinned npm packages of the fleet's MCP servers, installed in the agent image (one layer).
+    mcp_packages: tuple[str, ...] = ()
 
 
 @dataclass
@@ -156,13 +165,45 @@ def _stage_agent_context(spec: BuildSpec, src: Path) -> Path:
     shutil.copytree(container, target, symlinks=True,
                     ignore=lambda _d, names: [n for n in names if n in ("node_modules", "dist")])
     ca = spec.context / CA_FILE
+    dockerfile = target / "Dockerfile"
     if ca.is_file():
         shutil.copyfile(ca, target / "smbos-ca.crt")
-        dockerfile = target / "Dockerfile"
         text = dockerfile.read_text(encoding="utf-8")
         dockerfile.write_text(_FROM.sub(lambda m: m.group(1) + "\n" + _CA_LINES.rstrip("\n"),
                                         text), encoding="utf-8")
+    if spec.mcp_packages:
+        text = dockerfile.read_text(encoding="utf-8")
+        dockerfile.write_text(text.rstrip("\n") + "\n" + mcp_layer(text, spec.mcp_packages),
+                              encoding="utf-8")
     return target
+
+
+_USER = re.compile(r"^USER\s+(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+def mcp_layer(dockerfile: str, packages: tuple[str, ...]) -> str:
+    """Lines added at the end of NanoClaw's agent Dockerfile: the MCP servers installed globally
+    (one layer, as root), then the Dockerfile's own last user again. A package that does not
+    install stops the build with a line naming it."""
+    users = _USER.findall(dockerfile)
+    installs = "; ".join(
+        f"npm install -g --no-audit --no-fund --no-update-notifier {p} "
+        f"|| {{ echo \"{MCP_FAILED} {p}\" >&2; exit 1; }}" for p in packages)
+    return ("# SMBOS: the fleet's MCP servers, installed once (never downloaded in a turn)\n"
+            "USER root\n"
+            f"RUN set -e; {installs}; npm cache clean --force >/dev/null 2>&1 || true\n"
+            f"USER {users[-1] if users else 'root'}\n")
+
+
+def failed_package(lines: list[str]) -> str | None:
+    """The package named by an MCP layer's failure line, if the step's output has one."""
+    for line in lines:
+        # The echoed line itself (the engine colours stderr), not the step's command that holds
+        # the same text.
+        text = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
+        if text.startswith(MCP_FAILED):
+            return text[len(MCP_FAILED):].strip()
+    return None
 
 
 def _agent_tag(agent_context: Path) -> str:
@@ -227,10 +268,21 @@ def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: No
     if spec.agent_image:
         agent_context = _stage_agent_context(spec, staged.folder)
         agent_tag = _agent_tag(agent_context)
-        on_phase(f"building the per-turn agent image {agent_tag}")
-        _stream(client, on_line, f"agent image build ({agent_tag})", path=str(agent_context),
-                tag=agent_tag, nocache=spec.no_cache, labels={LABEL_IMAGE: "nanoclaw-agent",
-                                       LABEL_SOURCE: spec.source.describe()})
+        on_phase(f"building the per-turn agent image {agent_tag}"
+                 + (f" with MCP servers {', '.join(spec.mcp_packages)}"
+                    if spec.mcp_packages else ""))
+        try:
+            _stream(client, on_line, f"agent image build ({agent_tag})", path=str(agent_context),
+                    tag=agent_tag, nocache=spec.no_cache,
+                    labels={LABEL_IMAGE: "nanoclaw-agent", LABEL_SOURCE: spec.source.describe(),
+                            LABEL_MCP_PACKAGES: ",".join(spec.mcp_packages)})
+        except BuildFailed as exc:
+            package = failed_package(exc.lines)
+            if package is None:
+                raise
+            raise BuildFailed(f"agent image build ({agent_tag}) failed: MCP server {package} "
+                              "could not be installed (check the package name and version in "
+                              "config.yaml, and the npm registry's reach)", exc.lines) from None
         build_args["AGENT_IMAGE"] = agent_tag
     labels = {
         LABEL_IMAGE: "nanoclaw",

@@ -19,6 +19,8 @@ LABEL_IMAGE = "io.smbos.image"
 LABEL_SOURCE = "io.smbos.source"
 LABEL_PATCHES = "io.smbos.patches"
 LABEL_AGENT_IMAGE = "io.smbos.agent-image"
+# On the per-turn agent image: the MCP server packages installed in it (smbos/integrations.py).
+LABEL_MCP_PACKAGES = "io.smbos.mcp-packages"
 
 # Inside the container.
 AGENT_MOUNT = "/smbos/agent"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import catalog, envfile, ports
+from smbos import catalog, envfile, integrations, ports
 from smbos.agent import Agent, Fleet
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
@@ -344,6 +344,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     for key, why in probe.required_env_keys():
         if key not in env_keys:
             problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))
+    problems += integrations.credential_problems(folder, config, display, severity)
     return loaded
 
 

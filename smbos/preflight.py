@@ -12,10 +12,11 @@ import socket
 import stat
 from pathlib import Path
 
+from smbos import integrations
 from smbos.agent import Agent
 from smbos.compose import Host
-from smbos.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.errors import Problem
+from smbos.interface import RUNTIME_GID, RUNTIME_UID
 
 
 
@@ -48,6 +49,9 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
     targets = [(state, 7, "the instance directory"), (agent.memory_dir, 7, "the memory folder")]
     if agent.env_path.is_file():
         targets.append((agent.env_path, 4, "the secrets file"))
+    # Credential folders: read (and, where the server refreshes its token, written) in turns.
+    for folder, writable in integrations.credential_dirs(agent):
+        targets.append((folder, 7 if writable else 5, "the credentials folder"))
     for path, want, what in targets:
         if _can(path, RUNTIME_UID, RUNTIME_GID, want):
             continue
@@ -58,7 +62,7 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
             notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
             continue
         problems.append(Problem(str(path), "permissions",
-                                f"{what} is not {'readable' if want == 4 else 'writable'} by uid "
+                                f"{what} is not {'writable' if want == 7 else 'readable'} by uid "
                                 f"{RUNTIME_UID}, the runtime's user; run `sudo chown -R "
                                 f"{RUNTIME_UID}:{RUNTIME_GID} {path}`"))
     folder = agent.folder

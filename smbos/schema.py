@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from smbos import catalog, envfile
+from smbos import catalog, envfile, integrations
 
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -129,15 +129,57 @@ class Runtime(_Model):
         return value
 
 
+class TelegramChat(_Model):
+    """A Telegram chat the agent serves: its id as NanoClaw writes it (`tg:<id>`, what the bot's
+    /chatid command answers), a name, and whether a message needs the trigger."""
+
+    id: str
+    name: str | None = Field(None, min_length=1, max_length=80)
+    requires_trigger: bool = True
+    trigger: str | None = Field(None, min_length=2, max_length=64)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not integrations.CHAT_ID_RE.match(value):
+            raise ValueError(f"expected a chat id as the bot's /chatid answers it, such as "
+                             f"tg:123456789 or tg:-1001234567890, got {value[:40]!r}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
+    @field_validator("trigger")
+    @classmethod
+    def _trigger(cls, value: str | None) -> str | None:
+        value = _single_line(value)
+        if value is not None and not value.startswith("@"):
+            raise ValueError(f"expected @ and a name, such as @Andy, got {value[:40]!r}")
+        return value
+
+    @property
+    def folder(self) -> str:
+        """NanoClaw's group folder name for the chat (unique per chat, as its store wants)."""
+        return integrations.chat_folder(self.id)
+
+
 class Channels(_Model):
     telegram: bool = False
     telegram_only: bool = False
+    # The Telegram chats the agent serves (smbos/integrations.py), registered at every start.
+    telegram_chats: list[TelegramChat] = []
 
     @model_validator(mode="after")
     def _only_needs_telegram(self) -> Channels:
         if self.telegram_only and not self.telegram:
             raise ValueError("telegram_only needs telegram: true (the only channel would be "
                              "one that is off)")
+        ids = [chat.id for chat in self.telegram_chats]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"telegram_chats: chat {twice[0]} is listed twice")
         return self
 
 
@@ -150,13 +192,18 @@ class Tool(_Model):
     command: str | None = Field(None, min_length=1)
     args: list[str] = []
     env: dict[str, str] = {}
+    # The pinned npm package that provides `command`, installed in the agent image by build.
+    package: str | None = None
 
     @model_validator(mode="after")
     def _server(self) -> Tool:
-        if self.type != "mcp" and (self.command or self.args or self.env):
-            raise ValueError("command, args and env are only for type: mcp")
-        if (self.args or self.env) and not self.command:
-            raise ValueError("args and env need a command")
+        if self.type != "mcp" and (self.command or self.args or self.env or self.package):
+            raise ValueError("command, args, env and package are only for type: mcp")
+        if (self.args or self.env or self.package) and not self.command:
+            raise ValueError("args, env and package need a command")
+        if self.package is not None and not integrations.PACKAGE_RE.match(self.package):
+            raise ValueError(f"package: expected an npm package with its exact version, such as "
+                             f"mcp-files@1.2.3 or @scope/server@2.0.1, got {self.package[:60]!r}")
         for var, key in self.env.items():
             for name in (var, key):
                 if not envfile.KEY_RE.match(name):
@@ -375,11 +422,34 @@ class AgentConfig(_Model):
     schedules: list[Schedule] = []
     skills: list[Skill] = []
     heal: Heal = Heal()
+    # integration -> its folder of credential files, under credentials/ (smbos/integrations.py)
+    credentials: dict[str, str] = {}
 
     @field_validator("name", "description")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, folder in value.items():
+            pack = catalog.INTEGRATIONS.get(name)
+            if pack is None or pack.credentials is None:
+                with_files = sorted(n for n, p in catalog.INTEGRATIONS.items() if p.credentials)
+                raise ValueError(f"{name!r} is not an integration with credential files; "
+                                 f"expected one of: {', '.join(with_files)}")
+            problem = integrations.folder_problem(folder)
+            if problem:
+                raise ValueError(f"{name}: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_used(self) -> AgentConfig:
+        unused = sorted(set(self.credentials) - set(self.integrations))
+        if unused:
+            raise ValueError(f"credentials: {unused[0]} is not in integrations")
+        return self
 
     @field_validator("integrations")
     @classmethod

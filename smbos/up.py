@@ -55,7 +55,7 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
             build: Callable[[object], object], say: Callable[[str], None]) -> Plan:
     """Everything before containers start. `build(client)` builds the runtime image when it is
     missing; raises `InvalidInput` (folders, state/), `CheckFailed` (images) or `SmbosError`."""
-    from smbos import compose, image, preflight
+    from smbos import compose, image, integrations, preflight
     from smbos.controller import Controller
 
     fleet = project.load_valid(strict_env=True, say=say)
@@ -80,8 +80,13 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
     for agent_id, wanted in missing:
         say(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
             "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
-    if missing:
-        raise CheckFailed(f"{len(missing)} agent(s) without their per-turn agent image")
+    lacking = integrations.servers_missing_from_images(controller.client, project.image, agents)
+    for agent_id, wanted, packages in lacking:
+        say(f"agents/{agent_id}: per-turn agent image {wanted} lacks the MCP server(s) "
+            f"{', '.join(packages)}; `smbos build` installs the fleet's servers")
+    if missing or lacking:
+        raise CheckFailed(f"{len(missing) + len(lacking)} agent(s) without their per-turn agent "
+                          "image or its MCP servers")
     notes: list[str] = []
     problems = []
     host = project.host()

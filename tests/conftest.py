@@ -158,4 +158,4 @@ def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.Complete
 # The real-container fixtures (docker_client, standin_image, test_fleet), for every test module.
 from .dockerfleet import docker_client, standin_image, test_fleet  # noqa: E402,F401
 # The real-runtime fixtures (real_build, fake_api, real_fleet): tests/realruntime.py.
-from .realruntime import fake_api, real_build, real_fleet  # noqa: E402,F401
+from .realruntime import fake_api, fake_telegram, real_build, real_fleet  # noqa: E402,F401

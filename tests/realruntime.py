@@ -19,7 +19,9 @@ and no image registry (the product builds the fork as it is):
   Claude Code and the agent runner are installed exactly as the Dockerfile says.
 
 Both images are built by `smbos build` itself, with `--ca-cert` set to the host's CA bundle (the
-package registries are reached through a TLS-intercepting proxy) and the local base images as
+package registries are reached through a TLS-intercepting proxy) plus the tier's own test CA
+(made once with openssl and kept in CACHE: it signs the fake Telegram Bot API's certificate for
+api.telegram.org, which the runtime then trusts exactly as it trusts a proxy), and the local base images as
 `BASE_IMAGE`, `BUILD_IMAGE` (with python3, make, g++ and Node's headers: better-sqlite3 compiles
 from source offline) and `DOCKER_CLI_IMAGE`.
 """
@@ -161,9 +163,54 @@ def ensure_base_images() -> None:
             pytest.fail(f"making {tag} failed:\n{proc.stderr[-3000:]}")
 
 
+TEST_CA_DIR = CACHE / "test-ca"
+TELEGRAM_HOST = "api.telegram.org"
+
+
+def _openssl(*args: str) -> None:
+    proc = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        pytest.fail(f"openssl {args[0]} failed: {proc.stderr[-1500:]}")
+
+
+def make_test_ca() -> Path:
+    """The tier's test CA and a certificate for api.telegram.org signed by it (made once per
+    CACHE, so the images built with it stay cached); returns the folder holding ca.crt,
+    server.crt and server.key."""
+    folder = TEST_CA_DIR
+    if (folder / ".done").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = folder / "ca.key", folder / "ca.crt"
+    key, csr, crt = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    ext = folder / "server.ext"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+             "-subj", "/CN=SMBOS test CA (real-runtime tier)", "-keyout", str(ca_key),
+             "-out", str(ca_crt))
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={TELEGRAM_HOST}",
+             "-keyout", str(key), "-out", str(csr))
+    ext.write_text(f"subjectAltName=DNS:{TELEGRAM_HOST}\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-days", "3650", "-extfile", str(ext), "-out", str(crt))
+    for path in (key, crt, ca_crt):
+        os.chmod(path, 0o644)  # read by the fake's container
+    (folder / ".done").write_text("ok\n")
+    return folder
+
+
+def ca_bundle() -> str:
+    """The host's CA bundle (the registries' proxy) plus the tier's test CA."""
+    bundle = CACHE / "ca-bundle.pem"
+    text = Path(CA_BUNDLE).read_text() + "\n" + (make_test_ca() / "ca.crt").read_text()
+    if not bundle.is_file() or bundle.read_text() != text:
+        bundle.write_text(text)
+    return str(bundle)
+
+
 def build_args() -> list[str]:
     """The `smbos build` arguments of the tier (besides --source and --tag)."""
-    return ["--ca-cert", CA_BUNDLE,
+    return ["--ca-cert", ca_bundle(),
             "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
             "--build-arg", f"BUILD_IMAGE={BUILD_IMAGE}",
             "--build-arg", f"DOCKER_CLI_IMAGE={BASE_IMAGE}"]
@@ -234,11 +281,12 @@ def fake_api(docker_client):
 class RealFleet(LiveFleet):
     fake: FakeApi
 
-    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = ""):
+    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = "",
+                 **kwargs):
         cfg = {"runtime": {"container_isolation": "docker"}}
         cfg.update(config or {})
         folder = self.add(agent_id, config=cfg,
-                          env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}")
+                          env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}", **kwargs)
         return folder
 
     def up(self, *args: str, timeout: float = 300):
@@ -264,3 +312,63 @@ def real_fleet(tmp_path, docker_client, real_build, fake_api):
             all=True, filters={"label": f"io.smbos.project={fleet.name}"}):
         container.remove(force=True)
     fleet.teardown()
+
+
+class FakeTelegram:
+    """The fake Telegram Bot API container (tests/fakes/telegram.mjs)."""
+
+    def __init__(self, client, name: str, port: int, token: str):
+        self.client = client
+        self.name = name
+        self.port = port
+        self.token = token
+
+    def _call(self, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def calls(self) -> list[dict]:
+        return self._call("/_fake/calls")
+
+    def message(self, chat_id: int, text: str) -> dict:
+        return self._call("/_fake/message", {"chat_id": chat_id, "text": text})
+
+    def sent(self, chat_id: int) -> list[str]:
+        """The texts the bot sent or edited in chat `chat_id`."""
+        return [str(c["body"].get("text")) for c in self.calls()
+                if c["method"] in ("sendMessage", "editMessageText")
+                and str(c["body"].get("chat_id")) == str(chat_id)]
+
+    def join(self, network: str) -> None:
+        """The agent's network, as api.telegram.org (the runtime resolves it there first)."""
+        self.client.networks.get(network).connect(self.name, aliases=[TELEGRAM_HOST])
+
+
+@pytest.fixture(scope="session")
+def fake_telegram(docker_client):
+    ensure_base_images()
+    certs = make_test_ca()
+    name = f"smbos-test-fake-telegram-{secrets.token_hex(3)}"
+    port = free_port()
+    token = f"{secrets.randbelow(10**9) + 10**9}:AA{secrets.token_urlsafe(24)}"
+    container = docker_client.containers.run(
+        BASE_IMAGE, ["node", "/fake/telegram.mjs"], name=name, detach=True,
+        environment={"FAKE_TELEGRAM_TOKEN": token, "FAKE_CERT_DIR": "/ca"},
+        volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"},
+                 str(certs): {"bind": "/ca", "mode": "ro"}},
+        ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-telegram"})
+    fake = FakeTelegram(docker_client, name, port, token)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fake.calls()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(container.logs().decode()[-2000:]) from None
+            time.sleep(0.3)
+    yield fake
+    container.remove(force=True)

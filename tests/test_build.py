@@ -135,19 +135,20 @@ def test_every_bundled_patch_has_its_header():
     bundled = patches.bundled()
     assert [p.id for p in bundled] == ["web-chat-row", "scheduler-loop", "ipc-watcher",
                                        "chat-done", "turn-settings", "schedule-task-id",
-                                       "task-done"]
+                                       "task-done", "telegram-connect"]
     for patch in bundled:
         assert patch.fixes and patch.variants and patch.fixed_when, patch.id
 
 
 @pytest.mark.parametrize("commit, applied, reason", [
     ("fd6e44d", ["web-chat-row", "scheduler-loop", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done"], {"ipc-watcher": "already fixed"}),
+                 "schedule-task-id", "task-done", "telegram-connect"],
+     {"ipc-watcher": "already fixed"}),
     ("afcd598", ["web-chat-row", "scheduler-loop", "ipc-watcher", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done"], {}),
+                 "schedule-task-id", "task-done", "telegram-connect"], {}),
     ("60d8207", ["chat-done", "turn-settings", "schedule-task-id", "task-done"],
      {"web-chat-row": "not for this source", "scheduler-loop": "not for this source",
-      "ipc-watcher": "not for this source"}),
+      "ipc-watcher": "not for this source", "telegram-connect": "not for this source"}),
 ])
 def test_patches_apply_to_each_fork_variant_once(tmp_path, commit, applied, reason):
     root = fork(tmp_path, commit)

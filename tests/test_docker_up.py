@@ -135,12 +135,13 @@ def test_integrations_reach_the_runtime_as_mcp_servers(test_fleet):
     assert chat.code == 0, chat.output
     short = {v: hashlib.sha256(v.encode()).hexdigest()[:12] for v in (notion, files)}
     assert (f"mcp=files:mcp-files:FILES_API_TOKEN={short[files]},"
-            f"notion:npx:NOTION_TOKEN={short[notion]}") in chat.stdout, chat.stdout
+            f"notion:notion-mcp-server:NOTION_TOKEN={short[notion]}") in chat.stdout, chat.stdout
 
     config = test_fleet.agents / "wired" / "memory" / ".mcp.json"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     servers = json.loads(config.read_text())["mcpServers"]
-    assert servers["notion"] == {"command": "npx", "args": ["-y", "@notionhq/notion-mcp-server"],
+    # Run from the per-turn agent image, where `smbos build` installs it (no npx download).
+    assert servers["notion"] == {"command": "notion-mcp-server", "args": [],
                                  "env": {"NOTION_TOKEN": notion}}
     assert "calendar" not in servers
     assert servers["files"]["args"] == ["--root", "/data"]

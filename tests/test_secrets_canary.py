@@ -83,6 +83,11 @@ def _fleet(project: Path, canaries: Canaries) -> list[str]:
     write_agent(agents, "full", everything,
                 env_example=_example_for([*integration_keys, "TELEGRAM_BOT_TOKEN", "SHOP_DOMAIN"]),
                 env=_env_text("full", canaries))
+    # Credential files (calendar): their contents are secrets too, never read or shown.
+    creds = agents / "full" / "credentials" / "calendar"
+    creds.mkdir(parents=True)
+    for name in ("gcp-oauth.keys.json", "tokens.json"):
+        (creds / name).write_text('{"client_secret": "%s"}\n' % canaries.plant(f"full:{name}"))
     write_agent(agents, "plain", env=_env_text("plain", canaries))
     write_agent(agents, "some", {"name": "Some", "runtime": {"container_isolation": "docker"},
                                  "integrations": ["github", "notion"]},

@@ -179,7 +179,7 @@ def _rest(rest: int, unit: str) -> str:
 def status_table(rows) -> Table:
     table = Table(box=None, pad_edge=False)
     for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
-                   "DRIFT"):
+                   "TELEGRAM", "DRIFT"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         api = row.api
@@ -188,6 +188,7 @@ def status_table(rows) -> Table:
         table.add_row(row.id, row.state, row.health, api,
                       row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
                       human_seconds(row.uptime_s), str(row.restarts), str(row.turns),
+                      row.telegram + (f" ({row.telegram_detail})" if row.telegram_detail else ""),
                       row.drift or "-")
     return table
 

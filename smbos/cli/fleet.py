@@ -77,6 +77,7 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
                  build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True,
                  no_cache: bool = False):
     from smbos import image
+    from smbos import integrations
     from smbos import source as source_mod
     from smbos.operations import parse_assignments
 
@@ -92,7 +93,8 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
                            tag=tag or project.image, source=where,
                            build_args=parse_assignments(build_args, "--build-arg KEY=VALUE"),
                            ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image,
-                           no_cache=no_cache)
+                           no_cache=no_cache,
+                           mcp_packages=integrations.image_packages(project.load().agents))
     staged = image.prepare(spec, on_phase=err)
     client = client or controller_for(project).client
     console = make_console(stderr=True)

@@ -129,3 +129,7 @@ def new(project: Project, agent_id: str, template: str, name: str | None,
         sys.exit(EXIT_INVALID_INPUT)
     out(f"created {folder}/ from template {template!r} on port {port}")
     out(f"next: fill {folder}/.env (see .env.example), then `smbos generate`")
+    from smbos import integrations
+
+    for step in integrations.next_steps(after.get(agent_id), folder):
+        out(f"next: {step}")

@@ -3,7 +3,9 @@
 //
 //   1. instance directory: store/ -> SMBOS_STORE_DIR, groups/web-chat -> SMBOS_MEMORY_DIR, data/
 //   2. identity: the body of agent.md into the managed block of groups/web-chat/CLAUDE.md
-//   3. secrets: /smbos/agent/.env copied to <instance>/.env, mode 600
+//   3. secrets: /smbos/agent/.env copied to <instance>/.env, mode 600 (without
+//      TELEGRAM_BOT_TOKEN when channels.telegram is off); the declared Telegram chats queued for
+//      registration through NanoClaw's IPC (channels.mjs)
 //   4. NanoClaw's container/agent-runner/src copied into the instance directory
 //   5. relay 0.0.0.0:SMBOS_RELAY_PORT -> 127.0.0.1:HTTP_PORT, then NanoClaw; signals forwarded,
 //      exits with NanoClaw's exit code
@@ -17,6 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+import { TOKEN_KEY, checkChats, parseTelegram, prepareChats, withoutToken } from './channels.mjs';
 
 const NAME = 'smbos-entrypoint';
 const BEGIN = '<!-- smbos:identity:begin -->';
@@ -104,6 +108,7 @@ function readConfig() {
     // Checked before anything is written, so a bad value changes nothing.
     schedules: parseSchedules(process.env.SMBOS_SCHEDULES),
     mcpServers: parseMcpServers(process.env.SMBOS_MCP_SERVERS),
+    telegram: parseTelegram(process.env, fail),
   };
 }
 
@@ -227,6 +232,8 @@ function copyEnv(cfg) {
     fail(fsProblem(err, source, 'read'));
   }
   let text = content.toString('utf8');
+  // channels.telegram: false is the one switch: NanoClaw reads the token from .env itself.
+  if (cfg.telegram.enabled === false) text = withoutToken(text);
   const keys = text.split(/\r?\n/)
     .map((line) => line.trim().replace(/^export\s+/, ''))
     .filter((line) => line && !line.startsWith('#') && line.includes('='))
@@ -249,7 +256,8 @@ function copyEnv(cfg) {
 
 // --- step 3b: MCP servers ----------------------------------------------------------------
 
-/** SMBOS_MCP_SERVERS: {name: {command, args: [..], env: {VAR: KEY of .env}}}; null when unset. */
+/** SMBOS_MCP_SERVERS: {name: {command, args: [..], env: {VAR: KEY of .env}, values: {VAR: text}}};
+ * null when unset. */
 export function parseMcpServers(text) {
   if (text === undefined) return null;
   let servers;
@@ -266,6 +274,7 @@ export function parseMcpServers(text) {
     if (!server || typeof server.command !== 'string' || !server.command) fail(`${where}.command must be a non-empty string`);
     if (!Array.isArray(server.args || []) || (server.args || []).some((a) => typeof a !== 'string')) fail(`${where}.args must be a list of strings`);
     if (typeof (server.env || {}) !== 'object') fail(`${where}.env must be an object`);
+    if (typeof (server.values || {}) !== 'object') fail(`${where}.values must be an object`);
   }
   return servers;
 }
@@ -303,7 +312,8 @@ function writeMcpConfig(cfg) {
   const mcpServers = {};
   const missing = [];
   for (const [name, server] of Object.entries(cfg.mcpServers)) {
-    const serverEnv = {};
+    // `values`: fixed values (where a credential file is in the per-turn container).
+    const serverEnv = { ...(server.values || {}) };
     for (const [variable, key] of Object.entries(server.env || {})) {
       if (env[key]) serverEnv[variable] = env[key];
       else missing.push(`${name}:${key}`);
@@ -539,6 +549,7 @@ function startRuntime(cfg, relay) {
   const entry = path.join(cfg.nanoclawDir, 'dist', 'index.js');
   if (!fs.existsSync(entry)) fail(`NanoClaw not found: ${entry} does not exist`);
   const env = { ...process.env, PWD: cfg.instanceDir };
+  if (cfg.telegram.enabled === false) delete env[TOKEN_KEY];
   // The extra CA of `smbos build --ca-cert` (a proxy that intercepts TLS, a private gateway).
   let caSize = 0;
   try {
@@ -582,10 +593,14 @@ async function main() {
   writeIdentity(cfg);
   copyEnv(cfg);
   writeMcpConfig(cfg);
+  const chats = attempt('prepare', path.join(cfg.instanceDir, 'data', 'ipc', 'main'),
+    () => prepareChats(cfg, ensureSymlink));
+  if (chats) info(`telegram: ${chats} chat(s) queued for registration through NanoClaw's IPC`);
   copyAgentRunner(cfg);
   const relay = await startRelay(cfg);
   startRuntime(cfg, relay);
   reconcileSchedules(cfg).catch((err) => info(`warning: schedules: ${err.message}`));
+  checkChats(cfg, getJson, sleep, info).catch((err) => info(`warning: telegram: ${err.message}`));
 }
 
 if (process.argv[1] && fs.realpathSync(path.resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {

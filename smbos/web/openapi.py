@@ -199,6 +199,10 @@ COMPONENTS = {
             "published": {"type": "string"}, "drift": {"type": "string"},
             "restart_needed": {"type": "boolean"}, "action": {"type": ["string", "null"]},
             "turns": {"type": "integer", "description": "per-turn containers running now"},
+            "telegram": {"type": "string", "description": "the Telegram channel: off, -, "
+                         "connecting, connected, failed, unknown"},
+            "telegram_detail": {"type": "string",
+                                "description": "a failure's reason, the chats it serves"},
             "patches": {"type": "string",
                         "description": "runtime patches of the image, comma-separated"}}},
         "Env": {"type": "object", "properties": {

@@ -328,7 +328,7 @@
             el('div', { class: 'muted small', text: data.id })),
           el('td', { class: 'c-state' }), el('td', { class: 'c-health' }), el('td', { class: 'c-api' }),
           el('td', { class: 'c-port' }), el('td', { class: 'c-uptime' }), el('td', { class: 'c-restarts' }),
-          el('td', { class: 'c-turns' }), el('td', { class: 'c-drift' }),
+          el('td', { class: 'c-turns' }), el('td', { class: 'c-telegram' }), el('td', { class: 'c-drift' }),
           el('td', { class: 'c-actions' },
             el('button', { type: 'button', 'data-verb': 'start', disabled: true, text: 'Start' }), ' ',
             el('button', { type: 'button', 'data-verb': 'stop', disabled: true, text: 'Stop' }), ' ',
@@ -353,6 +353,9 @@
       $('.c-uptime', tr).textContent = human(data.uptime_s);
       $('.c-restarts', tr).textContent = data.state === 'unknown' ? '-' : String(data.restarts);
       $('.c-turns', tr).textContent = data.state === 'unknown' ? '-' : String(data.turns || 0);
+      const telegram = $('.c-telegram', tr);
+      telegram.textContent = data.telegram || '-';
+      telegram.title = data.telegram_detail || '';
       const drift = $('.c-drift', tr);
       drift.replaceChildren();
       if (data.drift) drift.append(pill(data.drift, 'warn'), ' ');
@@ -421,6 +424,9 @@
       $('#a-uptime').textContent = 'uptime ' + human(row.uptime_s);
       $('#a-restarts').textContent = 'restarts ' + (row.state === 'unknown' ? '-' : row.restarts);
       $('#a-turns').textContent = 'turns running ' + (row.state === 'unknown' ? '-' : (row.turns || 0));
+      const telegram = $('#a-telegram');
+      telegram.textContent = 'telegram ' + (row.telegram || '-') + (row.telegram_detail ? ' (' + row.telegram_detail + ')' : '');
+      telegram.classList.toggle('bad', row.telegram === 'failed');
       const drift = $('#a-drift');
       drift.hidden = !row.drift;
       drift.textContent = row.drift || '';

@@ -1,8 +1,9 @@
 // IPC task files (data/ipc/<folder>/tasks/*.json), as the SMBOS fork handles them with SMBOS's
 // runtime patches: `schedule_task` honours a caller's `taskId` (the same id of the same group
-// updates the task, a new context mode replaces it), `pause_task`, `resume_task`, `cancel_task`.
+// updates the task, a new context mode replaces it), `pause_task`, `resume_task`, `cancel_task`,
+// and `register_group` from the main group's folder.
 // Like the fork, an unknown type (there is no `update_task`) is logged and the file consumed.
-import { computeNextRun } from './scheduler.js';
+import { MAIN_FOLDER, computeNextRun } from './scheduler.js';
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -61,6 +62,21 @@ export function processTaskIpc(scheduler, data, folder) {
       if (data.type === 'resume_task') store.updateTask(task.id, { status: 'active' });
       if (data.type === 'cancel_task') store.deleteTask(task.id);
       scheduler.log(`ipc: ${data.type} ${task.id}`);
+      return;
+    }
+    case 'register_group': {
+      // As NanoClaw: only the main group's folder may register a chat; an upsert by jid.
+      if (folder !== MAIN_FOLDER) {
+        scheduler.log(`ipc: register_group from ${folder} blocked (only the main folder may)`);
+        return;
+      }
+      for (const key of ['jid', 'name', 'folder', 'trigger']) {
+        if (!data[key]) throw new Error(`register_group without ${key}`);
+      }
+      scheduler.store.registerGroup({ jid: String(data.jid), name: String(data.name),
+        folder: String(data.folder), trigger_pattern: String(data.trigger),
+        requires_trigger: data.requiresTrigger !== false });
+      scheduler.log(`ipc: group ${data.jid} registered (folder ${data.folder})`);
       return;
     }
     default:

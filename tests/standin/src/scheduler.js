@@ -8,6 +8,7 @@ import { runTurn, WEB_CHAT_JID } from './agent.js';
 import { processTaskIpc } from './ipc.js';
 
 const IPC_DIR = path.join('data', 'ipc');
+export const MAIN_FOLDER = 'main';
 const IPC_POLL_MS = 1000;
 
 /** next_run (ISO string or null) for a schedule; throws a readable Error when invalid. */
@@ -115,8 +116,10 @@ export class Scheduler {
     }
   }
 
-  /** A group folder may act on its own chat only (no group is the main group here). */
+  /** A group folder may act on its own chat only, except the main group's folder (`main`,
+   * trusted by its name as NanoClaw does). */
   authorize(folder, targetFolder) {
+    if (folder === MAIN_FOLDER) return;
     if (folder !== targetFolder) throw new Error(`folder ${folder} may not act on ${targetFolder}`);
   }
 
