@@ -59,7 +59,10 @@ def package_name(spec: str) -> str:
 
 def server_packages(agent: Agent) -> dict[str, str]:
     """{server name: pinned package} for each of the agent's servers that comes from a package
-    (an integration's default server, or a `tools` entry with `package`)."""
+    (an integration's default server, or a `tools` entry with `package`).
+
+    The walk is `Agent.mcp_servers`'s (integrations' defaults, then `tools` entries override or
+    disable them by id) on purpose: a server is installed exactly when it is configured."""
     found: dict[str, str] = {}
     for name in agent.config.integrations:
         default = catalog.INTEGRATIONS[name].mcp
