@@ -76,6 +76,12 @@ class Bench:
             match = re.fullmatch(r"(.*)/\.env( \(missing\))?", problem["path"])
             if problem["severity"] != "error":
                 continue
+            if problem["message"].startswith("missing: integration "):
+                # A credential file (Calendar's OAuth client and token): the stand-in never reads it.
+                file = Path(problem["path"]).resolve()  # relative to this working directory
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text('{"bench": "fake, not a credential"}\n')
+                continue
             if not match:
                 sys.exit(f"the portfolio does not validate: {problem}")
             keys.setdefault(Path(match.group(1)).name, []).append(problem["field"])

@@ -14,6 +14,7 @@
 # fleet uses (smbos/nanoclaw*, nanoclaw-agent:*) is ever tagged.
 #
 # Environment: SMBOS_STANDIN_IMAGE, SMBOS_TEST_BASE_IMAGE, SMBOS_DEMO_PROJECT (smbos-demo),
+# SMBOS_DEMO_DIR (build/demo),
 # SMBOS_DEMO_WAIT (seconds, 180), SMBOS (the smbos command; default .venv/bin/smbos).
 set -euo pipefail
 
@@ -23,7 +24,7 @@ IMAGE=${SMBOS_STANDIN_IMAGE:-smbos/nanoclaw-standin:test}
 BASE=${SMBOS_TEST_BASE_IMAGE:-smbos-test/base:bookworm}
 PROJECT=${SMBOS_DEMO_PROJECT:-smbos-demo}
 WAIT=${SMBOS_DEMO_WAIT:-180}
-DEMO=$ROOT/build/demo
+DEMO=${SMBOS_DEMO_DIR:-$ROOT/build/demo}
 AGENTS=$DEMO/agents
 
 if [ -n "${SMBOS:-}" ]; then
@@ -97,7 +98,19 @@ data = json.loads(os.environ["REPORT"])
 keys: dict[str, list[str]] = {}
 for problem in data["problems"]:
     path, field = problem["path"], problem["field"]
-    if problem["severity"] != "error" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+    if problem["severity"] != "error":
+        continue
+    if problem["message"].startswith("missing: integration "):
+        # An integration's credential file (Calendar's OAuth client and token): a fake one, which
+        # the stand-in never reads (its turns start no MCP server).
+        file = Path(path).resolve()  # validate ran in this working directory
+        if not file.is_relative_to(agents):
+            sys.exit(f"demo: error: a credential file outside the demo copy: {path}")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text('{"demo": "fake, not a credential"}\n')
+        print(f"demo: wrote {os.path.relpath(file)} (fake)")
+        continue
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
         continue
     match = re.fullmatch(r"(.*)/\.env( \(missing\))?", path)
     if not match:
@@ -113,7 +126,7 @@ for agent, names in sorted(keys.items()):
     lines += [f"{name}=demo-fake-{name.lower().replace('_', '-')}" for name in names]
     env.write_text("\n".join(lines) + "\n")
     env.chmod(0o600)
-    print(f"demo: wrote {env.relative_to(agents.parent.parent.parent)} with fake values for "
+    print(f"demo: wrote {os.path.relpath(env)} with fake values for "
           f"{', '.join(names)}")
 EOF
     smbos_demo validate --strict >/dev/null || die "the demo copy does not validate: see \`smbos validate --strict --agents $AGENTS\`"
@@ -169,7 +182,7 @@ cmd_up() {
     printf '\n'
     if [ "$code" -eq 0 ]; then
         say "the portfolio is up. Try:"
-        say "  SMBOS_PROJECT=$PROJECT ${SMBOS_CMD[*]} chat andy 'hello' --agents build/demo/agents"
+        say "  SMBOS_PROJECT=$PROJECT ${SMBOS_CMD[*]} chat andy 'hello' --agents $(realpath --relative-to=. "$AGENTS")"
         say "  curl http://127.0.0.1:3101/api/state"
         say "  tests/docker/demo.sh down"
     else
