@@ -225,3 +225,32 @@ def test_the_engine_going_away_mid_run(client, fleet):
     assert {row["state"] for row in status.json()["agents"]} == {"unknown"}
     page = client.get("/")
     assert page.status_code == 200 and "stopped answering" in page.text
+
+
+def test_telegram_in_status_and_on_the_pages(tmp_path):
+    """The UI shows the channel as `smbos status` does: what the runtime records, never the token."""
+    token = "123456789:AA" + secrets.token_hex(16)
+    agents = tmp_path / "agents"
+    write_agent(agents, "tele", {"port": free_port(), "channels": {"telegram": True}},
+                env=f"ANTHROPIC_API_KEY=sk-ant-x\nTELEGRAM_BOT_TOKEN={token}\n",
+                env_example="# Anthropic API key.\nANTHROPIC_API_KEY=\n"
+                            "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n")
+    write_agent(agents, "quiet", {"port": free_port()})
+    fleet = FakeFleet(Project.from_options(agents, None, f"f{secrets.token_hex(4)}"))
+    fleet.run("tele")
+    fleet.run("quiet")
+    data = fleet.project.state_dir("tele") / "data"
+    data.mkdir(parents=True)
+    (data / "smbos-telegram.json").write_text('{"state": "failed", "error": "401: Unauthorized"}')
+    app = create_app(fleet.project, TOKEN, transport=fleet.transport(), docker_client=fleet.docker)
+    with make_client(app) as c:
+        rows = {r["id"]: r for r in c.get("/api/status").json()["agents"]}
+        assert (rows["tele"]["telegram"], rows["tele"]["telegram_detail"]) == (
+            "failed", "401: Unauthorized")
+        assert rows["quiet"]["telegram"] == "off"
+        (data / "smbos-telegram.json").write_text('{"state": "connected"}')
+        assert c.get("/api/agents/tele").json()["status"]["telegram"] == "connected"
+        pages = [c.get("/"), c.get("/agents/tele")]
+        assert ">Telegram<" in pages[0].text and 'id="a-telegram"' in pages[1].text
+        for response in [*pages, c.get("/api/status"), c.get("/api/agents/tele", headers=AUTH)]:
+            assert token not in response.text

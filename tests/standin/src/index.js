@@ -68,6 +68,14 @@ try {
 }
 fs.mkdirSync(path.join(cwd, 'groups', WEB_CHAT_FOLDER, 'logs'), { recursive: true });
 fs.mkdirSync(path.join(cwd, 'data', 'ipc', WEB_CHAT_FOLDER, 'tasks'), { recursive: true });
+// With a token, the patched runtime records its Telegram channel as `connecting` and, with
+// api.telegram.org out of reach, stays there (grammy retries for ever); the stand-in never
+// connects, so it records the same and nothing more (never the token).
+if (config.telegramBotToken) {
+  const file = path.join(cwd, 'data', 'smbos-telegram.json');
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ state: 'connecting', at: new Date().toISOString() }) + '\n');
+  fs.renameSync(`${file}.tmp`, file);
+}
 store.registerGroup({
   jid: WEB_CHAT_JID,
   name: 'Web Chat',
