@@ -9,9 +9,12 @@ of each command as a fresh process, as an operator or a script runs it:
   script would do to get the same answer), with the ratio `status --json` / baseline (aim <= 3);
 - with `--baseline REF|DIR`, each smbos command also as it was at that git revision (the package
   exported to a temporary folder) or in DIR (a folder holding an earlier `smbos/`), run on the
-  same interpreter and packages, so before and after are measured in one run, alternating.
+  same interpreter and packages, so before and after are measured in one run, alternating;
+- with `--portfolio REF|DIR`, on agents/ as it was at REF (or DIR): a baseline from before a
+  change to the portfolio's folders may reject today's (it is then left out, with the reason).
 
     python bench/cli.py [--repeat 5] [--image smbos/nanoclaw-standin:test] [--baseline REF|DIR]
+                        [--portfolio REF|DIR]
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ sys.path.insert(0, str(HERE))
 from up import PROJECT, ROOT, Bench, port_busy, run  # noqa: E402
 
 
-def export_tree(ref: str, into: Path) -> Path:
-    """The package as it was at `ref`, exported (not checked out) into `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "smbos"],
+def export_tree(ref: str, into: Path, what: str = "smbos") -> Path:
+    """The folder `what` (the package) as it was at `ref`, exported (not checked out) into
+    `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, what],
                              capture_output=True, check=False)
     if archive.returncode != 0:
-        sys.exit(f"--baseline {ref}: {archive.stderr.decode(errors='replace').strip()}")
+        sys.exit(f"{ref}: {archive.stderr.decode(errors='replace').strip()}")
     into.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into
@@ -60,11 +64,20 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REF|DIR", default=None,
                         help="Also time each smbos command as it was at this git revision, or "
                              "as the smbos/ package in DIR is.")
+    parser.add_argument("--portfolio", metavar="REF|DIR", default=None,
+                        help="The agent folders to run: agents/ as it was at this git revision, "
+                             "or DIR (default: agents/ of this checkout). A baseline from before "
+                             "a change to the portfolio needs the portfolio of its time.")
     args = parser.parse_args()
     if run(["docker", "image", "inspect", args.image], check=False).returncode != 0:
         sys.exit(f"image {args.image} not found: run tests/docker/build-standin-image.sh")
     with tempfile.TemporaryDirectory(prefix="smbos-bench-cli-", ignore_cleanup_errors=True) as tmp:
-        bench = Bench(Path(tmp), args.image)
+        portfolio = ROOT / "agents"
+        if args.portfolio:
+            given = Path(args.portfolio)
+            portfolio = given if given.is_dir() else export_tree(
+                args.portfolio, Path(tmp) / "portfolio", "agents") / "agents"
+        bench = Bench(Path(tmp), args.image, portfolio)
         ports = bench.prepare()
         busy = [p for p in ports if port_busy(p)]
         if busy:
@@ -122,7 +135,8 @@ def main() -> None:
         finally:
             bench.compose_run("down", "--remove-orphans", "--volumes", check=False)
     medians = {name: statistics.median(values) * 1000 for name, values in timings.items()}
-    print(f"fleet: {len(ports)} agents on {args.image}; medians of {args.repeat} runs")
+    print(f"fleet: {len(ports)} agents of {args.portfolio or 'agents/'} on {args.image}; "
+          f"medians of {args.repeat} runs")
     for name, ms in medians.items():
         print(f"  {name:<38} {ms:8.0f} ms")
     baseline = medians["compose ps --format json + 1 probe"]

@@ -47,8 +47,9 @@ def run(command: list[str], env: dict | None = None, check: bool = True,
 
 
 class Bench:
-    def __init__(self, root: Path, image: str):
+    def __init__(self, root: Path, image: str, portfolio: Path = ROOT / "agents"):
         self.root = root
+        self.portfolio = portfolio
         self.agents = root / "agents"
         self.compose_file = root / "compose" / "docker-compose.yml"
         self.image = image
@@ -68,7 +69,7 @@ class Bench:
 
     def prepare(self) -> list[int]:
         """The portfolio copied without any .env, with a fake value for each required key."""
-        shutil.copytree(ROOT / "agents", self.agents,
+        shutil.copytree(self.portfolio, self.agents,
                         ignore=shutil.ignore_patterns(".env"))
         report = json.loads(self.smbos("validate", "--strict", "--json", check=False).stdout)
         keys: dict[str, list[str]] = {}
