@@ -135,18 +135,19 @@ def test_every_bundled_patch_has_its_header():
     bundled = patches.bundled()
     assert [p.id for p in bundled] == ["web-chat-row", "scheduler-loop", "ipc-watcher",
                                        "chat-done", "turn-settings", "schedule-task-id",
-                                       "task-done", "telegram-connect"]
+                                       "task-done", "telegram-connect", "unregister-group"]
     for patch in bundled:
         assert patch.fixes and patch.variants and patch.fixed_when, patch.id
 
 
 @pytest.mark.parametrize("commit, applied, reason", [
     ("fd6e44d", ["web-chat-row", "scheduler-loop", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done", "telegram-connect"],
+                 "schedule-task-id", "task-done", "telegram-connect", "unregister-group"],
      {"ipc-watcher": "already fixed"}),
     ("afcd598", ["web-chat-row", "scheduler-loop", "ipc-watcher", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done", "telegram-connect"], {}),
-    ("60d8207", ["chat-done", "turn-settings", "schedule-task-id", "task-done"],
+                 "schedule-task-id", "task-done", "telegram-connect", "unregister-group"], {}),
+    ("60d8207", ["chat-done", "turn-settings", "schedule-task-id", "task-done",
+                 "unregister-group"],
      {"web-chat-row": "not for this source", "scheduler-loop": "not for this source",
       "ipc-watcher": "not for this source", "telegram-connect": "not for this source"}),
 ])

@@ -365,6 +365,17 @@ def test_the_switch_and_the_chats_through_the_image(test_fleet):
     errors = test_fleet.state("tele") / "data" / "ipc" / "errors"
     assert not errors.exists() or not list(errors.iterdir())
 
+    # Taken out of config.yaml: unregistered at the next start; the memory stays.
+    config["channels"]["telegram_chats"] = []
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    assert test_fleet.smbos("up", "--no-build").code == 0
+    test_fleet.wait(lambda: groups() is None, timeout=30, what="the chat unregistered")
+    status = test_fleet.wait(lambda: (lambda r: r if "0 chat(s)" in r["telegram_detail"] else None)(
+        json.loads(test_fleet.smbos("status", "--json", "tele").stdout)[0]), timeout=30,
+        what="no chat in smbos status")
+    assert "not declared" not in status["telegram_detail"]
+    assert (folder / "memory").is_dir()
+
 
 @pytest.mark.docker
 def test_a_server_that_cannot_be_installed_fails_the_build_naming_it(tmp_path, docker_client):
@@ -400,3 +411,51 @@ def test_new_from_the_assistant_template_says_what_calendar_and_telegram_need(pr
     example = (project / "agents" / "helper" / ".env.example").read_text()
     assert "npx @cocal/google-calendar-mcp@2.6.3 auth" in example
     assert "GOOGLE_OAUTH_CREDENTIALS=\n" not in example  # a file, not a key
+
+
+def test_a_chat_no_longer_declared_is_unregistered_once_and_only_if_smbos_registered_it(tmp_path):
+    script = f"""
+import {{ prepareChats, checkChats, MANAGED_FILE }} from {json.dumps(str(CHANNELS))};
+import fs from 'node:fs';
+const inst = {json.dumps(str(tmp_path / "inst"))};
+fs.mkdirSync(inst, {{recursive: true}});
+const chat = (id) => ({{jid: 'tg:' + id, name: 'C' + id, folder: 'telegram-' + id,
+                        trigger: '@Andy', requires_trigger: false}});
+const tasks = inst + '/data/ipc/main/tasks';
+const run = async (chats, served, enabled = true) => {{
+  const cfg = {{instanceDir: inst, memoryDir: inst, telegram: {{enabled, chats}}}};
+  prepareChats(cfg, () => {{}});
+  const queued = fs.readdirSync(tasks).sort();
+  const unregister = queued.filter((f) => f.startsWith('smbos-unchat-'))
+    .map((f) => JSON.parse(fs.readFileSync(tasks + '/' + f, 'utf8')));
+  for (const f of queued) fs.rmSync(tasks + '/' + f);  // the runtime consumes its jobs
+  const lines = [];
+  await checkChats({{...cfg, httpPort: 1}},
+    async () => ({{status: 200, data: {{groups: served.map((jid) => ({{jid}}))}}}}),
+    async () => {{}}, (l) => lines.push(l));
+  return {{queued, unregister, lines,
+           managed: JSON.parse(fs.readFileSync(inst + '/' + MANAGED_FILE, 'utf8')).chats}};
+}};
+const steps = [];
+steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2', 'tg:77']));  // tg:77: the agent's own
+steps.push(await run([chat(1)], ['tg:1']));                           // tg:2 taken away
+steps.push(await run([chat(1)], ['tg:1']));                           // nothing left to do
+steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2']));          // declared again
+fs.mkdirSync(tasks, {{recursive: true}});
+fs.writeFileSync(tasks + '/smbos-unchat-tg_2.json', '{{}}');         // a stale job of tg:2
+steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2']));
+steps.push(await run([chat(1)], ['tg:1', 'tg:2']));                   // a runtime without the patch
+steps.push(await run([chat(1)], ['tg:1']));                           // tried again, then gone
+console.log(JSON.stringify(steps));
+"""
+    steps = node_eval(script)
+    assert [s["unregister"] for s in steps] == [
+        [], [{"type": "unregister_group", "jid": "tg:2"}], [], [], [],
+        [{"type": "unregister_group", "jid": "tg:2"}], [{"type": "unregister_group", "jid": "tg:2"}]]
+    assert [s["managed"] for s in steps] == [
+        ["tg:1", "tg:2"], ["tg:1"], ["tg:1"], ["tg:1", "tg:2"], ["tg:1", "tg:2"],
+        ["tg:1", "tg:2"], ["tg:1"]]
+    assert "smbos-unchat-tg_2.json" not in steps[4]["queued"]  # undone by declaring it again
+    assert any("unregistered chat(s) no longer declared: tg:2" in l for l in steps[1]["lines"])
+    assert any("tg:77" in l and "not declared" in l for l in steps[0]["lines"])  # never taken away
+    assert any("tg:2" in l and "not declared" in l for l in steps[5]["lines"])

@@ -4,7 +4,8 @@
   even with a token in `.env`; switched on, NanoClaw's own bot connects to a fake Telegram Bot
   API (tests/fakes/telegram.mjs, reached as api.telegram.org through the test CA the image
   trusts), the declared chat is registered through NanoClaw's IPC, a message from it reaches the
-  agent and the reply goes back, and a message from an undeclared chat is dropped.
+  agent and the reply goes back, a message from an undeclared chat is dropped, and a chat taken
+  out of config.yaml is unregistered.
 - MCP servers from the agent image: the turn request of an agent with the calendar and notion
   integrations lists their tools (`mcp__calendar__*`, `mcp__notion__*`), one without lists none.
 - Calendar's credential files are in every per-turn container, writable, and never shown.
@@ -95,13 +96,28 @@ def test_telegram_by_configuration_on_the_real_runtime(real_fleet, fake_telegram
     assert "hello from telegram" in asked
     assert "undeclared chat says hello" not in asked
 
-    # A chat removed from config.yaml is reported: NanoClaw has no way to unregister it.
+    # A chat removed from config.yaml is unregistered through IPC (the unregister-group patch):
+    # the runtime no longer serves it, and its folder (the agent's memory) stays.
     config["channels"]["telegram_chats"] = []
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     assert real_fleet.up().code == 0
-    row = real_fleet.wait(lambda: (lambda r: r if "not declared" in r["telegram_detail"] else None)(
-        _status(real_fleet, "tele")), timeout=90, what="the undeclared chat in smbos status")
-    assert f"tg:{DECLARED}" in row["telegram_detail"]
+    real_fleet.wait(lambda: not [g for g in _groups(real_fleet, "tele")
+                                 if g["jid"].startswith("tg:")],
+                    timeout=90, what="the removed chat unregistered")
+    row = real_fleet.wait(lambda: (lambda r: r if r["telegram"] == "connected"
+                                   and "0 chat(s)" in r["telegram_detail"] else None)(
+        _status(real_fleet, "tele")), timeout=90, what="telegram connected, no chat")
+    assert "not declared" not in row["telegram_detail"]
+    assert (folder / "memory").is_dir() and any((folder / "memory").iterdir())
+    before = len(real_fleet.fake.requests())
+    replies = len(fake_telegram.sent(DECLARED))
+    update = fake_telegram.message(DECLARED, "hello again from a removed chat")["update_id"]
+    real_fleet.wait(lambda: [c for c in fake_telegram.calls() if c["method"] == "getUpdates"
+                             and int(c["body"].get("offset") or 0) > update],
+                    timeout=60, what="the bot confirming the update from the removed chat")
+    time.sleep(5)
+    assert "hello again from a removed chat" not in json.dumps(real_fleet.fake.requests()[before:])
+    assert len(fake_telegram.sent(DECLARED)) == replies
     table = real_fleet.smbos("status", "tele")
     assert "TELEGRAM" in table.stdout and "connected" in table.stdout
 

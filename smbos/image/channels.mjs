@@ -11,12 +11,17 @@
 // register groups), once per chat under a stable name, so a restart rewrites rather than adds.
 // Each chat's group folder is a link to the agent's memory folder: every chat is the same agent,
 // with the same memory and MCP servers as its web chat.
+//
+// A chat SMBOS registered and the config no longer declares is unregistered the same way
+// (`unregister_group`, the runtime patch unregister-group): SMBOS keeps the chats it registered
+// in MANAGED_FILE, and only those, never a chat the agent registered itself, are taken away.
 import fs from 'node:fs';
 import path from 'node:path';
 
 export const TOKEN_KEY = 'TELEGRAM_BOT_TOKEN';
 export const STATE_FILE = path.join('data', 'smbos-telegram.json'); // written by the runtime patch
 export const FACTS_FILE = '.smbos-telegram.json'; // written here, read by `smbos status`
+export const MANAGED_FILE = '.smbos-telegram-chats.json'; // the chats SMBOS registered
 const CHAT_JID = /^tg:-?[0-9]{1,20}$/;
 const FOLDER = /^telegram-n?[0-9]{1,20}$/;
 
@@ -68,14 +73,46 @@ export function registrationJobs(chats) {
   }]);
 }
 
-/** Links each chat's group folder to the memory folder and queues its registration. */
+/** The unregister_group jobs of chats SMBOS registered and no longer declares, by file name. */
+export function unregistrationJobs(jids) {
+  return jids.map((jid) => [unregistrationFile(jid), { type: 'unregister_group', jid }]);
+}
+
+function unregistrationFile(jid) {
+  return `smbos-unchat-${String(jid).replace(/[^A-Za-z0-9-]/g, '_')}.json`;
+}
+
+function readManaged(file) {
+  try {
+    const data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return Array.isArray(data.chats) ? data.chats.filter((j) => CHAT_JID.test(String(j))) : [];
+  } catch {
+    return []; // none yet, or unreadable: nothing is taken away
+  }
+}
+
+function writeManaged(file, jids) {
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ chats: [...new Set(jids)].sort() })}\n`);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Links each chat's group folder to the memory folder, queues its registration, and queues
+ * the unregistration of the chats SMBOS registered before that are no longer declared. */
 export function prepareChats(cfg, ensureSymlink) {
   const telegram = cfg.telegram;
   fs.rmSync(path.join(cfg.instanceDir, STATE_FILE), { force: true });
   const chats = telegram.enabled === false ? [] : telegram.chats;
   for (const chat of chats) ensureSymlink(path.join(cfg.instanceDir, 'groups', chat.folder), cfg.memoryDir);
   const dir = path.join(cfg.instanceDir, 'data', 'ipc', 'main', 'tasks');
-  const jobs = registrationJobs(chats);
+  const declared = telegram.chats.map((c) => c.jid);
+  const managedFile = path.join(cfg.instanceDir, MANAGED_FILE);
+  // Not said (a Compose file from before the switch): nothing is taken away.
+  telegram.gone = telegram.enabled === null ? []
+    : readManaged(managedFile).filter((j) => !declared.includes(j));
+  // An unregistration still queued from an earlier start must not undo a chat declared again.
+  for (const jid of declared) fs.rmSync(path.join(dir, unregistrationFile(jid)), { force: true });
+  const jobs = [...registrationJobs(chats), ...unregistrationJobs(telegram.gone)];
+  if (telegram.enabled !== null) writeManaged(managedFile, [...declared, ...telegram.gone]);
   if (jobs.length) fs.mkdirSync(dir, { recursive: true });
   for (const [name, job] of jobs) {
     const file = path.join(dir, name);
@@ -114,7 +151,8 @@ export async function checkChats(cfg, getJson, sleep, info) {
     const reply = await getJson(cfg.httpPort, '/api/state');
     if (reply.status === 200 && reply.data && Array.isArray(reply.data.groups)) {
       report = chatReport(chats, reply.data.groups);
-      if (!report.missing.length) break;
+      const pending = (telegram.gone || []).filter((j) => report.undeclared.includes(j));
+      if (!report.missing.length && !pending.length) break;
     } else if (reply.status === 404) {
       break;
     }
@@ -127,12 +165,20 @@ export async function checkChats(cfg, getJson, sleep, info) {
     info('warning: telegram: the runtime did not report its chats (no /api/state)');
     return;
   }
+  // Chats taken away are forgotten once the runtime no longer serves them (a runtime without
+  // the unregister-group patch keeps them: they are tried again at the next start).
+  const gone = telegram.gone || [];
+  const kept = gone.filter((j) => report.undeclared.includes(j));
+  writeManaged(path.join(cfg.instanceDir, MANAGED_FILE), [...telegram.chats.map((c) => c.jid), ...kept]);
+  if (gone.length > kept.length) {
+    info(`telegram: unregistered chat(s) no longer declared: ${gone.filter((j) => !kept.includes(j)).join(', ')}`);
+  }
   info(`telegram: ${telegram.enabled ? 'on' : `off (channels.telegram: false; ${TOKEN_KEY} withheld)`}; `
     + `${report.registered.length} of ${report.declared.length} declared chat(s) registered`);
   if (report.missing.length) {
     info(`warning: telegram: not registered by the runtime: ${report.missing.join(', ')} (does its IPC watcher run?)`);
   }
   if (telegram.enabled && report.undeclared.length) {
-    info(`warning: telegram: the runtime still serves chats no longer declared in config.yaml: ${report.undeclared.join(', ')} (NanoClaw cannot unregister a chat; its store keeps them)`);
+    info(`warning: telegram: the runtime still serves chats not declared in config.yaml: ${report.undeclared.join(', ')} (registered by the agent itself, or a runtime without the unregister-group patch)`);
   }
 }

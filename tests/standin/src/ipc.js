@@ -1,7 +1,7 @@
 // IPC task files (data/ipc/<folder>/tasks/*.json), as the SMBOS fork handles them with SMBOS's
 // runtime patches: `schedule_task` honours a caller's `taskId` (the same id of the same group
 // updates the task, a new context mode replaces it), `pause_task`, `resume_task`, `cancel_task`,
-// and `register_group` from the main group's folder.
+// and `register_group` and `unregister_group` from the main group's folder.
 // Like the fork, an unknown type (there is no `update_task`) is logged and the file consumed.
 import { MAIN_FOLDER, computeNextRun } from './scheduler.js';
 
@@ -77,6 +77,22 @@ export function processTaskIpc(scheduler, data, folder) {
         folder: String(data.folder), trigger_pattern: String(data.trigger),
         requires_trigger: data.requiresTrigger !== false });
       scheduler.log(`ipc: group ${data.jid} registered (folder ${data.folder})`);
+      return;
+    }
+    case 'unregister_group': {
+      // As NanoClaw with the unregister-group patch: main folder only, never the main group;
+      // the group leaves the store, its folder stays.
+      if (folder !== MAIN_FOLDER) {
+        scheduler.log(`ipc: unregister_group from ${folder} blocked (only the main folder may)`);
+        return;
+      }
+      const group = data.jid ? store.groupByJid(String(data.jid)) : null;
+      if (!group || group.folder === MAIN_FOLDER) {
+        scheduler.log(`ipc: unregister_group ${data.jid}: not a registered group, or the main group`);
+        return;
+      }
+      store.unregisterGroup(group.jid);
+      scheduler.log(`ipc: group ${group.jid} unregistered`);
       return;
     }
     default:

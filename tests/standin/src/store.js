@@ -69,6 +69,11 @@ export class Store {
     this.save();
   }
 
+  unregisterGroup(jid) {
+    this.state.groups = this.state.groups.filter((g) => g.jid !== jid);
+    this.save();
+  }
+
   groupByJid(jid) {
     return this.state.groups.find((g) => g.jid === jid) || null;
   }
