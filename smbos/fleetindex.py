@@ -1,12 +1,13 @@
 """What `smbos status` needs of the agent folders, without loading them every time.
 
 A status row needs six things per agent: id, name, enabled, port, whether Telegram is on and the
-config hash that tells whether the container is out of date. Working them out means the full load (YAML, the validated
-models, cron checks, port assignment), which costs more than the rest of a status together. So
-the answer is kept in a small per-user cache, keyed by a signature of everything the load reads
-(each folder's files by inode, size and modification time, the port record, the folder list, and
-smbos's own code): when nothing changed, status reads the six things back; when anything
-changed, it loads the folders as every other command does and writes the cache again.
+config hash that tells whether the container is out of date. Working them out means the full load
+(YAML, the validated models, cron checks, port assignment), which costs more than the rest of a
+status together. So the answer is kept in a small per-user cache, keyed by a signature of
+everything the load reads (each folder's files by inode, size and modification time, the port
+record, the folder list, and smbos's own code): when nothing changed, status reads the six things
+back; when anything changed, it loads the folders as every other command does and writes the
+cache again.
 
 Like Git's index, an entry written within a moment of its files' last change could miss a
 second change in the same tick: such an answer is used but not cached. The cache holds no value
@@ -134,7 +135,8 @@ def load(project: Project) -> FleetIndex:
     except (OSError, ValueError, TypeError, KeyError):
         pass
     fleet = project.load()
-    agents = [AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram) for a in fleet.agents]
+    agents = [AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram)
+              for a in fleet.agents]
     if time.time_ns() - newest > RACY_SECONDS * 1e9:
         _write(path, {"signature": digest, "agents": [asdict(a) for a in agents]})
     return FleetIndex(project, agents)

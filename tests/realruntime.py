@@ -255,6 +255,19 @@ class FakeApi:
         self.client.networks.get(network).connect(self.name, aliases=[FAKE_ALIAS])
 
 
+def _until_answering(container, probe, timeout: float = 30) -> None:
+    """Wait until a fake's control port answers `probe()`; fail with its log if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(container.logs().decode()[-2000:]) from None
+            time.sleep(0.3)
+
+
 @pytest.fixture(scope="session")
 def fake_api(docker_client):
     ensure_base_images()
@@ -265,15 +278,7 @@ def fake_api(docker_client):
         volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"}},
         ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-anthropic"})
     fake = FakeApi(docker_client, name, port)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            fake.requests()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise AssertionError(container.logs().decode()[-2000:]) from None
-            time.sleep(0.3)
+    _until_answering(container, fake.requests)
     yield fake
     container.remove(force=True)
 
@@ -361,14 +366,6 @@ def fake_telegram(docker_client):
                  str(certs): {"bind": "/ca", "mode": "ro"}},
         ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-telegram"})
     fake = FakeTelegram(docker_client, name, port, token)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            fake.calls()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise AssertionError(container.logs().decode()[-2000:]) from None
-            time.sleep(0.3)
+    _until_answering(container, fake.calls)
     yield fake
     container.remove(force=True)

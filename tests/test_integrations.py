@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -21,22 +20,12 @@ import yaml
 from smbos import catalog, compose, image, integrations
 from smbos.loader import load_fleet
 
-from .conftest import ENV_EXAMPLE, ROOT, run_smbos, write_agent
+from .conftest import ENV_EXAMPLE, ROOT, node_eval, run_smbos, write_agent
 
 CHANNELS = ROOT / "smbos" / "image" / "channels.mjs"
 CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
-NODE = shutil.which("node")
 NOTION_EXAMPLE = ENV_EXAMPLE + "# Notion secret.\nNOTION_TOKEN=\n"
 TELEGRAM_EXAMPLE = ENV_EXAMPLE + "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n"
-
-
-def node_eval(script: str):
-    if NODE is None:
-        pytest.skip("node not found")
-    proc = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True,
-                          text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def problems(project: Path, strict: bool = False) -> list[str]:

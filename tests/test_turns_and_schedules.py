@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,20 +19,10 @@ import pytest
 from smbos import redact, schedules
 from smbos.errors import SmbosError
 
-from .conftest import ROOT
+from .conftest import ROOT, node_eval
 
 ENTRYPOINT = ROOT / "smbos" / "image" / "entrypoint.mjs"
 CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
-NODE = shutil.which("node")
-
-
-def node_eval(script: str) -> object:
-    if NODE is None:
-        pytest.skip("node not found")
-    proc = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True,
-                          text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def jobs(schedules_list, tasks):
