@@ -12,7 +12,7 @@ import socket
 import stat
 from pathlib import Path
 
-from smbos import integrations
+from smbos import integrations, walk
 from smbos.agent import Agent
 from smbos.compose import Host
 from smbos.errors import Problem
@@ -32,12 +32,22 @@ def _can(path: Path, uid: int, gid: int, want: int) -> bool:
     return bits & want == want
 
 
-def _chown_tree(path: Path) -> None:
+def _chown_tree(path: Path) -> str:
+    """Give `path` and what is under it to the runtime's user, never through a link. The
+    runtime writes these folders, so they are walked within limits (smbos.walk); returns why
+    not everything was reached ("" when it was)."""
     os.chown(path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
-    if path.is_dir() and not path.is_symlink():
-        for root, dirs, files in os.walk(path):
-            for name in dirs + files:
-                os.chown(Path(root) / name, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+    if not path.is_dir() or path.is_symlink():
+        return ""
+    seen = walk.walk(path)
+    failed: list[str] = []
+    for entry in seen.entries:
+        try:
+            os.chown(entry.path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+        except OSError as exc:
+            failed.append(f"cannot chown {walk.short(entry.rel)}: "
+                          f"{(exc.strerror or str(exc)).lower()}")
+    return "; ".join(filter(None, [seen.note, *failed[:1]]))
 
 
 def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
@@ -56,10 +66,15 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
         if _can(path, RUNTIME_UID, RUNTIME_GID, want):
             continue
         if root:
-            _chown_tree(path)
+            partly = _chown_tree(path)
             if path == agent.env_path:
                 os.chmod(path, 0o600)
-            notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
+            if partly:
+                notes.append(f"warning: gave {path} to uid {RUNTIME_UID} (the runtime's user) "
+                             f"only in part ({partly}); run `sudo chown -R {RUNTIME_UID}:"
+                             f"{RUNTIME_GID} {path}` for the rest")
+            else:
+                notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
             continue
         problems.append(Problem(str(path), "permissions",
                                 f"{what} is not {'writable' if want == 7 else 'readable'} by uid "
