@@ -407,7 +407,7 @@ def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
     backup = env.with_name(".env.bak")
     assert backup.read_text() == ENV_TEXT and stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert sorted(p.name for p in env.parent.iterdir() if p.name.startswith(".env")) == \
-        [".env", ".env.bak", ".env.example"], "a temp file was left behind"
+        [".env", ".env.bak", ".env.example", ".env.lock"], "a temp file was left behind"
     # Nothing to change: nothing written, the backup stays the previous file.
     before = env.stat().st_mtime_ns
     r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values | {

@@ -109,22 +109,12 @@ def generate(project: Project, check: bool) -> None:
 def new(project: Project, agent_id: str, template: str, name: str | None,
         description: str | None, port: int | None) -> None:
     """Create agents/ID from a template, then validate it."""
-    fleet = project.load()
-    if port is None:
-        port = scaffold.pick_port(fleet)
-    elif any(a.port == port for a in fleet.agents):
-        taken = next(a.id for a in fleet.agents if a.port == port)
-        raise SmbosError(f"--port: {port} is already used by agent {taken!r}")
     name = name or agent_id.replace("-", " ").title()
     description = description or f"{name}'s assistant"
-    folder = scaffold.create(project.agents_dir, agent_id, template, name, description, port)
-    after = project.load()
-    mine = [p for p in after.errors if f"/{agent_id}/" in f"{p.path}/"]
+    folder, port, mine, after = scaffold.new_agent(project, agent_id, template, name,
+                                                   description, port)
     report(mine)
     if any(p.is_error for p in mine):
-        # A folder that does not validate is not created: it would break every later
-        # `generate` and block the id for the next try.
-        shutil.rmtree(folder, ignore_errors=True)
         err(f"{folder}: not created; the options above gave an invalid folder")
         sys.exit(EXIT_INVALID_INPUT)
     out(f"created {folder}/ from template {template!r} on port {port}")
