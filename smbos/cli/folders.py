@@ -70,11 +70,14 @@ def list_(project: Project, as_json: bool) -> None:
 @click.option("--check", is_flag=True,
               help="Do not write; exit 1 when the file on disk differs from what would be "
                    "generated.")
-def generate(project: Project, check: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace the --file target even when it is not a Compose file SMBOS wrote.")
+def generate(project: Project, check: bool, force: bool) -> None:
     """Render the Compose file from the agent folders.
 
     The file is replaced in one step and only when every folder is valid: a failed generate
-    leaves the previous file as it was.
+    leaves the previous file as it was. A file SMBOS did not write (its first line says so) is
+    never replaced without --force.
     """
     from smbos import compose
 
@@ -91,8 +94,10 @@ def generate(project: Project, check: bool) -> None:
             sys.exit(EXIT_CHECK_FAILED)
         out(f"{project.compose_display} is up to date ({len(fleet.enabled)} service(s))")
         return
+    # Before anything is written, the port record included.
+    compose.check_target(target, force, fix="add --force to replace it")
     project.record_ports(fleet)
-    compose.write_atomic(target, text)
+    compose.write_atomic(target, text, force=force)
     out(f"wrote {project.compose_display}: {len(fleet.enabled)} service(s) from "
         f"{fleet.display_root}/")
 
