@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from smbos import catalog, envfile, redact, walk
+from smbos import catalog, envfile, preflight, redact, walk
 from smbos.agent import Agent
 from smbos.errors import Kind, SmbosError
 from smbos.schema import Skill
@@ -182,6 +182,12 @@ def _runtime_owner() -> tuple[int, int] | None:
     return RUNTIME_UID, RUNTIME_GID
 
 
+def _whose_uid() -> list[str]:
+    """As root, `.env` went to uid 1000: who that is on this host, when it is a person."""
+    whose = preflight.runtime_account_warning() if _runtime_owner() is not None else ""
+    return [whose.removeprefix("warning: ")] if whose else []
+
+
 def _readable_by_runtime(agent: Agent) -> list[str]:
     from smbos.interface import RUNTIME_UID
 
@@ -242,7 +248,7 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
                      sorted(unchanged + [k for k in changes if k not in result.changed
                                          and k not in result.removed]),
                      result.backup.name if result.backup else None,
-                     tuple(_readable_by_runtime(agent)))
+                     tuple(_readable_by_runtime(agent) + _whose_uid()))
 
 
 def restart_needed(agent: Agent, state: str, uptime_s: float | None,

@@ -250,6 +250,7 @@ def test_up_hands_a_deep_memory_folder_over_within_limits(scratch, deep, monkeyp
     monkeypatch.setattr(os, "chown", lambda path, uid, gid, follow_symlinks=True:
                         chowned.append(str(path)))
     monkeypatch.setattr(preflight, "_can", lambda path, uid, gid, want: path != agent.memory_dir)
+    monkeypatch.setattr(preflight, "runtime_account_warning", lambda: "")  # whoever uid 1000 is
     notes: list[str] = []
     host = SimpleNamespace(state_dir=lambda agent_id: scratch / "state" / agent_id)
     with borrow(deep, agent.memory_dir):
@@ -260,3 +261,4 @@ def test_up_hands_a_deep_memory_folder_over_within_limits(scratch, deep, monkeyp
     assert note.startswith(f"warning: gave {agent.memory_dir} to uid 1000 (the runtime's user) "
                            "only in part (stopped at limit: folders nested more than 32 deep")
     assert f"sudo chown -R 1000:1000 {agent.memory_dir}" in note
+
