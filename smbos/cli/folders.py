@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import click
 
 from smbos import scaffold
 from smbos.cli.base import Table, make_console, cli, err, load_valid, out, project_options, report
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK
 from smbos.project import Project
 
 
