@@ -253,13 +253,22 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     changed, is first saved as `<name>.bak` (mode 600, owned by whoever runs this: nothing but
     the operator reads a backup). The new file gets `owner` (uid, gid) when given and allowed
     (root), else the previous file's owner. Nothing is written when nothing changes. The new
-    text is read back before the rename: the values must come back unchanged.
+    text is read back before the rename: the values must come back unchanged. Concurrent
+    writers of one file, in any process, take turns (`files.locked`, `.env.lock` beside it).
     """
     lines_for = {key: (format_line(key, value) if value is not None else None)
                  for key, value in changes.items()}
     for key in changes:
         if not KEY_RE.match(key):
             raise EnvWriteError(f"{key!r} is not a valid key")
+    # From the read to the rename, other writers of this file wait (files.locked): a change
+    # made by another process meanwhile is never lost.
+    with files.locked(path, ".env"):
+        return _apply(path, changes, lines_for, backup, owner, max_bytes)
+
+
+def _apply(path: Path, changes: dict[str, str | None], lines_for: dict[str, str | None],
+           backup: bool, owner: tuple[int, int] | None, max_bytes: int) -> EnvWrite:
     exists = path.is_file()
     original = path.read_bytes() if exists else b""
     text = original.decode("utf-8")

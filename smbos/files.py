@@ -4,15 +4,29 @@ Readers see the old file or the new one, never half of one; when the write canno
 file stays as it was and the error names the path and the reason: exit 2 when the path is not
 what it must be (a folder where the file goes, a file where its folder goes), exit 1 when the
 file system refuses (read-only, permissions, full disk).
+
+Writers of one file take turns (`locked`): a read-modify-write of `agents/<id>/.env` or
+`agents/.ports.json` holds an exclusive `flock` on a lock file beside it (`.env.lock`,
+`.ports.json.lock`) from the read to the rename, whichever process writes (the CLI, the UI,
+another shell), so no writer's change is lost while it reports success. A writer that cannot
+have the lock within its wait is refused, never silently dropped. The lock files stay (removing
+one would let two writers lock two different files); they are empty and git-ignored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, SmbosError
+from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, Refused, SmbosError
+
+LOCK_SUFFIX = ".lock"
+LOCK_WAIT_SECONDS = 15.0
 
 _WRONG_KIND = {errno.EISDIR, errno.ENOTDIR, errno.EEXIST}
 
@@ -86,3 +100,40 @@ def display_path(path: Path) -> str:
         return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
     except ValueError:
         return str(path)
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of `path`: `<name>.lock` beside it."""
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+@contextlib.contextmanager
+def locked(path: Path, what: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the exclusive lock of `path` (module docstring) for a read-modify-write of it.
+
+    flock locks belong to an open file description, so two threads of one process exclude each
+    other as two processes do. Raises Refused when another writer holds it past `wait` seconds,
+    and SmbosError when the lock file cannot be opened (the write would not be safe)."""
+    lock = lock_path(path)
+    flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(lock, os.O_RDWR | flags, 0o644)
+        except PermissionError:
+            fd = os.open(lock, os.O_RDONLY | flags)  # root's lock file: reading is enough
+    except OSError as exc:
+        raise write_error(lock, f"the lock of {what}", exc) from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Refused(f"{path}: another writer has held {lock.name} for more than "
+                                  f"{wait:g} s; nothing was written: try again") from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import catalog, envfile, integrations, ports
+from smbos import catalog, envfile, integrations, ports, walk
 from smbos.agent import Agent, Fleet
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
@@ -155,19 +155,27 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
     return text
 
 
-def _check_symlinks(folder: Path, display: str, problems: list[Problem]) -> None:
-    root = folder.resolve()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath) / name
-            if not path.is_symlink():
-                continue
-            target = path.resolve()
-            rel = path.relative_to(folder).as_posix()
-            if target != root and root not in target.parents:
-                problems.append(Problem(f"{display}/{rel}", "symlink",
+def _check_folder(folder: Path, display: str, problems: list[Problem]) -> None:
+    """Links out of the agent folder, and hard links in its memory, found by one bounded walk
+    (smbos.walk: the runtime writes `memory/`, so anything can be there); a walk that did not
+    see everything is one warning for this agent, never an exception."""
+    root = os.path.realpath(folder)
+    seen = walk.walk(folder)
+    for entry in seen.entries:
+        if entry.kind == walk.LINK:
+            target = os.path.realpath(entry.path)  # never raises on a loop, unlike Path.resolve
+            if target != root and not target.startswith(root + os.sep):
+                problems.append(Problem(f"{display}/{walk.short(entry.rel)}", "symlink",
                                         "points outside the agent folder; expected a file "
                                         "inside it (a container cannot see the target)"))
+        elif entry.kind == walk.FILE and entry.rel.startswith(f"{MEMORY}/"):
+            links = walk.hard_links(entry.path)
+            if links > 1:
+                problems.append(Problem(f"{display}/{walk.short(entry.rel)}", "hard link",
+                                        walk.HARD_LINK.format(links=links), Severity.WARNING))
+    if seen.note:
+        problems.append(Problem(display, "folders", f"{seen.note}; links below were not "
+                                                    "checked", Severity.WARNING))
 
 
 # ----------------------------------------------------------------------------- loading
@@ -193,7 +201,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
         problems.append(Problem(display, "id", reason))
         return None
 
-    _check_symlinks(folder, display, problems)
+    _check_folder(folder, display, problems)
 
     # agent.md: front matter and a body that is the identity.
     front = FrontMatter()

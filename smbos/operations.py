@@ -7,16 +7,18 @@ those of keys known not to be secret (`is_secret`).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from smbos import catalog, envfile, redact
+from smbos import catalog, envfile, preflight, redact, walk
 from smbos.agent import Agent
 from smbos.errors import Kind, SmbosError
 from smbos.schema import Skill
@@ -180,6 +182,12 @@ def _runtime_owner() -> tuple[int, int] | None:
     return RUNTIME_UID, RUNTIME_GID
 
 
+def _whose_uid() -> list[str]:
+    """As root, `.env` went to uid 1000: who that is on this host, when it is a person."""
+    whose = preflight.runtime_account_warning() if _runtime_owner() is not None else ""
+    return [whose.removeprefix("warning: ")] if whose else []
+
+
 def _readable_by_runtime(agent: Agent) -> list[str]:
     from smbos.interface import RUNTIME_UID
 
@@ -240,7 +248,7 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
                      sorted(unchanged + [k for k in changes if k not in result.changed
                                          and k not in result.removed]),
                      result.backup.name if result.backup else None,
-                     tuple(_readable_by_runtime(agent)))
+                     tuple(_readable_by_runtime(agent) + _whose_uid()))
 
 
 def restart_needed(agent: Agent, state: str, uptime_s: float | None,
@@ -278,38 +286,56 @@ def _memory_root(agent: Agent) -> Path:
     root = agent.memory_dir
     if not root.is_dir():
         raise OpError(f"agent {agent.id!r} has no memory folder", 404)
-    return root.resolve()
+    return Path(os.path.realpath(root))
 
 
-def list_memory(agent: Agent) -> list[dict[str, Any]]:
-    """The files in the agent's memory folder (relative paths), never following a link out."""
+@dataclass(frozen=True)
+class MemoryListing:
+    """The files of a memory folder, and why the listing is incomplete ("" when it is not)."""
+
+    files: list[dict[str, Any]]
+    stopped: str = ""
+
+
+def _inside(path: str, root: Path) -> bool:
+    return path.startswith(f"{root}{os.sep}")
+
+
+def list_memory(agent: Agent) -> MemoryListing:
+    """The files in the agent's memory folder (relative paths), walked within limits
+    (smbos.walk: the runtime writes this folder), never following a link out of it. A file with
+    other names (a hard link) is listed as not viewable, with the reason."""
     root = _memory_root(agent)
+    seen = walk.walk(root, skip=is_private_memory)
     files: list[dict[str, Any]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) / d).is_symlink()
-                             and not is_private_memory(d))
-        for name in sorted(filenames):
-            if is_private_memory(name):
+    for entry in seen.entries:
+        if entry.kind == walk.LINK:
+            target = os.path.realpath(entry.path)
+            if not _inside(target, root) or any(is_private_memory(p) for p in
+                                                Path(target).relative_to(root).parts):
                 continue
-            path = Path(dirpath) / name
-            try:
-                target = path.resolve()
-                if not target.is_relative_to(root) or not target.is_file():
-                    continue
-                info = target.stat()
-            except OSError:
-                continue
-            files.append({"path": path.relative_to(root).as_posix(), "size": info.st_size,
-                          "modified": info.st_mtime,
-                          "viewable": info.st_size <= MEMORY_MAX_BYTES})
-            if len(files) >= MEMORY_MAX_FILES:
-                return files
-    return files
+        elif entry.kind != walk.FILE:
+            continue
+        if len(files) >= MEMORY_MAX_FILES:
+            return MemoryListing(files, f"stopped at limit: more than {MEMORY_MAX_FILES} files")
+        try:
+            info = os.stat(entry.path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        item = {"path": entry.rel, "size": info.st_size, "modified": info.st_mtime,
+                "viewable": info.st_size <= MEMORY_MAX_BYTES}
+        if info.st_nlink > 1:
+            item.update(viewable=False, note=walk.HARD_LINK.format(links=info.st_nlink))
+        files.append(item)
+    return MemoryListing(files, seen.note)
 
 
 def read_memory(agent: Agent, rel: str) -> str:
     """One memory file as text. Refuses paths outside the memory folder (`..`, absolute paths,
-    links that point out), files over MEMORY_MAX_BYTES, and anything that is not UTF-8 text."""
+    links that point out), files with other names (hard links: walk.HARD_LINK), files over
+    MEMORY_MAX_BYTES, and anything that is not UTF-8 text."""
     root = _memory_root(agent)
     if not rel or "\0" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
         raise OpError("expected a path inside the memory folder, such as context.md", 400)
@@ -318,23 +344,45 @@ def read_memory(agent: Agent, rel: str) -> str:
         raise OpError("expected a path inside the memory folder ('..' leads out of it)", 400)
     if not parts:
         raise OpError("expected a file inside the memory folder, such as context.md", 400)
-    path = root.joinpath(*parts).resolve()
-    if not path.is_relative_to(root) or path == root:
-        raise OpError(f"{rel!r} leads out of the memory folder (a link)", 400)
+    shown = walk.short(rel)
+    # realpath, not Path.resolve: a link loop must be "no such file", not a RuntimeError.
+    path = Path(os.path.realpath(root.joinpath(*parts)))
+    if not _inside(str(path), root):
+        raise OpError(f"{shown!r} leads out of the memory folder (a link)", 400)
     if any(is_private_memory(p) for p in (*parts, *path.relative_to(root).parts)):
-        raise OpError(f"{rel!r} holds secrets and is never shown", 403)
-    if not path.is_file():
-        raise OpError(f"no memory file {rel!r}", 404)
-    size = path.stat().st_size
-    if size > MEMORY_MAX_BYTES:
-        raise OpError(f"{rel}: {size} bytes is more than the {MEMORY_MAX_BYTES} bytes shown", 413)
-    data = path.read_bytes()
+        raise OpError(f"{shown!r} holds secrets and is never shown", 403)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
+            raise OpError(f"no memory file {shown!r}", 404) from None
+        raise OpError(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}", 403) \
+            from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OpError(f"no memory file {shown!r}", 404)
+        if info.st_nlink > 1:
+            raise OpError(f"{shown}: {walk.HARD_LINK.format(links=info.st_nlink)}", 403)
+        if info.st_size > MEMORY_MAX_BYTES:
+            raise OpError(f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} "
+                          "bytes shown", 413)
+        data = b""
+        while len(data) <= MEMORY_MAX_BYTES:
+            chunk = os.read(fd, MEMORY_MAX_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MEMORY_MAX_BYTES:
+        raise OpError(f"{shown}: more than the {MEMORY_MAX_BYTES} bytes shown", 413)
     if b"\0" in data:
-        raise OpError(f"{rel}: not a text file", 415)
+        raise OpError(f"{shown}: not a text file", 415)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise OpError(f"{rel}: not UTF-8 text", 415) from None
+        raise OpError(f"{shown}: not UTF-8 text", 415) from None
     # The runtime writes here too (a failed turn logs its input, key included, in logs/).
     return redact.for_agent(agent)(text)
 

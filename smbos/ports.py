@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smbos import files
-from smbos.errors import Problem
+from smbos.errors import Problem, Refused
 
 ASSIGNED_PORTS = range(3200, 3900)
 PORTS_FILE = ".ports.json"
@@ -114,6 +114,30 @@ def assign(wanted: list[tuple[str, int | None, str]], recorded: dict[str, int],
 
 
 def write_record(path: Path, record: dict[str, int]) -> None:
-    """Replace the record in one step. Raises SmbosError naming the path and why."""
+    """Replace the record in one step. Raises SmbosError naming the path and why. Callers hold
+    the lock (`locked`); `save_record` does."""
     files.write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n",
                        "the assigned ports")
+
+
+def locked(agents_dir: Path):
+    """The fleet's port lock (`agents/.ports.json.lock`, smbos.files.locked), held by every
+    command that decides a port: recording assignments (generate, up) and `smbos new` choosing
+    one, so two commands at once never give two agents one port."""
+    agents_dir.mkdir(parents=True, exist_ok=True)
+    return files.locked(agents_dir / PORTS_FILE, "the assigned ports")
+
+
+def save_record(path: Path, loaded: dict[str, int], record: dict[str, int]) -> bool:
+    """Write `record` over the file `loaded` was read from, under the lock. When another command
+    changed the file meanwhile (to something else than `record`), nothing is written and
+    Refused says so: its assignments are never silently overwritten. True when written."""
+    with locked(path.parent):
+        now, _ = read_record(path, str(path))
+        if now == record:
+            return False
+        if now != loaded:
+            raise Refused(f"{path}: changed by another command while this one ran (another "
+                          "smbos generate, up or new?); nothing was written: run it again")
+        write_record(path, record)
+        return True

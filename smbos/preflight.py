@@ -8,15 +8,42 @@ readable by that uid. As root, SMBOS hands them to uid 1000; as anyone else it s
 from __future__ import annotations
 
 import os
+import pwd
 import socket
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from smbos import integrations
+from smbos import integrations, walk
 from smbos.agent import Agent
-from smbos.compose import Host
 from smbos.errors import Problem
 from smbos.interface import RUNTIME_GID, RUNTIME_UID
+
+if TYPE_CHECKING:  # only its type: `smbos env` imports this module and needs no renderer
+    from smbos.compose import Host
+
+# Accounts that are the runtime's own when they hold its uid: the image's user (`node`, of the
+# Node base images) or one made for it.
+RUNTIME_ACCOUNTS = frozenset({"node", "nanoclaw", "smbos"})
+
+
+def runtime_account_warning() -> str:
+    """As root, SMBOS hands files to uid 1000, the runtime's user (fixed by its image). When that
+    uid is a person's account on this host, that person can read what is handed over (each
+    agent's `.env`, its secrets): one line saying so and what to do; "" when the uid is unused,
+    an account of the runtime's (RUNTIME_ACCOUNTS) or the operator's own (`SUDO_USER`)."""
+    try:
+        account = pwd.getpwuid(RUNTIME_UID).pw_name
+    except KeyError:
+        return ""
+    if account in RUNTIME_ACCOUNTS or account == os.environ.get("SUDO_USER"):
+        return ""
+    return (f"warning: uid {RUNTIME_UID}, the runtime's user (fixed by its image), is the "
+            f"account {account!r} on this host: {account!r} can read what SMBOS hands to the "
+            "runtime (each agent's .env with its secrets, memory/, state/); if it must not, "
+            f"give {account!r} another uid (`usermod -u`) so that uid {RUNTIME_UID} is the "
+            "runtime's alone, or run smbos as a user other than root (it then only prints the "
+            "chown to run)")
 
 
 
@@ -32,12 +59,22 @@ def _can(path: Path, uid: int, gid: int, want: int) -> bool:
     return bits & want == want
 
 
-def _chown_tree(path: Path) -> None:
+def _chown_tree(path: Path) -> str:
+    """Give `path` and what is under it to the runtime's user, never through a link. The
+    runtime writes these folders, so they are walked within limits (smbos.walk); returns why
+    not everything was reached ("" when it was)."""
     os.chown(path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
-    if path.is_dir() and not path.is_symlink():
-        for root, dirs, files in os.walk(path):
-            for name in dirs + files:
-                os.chown(Path(root) / name, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+    if not path.is_dir() or path.is_symlink():
+        return ""
+    seen = walk.walk(path)
+    failed: list[str] = []
+    for entry in seen.entries:
+        try:
+            os.chown(entry.path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
+        except OSError as exc:
+            failed.append(f"cannot chown {walk.short(entry.rel)}: "
+                          f"{(exc.strerror or str(exc)).lower()}")
+    return "; ".join(filter(None, [seen.note, *failed[:1]]))
 
 
 def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
@@ -56,10 +93,18 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
         if _can(path, RUNTIME_UID, RUNTIME_GID, want):
             continue
         if root:
-            _chown_tree(path)
+            whose = runtime_account_warning()
+            if whose and whose not in notes:
+                notes.append(whose)
+            partly = _chown_tree(path)
             if path == agent.env_path:
                 os.chmod(path, 0o600)
-            notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
+            if partly:
+                notes.append(f"warning: gave {path} to uid {RUNTIME_UID} (the runtime's user) "
+                             f"only in part ({partly}); run `sudo chown -R {RUNTIME_UID}:"
+                             f"{RUNTIME_GID} {path}` for the rest")
+            else:
+                notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
             continue
         problems.append(Problem(str(path), "permissions",
                                 f"{what} is not {'writable' if want == 7 else 'readable'} by uid "

@@ -95,4 +95,4 @@ class Project:
         if fleet.port_record != fleet.recorded_ports:
             from smbos import ports
 
-            ports.write_record(fleet.ports_file, fleet.port_record)
+            ports.save_record(fleet.ports_file, fleet.recorded_ports, fleet.port_record)

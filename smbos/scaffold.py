@@ -9,10 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smbos.errors import SmbosError
+from smbos import ports
+from smbos.errors import Problem, SmbosError
 
 if TYPE_CHECKING:  # the CLI lists the templates at start-up; the models and Jinja2 load on use
     from smbos.agent import Fleet
+    from smbos.project import Project
 
 # Template file name -> path in the agent folder.
 FILES = {
@@ -51,12 +53,10 @@ def pick_port(fleet: Fleet) -> int:
     raise SmbosError(f"no free port between {PORTS.start} and {PORTS.stop - 1}; give one with --port")
 
 
-def create(agents_dir: Path, agent_id: str, template: str, name: str, description: str,
-           port: int) -> Path:
-    """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
-    import jinja2
-
-    from smbos.schema import id_problem
+def check_new(agents_dir: Path, agent_id: str, template: str) -> Path:
+    """The folder `smbos new` would write; raises SmbosError for a bad id or template, or an id
+    whose folder exists."""
+    from smbos.schema import id_problem  # the models load on use (module comment above)
 
     reason = id_problem(agent_id)
     if reason:
@@ -67,6 +67,15 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
     target = agents_dir / agent_id
     if target.exists() or target.is_symlink():
         raise SmbosError(f"{target}: already exists; choose another id")
+    return target
+
+
+def create(agents_dir: Path, agent_id: str, template: str, name: str, description: str,
+           port: int) -> Path:
+    """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
+    import jinja2
+
+    target = check_new(agents_dir, agent_id, template)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["yq"] = lambda value: json.dumps(str(value), ensure_ascii=False)
     source = SCAFFOLDS / template
@@ -84,3 +93,27 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def new_agent(project: Project, agent_id: str, template: str, name: str, description: str,
+              port: int | None) -> tuple[Path, int, list[Problem], Fleet]:
+    """`smbos new`: choose a port (or check the one given), write the folder, validate it.
+    Returns the folder, its port, the problems found in it and the fleet with it; a folder with
+    errors is removed again (it would break every later `generate` and block the id for the next try).
+
+    From choosing the port until the folder is there (or gone again), every other command that
+    decides ports waits (`ports.locked`): eight `smbos new` at once get eight ports."""
+    check_new(project.agents_dir, agent_id, template)  # a refused input takes no lock
+    with ports.locked(project.agents_dir):
+        fleet = project.load()
+        if port is None:
+            port = pick_port(fleet)
+        elif any(a.port == port for a in fleet.agents):
+            taken = next(a.id for a in fleet.agents if a.port == port)
+            raise SmbosError(f"--port: {port} is already used by agent {taken!r}")
+        folder = create(project.agents_dir, agent_id, template, name, description, port)
+        after = project.load()
+        mine = [p for p in after.errors if f"/{agent_id}/" in f"{p.path}/"]
+        if any(p.is_error for p in mine):
+            shutil.rmtree(folder, ignore_errors=True)
+    return folder, port, mine, after

@@ -10,8 +10,10 @@ a second; `apply()` then waits until `/api/tasks` shows the change.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,24 +56,87 @@ def support(instance_dir: Path) -> Support:
     return Support(True, "", declared)
 
 
+# NanoClaw's own rule for a group folder's name (`isValidGroupFolder`, src/group-folder.ts of
+# upstream NanoClaw; the pinned fork fd6e44d has no such check, so SMBOS applies it itself): a
+# letter or digit, then up to 63 letters, digits, '_' or '-'; never `global`, in any case.
+GROUP_FOLDER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+RESERVED_GROUP_FOLDERS = frozenset({"global"})
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def valid_group_folder(folder: object) -> bool:
+    return (isinstance(folder, str) and GROUP_FOLDER_RE.fullmatch(folder) is not None
+            and folder.lower() not in RESERVED_GROUP_FOLDERS)
+
+
+def _open_tasks_folder(instance_dir: Path, folder: str, what: str) -> int:
+    """A handle on `<instance_dir>/data/ipc/<folder>/tasks`, opened one part at a time without
+    following a link: a link anywhere on the way (the instance folder itself included) would let
+    the runtime, which writes this tree, aim the operator's write anywhere on the host."""
+    parts = ["data", "ipc", folder, "tasks"]
+    where = instance_dir
+    try:
+        fd = os.open(instance_dir, _DIR_FLAGS)
+    except OSError as exc:
+        raise _refusal(exc, where, what) from None
+    try:
+        for part in parts:
+            where = where / part
+            try:
+                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise _refusal(exc, where, what) from None
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refusal(exc: OSError, where: Path, what: str) -> Refused:
+    if exc.errno == errno.ENOENT:
+        return Refused(f"{what}: {where}: no IPC folder (is the agent running?)")
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return Refused(f"{what}: {where} is a link (or not a folder); refusing to write through "
+                       "it, since the runtime writes this tree; nothing was written")
+    return Refused(f"{what}: cannot open {where}: {(exc.strerror or str(exc)).lower()}")
+
+
 def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> Path:
-    """Write the IPC file that asks the runtime to pause, resume or cancel a task."""
+    """Write the IPC file that asks the runtime to pause, resume or cancel a task, into the
+    tasks folder of the task's own group. The runtime reports `group_folder`: a name NanoClaw
+    would not make, or a link on the way, is refused (Refused, naming the task and the folder)."""
     if action not in ACTIONS:
         raise SmbosError(f"unknown task action {action!r}; expected one of {', '.join(ACTIONS)}")
-    folder = instance_dir / "data" / "ipc" / group_folder / "tasks"
-    if not folder.is_dir():
-        raise Refused(f"{folder}: no IPC folder (is the agent running?)")
-    target = folder / f"smbos-{time.time_ns()}-{ACTIONS[action]}.json"
-    tmp = target.with_name(target.name + ".tmp")
+    shown = repr(group_folder[:80] if isinstance(group_folder, str) else group_folder)
+    what = f"task {str(task_id)[:80]}: group folder {shown}"
+    if not valid_group_folder(group_folder):
+        raise Refused(f"{what} is not a folder name NanoClaw makes (a letter or digit, then up "
+                      "to 63 letters, digits, '_' or '-'; not 'global'); nothing was written")
+    name = f"smbos-{time.time_ns()}-{ACTIONS[action]}.json"
+    tmp = f".{name}.tmp"  # not *.json: the runtime's watcher never reads half a file
+    fd = _open_tasks_folder(instance_dir, group_folder, what)
+    data = (json.dumps({"type": ACTIONS[action], "taskId": task_id}) + "\n").encode()
     try:
-        tmp.write_text(json.dumps({"type": ACTIONS[action], "taskId": task_id}) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        file = os.open(tmp, _FILE_FLAGS, 0o644, dir_fd=fd)
+        try:
+            os.fchmod(file, 0o644)
+            os.write(file, data)
+        finally:
+            os.close(file)
+        os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise Refused(f"cannot write {target}: {exc.strerror or exc} (the runtime's uid 1000 "
-                      "owns it: run as root or as that user)") from None
-    return target
+        try:
+            os.unlink(tmp, dir_fd=fd)
+        except OSError:
+            pass
+        raise Refused(f"{what}: cannot write {name}: {exc.strerror or exc} (the runtime's uid "
+                      "1000 owns it: run as root or as that user)") from None
+    finally:
+        os.close(fd)
+    return instance_dir / "data" / "ipc" / group_folder / "tasks" / name
 
 
 def done(action: str, task) -> bool:

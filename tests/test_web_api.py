@@ -407,7 +407,7 @@ def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
     backup = env.with_name(".env.bak")
     assert backup.read_text() == ENV_TEXT and stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert sorted(p.name for p in env.parent.iterdir() if p.name.startswith(".env")) == \
-        [".env", ".env.bak", ".env.example"], "a temp file was left behind"
+        [".env", ".env.bak", ".env.example", ".env.lock"], "a temp file was left behind"
     # Nothing to change: nothing written, the backup stays the previous file.
     before = env.stat().st_mtime_ns
     r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values | {
@@ -1036,7 +1036,9 @@ def test_live_lifecycle_and_restart_needed(api, live):
     assert new_secret not in r.text and live.secrets["alpha"] not in r.text
     if os.geteuid() == 0:
         assert env_path.stat().st_uid == 1000, "the runtime's user must read .env at start"
-    assert r.json()["warnings"] == [] or os.geteuid() != 0
+    # As root, the one warning may say whose account uid 1000 is on this host (tests of their own).
+    assert [w for w in r.json()["warnings"] if "the runtime's user (fixed" not in w] == [] \
+        or os.geteuid() != 0
     row = api.get("/api/status", params={"agent": "alpha"}).json()["agents"][0]
     assert row["restart_needed"] is True
     old_hash = hashlib.sha256(live.secrets["alpha"].encode()).hexdigest()[:12]

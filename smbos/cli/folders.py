@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import click
 
 from smbos import scaffold
 from smbos.cli.base import Table, make_console, cli, err, load_valid, out, project_options, report
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK, SmbosError
+from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK
 from smbos.project import Project
 
 
@@ -70,11 +69,14 @@ def list_(project: Project, as_json: bool) -> None:
 @click.option("--check", is_flag=True,
               help="Do not write; exit 1 when the file on disk differs from what would be "
                    "generated.")
-def generate(project: Project, check: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace the --file target even when it is not a Compose file SMBOS wrote.")
+def generate(project: Project, check: bool, force: bool) -> None:
     """Render the Compose file from the agent folders.
 
     The file is replaced in one step and only when every folder is valid: a failed generate
-    leaves the previous file as it was.
+    leaves the previous file as it was. A file SMBOS did not write (its first line says so) is
+    never replaced without --force.
     """
     from smbos import compose
 
@@ -91,8 +93,10 @@ def generate(project: Project, check: bool) -> None:
             sys.exit(EXIT_CHECK_FAILED)
         out(f"{project.compose_display} is up to date ({len(fleet.enabled)} service(s))")
         return
+    # Before anything is written, the port record included.
+    compose.check_target(target, force, fix="add --force to replace it")
     project.record_ports(fleet)
-    compose.write_atomic(target, text)
+    compose.write_atomic(target, text, force=force)
     out(f"wrote {project.compose_display}: {len(fleet.enabled)} service(s) from "
         f"{fleet.display_root}/")
 
@@ -109,22 +113,12 @@ def generate(project: Project, check: bool) -> None:
 def new(project: Project, agent_id: str, template: str, name: str | None,
         description: str | None, port: int | None) -> None:
     """Create agents/ID from a template, then validate it."""
-    fleet = project.load()
-    if port is None:
-        port = scaffold.pick_port(fleet)
-    elif any(a.port == port for a in fleet.agents):
-        taken = next(a.id for a in fleet.agents if a.port == port)
-        raise SmbosError(f"--port: {port} is already used by agent {taken!r}")
     name = name or agent_id.replace("-", " ").title()
     description = description or f"{name}'s assistant"
-    folder = scaffold.create(project.agents_dir, agent_id, template, name, description, port)
-    after = project.load()
-    mine = [p for p in after.errors if f"/{agent_id}/" in f"{p.path}/"]
+    folder, port, mine, after = scaffold.new_agent(project, agent_id, template, name,
+                                                   description, port)
     report(mine)
     if any(p.is_error for p in mine):
-        # A folder that does not validate is not created: it would break every later
-        # `generate` and block the id for the next try.
-        shutil.rmtree(folder, ignore_errors=True)
         err(f"{folder}: not created; the options above gave an invalid folder")
         sys.exit(EXIT_INVALID_INPUT)
     out(f"created {folder}/ from template {template!r} on port {port}")

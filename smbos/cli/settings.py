@@ -109,7 +109,11 @@ def memory_(project: Project, agent_id: str, file: str | None) -> None:
 
     agent = folder_agent(project, agent_id)
     if file is None:
-        for entry in ops.list_memory(agent):
-            out(f"{entry['size']:>9}  {entry['path']}")
+        listing = ops.list_memory(agent)
+        for entry in listing.files:
+            note = "  (not shown: a hard link)" if entry.get("note") else ""
+            out(f"{entry['size']:>9}  {entry['path']}{note}")
+        if listing.stopped:
+            err(f"warning: memory/ listed in part: {listing.stopped}")
         return
     click.echo(ops.read_memory(agent, file), nl=False)

@@ -167,8 +167,9 @@ async def api_env_put(request: Request) -> Response:
 
 async def api_memory(request: Request) -> Response:
     agent = await ui_state(request).agent(request.path_params["agent_id"])
-    files = await run_in_threadpool(ops.list_memory, agent)
-    return ok({"agent_id": agent.id, "files": files, "max_bytes": ops.MEMORY_MAX_BYTES})
+    listing = await run_in_threadpool(ops.list_memory, agent)
+    return ok({"agent_id": agent.id, "files": listing.files, "stopped": listing.stopped,
+               "max_bytes": ops.MEMORY_MAX_BYTES})
 
 
 async def api_memory_file(request: Request) -> Response:

@@ -153,11 +153,13 @@ ROUTES: dict[str, dict[str, Any]] = {
                 "type": ["string", "null"]}}}}}}},
         "responses": {"200": _json({"$ref": "#/components/schemas/Env"}), **_BAD, **_GUARD,
                       **_AGENT_404}}},
-    "memory": {"get": {"summary": "The files in the agent's memory folder (read-only)",
+    "memory": {"get": {"summary": "The files in the agent's memory folder (read-only); `stopped` "
+                                  "says why the listing is incomplete (a walk limit), else \"\"",
                        "tags": ["agent"], "responses": {"200": _json(_OBJ), **_AGENT_404}}},
     "memory_file": {"get": {
         "summary": "One memory file as text (paths outside the folder refused)", "tags": ["agent"],
         "responses": {"200": _json(_OBJ), "400": _err("A path outside the memory folder"),
+                      "403": _err("A file never shown: secrets, or a hard link"),
                       "404": _err("Unknown agent or file"), "413": _err("Larger than the cap"),
                       "415": _err("Not UTF-8 text")}}},
     "skills": {"get": {"summary": "The skill dashboards the agent declares", "tags": ["skills"],

@@ -583,10 +583,13 @@
       const list = $('#memory-files');
       try {
         const data = await api('GET', base + '/memory');
-        list.replaceChildren(...(data.files.length ? data.files.map((f) => {
+        const items = data.files.length ? data.files.map((f) => {
           const b = el('button', { type: 'button', class: 'link', text: f.path, 'data-path': f.path, disabled: !f.viewable });
-          return el('li', {}, b, el('span', { class: 'muted', text: ' ' + f.size + ' B' }));
-        }) : [el('li', { class: 'muted', text: 'empty' })]));
+          return el('li', {}, b, el('span', { class: 'muted', text: ' ' + f.size + ' B' + (f.note ? ' (not shown: ' + f.note + ')' : '') }));
+        }) : [el('li', { class: 'muted', text: 'empty' })];
+        // A folder the runtime filled past the walk's limits is listed in part, and says why.
+        if (data.stopped) items.push(el('li', { class: 'error-text', text: 'listed in part: ' + data.stopped }));
+        list.replaceChildren(...items);
       } catch (e) { list.replaceChildren(el('li', { class: 'error-text', text: e.message })); }
     }
     $('#memory-files').addEventListener('click', async (ev) => {
