@@ -18,6 +18,34 @@ from smbos import catalog, envfile, ports
 from smbos.errors import Problem
 
 from smbos.schema import ENV, MEMORY, AgentConfig, FrontMatter
+from smbos.team import TeamMember, digest as team_digest
+
+
+# ------------------------------------------------------------------- its MCP servers
+
+
+def mcp_servers(config: AgentConfig) -> dict[str, dict[str, Any]]:
+    """The MCP servers the runtime gets: each integration's default server, and every
+    enabled `tools` entry of type mcp with a command (which replaces a default of the same
+    id; a disabled entry removes it)."""
+    servers: dict[str, dict[str, Any]] = {}
+    for name in config.integrations:
+        default = catalog.INTEGRATIONS[name].mcp
+        if default is not None:
+            servers[name] = {"command": default.command, "args": list(default.args),
+                             "env": dict(default.env)}
+            if default.values:
+                servers[name]["values"] = dict(default.values)
+    for tool in config.tools:
+        if tool.type != "mcp":
+            continue
+        if not tool.enabled:
+            servers.pop(tool.id, None)
+        elif tool.command:
+            servers[tool.id] = {"command": tool.command, "args": list(tool.args),
+                                "env": dict(tool.env)}
+    return dict(sorted(servers.items()))
+
 
 # ------------------------------------------------------------------------- the agent
 
@@ -34,6 +62,8 @@ class Agent:
     env_example: tuple[envfile.ExampleKey, ...]
     env_keys: frozenset[str]
     agent_md_sha256: str
+    # team/<member>.md (smbos.team): subagents installed at every start.
+    team: tuple[TeamMember, ...] = ()
 
     @property
     def name(self) -> str:
@@ -57,6 +87,16 @@ class Agent:
         return self.config.channels.telegram
 
     @property
+    def teams(self) -> bool:
+        """Whether the agent's turns run with Claude Code agent teams (`runtime.swarms`)."""
+        return self.config.runtime.swarms
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The names of the team's members (team/<member>.md)."""
+        return tuple(m.name for m in self.team)
+
+    @property
     def channels(self) -> list[str]:
         return [name for name in catalog.CHANNELS if getattr(self.config.channels, name)]
 
@@ -69,26 +109,8 @@ class Agent:
         return self.folder / ENV
 
     def mcp_servers(self) -> dict[str, dict[str, Any]]:
-        """The MCP servers the runtime gets: each integration's default server, and every
-        enabled `tools` entry of type mcp with a command (which replaces a default of the same
-        id; a disabled entry removes it)."""
-        servers: dict[str, dict[str, Any]] = {}
-        for name in self.config.integrations:
-            default = catalog.INTEGRATIONS[name].mcp
-            if default is not None:
-                servers[name] = {"command": default.command, "args": list(default.args),
-                                 "env": dict(default.env)}
-                if default.values:
-                    servers[name]["values"] = dict(default.values)
-        for tool in self.config.tools:
-            if tool.type != "mcp":
-                continue
-            if not tool.enabled:
-                servers.pop(tool.id, None)
-            elif tool.command:
-                servers[tool.id] = {"command": tool.command, "args": list(tool.args),
-                                    "env": dict(tool.env)}
-        return dict(sorted(servers.items()))
+        """The MCP servers the runtime gets (`mcp_servers` of its config)."""
+        return mcp_servers(self.config)
 
     def required_env_keys(self) -> list[tuple[str, str]]:
         """(key, why) for every key `.env` must set."""
@@ -112,6 +134,8 @@ class Agent:
             "agent_md": self.agent_md_sha256,
             "port": self.port,
         }
+        if self.team:
+            payload["team"] = team_digest(self.team)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

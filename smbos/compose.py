@@ -135,6 +135,8 @@ def service(agent: Agent, host: Host) -> dict:
     turns = runtime.turn_resources
     environment = {
         "ASSISTANT_NAME": agent.assistant_name,
+        # runtime.swarms: Claude Code agent teams in every group's turns (smbos/image/teams.mjs).
+        "SMBOS_AGENT_TEAMS": "on" if agent.teams else "off",
         "HTTP_PORT": str(RUNTIME_PORT),
         "LOG_LEVEL": runtime.log_level,
         "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),

@@ -58,6 +58,9 @@ class AgentStatus:
     # Telegram (smbos/integrations.py): off, -, connecting, connected, failed, unknown
     telegram: str = "off"
     telegram_detail: str = ""
+    # Agent teams (runtime.swarms) and the team's member names (team/), as the folder says.
+    teams: bool = False
+    team: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -174,7 +177,7 @@ class Controller:
         rows: list[AgentStatus] = []
         for agent in agents:
             row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
-                              port=agent.port)
+                              port=agent.port, teams=agent.teams, team=list(agent.members))
             data = containers.get(agent.id)
             row.turns = self.turns.get(agent.id, 0)
             if data is None:

@@ -1,13 +1,13 @@
 """What `smbos status` needs of the agent folders, without loading them every time.
 
-A status row needs six things per agent: id, name, enabled, port, whether Telegram is on and the
-config hash that tells whether the container is out of date. Working them out means the full load
-(YAML, the validated models, cron checks, port assignment), which costs more than the rest of a
-status together. So the answer is kept in a small per-user cache, keyed by a signature of
-everything the load reads (each folder's files by inode, size and modification time, the port
-record, the folder list, and smbos's own code): when nothing changed, status reads the six things
-back; when anything changed, it loads the folders as every other command does and writes the
-cache again.
+A status row needs eight things per agent: id, name, enabled, port, whether Telegram is on,
+whether agent teams are on, the team's member names, and the config hash that tells whether the
+container is out of date. Working them out means the full load (YAML, the validated models, cron
+checks, port assignment), which costs more than the rest of a status together. So the answer is
+kept in a small per-user cache, keyed by a signature of everything the load reads (each folder's
+files by inode, size and modification time, its team/ files, the port record, the folder list,
+and smbos's own code): when nothing changed, status reads the eight things back; when anything
+changed, it loads the folders as every other command does and writes the cache again.
 
 Like Git's index, an entry written within a moment of its files' last change could miss a
 second change in the same tick: such an answer is used but not cached. The cache holds no value
@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 # The files of an agent folder the loader reads (smbos.agent), and the fleet's port record.
 FOLDER_FILES = ("agent.md", "config.yaml", ".env.example", ".env")
 MEMORY = "memory"  # only whether it is a folder: what the agent writes in it changes nothing
+TEAM = "team"  # team/<member>.md (smbos.team): the folder and each file in it
 PORTS_FILE = ".ports.json"
 # Changes younger than this are not trusted to the cache (modification-time granularity).
 RACY_SECONDS = 2.0
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class AgentEntry:
     port: int | None
     hash: str
     telegram: bool = False
+    teams: bool = False
+    members: tuple[str, ...] = ()  # the team's member names
 
     def config_hash(self) -> str:
         return self.hash
@@ -115,7 +118,20 @@ def signature(agents_dir: Path) -> tuple[str, int]:
                           (folder / MEMORY).is_dir()])
         for file in FOLDER_FILES:
             sig.add(folder / file)
+        _add_team(sig, folder / TEAM)
     return sig.digest(), sig.newest
+
+
+def _add_team(sig: _Signature, team: Path) -> None:
+    """The team folder: its listing and each file's stat line."""
+    sig.add(team)
+    try:
+        names = sorted(e.name for e in os.scandir(team))
+    except OSError:
+        return
+    sig.parts.append(names)
+    for name in names:
+        sig.add(team / name)
 
 
 def _cache_file(agents_dir: Path) -> Path:
@@ -131,11 +147,13 @@ def load(project: Project) -> FleetIndex:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("signature") == digest:
-            return FleetIndex(project, [AgentEntry(**a) for a in data["agents"]], cached=True)
+            return FleetIndex(project, [AgentEntry(**{**a, "members": tuple(a["members"])})
+                                        for a in data["agents"]], cached=True)
     except (OSError, ValueError, TypeError, KeyError):
         pass
     fleet = project.load()
-    agents = [AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram)
+    agents = [AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram, a.teams,
+                         a.members)
               for a in fleet.agents]
     if time.time_ns() - newest > RACY_SECONDS * 1e9:
         _write(path, {"signature": digest, "agents": [asdict(a) for a in agents]})

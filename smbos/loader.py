@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from smbos import catalog, envfile, integrations, ports, walk
-from smbos.agent import Agent, Fleet
+from smbos.agent import Agent, Fleet, mcp_servers
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
 from smbos.safeyaml import load_yaml, split_front_matter
@@ -34,6 +34,7 @@ from smbos.schema import (
     _did_you_mean,
     id_problem,
 )
+from smbos.team import TeamMember, read_team
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_AGENT_MD_BYTES = 1024 * 1024
@@ -191,6 +192,7 @@ class _Loaded:
     env_example: list[envfile.ExampleKey]
     env_keys: frozenset[str]
     agent_md_sha256: str
+    team: tuple[TeamMember, ...] = ()
 
 
 def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
@@ -322,6 +324,9 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                 "into its runtime)" if not memory.exists() else
                                 "is not a directory"))
 
+    # team/: the members, their tools checked against the agent's MCP servers (smbos.team).
+    members = read_team(folder, display, set(mcp_servers(config)), problems)
+
     # .env: which keys are set (values are read, never kept or shown).
     env_path = folder / ENV
     env_keys: frozenset[str] = frozenset()
@@ -347,7 +352,8 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
         problems.append(Problem(missing_where, catalog.CREDENTIAL_KEYS[0],
                                 f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
                                 severity))
-    loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha)
+    loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha,
+                     members)
     probe = Agent(agent_id, folder, config, front, identity, 0, tuple(example), env_keys, md_sha)
     for key, why in probe.required_env_keys():
         if key not in env_keys:
@@ -437,5 +443,6 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
             env_example=tuple(item.env_example),
             env_keys=item.env_keys,
             agent_md_sha256=item.agent_md_sha256,
+            team=item.team,
         ))
     return fleet

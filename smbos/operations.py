@@ -72,6 +72,9 @@ def agent_summary(agent: Agent) -> dict[str, Any]:
         "schedules": [s.id for s in cfg.schedules if s.enabled],
         "skills": [s.id for s in cfg.skills],
         "heal": cfg.heal.enabled,
+        # runtime.swarms, and the members of team/ (installed as subagents at every start).
+        "teams": agent.teams,
+        "team": [m.to_json() for m in agent.team],
         "config_hash": agent.config_hash(),
     }
 

@@ -25,6 +25,8 @@ FILES = {
     "people.md.j2": "memory/people.md",
     "learnings.md.j2": "memory/learnings.md",
 }
+# A template's team/<member>.md.j2 files become the agent's team/<member>.md (smbos.team).
+TEAM_TEMPLATES = "team"
 PORTS = range(3101, 3200)
 
 
@@ -82,7 +84,10 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
     agents_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{agent_id}.", dir=agents_dir))
     try:
-        for src_name, dest in FILES.items():
+        files = dict(FILES)
+        for member in sorted((source / TEAM_TEMPLATES).glob("*.md.j2")):
+            files[f"{TEAM_TEMPLATES}/{member.name}"] = f"team/{member.name[:-3]}"
+        for src_name, dest in files.items():
             text = env.from_string((source / src_name).read_text(encoding="utf-8")).render(
                 id=agent_id, name=name, description=description, port=port)
             path = staging / dest

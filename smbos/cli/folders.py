@@ -44,7 +44,7 @@ def validate(project: Project, as_json: bool, strict: bool) -> None:
 @project_options
 @click.option("--json", "as_json", is_flag=True, help="Print the agents as JSON.")
 def list_(project: Project, as_json: bool) -> None:
-    """List the agent folders: id, name, port, channels, integrations, schedules."""
+    """List the agent folders: id, name, port, channels, integrations, schedules, teams."""
     from smbos.operations import agent_summary
 
     fleet = load_valid(project)
@@ -54,13 +54,14 @@ def list_(project: Project, as_json: bool) -> None:
         return
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "NAME", "ENABLED", "PORT", "ISOLATION", "CHANNELS", "INTEGRATIONS",
-                   "SCHEDULES", "SKILLS"):
+                   "SCHEDULES", "SKILLS", "TEAMS", "TEAM"):
         table.add_column(column, no_wrap=column in ("ID", "PORT"))
     for row in rows:
         table.add_row(row["id"], row["name"], "yes" if row["enabled"] else "no",
                       str(row["port"]), row["isolation"], ",".join(row["channels"]),
                       ",".join(row["integrations"]) or "-", str(len(row["schedules"])),
-                      str(len(row["skills"])))
+                      str(len(row["skills"])), "on" if row["teams"] else "off",
+                      ",".join(m["name"] for m in row["team"]) or "-")
     make_console().print(table)
 
 

@@ -6,6 +6,8 @@
 //   3. secrets: /smbos/agent/.env copied to <instance>/.env, mode 600 (without
 //      TELEGRAM_BOT_TOKEN when channels.telegram is off); the declared Telegram chats queued for
 //      registration through NanoClaw's IPC (channels.mjs)
+//   3d. agent teams: runtime.swarms in every group's Claude settings, the team/ members installed
+//      as the groups' subagents (teams.mjs)
 //   4. NanoClaw's container/agent-runner/src copied into the instance directory
 //   5. relay 0.0.0.0:SMBOS_RELAY_PORT -> 127.0.0.1:HTTP_PORT, then NanoClaw; signals forwarded,
 //      exits with NanoClaw's exit code
@@ -21,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { TOKEN_KEY, checkChats, parseTelegram, prepareChats, withoutToken } from './channels.mjs';
+import { parseAgentTeams, prepareTeams } from './teams.mjs';
 
 const NAME = 'smbos-entrypoint';
 const BEGIN = '<!-- smbos:identity:begin -->';
@@ -109,6 +112,7 @@ function readConfig() {
     schedules: parseSchedules(process.env.SMBOS_SCHEDULES),
     mcpServers: parseMcpServers(process.env.SMBOS_MCP_SERVERS),
     telegram: parseTelegram(process.env, fail),
+    agentTeams: parseAgentTeams(process.env, fail),
   };
 }
 
@@ -596,6 +600,8 @@ async function main() {
   const chats = attempt('prepare', path.join(cfg.instanceDir, 'data', 'ipc', 'main'),
     () => prepareChats(cfg, ensureSymlink));
   if (chats) info(`telegram: ${chats} chat(s) queued for registration through NanoClaw's IPC`);
+  attempt('prepare', path.join(cfg.instanceDir, 'data', 'sessions'),
+    () => prepareTeams(cfg, WEB_CHAT_FOLDER, info));
   copyAgentRunner(cfg);
   const relay = await startRelay(cfg);
   startRuntime(cfg, relay);

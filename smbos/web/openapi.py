@@ -205,6 +205,11 @@ COMPONENTS = {
                          "connecting, connected, failed, unknown"},
             "telegram_detail": {"type": "string",
                                 "description": "a failure's reason, the chats it serves"},
+            "teams": {"type": "boolean",
+                      "description": "Claude Code agent teams in the agent's turns "
+                                     "(runtime.swarms)"},
+            "team": {"type": "array", "items": {"type": "string"},
+                     "description": "the names of the team's members (team/<member>.md)"},
             "patches": {"type": "string",
                         "description": "runtime patches of the image, comma-separated"}}},
         "Env": {"type": "object", "properties": {

@@ -184,6 +184,44 @@ export function mcpOf(groupDir) {
   }).join(',');
 }
 
+// What NanoClaw writes into a group's Claude home when it has no settings yet
+// (src/container-runner.ts): agent teams on.
+const RUNTIME_GROUP_SETTINGS = {
+  env: {
+    CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS: '1',
+    CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD: '1',
+    CLAUDE_CODE_DISABLE_AUTO_MEMORY: '0',
+  },
+};
+
+/**
+ * The group's Claude home (data/sessions/<folder>/.claude, a turn's ~/.claude), kept as NanoClaw
+ * keeps it at each turn: settings.json written only when missing. Returns what a turn would run
+ * with: {teams: on|off (the settings' CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS), subagents: the
+ * names of agents/*.md, comma-separated, or none}.
+ */
+export function claudeHomeOf(cwd, folder) {
+  const home = path.join(cwd, 'data', 'sessions', folder, '.claude');
+  fs.mkdirSync(home, { recursive: true });
+  const file = path.join(home, 'settings.json');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${JSON.stringify(RUNTIME_GROUP_SETTINGS, null, 2)}\n`);
+  let teams = 'off';
+  try {
+    const value = JSON.parse(fs.readFileSync(file, 'utf8')).env.CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS;
+    teams = ['1', 'true'].includes(String(value).toLowerCase()) ? 'on' : 'off';
+  } catch {
+    teams = 'off'; // settings Claude Code cannot read set nothing
+  }
+  let subagents = [];
+  try {
+    subagents = fs.readdirSync(path.join(home, 'agents')).filter((f) => f.endsWith('.md'))
+      .map((f) => f.slice(0, -3)).sort();
+  } catch {
+    subagents = [];
+  }
+  return { teams, subagents: subagents.join(',') || 'none' };
+}
+
 /**
  * Runs one turn for `folder` with `prompt`. Resolves to {ok, text} or {ok:false, error}.
  * `extra` is a list of [key, value] pairs put in front of the reply (scheduled tasks).
@@ -205,6 +243,8 @@ export async function runTurn(config, folder, prompt, extra = []) {
     ['isolation', config.containerMode ? 'container' : 'in-process'],
     ['mcp', mcpOf(path.join(cwd, 'groups', folder))],
   ];
+  const home = claudeHomeOf(cwd, folder);
+  pairs.push(['teams', home.teams], ['subagents', home.subagents]);
   if (config.containerMode) {
     const seen = await runContainer(config, folder);
     if (!seen.ok) return { ok: false, error: seen.error };
