@@ -193,10 +193,10 @@ async def api_heal(request: Request) -> Response:
 
 async def api_session(request: Request) -> Response:
     """POST: the token (checked by the guard) is right; the answer sets the cookie that opens the
-    pages when the UI listens beyond loopback. DELETE: forget it. The page's script calls POST
-    before it keeps a token, so a link cannot plant a wrong one."""
+    pages to a remote request (security.Guard.remote). DELETE: forget it. The page's script
+    calls POST before it keeps a token, so a link cannot plant a wrong one."""
     guard = ui_state(request).guard
-    response = ok({"ok": True, "exposed": guard.exposed})
+    response = ok({"ok": True, "exposed": guard.remote(request.headers.get("host"))})
     if request.method == "DELETE":
         response.headers["Set-Cookie"] = guard.session_cookie_cleared()
     else:
