@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from smbos import operations as ops
 from smbos.errors import Kind
 from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
-from smbos.web.body import read_body
+from smbos.web.body import parse_json_object, read_body
 from smbos.web.errors import ApiError, error
 from smbos.web.state import PROXY_TIMEOUT, ui_state
 from smbos.web.streams import SSE_HEADERS
@@ -74,6 +74,8 @@ async def proxy(request: Request) -> Response:
     if request.url.query:
         url += f"?{request.url.query}"
     body = await read_body(request) if request.method == "POST" else None
+    if body:
+        parse_json_object(body)  # the runtime's POST routes take a JSON object: checked here
     headers = {k: request.headers[k] for k in _REQUEST_HEADERS if k in request.headers}
     streaming = "text/event-stream" in request.headers.get("accept", "") or (
         request.method == "POST" and sub == "chat")
