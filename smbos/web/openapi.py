@@ -214,6 +214,9 @@ COMPONENTS = {
                                                          "characters) when secret"},
                 "source": {"type": "string"}, "description": {"type": "string"},
                 "required": {"type": "boolean"}}}},
+            "secret_warnings": {"type": "array", "items": {"type": "string"},
+                                "description": "KEY: why, for each secret too short, plain or "
+                                               "common to hide in what the runtime shows"},
             "restart_needed": {"type": ["boolean", "null"]}}},
     },
 }
