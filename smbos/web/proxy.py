@@ -1,9 +1,11 @@
-"""`/agents/<id>/api/<path>`: the agent's own NanoClaw API, forwarded as it answers.
+"""`/agents/<id>/api/<path>`: the agent's own NanoClaw API, forwarded, redacted.
 
 The proxy serves an agent's answers on the UI's own origin, where a page would run with the UI's
 rights; so it passes data only (JSON and event streams, anything else refused), sandboxes what it
 passes, forwards plain paths under /api/ only, and keeps no cookie (one client serves every
-agent). Event streams pass through unbuffered.
+agent). It is a raw view of an agent, so it needs the token on loopback too (security.py), and
+what it passes is redacted as every other route's answers are (relay.py): JSON read whole,
+event streams frame by frame as they come.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from smbos import operations as ops
+from smbos import redact
+from smbos.contract import ProblemKind, RuntimeProblem
 from smbos.errors import Kind
 from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web.body import parse_json_object, read_body
+from smbos.web.relay import MAX_JSON_BYTES, EventStreamRedactor, redact_json
 from smbos.web.errors import ApiError, error
 from smbos.web.state import PROXY_TIMEOUT, ui_state
 from smbos.web.streams import SSE_HEADERS
@@ -42,8 +47,8 @@ def proxy_path_ok(sub: str) -> bool:
                             for part in sub.split("/"))
 
 
-def proxy_media_type(content_type: str | None) -> str | None:
-    """`application/json; charset=utf-8` when the runtime's Content-Type may pass, else None."""
+def proxy_media_type(content_type: str | None) -> tuple[str, str | None] | None:
+    """(media type, charset or None) when the runtime's Content-Type may pass, else None."""
     if not content_type:
         return None
     media, _, params = content_type.partition(";")
@@ -51,7 +56,7 @@ def proxy_media_type(content_type: str | None) -> str | None:
     if media not in PROXY_MEDIA_TYPES:
         return None
     charset = re.search(r"charset=\"?([A-Za-z0-9._-]+)", params)
-    return f"{media}; charset={charset.group(1)}" if charset else media
+    return media, charset.group(1) if charset else None
 
 
 async def _first_bytes(response: httpx.Response) -> bytes:
@@ -88,9 +93,9 @@ async def proxy(request: Request) -> Response:
         response = await state.http.send(upstream, stream=True)
     except httpx.HTTPError as exc:
         raise classify_transport_error(exc, route) from None
-    media = proxy_media_type(response.headers.get("content-type"))
+    typed = proxy_media_type(response.headers.get("content-type"))
     out = dict(PROXY_HEADERS)
-    if media is None:
+    if typed is None:
         # Only an empty answer (an empty 404, a 204) passes without a type that may pass.
         try:
             body = await _first_bytes(response)
@@ -104,17 +109,43 @@ async def proxy(request: Request) -> Response:
                               f"with {response.status_code} and Content-Type {shown!r}; the proxy "
                               "passes only JSON and event streams", Kind.RUNTIME_CONTENT_TYPE)
         return Response(status_code=response.status_code, headers=out)
-    out["Content-Type"] = media
-    if media == "text/event-stream":
-        out.update(SSE_HEADERS)
-
-    async def relay() -> AsyncIterator[bytes]:
+    media, charset = typed
+    # Written again as UTF-8 (JSON) or as the runtime wrote it (event streams are UTF-8).
+    out["Content-Type"] = f"{media}; charset=utf-8" if charset else media
+    scrub = redact.for_agent(agent)
+    if media == "application/json":
         try:
-            async for chunk in response.aiter_raw():
-                yield chunk
-        except httpx.HTTPError:
-            pass  # the runtime dropped the connection mid-answer: end ours too
+            body = await _whole(response, route)
+        except httpx.HTTPError as exc:
+            raise classify_transport_error(exc, route) from None
         finally:
             await response.aclose()
+        return Response(redact_json(body, charset, scrub, route) if body else b"",
+                        status_code=response.status_code, headers=out)
+    out.update(SSE_HEADERS)
+
+    async def relay() -> AsyncIterator[bytes]:
+        events = EventStreamRedactor(scrub)
+        try:
+            async for chunk in response.aiter_bytes():
+                cleaned = events.feed(chunk)
+                if cleaned:
+                    yield cleaned
+        except (httpx.HTTPError, RuntimeProblem):
+            pass  # the runtime dropped the connection or broke the stream: end ours too
+        finally:
+            await response.aclose()
+        yield events.close()
 
     return StreamingResponse(relay(), status_code=response.status_code, headers=out)
+
+
+async def _whole(response: httpx.Response, route: str) -> bytes:
+    """A JSON answer, read whole (to redact it), at most MAX_JSON_BYTES."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
+                                 f"answer larger than {MAX_JSON_BYTES} bytes", field="body")
+    return bytes(body)
