@@ -153,3 +153,49 @@ def test_exposed_ui_opens_its_pages_after_the_token(tmp_path):
                 assert page.evaluate("document.cookie") == "", "the session cookie is HttpOnly"
             finally:
                 browser.close()
+
+
+def test_a_tunnel_name_gets_the_token_page_until_given_the_token(tmp_path):
+    """A UI bound to 127.0.0.1 behind a tunnel (`--allow-host tunnel.example`): Chromium resolves
+    the name to 127.0.0.1, as a tunnel's far end would deliver it, and gets the token page, not
+    the fleet, and no data from the API or the proxy, until it has given the token."""
+    executable = chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with StubRuntime() as evil, StubRuntime() as victim:
+        victim.routes["/api/messages"] = Answer('{"messages": []}')
+        project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
+        app = create_app(project, TOKEN, allow_hosts=("tunnel.example",))
+        with UIServer(app) as server, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=executable, args=[
+                *CHROMIUM_ARGS, "--host-resolver-rules=MAP tunnel.example 127.0.0.1"])
+            try:
+                url = f"http://tunnel.example:{server.port}"
+                page = browser.new_context().new_page()
+                page.set_default_timeout(15_000)
+                response = page.goto(url + "/")
+                assert response.status == 401
+                assert page.evaluate("document.body.dataset.page") == "session"
+                expect(page.locator("#token-form")).to_be_visible()
+                assert "Victim" not in page.content() and 'data-agent="victim"' not in page.content()
+                for path in ("/api/agents", "/api/agents/victim/memory", "/api/status",
+                             "/agents/victim/api/messages"):
+                    status = page.evaluate(f"fetch('{path}').then(r => r.status)")
+                    assert status == 401, (path, status)
+                shot(page, "11-tunnel-token-page")
+
+                page.locator("#token-input").fill(TOKEN)
+                page.locator("#token-form button[type=submit]").click()
+                expect(page.locator('#fleet tr[data-agent="victim"]')).to_be_visible()
+                assert page.url.startswith(url)
+                # The page's own calls carry the token; a bare fetch still gets nothing.
+                status = page.evaluate("fetch('/api/agents').then(r => r.status)")
+                assert status == 401
+                shot(page, "12-tunnel-fleet")
+
+                # The same UI under 127.0.0.1 is on this machine: the fleet, without the token.
+                other = browser.new_context().new_page()
+                assert other.goto(server.url + "/").status == 200
+                expect(other.locator('#fleet tr[data-agent="victim"]')).to_be_visible()
+            finally:
+                browser.close()
