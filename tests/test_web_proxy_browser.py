@@ -3,7 +3,8 @@
 An agent that serves a page on its API cannot have it run in the UI's origin: the proxy refuses
 it, proxied data is sandboxed, and another agent's `.env` stays as it was. A link with a wrong
 token does not replace the token the browser keeps. The settings page loads its values with the
-token; a UI bound beyond loopback opens its pages once the browser has shown the token.
+token; a UI bound beyond loopback, or reached under an `--allow-host` name (a tunnel), opens its
+pages once the browser has shown the token. The proxy answers only with the token.
 """
 
 from __future__ import annotations
