@@ -3,7 +3,8 @@
 A turn is opened before the answer starts, so a runtime that does not answer with an event stream
 is a plain 502 (errors.py); once streaming, a failure mid-turn becomes an `error` event and the
 stream ends with `done`. Every text passes through the agent's redactor (`smbos.redact`) on its
-way out: an agent that echoes a secret from its `.env` never shows it.
+way out, the turn's texts read as one: an agent that echoes a secret from its `.env` never shows
+it, not even split across two events.
 """
 
 from __future__ import annotations
