@@ -134,11 +134,20 @@ class Redactor:
         prefix of one of its forms): what a stream must hold back until it knows more."""
         best = 0
         room = len(text) - start
+        if room <= 0:
+            return 0
+        last = text[-1]
         for value, _ in self.pairs:
-            for size in range(min(len(value) - 1, room), best, -1):
+            size = min(len(value) - 1, room)
+            while size > best:
+                # Only a prefix ending in the text's last character can match: jump to the next.
+                size = value.rfind(last, 0, size) + 1
+                if size <= best:
+                    break
                 if text.endswith(value[:size]):
                     best = size
                     break
+                size -= 1
         return best
 
     def running(self) -> RunningText:
