@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from smbos.errors import EXIT_CHECK_FAILED, Kind, TooManyStreams
 from smbos.project import Project
 from smbos.web import limits
 from smbos.web.app import create_app
@@ -160,3 +161,9 @@ def test_a_proxied_stream_ends_at_its_time_limit(served, monkeypatch):
                     await again.aread()
 
     asyncio.run(scenario())
+
+
+def test_the_refusal_is_in_the_error_tree():
+    refusal = TooManyStreams("x")
+    assert (refusal.exit_code, refusal.http_status, refusal.kind) == (
+        EXIT_CHECK_FAILED, 429, Kind.TOO_MANY_STREAMS)
