@@ -91,8 +91,9 @@ class UIState:
         self.proxy_slots = limits.StreamSlots()
 
     # -- HTTP to the agents: one connection pool for every runtime client and one for the proxy,
-    # made on first use (on the app's event loop) and closed at shutdown. Building an httpx client per
-    # request costs milliseconds of CPU each (TLS context); twenty probes a poll add up.
+    # made on first use (on the app's event loop) and closed at shutdown. Building an httpx
+    # client per request costs milliseconds of CPU each (TLS context); twenty probes a poll add
+    # up.
 
     @property
     def transport(self) -> httpx.AsyncBaseTransport:
