@@ -8,6 +8,7 @@ the UI (`smbos.web.errors`) each translate in one place; nothing else picks a co
       InvalidInput        exit 2  400 invalid       (the agent folders have errors: `problems`)
       NotFound            exit 2  404 not_found     (UnknownAgent: kind unknown_agent)
       Refused             exit 1  409 refused       (valid, but not now: busy, no_container)
+      TooManyStreams      exit 1  429 too_many_streams (the proxy's bounds: agent, client, all)
       EngineUnreachable   exit 3  503 engine_unreachable
       RuntimeUnavailable  exit 1  502 runtime_<problem kind> (an agent's NanoClaw API)
       CheckFailed         exit 1  500 check_failed  (a build, a write, a missing tool)
@@ -48,6 +49,7 @@ class Kind(str, Enum):
     HTTP = "http"                      # the router: no such route or method
     INTERNAL = "internal"              # a bug: one line, never a traceback
     RUNTIME_CONTENT_TYPE = "runtime_content_type"  # the proxy refused what a runtime answered
+    TOO_MANY_STREAMS = "too_many_streams"  # the proxy has as many requests open as it allows
     # An agent's runtime failed (smbos.contract.ProblemKind, prefixed).
     RUNTIME_REFUSED = "runtime_refused"
     RUNTIME_TIMEOUT = "runtime_timeout"
@@ -127,6 +129,15 @@ class Refused(SmbosError):
     exit_code = EXIT_CHECK_FAILED
     http_status = 409
     kind = Kind.REFUSED
+
+
+class TooManyStreams(SmbosError):
+    """The proxy has as many requests open as it allows (for one agent, one client, or in all):
+    try again once one ends."""
+
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 429
+    kind = Kind.TOO_MANY_STREAMS
 
 
 class EngineUnreachable(SmbosError):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import catalog, envfile, integrations, ports, walk
+from smbos import catalog, envfile, integrations, ports, redact, walk
 from smbos.agent import Agent, Fleet, mcp_servers
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
@@ -342,6 +342,9 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                  if v.strip())
             for key in envfile.inline_comment_keys(env_text):
                 problems.append(Problem(env_display, key, _INLINE_COMMENT, Severity.WARNING))
+            plain = catalog.PLAIN_KEYS | {k.key for k in example if k.not_secret}
+            for key, why in redact.weak_secrets(envfile.parse_env_text(env_text), plain):
+                problems.append(Problem(env_display, key, why, Severity.WARNING))
 
     if any(p.is_error for p in problems[start:]):
         return None

@@ -517,8 +517,8 @@ def test_missing_env_keys_warn_then_fail_when_strict(project: Path, env: str | N
 
 
 def test_all_keys_set_is_clean_even_when_strict(project: Path) -> None:
-    _needy(project / "agents", "ANTHROPIC_API_KEY=a\nNOTION_TOKEN=b\nTELEGRAM_BOT_TOKEN=c\n"
-                               "SHOP_DOMAIN=d\n")
+    _needy(project / "agents", "ANTHROPIC_API_KEY=sk-a-7Hq2\nNOTION_TOKEN=ntn-b-7Hq2\n"
+                               "TELEGRAM_BOT_TOKEN=1:c-7Hq2\nSHOP_DOMAIN=d-7Hq2.example\n")
     for result in run_all([["validate"], ["validate", "--strict"]], project):
         assert result.code == 0, result
         assert result.stderr == ""
@@ -538,7 +538,8 @@ def test_env_with_a_bom_is_an_error(project: Path) -> None:
 def test_env_inline_comment_is_a_warning_naming_the_key(project: Path) -> None:
     """`KEY=value # note`: the runtime reads `value # note`; validate says so, value unshown."""
     write_agent(project / "agents", "andy",
-                env="ANTHROPIC_API_KEY=sk-test-planted9 # the team key\nQUOTED='a # b'\n")
+                env="ANTHROPIC_API_KEY=sk-test-planted9 # the team key\n"
+                    "QUOTED='a # b-7Hq2'\n")
     result = run_smbos("validate", cwd=project)
     assert result.code == 0, result
     assert result.stderr.startswith("warning: agents/andy/.env: ANTHROPIC_API_KEY: the value "
@@ -548,7 +549,8 @@ def test_env_inline_comment_is_a_warning_naming_the_key(project: Path) -> None:
 
 def test_unparsable_env_line_prints_nothing_stray(project: Path) -> None:
     write_agent(project / "agents", "andy",
-                env="ANTHROPIC_API_KEY=k\nnot a line at all planted-value-93\n'open=quote\n")
+                env="ANTHROPIC_API_KEY=sk-k-7Hq2\nnot a line at all planted-value-93\n"
+                    "'open=quote\n")
     result = run_smbos("validate", cwd=project)
     assert result.code == 0, result
     assert result.stderr == ""

@@ -282,6 +282,7 @@ def test_changing_requests_need_the_token_and_our_origin(client, folders, method
 def test_reads_need_no_token_on_loopback_but_do_when_exposed(folders):
     with make_client(create_app(folders, TOKEN)) as c:
         assert c.get("/api/agents").status_code == 200
+        assert c.get("/agents/alpha/api/health").status_code == 401, "the proxy: always"
         assert c.get("/", headers={"Host": "evil.example"}).status_code == 421
     with make_client(create_app(folders, TOKEN, host="0.0.0.0")) as c:
         assert c.get("/api/agents").status_code == 401
@@ -1051,7 +1052,7 @@ def test_live_lifecycle_and_restart_needed(api, live):
     assert stop.status_code == 200 and stop.json()["status"]["state"] == "exited"
     down = api.get("/api/agents/alpha/tasks")
     assert down.status_code == 502 and down.json()["kind"] == "runtime_refused"
-    assert api.get("/agents/alpha/api/health").status_code == 502
+    assert api.get("/agents/alpha/api/health", headers=AUTH).status_code == 502
     start = api.post("/api/agents/alpha/start", headers=AUTH)
     assert start.status_code == 200 and start.json()["status"]["state"] == "running"
     wait_healthy(api, "alpha")

@@ -3,7 +3,8 @@
 An agent that serves a page on its API cannot have it run in the UI's origin: the proxy refuses
 it, proxied data is sandboxed, and another agent's `.env` stays as it was. A link with a wrong
 token does not replace the token the browser keeps. The settings page loads its values with the
-token; a UI bound beyond loopback opens its pages once the browser has shown the token.
+token; a UI bound beyond loopback, or reached under an `--allow-host` name (a tunnel), opens its
+pages once the browser has shown the token. The proxy answers only with the token.
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
                 expect(page.locator('input[name="ANTHROPIC_API_KEY"]')).to_have_value(
                     envfile.mask(envfile.read_env(env_path)["ANTHROPIC_API_KEY"]))
 
+                # The proxy is a raw view of an agent: a navigation, which carries no token
+                # header, is refused. With the header (as a script or a tool sends it) what
+                # comes back is checked as below.
+                response = page.goto(f"{server.url}/agents/evil/api/data")
+                assert response.status == 401 and response.headers["content-type"] == \
+                    "application/json"
+                page.context.set_extra_http_headers({"X-SMBOS-Token": TOKEN})
+
                 # An agent's page through the proxy: refused, nothing of it runs.
                 response = page.goto(f"{server.url}/agents/evil/api/page")
                 assert response.status == 502
@@ -87,10 +96,12 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
                 assert "evil" != page.title()
                 assert page.evaluate("window.__ran === undefined")
 
-                # Data that passes is sandboxed: an opaque origin, no storage, no script.
-                for path in ("/agents/evil/api/data", "/agents/evil/api/sniff"):
+                # Data that passes is sandboxed: an opaque origin, no storage, no script. A
+                # page typed as JSON is not JSON the proxy can read (and redact): not relayed.
+                for path, status in (("/agents/evil/api/data", 200),
+                                     ("/agents/evil/api/sniff", 502)):
                     response = page.goto(server.url + path)
-                    assert response.status == 200
+                    assert response.status == status, path
                     assert page.evaluate("window.__ran === undefined")
                     assert page.evaluate("window.origin") == "null", path
                     blocked = page.evaluate("""() => { try { localStorage.getItem('x');
@@ -141,5 +152,51 @@ def test_exposed_ui_opens_its_pages_after_the_token(tmp_path):
                 cookies = page.context.cookies()
                 assert [c["httpOnly"] for c in cookies] == [True]
                 assert page.evaluate("document.cookie") == "", "the session cookie is HttpOnly"
+            finally:
+                browser.close()
+
+
+def test_a_tunnel_name_gets_the_token_page_until_given_the_token(tmp_path):
+    """A UI bound to 127.0.0.1 behind a tunnel (`--allow-host tunnel.example`): Chromium resolves
+    the name to 127.0.0.1, as a tunnel's far end would deliver it, and gets the token page, not
+    the fleet, and no data from the API or the proxy, until it has given the token."""
+    executable = chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with StubRuntime() as evil, StubRuntime() as victim:
+        victim.routes["/api/messages"] = Answer('{"messages": []}')
+        project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
+        app = create_app(project, TOKEN, allow_hosts=("tunnel.example",))
+        with UIServer(app) as server, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=executable, args=[
+                *CHROMIUM_ARGS, "--host-resolver-rules=MAP tunnel.example 127.0.0.1"])
+            try:
+                url = f"http://tunnel.example:{server.port}"
+                page = browser.new_context().new_page()
+                page.set_default_timeout(15_000)
+                response = page.goto(url + "/")
+                assert response.status == 401
+                assert page.evaluate("document.body.dataset.page") == "session"
+                expect(page.locator("#token-form")).to_be_visible()
+                assert "Victim" not in page.content() and 'data-agent="victim"' not in page.content()
+                for path in ("/api/agents", "/api/agents/victim/memory", "/api/status",
+                             "/agents/victim/api/messages"):
+                    status = page.evaluate(f"fetch('{path}').then(r => r.status)")
+                    assert status == 401, (path, status)
+                shot(page, "11-tunnel-token-page")
+
+                page.locator("#token-input").fill(TOKEN)
+                page.locator("#token-form button[type=submit]").click()
+                expect(page.locator('#fleet tr[data-agent="victim"]')).to_be_visible()
+                assert page.url.startswith(url)
+                # The page's own calls carry the token; a bare fetch still gets nothing.
+                status = page.evaluate("fetch('/api/agents').then(r => r.status)")
+                assert status == 401
+                shot(page, "12-tunnel-fleet")
+
+                # The same UI under 127.0.0.1 is on this machine: the fleet, without the token.
+                other = browser.new_context().new_page()
+                assert other.goto(server.url + "/").status == 200
+                expect(other.locator('#fleet tr[data-agent="victim"]')).to_be_visible()
             finally:
                 browser.close()

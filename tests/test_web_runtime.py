@@ -118,17 +118,18 @@ def test_chat_streams_and_scrubs(client, fleet):
 
 
 def test_proxy_get_post_and_query(client, fleet):
-    assert client.get("/agents/alpha/api/health").json() == {"status": "ok"}
-    state = client.get("/agents/beta/api/state")
+    assert client.get("/agents/alpha/api/health").status_code == 401, "a raw view: the token"
+    assert client.get("/agents/alpha/api/health", headers=AUTH).json() == {"status": "ok"}
+    state = client.get("/agents/beta/api/state", headers=AUTH)
     assert state.status_code == 200 and state.json()["dbExists"] is True
     assert state.headers["content-security-policy"].startswith("sandbox")
     client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "one"})
     client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "two"})
-    limited = client.get("/agents/alpha/api/messages?limit=1").json()["messages"]
+    limited = client.get("/agents/alpha/api/messages?limit=1", headers=AUTH).json()["messages"]
     assert len(limited) == 1, "the query string reaches the runtime"
-    assert client.get("/agents/alpha/api/tasks?x=1").status_code == 404, \
+    assert client.get("/agents/alpha/api/tasks?x=1", headers=AUTH).status_code == 404, \
         "the runtime's own answer comes back as it was"
-    assert client.get("/agents/alpha/api/no-such-route").status_code == 404
+    assert client.get("/agents/alpha/api/no-such-route", headers=AUTH).status_code == 404
     bad = client.post("/agents/alpha/api/chat", headers=AUTH, json={})
     assert bad.status_code == 400 and bad.json() == {"error": "message is required"}
     chat = client.post("/agents/alpha/api/chat", headers=AUTH, json={"message": "three"})
@@ -187,7 +188,7 @@ def test_lifecycle_and_restart_needed(client, fleet):
     assert row["restart_needed"] is True
     stop = client.post("/api/agents/alpha/stop", headers=AUTH)
     assert stop.status_code == 200 and stop.json()["status"]["state"] == "exited"
-    assert client.get("/agents/alpha/api/health").status_code == 502
+    assert client.get("/agents/alpha/api/health", headers=AUTH).status_code == 502
     start = client.post("/api/agents/alpha/start", headers=AUTH)
     assert start.status_code == 200 and start.json()["status"]["state"] == "running"
     restart = client.post("/api/agents/alpha/restart", headers=AUTH)

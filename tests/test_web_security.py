@@ -61,7 +61,7 @@ def client(tmp_path, stubs):
 def test_proxy_refuses_anything_but_json_and_event_streams(client, stubs, content_type):
     evil, _ = stubs
     evil.routes["/api/page"] = Answer(EVIL_PAGE, content_type)
-    r = client.get("/agents/evil/api/page")
+    r = client.get("/agents/evil/api/page", headers=AUTH)
     assert r.status_code == 502, (content_type, r.headers, r.text)
     assert r.headers["content-type"] == "application/json"
     assert r.json()["kind"] == "runtime_content_type"
@@ -81,7 +81,7 @@ def test_proxied_data_is_never_sniffed_nor_run(client, stubs, given, expected):
                                       headers={"Set-Cookie": "agent=1; Path=/",
                                                "Content-Disposition": "inline",
                                                "Access-Control-Allow-Origin": "*"})
-    r = client.get("/agents/evil/api/data")
+    r = client.get("/agents/evil/api/data", headers=AUTH)
     assert r.status_code == 200
     assert r.headers["content-type"] == expected
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -95,7 +95,7 @@ def test_proxied_data_is_never_sniffed_nor_run(client, stubs, given, expected):
 def test_an_empty_answer_passes_without_a_type(client, stubs, status):
     evil, _ = stubs
     evil.routes["/api/nothing"] = Answer(b"", None, status=status)
-    r = client.get("/agents/evil/api/nothing")
+    r = client.get("/agents/evil/api/nothing", headers=AUTH)
     assert r.status_code == status and r.content == b""
     assert r.headers["content-security-policy"].startswith("sandbox")
     assert "content-type" not in r.headers
@@ -192,10 +192,10 @@ def test_one_agents_cookies_never_reach_another(client, stubs):
     evil, victim = stubs
     evil.routes["/api/set"] = Answer("{}", headers={"Set-Cookie": "jar=evil; Path=/"})
     victim.routes["/api/health"] = Answer('{"status": "ok"}')
-    assert client.get("/agents/evil/api/set").status_code == 200
-    assert client.get("/agents/evil/api/set").status_code == 200
+    assert client.get("/agents/evil/api/set", headers=AUTH).status_code == 200
+    assert client.get("/agents/evil/api/set", headers=AUTH).status_code == 200
     client.cookies.set("mine", "1")
-    assert client.get("/agents/victim/api/health").status_code == 200
+    assert client.get("/agents/victim/api/health", headers=AUTH).status_code == 200
     for _, _, headers in evil.requests + victim.requests:
         assert "cookie" not in {k.lower() for k in headers}, headers
 
@@ -206,7 +206,7 @@ def test_one_agents_cookies_never_reach_another(client, stubs):
 ])
 def test_proxy_paths_are_plain_segments(client, stubs, path):
     evil, _ = stubs
-    r = client.get(f"/agents/evil/api/{path}")
+    r = client.get(f"/agents/evil/api/{path}", headers=AUTH)
     # 404: no route matches a path with a line break in it.
     assert r.status_code == (404 if "%0a" in path else 400), (path, r.status_code, r.text)
     assert r.headers["content-type"] == "application/json"
@@ -258,9 +258,10 @@ def test_proxy_paths_over_a_real_server(tmp_path, served_stubs):
     evil.routes["/api/health"] = Answer('{"status": "ok"}')
     with UIServer(create_app(project, TOKEN)) as server, \
             httpx.Client(base_url=server.url, trust_env=False, timeout=10) as c:
-        assert c.get("/agents/evil/api/health").status_code == 200
+        assert c.get("/agents/evil/api/health").status_code == 401, "the proxy needs the token"
+        assert c.get("/agents/evil/api/health", headers=AUTH).status_code == 200
         for raw in ("%252e%252e/%252e%252e/api/health", "%252E%252E%252Fx", "a%2500b", "%00",
                     "..%252f..%252fx"):
-            r = c.get(httpx.URL(f"{server.url}/agents/evil/api/{raw}"))
+            r = c.get(httpx.URL(f"{server.url}/agents/evil/api/{raw}"), headers=AUTH)
             assert r.status_code == 400, (raw, r.status_code, r.text)
     assert [path for _, path, _ in evil.requests] == ["/api/health"]

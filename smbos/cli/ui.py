@@ -24,7 +24,8 @@ from smbos.project import Project
 @click.option("--token", "token_argument", default=None, hidden=True)
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Another host name the UI may be reached under (e.g. behind a tunnel; "
-                   "https Origins are accepted for it).")
+                   "https Origins are accepted for it). A request under it is remote: every "
+                   "page, API and proxy request then needs the token.")
 @click.option("--show-token", is_flag=True, help="Print the link with the token again.")
 @click.option("--access-log", is_flag=True, help="Log every request (paths only).")
 def ui(project: Project, host: str, port: int, token_file: Path | None,

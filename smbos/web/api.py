@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smbos import redact, schedules
+from smbos import envfile, redact, schedules
 from smbos import operations as ops
 from smbos.agent import Agent
 from smbos.controller import heal_log
@@ -142,11 +142,23 @@ async def api_messages(request: Request) -> Response:
     return ok({"messages": [scrub.deep(m.model_dump(mode="json")) for m in messages]})
 
 
+def _secret_warnings(agent: Agent) -> list[str]:
+    """`KEY: why` for each secret of the agent's `.env` that redaction cannot hide (the warning
+    `smbos validate` gives too); never the value."""
+    try:
+        values = envfile.read_env(agent.env_path)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    plain = {key for key in values if not ops.is_secret(agent, key)}
+    return [f"{key}: {why}" for key, why in redact.weak_secrets(values, plain)]
+
+
 async def api_env_get(request: Request) -> Response:
     state = ui_state(request)
     agent = await state.agent(request.path_params["agent_id"])
     keys = await run_in_threadpool(ops.env_keys, agent)
     return ok({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
+               "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
                "restart_needed": await state.restart_needed(agent)})
 
 
@@ -161,6 +173,7 @@ async def api_env_put(request: Request) -> Response:
     keys = await run_in_threadpool(ops.env_keys, agent)
     data = result.to_json()
     data.update({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
+                 "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
                  "restart_needed": await state.restart_needed(agent)})
     return ok(data)
 
@@ -194,10 +207,10 @@ async def api_heal(request: Request) -> Response:
 
 async def api_session(request: Request) -> Response:
     """POST: the token (checked by the guard) is right; the answer sets the cookie that opens the
-    pages when the UI listens beyond loopback. DELETE: forget it. The page's script calls POST
-    before it keeps a token, so a link cannot plant a wrong one."""
+    pages to a remote request (security.Guard.remote). DELETE: forget it. The page's script
+    calls POST before it keeps a token, so a link cannot plant a wrong one."""
     guard = ui_state(request).guard
-    response = ok({"ok": True, "exposed": guard.exposed})
+    response = ok({"ok": True, "exposed": guard.remote(request.headers.get("host"))})
     if request.method == "DELETE":
         response.headers["Set-Cookie"] = guard.session_cookie_cleared()
     else:

@@ -6,7 +6,8 @@ This module wires the app and nothing else; each part lives in the module named 
     pages.py       the HTML pages (render.py: templates and their Content-Security-Policy)
     api.py         the JSON API, which openapi.py describes
     streams.py     chat turns and skill runs as server-sent events
-    proxy.py       each agent's own API, forwarded
+    proxy.py       each agent's own API, forwarded (relay.py: redacted; limits.py: bounded)
+    body.py        request bodies: capped, JSON read strictly
     errors.py      every failure, answered at this boundary in one place
     middleware.py  the guard (security.py) and the security headers on every answer
 

@@ -31,6 +31,8 @@ _HTML = {"description": "An HTML page", "content": {"text/html": {"schema": {"ty
 _AGENT_404 = {"404": _err("Unknown agent")}
 _RUNTIME_502 = {"502": _err("The agent's runtime did not answer (down, refused, bad answer)")}
 _ENGINE_503 = {"503": _err("The Docker engine is unreachable")}
+_PROXY_429 = {"429": _err("Too many proxied requests open (for this agent, this client, or "
+                          "in all): kind too_many_streams")}
 _GUARD = {"401": _err(f"Missing {TOKEN_HEADER}"),
           "403": _err(f"Wrong {TOKEN_HEADER}, or a request from another site (Origin)")}
 _BAD = {"400": _err("Invalid input")}
@@ -51,21 +53,24 @@ ROUTES: dict[str, dict[str, Any]] = {
                            "responses": {"200": _HTML, "404": _HTML}}},
     "proxy": {
         "get": {"summary": "Forward GET to the agent's NanoClaw API (/api/<path>, query string "
-                           "passed through); server-sent events stream through unbuffered",
-                "tags": ["proxy"],
-                "responses": {"200": {"description": "The runtime's answer, as it gave it"},
-                              **_AGENT_404, **_RUNTIME_502}},
+                           "passed through), redacted: JSON read whole and written again, "
+                           "server-sent events frame by frame as they come; needs the token "
+                           "on loopback too",
+                "tags": ["proxy"], "security": [{"token": []}],
+                "responses": {"200": {"description": "The runtime's answer, secrets redacted"},
+                              **_AGENT_404, **_GUARD, **_RUNTIME_502, **_PROXY_429}},
         "post": {"summary": "Forward POST to the agent's NanoClaw API (e.g. /api/chat, "
-                            "streamed)", "tags": ["proxy"], "security": [{"token": []}],
+                            "streamed), redacted as GET", "tags": ["proxy"],
+                 "security": [{"token": []}],
                  "requestBody": {"content": {"application/json": {"schema": _OBJ}}},
-                 "responses": {"200": {"description": "The runtime's answer, as it gave it"},
-                               **_AGENT_404, **_GUARD, **_RUNTIME_502}},
+                 "responses": {"200": {"description": "The runtime's answer, secrets redacted"},
+                               **_AGENT_404, **_GUARD, **_RUNTIME_502, **_PROXY_429}},
     },
     "openapi": {"get": {"summary": "This document", "tags": ["meta"],
                         "responses": {"200": _json(_OBJ)}}},
     "session": {
         "post": {"summary": "Check the token; the answer sets the cookie that opens the pages "
-                            "when the UI listens beyond loopback (HttpOnly, SameSite=Strict)",
+                            "to a remote request (HttpOnly, SameSite=Strict)",
                  "tags": ["meta"], "security": [{"token": []}],
                  "responses": {"200": _json(_OBJ), **_GUARD}},
         "delete": {"summary": "Forget this browser's session cookie", "tags": ["meta"],
@@ -221,6 +226,9 @@ COMPONENTS = {
                                                          "characters) when secret"},
                 "source": {"type": "string"}, "description": {"type": "string"},
                 "required": {"type": "boolean"}}}},
+            "secret_warnings": {"type": "array", "items": {"type": "string"},
+                                "description": "KEY: why, for each secret too short, plain or "
+                                               "common to hide in what the runtime shows"},
             "restart_needed": {"type": ["boolean", "null"]}}},
     },
 }

@@ -40,7 +40,8 @@ def render_page(env: jinja2.Environment, name: str, status: int, **context) -> H
 
 
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    """Template `name` for this request, with the project and whether the UI is exposed."""
+    """Template `name` for this request, with the project and whether the request is remote."""
     ui = request.app.state.ui
     return render_page(request.app.state.templates, name, status, request=request,
-                       project=ui.project, exposed=ui.guard.exposed, **context)
+                       project=ui.project, exposed=ui.guard.remote(request.headers.get("host")),
+                       **context)

@@ -5,11 +5,14 @@
 - Changing requests (POST, PUT, PATCH, DELETE) need the token in `X-SMBOS-Token` and, when the
   browser sends an Origin, an Origin that is the UI's own (https too for an `--allow-host` name:
   a TLS tunnel in front of the UI).
-- Reading the settings (`.env`, masked) needs the token everywhere: any local user can reach a
-  loopback port, and `.env` is mode 600.
-- When the UI listens on a non-loopback address, every read needs it too: the JSON API and the
-  proxy in the header, the pages in the session cookie that the page's script gets for the token
-  (`POST /api/session`; a browser cannot put a header on a page it navigates to).
+- Reading the settings (`.env`, masked) and anything through the proxy (a raw view of an agent)
+  needs the token everywhere: any local user can reach a loopback port, and `.env` is mode 600.
+- A remote request needs it for every read too: the JSON API and the proxy in the header, the
+  pages in the session cookie that the page's script gets for the token (`POST /api/session`; a
+  browser cannot put a header on a page it navigates to). Remote is decided per request: every
+  request when the UI listens on a non-loopback address (a client can send any Host), and on
+  loopback any request under a name that is not a loopback name or address (an `--allow-host`
+  name: a tunnel in front of the UI brings requests from elsewhere to 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 # Paths anyone who can reach the UI may read: the UI's own code and the description of its API.
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = frozenset({"/api/openapi.json"})
-# Reads that need the token even on loopback: the settings (masked `.env` values, key names).
-_ALWAYS_GUARDED_RE = re.compile(r"^/api/agents/[^/]+/env$")
+# Reads that need the token even on loopback: the settings (masked `.env` values, key names) and
+# the proxy (an agent's own API, a raw view of it).
+_ALWAYS_GUARDED_RE = re.compile(r"^/api/agents/[^/]+/env$|^/agents/[^/]+/api/")
 
 
 def token_path(project_dir: Path) -> Path:
@@ -134,8 +138,16 @@ class Guard:
 
     @property
     def exposed(self) -> bool:
-        """Listening beyond this machine: reads need the token too."""
+        """Listening beyond this machine: every request is remote."""
         return not is_loopback(self.bind_host)
+
+    def remote(self, host_header: str | None) -> bool:
+        """Whether a request under this Host may come from beyond this machine, so that reads
+        need the token too: every request when the UI listens beyond loopback, else one under
+        any name but a loopback name or address (an `--allow-host` name, or none at all)."""
+        if self.exposed or not host_header:
+            return True
+        return not is_loopback(host_name(host_header))
 
     def host_ok(self, host_header: str | None) -> bool:
         if not host_header:
@@ -193,15 +205,17 @@ class Guard:
         if changing and not self.origin_ok(headers.get("origin"), scheme, host):
             return 403, Kind.ORIGIN, "request from another site refused (Origin is not this UI)"
         given = headers.get(TOKEN_HEADER.lower())
+        remote = self.remote(host)
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             guarded = changing
         elif self.is_page(path) and not changing:
-            if not self.exposed or self.token_ok(given) or self.session_ok(headers.get("cookie")):
+            if not remote or self.token_ok(given) or self.session_ok(headers.get("cookie")):
                 return None
-            return 401, Kind.SESSION, ("this UI listens beyond this machine: give the UI token "
-                                    "(state/ui-token) to open its pages")
+            return 401, Kind.SESSION, (f"this UI is reached as {host_name(host)}, from beyond "
+                                       "this machine: give the UI token (state/ui-token) to open "
+                                       "its pages")
         else:
-            guarded = changing or self.exposed or bool(_ALWAYS_GUARDED_RE.match(path))
+            guarded = changing or remote or bool(_ALWAYS_GUARDED_RE.match(path))
         if guarded:
             if not given:
                 return 401, Kind.TOKEN, (f"missing {TOKEN_HEADER} header; the token is in "

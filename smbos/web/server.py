@@ -88,6 +88,10 @@ def serve(project: Project, host: str, port: int, token: UIToken, *,
         say(f"warning: the UI listens on {host}, reachable beyond this machine; every "
             "page, API and proxy request then needs the token, and traffic is not encrypted "
             "(prefer an SSH tunnel to 127.0.0.1)")
+    remote_names = [name for name in allow_hosts if not is_loopback(name.lower())]
+    if remote_names:
+        say(f"requests under {', '.join(remote_names)} come from beyond this machine: each "
+            "needs the token (every page, API and proxy request), as with --host 0.0.0.0")
     app = create_app(project, token.value, host=host, allow_hosts=allow_hosts)
     url = url_for(host, port)
     say(f"SMBOS UI for {project.agents_dir}/ on {url}")

@@ -1,10 +1,11 @@
 """What the UI keeps between requests, and the two ways out of the process it owns.
 
 Every request reaches Docker and the agents' runtimes through `UIState`: the Docker client (made
-on first use, retried at most every ENGINE_RETRY_S while the engine is away) and one HTTP
-connection pool for the proxy and every runtime client. Both can be handed in (`create_app(...,
-transport=..., docker_client=...)`): the routes then run in-process against an
-`httpx.MockTransport` and a fake engine, with nothing else changed.
+on first use, retried at most every ENGINE_RETRY_S while the engine is away), one HTTP connection
+pool for every runtime client of the UI's own calls, and one for the proxy, bounded apart
+(limits.py) so that proxied streams never take the connections the pages need. Both ways out can
+be handed in (`create_app(..., transport=..., docker_client=...)`): the routes then run
+in-process against an `httpx.MockTransport` (both pools) and a fake engine, nothing else changed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from smbos.errors import Kind
 from smbos.interface import reach
 from smbos.project import Project
 from smbos.runtime import AsyncRuntimeClient, RuntimeClient
+from smbos.web import limits
 from smbos.web.errors import ApiError
 from smbos.web.security import Guard
 
@@ -85,10 +87,13 @@ class UIState:
         self._http: httpx.AsyncClient | None = None
         self._given_transport = transport
         self._transport: httpx.AsyncBaseTransport | None = transport
+        self._proxy_transport: httpx.AsyncBaseTransport | None = transport
+        self.proxy_slots = limits.StreamSlots()
 
-    # -- HTTP to the agents: one connection pool for the proxy and every runtime client, made on
-    # first use (on the app's event loop) and closed at shutdown. Building an httpx client per
-    # request costs milliseconds of CPU each (TLS context); twenty probes a poll add up.
+    # -- HTTP to the agents: one connection pool for every runtime client and one for the proxy,
+    # made on first use (on the app's event loop) and closed at shutdown. Building an httpx
+    # client per request costs milliseconds of CPU each (TLS context); twenty probes a poll add
+    # up.
 
     @property
     def transport(self) -> httpx.AsyncBaseTransport:
@@ -98,11 +103,21 @@ class UIState:
         return self._transport
 
     @property
+    def proxy_transport(self) -> httpx.AsyncBaseTransport:
+        """The proxy's own pool: as many connections as the proxy may have requests open."""
+        if self._proxy_transport is None:
+            self._proxy_transport = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=self.proxy_slots.total,
+                                    max_keepalive_connections=self.proxy_slots.total))
+        return self._proxy_transport
+
+    @property
     def http(self) -> httpx.AsyncClient:
+        """The proxy's HTTP client (on `proxy_transport`)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(transport=_Shared(self.transport), trust_env=False,
-                                           follow_redirects=False, timeout=PROXY_TIMEOUT,
-                                           cookies=_no_cookies())
+            self._http = httpx.AsyncClient(transport=_Shared(self.proxy_transport),
+                                           trust_env=False, follow_redirects=False,
+                                           timeout=PROXY_TIMEOUT, cookies=_no_cookies())
         return self._http
 
     def runtime(self, base_url: str, **options) -> AsyncRuntimeClient:
@@ -120,9 +135,11 @@ class UIState:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._transport is not None and self._transport is not self._given_transport:
-            await self._transport.aclose()
-            self._transport = None
+        for name in ("_transport", "_proxy_transport"):
+            made = getattr(self, name)
+            if made is not None and made is not self._given_transport:
+                await made.aclose()
+                setattr(self, name, None)
 
     # -- Docker ----------------------------------------------------------------------------
 

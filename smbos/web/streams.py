@@ -3,13 +3,15 @@
 A turn is opened before the answer starts, so a runtime that does not answer with an event stream
 is a plain 502 (errors.py); once streaming, a failure mid-turn becomes an `error` event and the
 stream ends with `done`. Every text passes through the agent's redactor (`smbos.redact`) on its
-way out: an agent that echoes a secret from its `.env` never shows it.
+way out, the turn's texts read as one: an agent that echoes a secret from its `.env` never shows
+it, not even split across two events.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,22 +40,52 @@ def event_frame(event: ChatEvent) -> bytes:
 
 
 class _Scrubbed:
-    """A chat stream whose message and error texts pass through the agent's redactor."""
+    """A chat stream whose message and error texts pass through the agent's redactor, read as
+    one running text (`redact.RunningText`): a secret split across two events is hidden too.
+    An event whose text could end with the start of a secret waits for the next text (or the
+    end), and the events after it wait behind it; order and count are kept."""
 
     def __init__(self, stream, scrub: redact.Redactor):
         self.stream = stream
-        self.scrub = scrub
+        self.running = scrub.running()
+        self.waiting: deque[ChatEvent] = deque()  # in order; those with a text wait for it
+        self.texts: deque[str] = deque()          # redacted texts not yet given to an event
+        self.failure: BaseException | None = None
+        self.ended = False
 
     def __aiter__(self):
         return self
 
     async def __anext__(self) -> ChatEvent:
-        return self.clean(await self.stream.__anext__())
+        while not self._ready():
+            if self.ended:
+                if self.failure is not None:
+                    failure, self.failure = self.failure, None
+                    raise failure
+                raise StopAsyncIteration
+            try:
+                event = await self.stream.__anext__()
+            except StopAsyncIteration:
+                self._end()
+                continue
+            except Exception as exc:  # noqa: BLE001 - raised once what came before is out
+                self.failure = exc
+                self._end()
+                continue
+            self.waiting.append(event)
+            if event.text:
+                self.texts.extend(self.running.push(event.text))
+        event = self.waiting.popleft()
+        if event.text:
+            event = dataclasses.replace(event, text=self.texts.popleft())
+        return event
 
-    def clean(self, event: ChatEvent | None) -> ChatEvent | None:
-        if event is None or not event.text:
-            return event
-        return dataclasses.replace(event, text=self.scrub(event.text))
+    def _ready(self) -> bool:
+        return bool(self.waiting) and (not self.waiting[0].text or bool(self.texts))
+
+    def _end(self) -> None:
+        self.ended = True
+        self.texts.extend(self.running.flush())
 
     async def aclose(self) -> None:
         await self.stream.aclose()

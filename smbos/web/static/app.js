@@ -636,6 +636,13 @@
       rows.replaceChildren(...keys.map(row));
     }
 
+    // Secrets SMBOS cannot hide in what the runtime shows (too short, plain or common).
+    function warn(list) {
+      const box = $('#env-warnings');
+      box.replaceChildren(...(list || []).map((w) => el('li', { text: 'warning: ' + w })));
+      box.hidden = !(list && list.length);
+    }
+
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const values = {};
@@ -651,6 +658,7 @@
       try {
         const data = await api('PUT', '/api/agents/' + encodeURIComponent(id) + '/env', { values });
         apply(data.keys);
+        warn(data.secret_warnings);
         const parts = [];
         if (data.changed.length) parts.push('set ' + data.changed.join(', '));
         if (data.removed.length) parts.push('removed ' + data.removed.join(', '));
@@ -683,7 +691,7 @@
     async function watch(first) {
       try {
         const data = await api('GET', '/api/agents/' + encodeURIComponent(id) + '/env');
-        if (first) apply(data.keys);
+        if (first) { apply(data.keys); warn(data.secret_warnings); }
         if (data.restart_needed !== null) $('#restart-banner').hidden = !data.restart_needed;
         const s = await api('GET', '/api/status?agent=' + encodeURIComponent(id), undefined, { allow: [503] });
         if (s.agents[0]) settle(s.agents[0]);
