@@ -853,8 +853,10 @@ def test_cli_env_skill_memory_share_the_operations(folders):
     assert missing.code == 2 and "topic: required" in missing.stderr
     listed = run_smbos("skill", "alpha", cwd=root, env=env)
     assert "brief: Brief [list]" in listed.stdout
-    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root, env=env)
-    assert down.code == 1 and ("refused" in down.stderr or "cannot connect" in down.stderr)
+    # A skill runs only on a running container: asked of an engine that is away, exit 3.
+    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root,
+                     env={**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert down.code == 3 and "Docker engine unreachable" in down.stderr, down.output
     mem = run_smbos("memory", "alpha", cwd=root, env=env)
     assert "context.md" in mem.stdout and "leak.md" not in mem.stdout
     assert run_smbos("memory", "alpha", "context.md", cwd=root, env=env).stdout.startswith("# Context")

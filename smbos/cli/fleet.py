@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from smbos.cli.base import (
+    cell,
     cli,
     controller_for,
     err,
@@ -101,7 +102,7 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
     if console.is_terminal:
         with console.status(f"building {spec.tag}") as status:
             def phase(text: str) -> None:
-                console.print(f"[dim]{text}[/dim]")
+                console.print(cell(text, style="dim"))
                 status.update(text)
             return image.build(client, staged, on_line=lambda line: status.update(line[:100]),
                                on_phase=phase)
