@@ -91,7 +91,7 @@ CHANNELS: dict[str, Pack] = {
 CREDENTIAL_KEYS: tuple[str, ...] = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 
 # Every `.env` value is a secret, shown masked, except the values of these keys (settings SMBOS
-# knows to be names and switches) and of keys whose `.env.example` comment says "not secret".
+# knows to be names and switches) and of keys `.env.example` marks `# not secret` (envfile.NOT_SECRET).
 PLAIN_KEYS: frozenset[str] = frozenset({
     "ASSISTANT_NAME",
     "ASSISTANT_HAS_OWN_NUMBER",

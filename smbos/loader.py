@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -279,6 +280,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             for line, message in line_problems:
                 problems.append(Problem(ex_display, f"line {line}", message))
             for key in example:
+                problems += _marker_problems(key, ex_display)
                 if envfile.looks_like_secret(key.value):
                     problems.append(Problem(ex_display, key.key,
                                             "looks like a real secret; expected an empty value or "
@@ -346,6 +348,21 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))
     problems += integrations.credential_problems(folder, config, display, severity)
     return loaded
+
+
+def _marker_problems(key: envfile.ExampleKey, display: str) -> list[Problem]:
+    """Warnings about the `# not secret` marker: on a key whose name says credential, and a
+    comment that only mentions the words (the value stays masked)."""
+    if key.not_secret and envfile.CREDENTIAL_NAME_RE.search(key.key):
+        return [Problem(display, key.key, f"marked {envfile.NOT_SECRET!r} but its name looks "
+                        "like a credential's: its value is shown in clear by `smbos env` and the "
+                        "UI; remove the marker unless the value really is not secret",
+                        Severity.WARNING)]
+    if not key.not_secret and re.search(r"\bnot\s+secret\b", key.comment, re.IGNORECASE):
+        return [Problem(display, key.key, "its comment mentions 'not secret', which is not the "
+                        f"marker: the value stays masked; to show it in clear, put the line "
+                        f"{envfile.NOT_SECRET!r} of its own above the key", Severity.WARNING)]
+    return []
 
 
 def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> None:

@@ -742,3 +742,49 @@ def test_env_values_are_never_printed(project: Path) -> None:
     for args, result in zip(commands, run_all(commands, project)):
         assert result.code == 2, (args, result)
         assert planted not in result.output, args
+
+
+# ------------------------------------------------------------- the `# not secret` marker
+
+
+@pytest.mark.parametrize("comment, plain, warned", [
+    ("# The shop's public domain.\n# not secret", True, ""),
+    ("# The shop's public domain.\n#   not   secret  ", True, ""),
+    ("# The shop's domain; not secret-free: it names the customer.", False, "mentions"),
+    ("# The shop's domain (optional, not secret).", False, "mentions"),
+    ("# The shop's domain.\n# NOT SECRET", False, "mentions"),
+    ("# The shop's domain.\n# not secret: the public one", False, "mentions"),
+    ("# The shop's domain.", False, ""),
+])
+def test_not_secret_is_one_exact_marker(project: Path, comment: str, plain: bool,
+                                        warned: str) -> None:
+    """Only a comment line `# not secret` of its own shows a value in clear; a comment that
+    merely mentions the words keeps it masked, and says so."""
+    from smbos import envfile, operations
+    from smbos.loader import load_fleet
+
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n{comment}\nSHOP_DOMAIN=\n",
+                env="ANTHROPIC_API_KEY=sk-test\nSHOP_DOMAIN=shop.example.org\n")
+    andy = load_fleet(project / "agents").get("andy")
+    assert operations.is_secret(andy, "SHOP_DOMAIN") is not plain
+    [key] = [k for k in andy.env_example if k.key == "SHOP_DOMAIN"]
+    assert envfile.NOT_SECRET not in key.comment and key.comment.startswith("The shop's")
+    shown = run_smbos("env", "andy", cwd=project, env={"DOCKER_HOST": "unix:///nonexistent"})
+    assert ("shop.example.org" in shown.stdout) is plain, shown.stdout
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    lines = _lines_with(result.stderr, "warning: agents/andy/.env.example: SHOP_DOMAIN: ")
+    assert len(lines) == (1 if warned else 0), result.stderr
+    assert all(warned in line and "'# not secret'" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("key", ["STRIPE_API_KEY", "SESSION_TOKEN", "DB_PASSWORD", "PW_HASH",
+                                 "GOOGLE_APPLICATION_CREDENTIALS", "WEBHOOK_SIGNATURE_SECRET"])
+def test_a_credential_marked_not_secret_is_warned_about(project: Path, key: str) -> None:
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n# Something.\n# not secret\n{key}=\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    [line] = _lines_with(result.stderr, f"warning: agents/andy/.env.example: {key}: ")
+    assert "looks like a credential" in line and "shown in clear" in line, line

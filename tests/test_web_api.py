@@ -156,7 +156,7 @@ def folders(tmp_path: Path) -> Project:
           "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
     example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
                "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
-               "# optional: the shop's domain (not secret)\nSHOP_DOMAIN=\n")
+               "# optional: the shop's domain\n# not secret\nSHOP_DOMAIN=\n")
     write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
                                   "runtime": {"container_isolation": "none"},
                                   "integrations": ["notion"], "skills": SKILLS},
