@@ -788,3 +788,37 @@ def test_a_credential_marked_not_secret_is_warned_about(project: Path, key: str)
     assert result.code == 0, result
     [line] = _lines_with(result.stderr, f"warning: agents/andy/.env.example: {key}: ")
     assert "looks like a credential" in line and "shown in clear" in line, line
+
+
+# ------------------------------------------- keys of integrations and channels that are off
+
+
+def test_keys_of_integrations_and_channels_that_are_off_are_not_required(project: Path) -> None:
+    """`.env.example` may document the keys of every integration and channel the agent might
+    use; one is required only while its integration, channel or tool is on."""
+    example = NEEDY_EXAMPLE + "\n# A tool's key.\nFILES_TOKEN=\n"
+    tool = {"id": "files", "type": "mcp", "command": "files-mcp", "env": {"T": "FILES_TOKEN"},
+            "enabled": False}
+    write_agent(project / "agents", "andy", _base(tools=[tool]), env_example=example,
+                env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+    for args in (["validate", "--strict"], ["generate"]):
+        result = run_smbos(*args, cwd=project)
+        assert result.code == 0 and result.stderr == "", (args, result)
+    keys = {k["key"]: k for k in json.loads(run_smbos(
+        "env", "andy", "--json", cwd=project,
+        env={"DOCKER_HOST": "unix:///nonexistent"}).stdout)["keys"]}
+    assert not any(keys[k]["required"] for k in ("NOTION_TOKEN", "TELEGRAM_BOT_TOKEN",
+                                                  "FILES_TOKEN"))
+    assert keys["SHOP_DOMAIN"]["required"]
+
+    # Switched on, each is required again, and said by what.
+    write_agent(project / "agents", "andy",
+                _base(tools=[{**tool, "enabled": True}], integrations=["notion"],
+                      channels={"telegram": True}),
+                env_example=example, env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+    strict = run_smbos("validate", "--strict", cwd=project)
+    assert strict.code == 2, strict
+    for key, why in (("NOTION_TOKEN", "integration notion"),
+                     ("TELEGRAM_BOT_TOKEN", "channel telegram"), ("FILES_TOKEN", "tool files")):
+        [line] = _lines_with(strict.stderr, f"agents/andy/.env: {key}: not set")
+        assert line.endswith(f"required by {why}"), line
