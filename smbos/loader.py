@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import catalog, envfile, integrations, ports
+from smbos import agentmd, catalog, envfile, integrations, ports
 from smbos.agent import Agent, Fleet
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
-from smbos.safeyaml import load_yaml, split_front_matter
+from smbos.safeyaml import load_yaml
 from smbos.schema import (
     AGENT_MD,
     CONFIG_YAML,
@@ -210,11 +210,12 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             md_sha = hashlib.sha256(text.encode()).hexdigest()
             fenced = True
             try:
-                raw_front, identity, _ = split_front_matter(text)
-            except ValueError as exc:
-                problems.append(Problem(md_display, "front matter", str(exc)))
+                parts = agentmd.read(text)
+                raw_front, identity = parts.front, parts.body
+            except agentmd.AgentMdError as exc:
+                problems.append(Problem(md_display, exc.field, str(exc)))
                 raw_front = None
-                fenced = False  # no body to speak of until the front matter is closed
+                fenced = False  # no body to speak of until the agent.md can be read
             if raw_front is not None:
                 before = len(problems)
                 data = load_yaml(raw_front, md_display, problems, "front matter", first_line=2)
@@ -228,7 +229,6 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                         front = FrontMatter.model_validate(data)
                     except ValidationError as exc:
                         problems += validation_problems(exc, FrontMatter, md_display)
-            identity = identity.strip()
             if not identity and not text.strip():
                 problems.append(Problem(md_display, "", "is empty; expected the agent's identity "
                                                         "in Markdown"))

@@ -1,6 +1,6 @@
 """YAML as an agent folder may hold it: one document, no anchors or aliases (no document can
 expand), no key given twice in a mapping (loaders keep the last value silently), problems as
-one-line `Problem`s with the file's own line numbers; and `agent.md`'s front matter split off.
+one-line `Problem`s with the file's own line numbers (`agent.md` is split by smbos.agentmd).
 """
 
 from __future__ import annotations
@@ -77,16 +77,3 @@ def _duplicate_keys(node: yaml.Node, path: str) -> list[tuple[str, int, int]]:
         for index, item in enumerate(node.value):
             found += _duplicate_keys(item, f"{path}[{index}]")
     return found
-
-
-def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """(front matter text or None, body, line where the body starts). Raises ValueError."""
-    if not text.startswith("---"):
-        return None, text, 1
-    lines = text.splitlines(keepends=True)
-    if lines[0].strip() != "---":
-        raise ValueError("the first line starts with '---' but is not a front matter fence")
-    for index in range(1, len(lines)):
-        if lines[index].strip() in ("---", "..."):
-            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
-    raise ValueError("front matter opened with '---' on line 1 is never closed")
