@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import agentmd, catalog, envfile, integrations, ports
+from smbos import agentmd, catalog, envfile, integrations, ports, runenv
 from smbos.agent import Agent, Fleet
+from smbos.defaults import DEFAULT_PROJECT
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
 from smbos.safeyaml import load_yaml
@@ -335,6 +336,16 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     if any(p.is_error for p in problems[start:]):
         return None
 
+    # The container's environment, as the Compose file will set it (the project's name and
+    # state folder are short: the defaults stand in for them), within Linux's limits.
+    probe = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
+                  env_keys, md_sha)
+    too_large = runenv.problems(runenv.environment(
+        probe, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id), cfg_display)
+    if too_large:
+        problems += too_large
+        return None
+
     severity = Severity.ERROR if strict_env else Severity.WARNING
     missing_where = env_display if env_path.exists() else f"{env_display} (missing)"
     if not env_keys & set(catalog.CREDENTIAL_KEYS):
@@ -342,7 +353,6 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                 f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
                                 severity))
     loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha)
-    probe = Agent(agent_id, folder, config, front, identity, 0, tuple(example), env_keys, md_sha)
     for key, why in probe.required_env_keys():
         if key not in env_keys:
             problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))

@@ -822,3 +822,64 @@ def test_keys_of_integrations_and_channels_that_are_off_are_not_required(project
                      ("TELEGRAM_BOT_TOKEN", "channel telegram"), ("FILES_TOKEN", "tool files")):
         [line] = _lines_with(strict.stderr, f"agents/andy/.env: {key}: not set")
         assert line.endswith(f"required by {why}"), line
+
+
+# ------------------------------------------------------- the container's environment limits
+
+
+def _schedules(prompts: list[str], **extra) -> dict:
+    return _base(schedules=[{"id": f"s{i}", "cron": "0 8 * * *", "prompt": p, **extra}
+                            for i, p in enumerate(prompts)])
+
+
+def test_schedules_that_overflow_one_environment_variable_are_refused(project: Path) -> None:
+    """Linux refuses a `NAME=value` over 128 KiB: the container could never start. The prompt
+    that fills the variable to the byte is accepted, one byte more is refused, naming the field
+    and the size; a disabled schedule does not count, and the size is in bytes (UTF-8)."""
+    from smbos import runenv
+    from smbos.loader import load_fleet
+
+    agents = project / "agents"
+    write_agent(agents, "andy", _schedules(["p"]))
+    andy = load_fleet(agents).get("andy")
+    room = runenv.MAX_VARIABLE_BYTES - runenv.size("SMBOS_SCHEDULES",
+                                                   runenv.schedules_json(andy))
+    write_agent(agents, "andy", _schedules(["p" * (1 + room)]))
+    assert run_smbos("validate", cwd=project).code == 0
+    write_agent(agents, "andy", _schedules(["p" * room + "é"]))
+    for args in (["validate"], ["generate"]):
+        result = run_smbos(*args, cwd=project)
+        assert result.code == 2, result
+        [line] = result.stderr.splitlines()
+        assert line == (
+            "agents/andy/config.yaml: schedules: makes the container's variable SMBOS_SCHEDULES "
+            f"{runenv.MAX_VARIABLE_BYTES + 1} bytes, limit {runenv.MAX_VARIABLE_BYTES} (Linux's "
+            "limit on one environment variable): the container could not start; shorten it "
+            "(long instructions belong in the agent's memory files)"), line
+    assert not (project / "compose" / "docker-compose.yml").exists()
+    write_agent(agents, "andy", _schedules(["q" * 30_000] * 5))  # many schedules add up
+    assert "SMBOS_SCHEDULES" in run_smbos("validate", cwd=project).stderr
+    write_agent(agents, "andy", _schedules(["q" * 30_000] * 5, enabled=False))
+    assert run_smbos("validate", cwd=project).code == 0
+
+
+def test_other_large_variables_name_their_field(project: Path) -> None:
+    tool = {"id": "big", "type": "mcp", "command": "big-mcp", "args": ["a" * 70_000] * 2}
+    write_agent(project / "agents", "andy", _base(tools=[tool]))
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 2
+    assert result.stderr.startswith("agents/andy/config.yaml: tools: makes the container's "
+                                    "variable SMBOS_MCP_SERVERS "), result.stderr
+
+
+def test_the_whole_environment_has_a_limit_too() -> None:
+    from smbos import runenv
+
+    env = {f"V{i}": "x" * 120_000 for i in range(9)}
+    [problem] = runenv.problems(env, "agents/andy/config.yaml")
+    assert problem.field == "(environment)"
+    assert f"environment {sum(runenv.size(k, v) for k, v in env.items())} bytes in all, limit " \
+           f"{runenv.MAX_TOTAL_BYTES}" in problem.message
+    env["SMBOS_SCHEDULES"] = "y" * 140_000
+    fields = [p.field for p in runenv.problems(env, "agents/andy/config.yaml")]
+    assert fields == ["schedules", "schedules"]  # over one variable's limit, and the largest
