@@ -95,6 +95,8 @@ def assert_invalid(project: Path, prefix: str, contains: str = "", *, lines: int
     ("a" * 33, "at most 32"),
     ("my-nanoclaw-bot", "nanoclaw-"),
     ("nanoclaw-x", "nanoclaw-"),
+    ("mynanoclaw", "contains 'nanoclaw'"),  # its container: smbos-mynanoclaw-1
+    ("nanoclawx", "contains 'nanoclaw'"),  # the word anywhere, as the README says
     ("-andy", "starting and ending"),
     ("andy-", "starting and ending"),
     ("andy_1", "lowercase"),
@@ -335,6 +337,15 @@ CONFIG_CASES = {
     "too-large": (_cfg("# padding\n" + ("#" + "x" * 1023 + "\n") * 300),
                   "agents/andy/config.yaml: ", "too large"),
     "yaml-bomb": (_cfg(BOMB), "agents/andy/config.yaml: not valid YAML", "aliases"),
+    "yaml-tagged-value-it-cannot-hold": (_cfg("name: Andy\nport: !!int 3x1\n"),
+                                         "agents/andy/config.yaml: not valid YAML at line 2, "
+                                         "column 7", "cannot read '3x1' as int"),
+    "yaml-anchor": (_cfg("name: &n Andy\ndescription: Plans\n"),
+                    "agents/andy/config.yaml: not valid YAML at line 1, column 7",
+                    "anchors and aliases are not supported"),
+    "yaml-anchor-on-a-mapping": (_cfg("runtime: &r {timezone: UTC}\n"),
+                                 "agents/andy/config.yaml: not valid YAML at line 1",
+                                 "anchors and aliases are not supported"),
     "deep-nesting": (_cfg("[" * 60_000 + "]" * 60_000 + "\n"), "agents/andy/config.yaml: ",
                      "nested too deeply"),
 }
@@ -883,3 +894,28 @@ def test_the_whole_environment_has_a_limit_too() -> None:
     env["SMBOS_SCHEDULES"] = "y" * 140_000
     fields = [p.field for p in runenv.problems(env, "agents/andy/config.yaml")]
     assert fields == ["schedules", "schedules"]  # over one variable's limit, and the largest
+
+
+@pytest.mark.parametrize("once", ["2099-01-01T09:00:00", "2099-01-01 09:00:00", "2099-1-1T9:00:00",
+                                  "2099-01-01T09:00:00.25", "2099-01-01t09:00:00",
+                                  "2099-01-01T09:00", "2099-01-01", "2099-01-01T09:00:00Z",
+                                  "2099-13-01T09:00:00", "next year"])
+def test_a_quoted_once_is_the_unquoted_one(project: Path, once: str) -> None:
+    """YAML reads `once: 2099-01-01T09:00:00` as a timestamp and `once: "..."` as a string:
+    both are the same schedule (or the same refusal), whatever form the time takes."""
+    from smbos import compose
+
+    results = []
+    for shown in (once, f'"{once}"', f"'{once}'"):
+        write_agent(project / "agents", "andy", "runtime: {container_isolation: none}\n"
+                    f"schedules:\n  - {{id: launch, prompt: Launch, once: {shown}}}\n")
+        result = run_smbos("validate", cwd=project)
+        schedule = None
+        if result.code == 0:
+            from smbos.loader import load_fleet
+
+            schedule = json.loads(compose.schedules_json(load_fleet(project / "agents").agents[0]))
+        results.append((result.code, result.stderr, schedule))
+    assert results[0] == results[1] == results[2], results
+    if results[0][0] == 0:
+        assert results[0][2][0]["schedule_value"].startswith("2099-01-01T09:00")
