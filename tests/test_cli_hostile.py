@@ -185,3 +185,52 @@ def test_build_phase_lines_are_text(project: Path) -> None:
     text = captured.get()
     assert "[/]" in text and "[link=https://evil.example]" in text and ":smile:" in text
     assert "\x1b" not in text
+
+
+def test_build_progress_on_a_terminal_is_text(project: Path, fake_fleet, monkeypatch) -> None:
+    """On a terminal, `build` shows each phase and build line through rich (a spinner and dim
+    lines): a build line holding markup or escapes is shown as text, never parsed."""
+    from rich.console import Console
+
+    from smbos import image, patches
+
+    hostile_agent(project)
+    shown = []
+
+    def terminal(stderr: bool = False) -> Console:  # make_console's, on a terminal
+        return Console(file=_Sink(shown), force_terminal=True, width=200, markup=False,
+                       emoji=False, highlight=False)
+
+    def build(client, staged, on_line, on_phase):
+        on_phase(HOSTILE)
+        on_line(HOSTILE)
+        return image.BuildResult("sha256:" + "0" * 64, "smbos/nanoclaw:local", "", "a source",
+                                 patches.Outcome())
+
+    monkeypatch.setattr("smbos.cli.fleet.make_console", terminal)
+    monkeypatch.setattr(image, "find_context", lambda start: start)
+    monkeypatch.setattr(image, "prepare", lambda spec, on_phase: type("Staged", (), {
+        "spec": spec})())
+    monkeypatch.setattr(image, "build", build)
+    result = run_smbos("build", "--no-agent-image", cwd=project)
+    assert result.code == 0, result
+    drawn = "".join(shown)
+    assert "x[/]y[link=https://evil.example]:smile:\\x1b]0;t\\x07" in drawn, drawn
+    assert "\x1b]8;" not in drawn and "\x07" not in drawn
+
+
+class _Sink:
+    """A terminal's output, kept (rich draws its spinner and lines here)."""
+
+    def __init__(self, kept: list[str]):
+        self.kept = kept
+
+    def write(self, text: str) -> int:
+        self.kept.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
