@@ -1,9 +1,11 @@
 """The command group and what every command shares: one-line errors and exit codes (never a
-traceback), stdout for data and stderr for problems, the project options, the controller."""
+traceback), stdout for data and stderr for problems, data shown as text (never markup or a
+terminal control), the project options, the controller."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -95,8 +97,6 @@ def out_text(text: str, nl: bool = True) -> None:
 
 def out_json(data: object) -> None:
     """JSON on stdout. `json.dumps` escapes every control character but DEL: that one too."""
-    import json
-
     click.echo(json.dumps(data, indent=2).replace("\x7f", "\\u007f"))
 
 
