@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from smbos import image
+
 if TYPE_CHECKING:
     from smbos.project import Project
 
@@ -47,7 +49,7 @@ def failed(checks: list[Check]) -> int:
 def run(project: Project) -> list[Check]:
     """Every check, in the order an operator fixes things: engine, Compose, images, folders,
     ports, then each running agent's API and scheduler."""
-    from smbos import dockercompose, image, integrations, preflight, schedules
+    from smbos import dockercompose, integrations, preflight, schedules
     from smbos.controller import Controller
     from smbos.engine import EngineUnreachable, client as engine_client
     from smbos.interface import reach
@@ -119,8 +121,6 @@ def _image_checks(client, default_image: str, fleet) -> list[Check]:
     """The runtime images the enabled agents use (`runtime.image`, else the one `smbos build`
     makes), each present or not, with what it was built from and its runtime patches; the
     default one also when no agent is enabled."""
-    from smbos import image
-
     users: dict[str, list[str]] = {}
     for agent in fleet.enabled:
         users.setdefault(agent.config.runtime.image or default_image, []).append(agent.id)
