@@ -113,7 +113,10 @@ class Agent:
         return mcp_servers(self.config)
 
     def required_env_keys(self) -> list[tuple[str, str]]:
-        """(key, why) for every key `.env` must set."""
+        """(key, why) for every key `.env` must set: those of the channels, integrations and
+        MCP tools that are on, and every other key `.env.example` documents without "optional".
+        A key that belongs to a channel, an integration or a tool is needed only while one of
+        them is on, whatever `.env.example` lists."""
         needed = []
         for name in self.channels:
             needed += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
@@ -122,8 +125,11 @@ class Agent:
         for tool in self.config.tools:
             if tool.type == "mcp" and tool.enabled:
                 needed += [(key, f"tool {tool.id}") for key in tool.env.values()]
+        owned = set(catalog.key_owners()) | {key for tool in self.config.tools
+                                             for key in tool.env.values()}
         needed += [(k.key, ".env.example") for k in self.env_example
-                   if not k.optional and k.key not in catalog.CREDENTIAL_KEYS]
+                   if not k.optional and k.key not in catalog.CREDENTIAL_KEYS
+                   and k.key not in owned]
         seen: set[str] = set()
         return [(k, why) for k, why in needed if not (k in seen or seen.add(k))]
 

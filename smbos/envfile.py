@@ -60,7 +60,16 @@ class ExampleKey:
     value: str
     comment: str
     optional: bool
-    not_secret: bool = False  # the comment says "not secret": its value may be shown as it is
+    not_secret: bool = False  # marked `# not secret` (NOT_SECRET): its value may be shown as it is
+
+
+# The one marker that makes a `.env.example` key's value plain: a comment line of exactly this
+# text among the lines above the key. A phrase inside a sentence ("not secret-free") is not it.
+NOT_SECRET = "# not secret"
+# Names that say "credential": a key marked not secret with such a name is warned about.
+CREDENTIAL_NAME_RE = re.compile(
+    r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|HASH|CREDENTIAL|PRIVATE|AUTH|COOKIE|SIGNATURE",
+    re.IGNORECASE)
 
 
 def _unquote(value: str) -> str:
@@ -82,21 +91,21 @@ def parse_example(text: str) -> tuple[list[ExampleKey], list[tuple[int, str]]]:
             comment = []
             continue
         if line.startswith("#"):
-            comment.append(line.lstrip("#").strip())
+            comment.append(" ".join(line.split()))
             continue
         match = _LINE_RE.match(raw)
         if not match or not KEY_RE.match(match.group("key")):
             problems.append((number, f"line {number} is not KEY=value"))
             comment = []
             continue
-        text_comment = " ".join(comment)
+        text_comment = " ".join(c.lstrip("#").strip() for c in comment if c != NOT_SECRET)
         keys.append(ExampleKey(
             key=match.group("key"),
             line=number,
             value=_unquote(match.group("value")),
             comment=text_comment,
             optional=bool(re.search(r"\boptional\b", text_comment, re.IGNORECASE)),
-            not_secret=bool(re.search(r"\bnot\s+secret\b", text_comment, re.IGNORECASE)),
+            not_secret=NOT_SECRET in comment,
         ))
         comment = []
     return keys, problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,11 +19,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from smbos import catalog, envfile, integrations, ports, redact, walk
+from smbos import agentmd, catalog, envfile, integrations, ports, redact, runenv, walk
 from smbos.agent import Agent, Fleet, mcp_servers
+from smbos.defaults import DEFAULT_PROJECT
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
-from smbos.safeyaml import load_yaml, split_front_matter
+from smbos.safeyaml import load_yaml
 from smbos.schema import (
     AGENT_MD,
     CONFIG_YAML,
@@ -219,11 +221,12 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             md_sha = hashlib.sha256(text.encode()).hexdigest()
             fenced = True
             try:
-                raw_front, identity, _ = split_front_matter(text)
-            except ValueError as exc:
-                problems.append(Problem(md_display, "front matter", str(exc)))
+                parts = agentmd.read(text)
+                raw_front, identity = parts.front, parts.body
+            except agentmd.AgentMdError as exc:
+                problems.append(Problem(md_display, exc.field, str(exc)))
                 raw_front = None
-                fenced = False  # no body to speak of until the front matter is closed
+                fenced = False  # no body to speak of until the agent.md can be read
             if raw_front is not None:
                 before = len(problems)
                 data = load_yaml(raw_front, md_display, problems, "front matter", first_line=2)
@@ -237,7 +240,6 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                         front = FrontMatter.model_validate(data)
                     except ValidationError as exc:
                         problems += validation_problems(exc, FrontMatter, md_display)
-            identity = identity.strip()
             if not identity and not text.strip():
                 problems.append(Problem(md_display, "", "is empty; expected the agent's identity "
                                                         "in Markdown"))
@@ -289,6 +291,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
             for line, message in line_problems:
                 problems.append(Problem(ex_display, f"line {line}", message))
             for key in example:
+                problems += _marker_problems(key, ex_display)
                 if envfile.looks_like_secret(key.value):
                     problems.append(Problem(ex_display, key.key,
                                             "looks like a real secret; expected an empty value or "
@@ -349,6 +352,16 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     if any(p.is_error for p in problems[start:]):
         return None
 
+    # The container's environment, as the Compose file will set it (the project's name and
+    # state folder are short: the defaults stand in for them), within Linux's limits.
+    probe = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
+                  env_keys, md_sha, team=members)
+    too_large = runenv.problems(runenv.environment(
+        probe, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id), cfg_display)
+    if too_large:
+        problems += too_large
+        return None
+
     severity = Severity.ERROR if strict_env else Severity.WARNING
     missing_where = env_display if env_path.exists() else f"{env_display} (missing)"
     if not env_keys & set(catalog.CREDENTIAL_KEYS):
@@ -357,12 +370,26 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                 severity))
     loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha,
                      members)
-    probe = Agent(agent_id, folder, config, front, identity, 0, tuple(example), env_keys, md_sha)
     for key, why in probe.required_env_keys():
         if key not in env_keys:
             problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))
     problems += integrations.credential_problems(folder, config, display, severity)
     return loaded
+
+
+def _marker_problems(key: envfile.ExampleKey, display: str) -> list[Problem]:
+    """Warnings about the `# not secret` marker: on a key whose name says credential, and a
+    comment that only mentions the words (the value stays masked)."""
+    if key.not_secret and envfile.CREDENTIAL_NAME_RE.search(key.key):
+        return [Problem(display, key.key, f"marked {envfile.NOT_SECRET!r} but its name looks "
+                        "like a credential's: its value is shown in clear by `smbos env` and the "
+                        "UI; remove the marker unless the value really is not secret",
+                        Severity.WARNING)]
+    if not key.not_secret and re.search(r"\bnot\s+secret\b", key.comment, re.IGNORECASE):
+        return [Problem(display, key.key, "its comment mentions 'not secret', which is not the "
+                        f"marker: the value stays masked; to show it in clear, put the line "
+                        f"{envfile.NOT_SECRET!r} of its own above the key", Severity.WARNING)]
+    return []
 
 
 def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> None:

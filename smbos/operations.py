@@ -120,7 +120,7 @@ _CORE_DESCRIPTIONS = {
 
 def is_secret(agent: Agent, key: str) -> bool:
     """Every `.env` value is a secret unless the key is one SMBOS knows to be plain (a name or a
-    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` says "not secret" in its comment.
+    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` marks `# not secret` (envfile).
     Guessing from a name or a value's shape misses passwords, PINs and webhook URLs."""
     if key in catalog.PLAIN_KEYS:
         return False

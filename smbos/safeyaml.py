@@ -1,6 +1,6 @@
 """YAML as an agent folder may hold it: one document, no anchors or aliases (no document can
 expand), no key given twice in a mapping (loaders keep the last value silently), problems as
-one-line `Problem`s with the file's own line numbers; and `agent.md`'s front matter split off.
+one-line `Problem`s with the file's own line numbers (`agent.md` is split by smbos.agentmd).
 """
 
 from __future__ import annotations
@@ -16,11 +16,35 @@ class _NoAliasLoader(yaml.SafeLoader):
     """A safe loader that refuses anchors and aliases, so no document can expand (YAML bombs)."""
 
     def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        # An alias, or an anchor (`&name`, which only an alias would use): refused at once.
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, "anchors and aliases are not supported", event.start_mark)
         return super().compose_node(parent, index)
+
+    def construct_object(self, node, deep=False):  # type: ignore[override]
+        # A value its tag cannot hold (`!!int abc`, `!!bool maybe`) is a problem at its line,
+        # never an exception out of the loader.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
+                node.start_mark) from None
+
+    def construct_yaml_timestamp(self, node):  # type: ignore[override]
+        # What looks like a timestamp but is no time (`2027-13-01`) stays the text it is, as if
+        # quoted: the field it is given to says what is wrong with it, as it would quoted.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                               _NoAliasLoader.construct_yaml_timestamp)
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
@@ -77,16 +101,3 @@ def _duplicate_keys(node: yaml.Node, path: str) -> list[tuple[str, int, int]]:
         for index, item in enumerate(node.value):
             found += _duplicate_keys(item, f"{path}[{index}]")
     return found
-
-
-def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """(front matter text or None, body, line where the body starts). Raises ValueError."""
-    if not text.startswith("---"):
-        return None, text, 1
-    lines = text.splitlines(keepends=True)
-    if lines[0].strip() != "---":
-        raise ValueError("the first line starts with '---' but is not a front matter fence")
-    for index in range(1, len(lines)):
-        if lines[index].strip() in ("---", "..."):
-            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
-    raise ValueError("front matter opened with '---' on line 1 is never closed")

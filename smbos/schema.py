@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smbos import catalog, envfile, integrations
@@ -33,6 +34,9 @@ IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COM
                       r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
                       r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+# What YAML reads as a timestamp when it is not quoted (the safe loader's own pattern).
+_YAML_TIMESTAMP = next(pattern for tag, pattern in yaml.SafeLoader.yaml_implicit_resolvers["2"]
+                       if tag == "tag:yaml.org,2002:timestamp")
 
 MAX_ID_LENGTH = 32
 MIN_INTERVAL_MS = 60_000
@@ -284,6 +288,13 @@ class Schedule(_Model):
     @field_validator("once", mode="before")
     @classmethod
     def _once_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            # Quoted or not, the same time: a string that YAML would read as a timestamp
+            # unquoted is read as that timestamp (one-digit hours, a space for the T, a date
+            # without a time all mean what they mean unquoted).
+            text = value.strip()
+            if _YAML_TIMESTAMP.match(text):
+                value = yaml.safe_load(text)
         if isinstance(value, date) and not isinstance(value, datetime):
             raise ValueError(f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
                              f"got the date {value.isoformat()} without a time")

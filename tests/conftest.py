@@ -152,6 +152,40 @@ def compose_bin() -> list[str]:
     return command
 
 
+@pytest.fixture
+def fake_fleet(project: Path, monkeypatch):
+    """The Docker engine of every command run in this process: a fake Docker client
+    (tests/fakefleet.py), reached where the CLI reaches its engine (`smbos.engine.client` and
+    `reader`, `smbos.controller.engine`), for the project `project` (Compose project `smbos`).
+    The agents' runtimes stay real sockets unless `fake_runtimes` is used too."""
+    from smbos import engine
+    from smbos.project import Project
+
+    from .fakefleet import FakeFleet
+
+    fleet = FakeFleet(Project.from_options(project / "agents", None, "smbos"))
+    monkeypatch.setenv("SMBOS_PROJECT", "smbos")
+    monkeypatch.setattr("smbos.engine.client", lambda timeout=30: fleet.docker)
+    monkeypatch.setattr("smbos.engine.reader",
+                        lambda sdk_client=None: engine.SdkReader(sdk_client or fleet.docker))
+    monkeypatch.setattr("smbos.controller.engine", lambda timeout=30: fleet.docker)
+    return fleet
+
+
+@pytest.fixture
+def fake_runtimes(fake_fleet, monkeypatch):
+    """`fake_fleet` whose agents' runtimes are fake NanoClaw APIs (`FakeFleet.run`), answering
+    every `RuntimeClient` the commands make."""
+    import functools
+
+    from smbos import runtime
+
+    monkeypatch.setattr("smbos.runtime.RuntimeClient",
+                        functools.partial(runtime.RuntimeClient,
+                                          transport=fake_fleet.transport()))
+    return fake_fleet
+
+
 def node_eval(script: str) -> object:
     """The JSON that an ES module `script` prints, run by the host's Node (the entrypoint's)."""
     node = shutil.which("node")

@@ -288,10 +288,11 @@ class SilentRuntime:
     (None, ["--idle-timeout", "1"], "no event after 1 s"),
     (0.2, ["--timeout", "2", "--idle-timeout", "60"], "answer not complete within 2 s"),
 ])
-def test_chat_ends_at_its_time_limits_with_exit_1(project, every, args, wanted):
+def test_chat_ends_at_its_time_limits_with_exit_1(project, fake_fleet, every, args, wanted):
     runtime = SilentRuntime(every)
     try:
         write_agent(project / "agents", "quiet", {"port": runtime.port})
+        fake_fleet.docker.add(fake_fleet.project, fake_fleet.project.load().get("quiet"))
         started = time.monotonic()
         result = CliRunner().invoke(cli, ["chat", "--agents", str(project / "agents"), "quiet",
                                           "hello", *args])

@@ -6,6 +6,8 @@ that does not exist, and the runtimes that chat/tasks talk to are simply not run
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from .conftest import run_smbos, run_smbos_process, write_agent
@@ -130,13 +132,59 @@ def test_unknown_agent_is_reported_before_the_engine(folders, args):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args", [("chat", "alpha", "hello"), ("tasks", "alpha"),
-                                  ("tasks", "alpha", "--json")],
-                         ids=lambda a: " ".join(a))
-def test_runtime_not_running(folders, args):
-    """chat and tasks talk to the runtime's port only: nothing listening is exit 1, one line that
+RUNTIME_COMMANDS = [("chat", "alpha", "hello"), ("tasks", "alpha"), ("tasks", "alpha", "--json"),
+                    ("tasks", "alpha", "--pause", "t1"), ("skill", "alpha", "brief")]
+
+
+def _with_skill(folders):
+    write_agent(folders / "agents", "alpha", {
+        "name": "Alpha", "port": free_port(), "runtime": {"container_isolation": "none"},
+        "skills": [{"id": "brief", "title": "Brief", "prompt": "Brief me"}]})
+    return folders
+
+
+@pytest.mark.parametrize("args", RUNTIME_COMMANDS, ids=lambda a: " ".join(a))
+def test_runtime_commands_ask_the_engine_first(folders, args):
+    """chat, tasks and skill reach an agent's runtime only through its running container: with
+    the engine away they say so (exit 3), whatever listens on the agent's port."""
+    result = run_smbos(*args, cwd=_with_skill(folders), env=NO_ENGINE)
+    no_traceback(result)
+    assert result.code == 3, result.output
+    assert_engine_unreachable(one_stderr_line(result))
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", RUNTIME_COMMANDS, ids=lambda a: " ".join(a))
+def test_runtime_commands_need_a_running_container(folders, fake_fleet, args):
+    """No container, or one that does not run: exit 1 and the command that starts it; the
+    agent's port is never tried (a listener there, not the agent's, gets no connection)."""
+    _with_skill(folders)
+    alpha = fake_fleet.project.load().get("alpha")
+    squatter = socket.create_server(("127.0.0.1", alpha.port))
+    squatter.settimeout(0.05)
+    try:
+        result = run_smbos(*args, cwd=folders)
+        no_traceback(result)
+        assert result.code == 1, result.output
+        assert one_stderr_line(result) == ("error: agent alpha is not running (state: not "
+                                           "created); smbos up alpha")
+        fake_fleet.docker.add(fake_fleet.project, alpha, status="exited")
+        result = run_smbos(*args, cwd=folders)
+        assert result.code == 1, result.output
+        assert one_stderr_line(result) == ("error: agent alpha is not running (state: exited); "
+                                           "smbos start alpha")
+        with pytest.raises(TimeoutError):
+            squatter.accept()
+    finally:
+        squatter.close()
+
+
+@pytest.mark.parametrize("args", RUNTIME_COMMANDS[:3], ids=lambda a: " ".join(a))
+def test_runtime_not_answering(folders, fake_fleet, args):
+    """The container runs but nothing answers on its published port: exit 1, one line that
     names the agent and says the connection was refused."""
-    result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
+    fake_fleet.docker.add(fake_fleet.project, fake_fleet.project.load().get("alpha"))
+    result = run_smbos(*args, cwd=folders)
     no_traceback(result)
     assert result.code == 1, result.output
     line = one_stderr_line(result)

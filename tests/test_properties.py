@@ -322,3 +322,115 @@ def test_unprintable_characters_are_escaped_in_the_compose_file(project: Path, c
     doc = yaml.safe_load(text)
     schedules = json.loads(doc["services"]["andy"]["environment"]["SMBOS_SCHEDULES"])
     assert schedules[0]["prompt"] == f"odd {char} char"
+
+
+# ------------------------------------------------------------ the folder loader, fuzzed
+
+# YAML an operator (or a tool, or an attacker) may write: anchors and aliases, tags of every
+# kind, values a tag cannot hold, huge and odd numbers, deep nesting, duplicate keys, control
+# characters, byte order marks, several documents, merge keys, directives.
+ODD_YAML_SNIPPETS = [
+    "name: &n Andy\ndescription: *n\n", "a: &a [1]\nb: [*a, *a]\n", "runtime: &r {}\n",
+    "name: !!python/object/apply:os.system ['true']\n", "name: !custom x\n", "port: !!int abc\n",
+    "port: !!float 3301\n", "enabled: !!bool maybe\n", "name: !!binary aGVsbG8=\n",
+    "name: !!timestamp 2020-13-01\n", "port: 99999999999999999999999999999999\n",
+    "port: 0x0CE5\n", "port: 1_0_2_4\n", "port: 190:20:30\n", "name: 1e400\n",
+    "runtime: {resources: {cpus: .nan}}\n", "runtime: {resources: {cpus: -.inf}}\n",
+    "heal: {after: 10000000000000000000000}\n", "[" * 300 + "]" * 300 + "\n",
+    "a:\n" + "".join("  " * i + "- \n" for i in range(1, 80)),
+    "name: a\nname: b\n", "{a: 1, a: 1}\n", "runtime: {timezone: UTC, timezone: UTC}\n",
+    "<<: {name: x}\n", "name: \"\\x1b[31m[/]\"\n", "name: \"\\u2028\"\n", "name: \"\\0\"\n",
+    "name: \"\\ud800\"\n", "\ufeffname: x\n", "%YAML 1.1\n---\nname: x\n", "--- 1\n--- 2\n",
+    "? [a, b]\n: 1\n", "? {a: 1}\n: 1\n", "!!map {}\n", "!!seq []\n", "~\n", "''\n",
+    "schedules: [{id: x, once: 2099-13-01T09:00:00, prompt: p}]\n",
+    "schedules: [{id: x, once: 2099-01-01, prompt: p}]\n",
+    "schedules: [{id: x, once: !!timestamp 2099-01-01T09:00:00Z, prompt: p}]\n",
+    "schedules: [{id: x, cron: '0 0 31 2 *', prompt: p}]\n",
+    "schedules: [{id: x, interval: !!int 99999999999999999999999, prompt: p}]\n",
+    "schedules: [{id: x, cron: '* * * * *', prompt: '" + "p" * 140_000 + "'}]\n",
+    "skills: [{id: s, title: t, prompt: '{a}', inputs: [{id: a, label: l, type: date, "
+    "default: 2026-02-30}]}]\n",
+    "credentials: {calendar: ../../etc}\nintegrations: [calendar]\n",
+    "tools: [{id: t, type: mcp, command: x, env: {A: 'B C'}}]\n",
+    "channels: {telegram_chats: [{id: 'tg:1'}, {id: 'tg:1'}]}\n",
+]
+ODD_YAML = st.sampled_from(ODD_YAML_SNIPPETS)
+AGENT_MD_TEXTS = st.one_of(
+    texts,
+    st.builds(lambda front, body: f"---\n{front}---\n{body}\n", ODD_YAML, texts),
+    st.builds(lambda body: f"---\nname: A\n---\n{body}\n", st.sampled_from([
+        "<!-- smbos:identity:end -->", "<!-- smbos:identity:begin -->", "", "\u2028---",
+        "\x1b]8;;https://evil.example\x07x", "[/]"])),
+    st.sampled_from(["---\nname: A\n", " ---\nname: A\n---\nb\n", "----\nb\n", "\ufeff# A\n",
+                     "---\r---\rb", "---\u2028---\nb\n"]),
+)
+ENV_TEXTS = st.one_of(
+    texts,
+    st.lists(st.sampled_from([
+        "ANTHROPIC_API_KEY=", "ANTHROPIC_API_KEY=sk-test", "# not secret", "# optional",
+        "# Not secret-free", "export K=v", "K", "=v", "K=a # b", "K='x", "[/]=1", "\x1b=1",
+        "NOTION_TOKEN=", "TELEGRAM_BOT_TOKEN=", "API_KEY=", "\ufeffK=v", "K=\u2028",
+        "sk-ant-api03-" + "x" * 40, "",
+    ]), max_size=8).map("\n".join),
+)
+FILE_CONTENTS = {
+    "agent.md": AGENT_MD_TEXTS,
+    "config.yaml": st.one_of(ODD_YAML, texts, st.lists(ODD_YAML, max_size=3).map("".join)),
+    ".env.example": ENV_TEXTS,
+    ".env": ENV_TEXTS,
+}
+folder_files = st.fixed_dictionaries({}, optional={
+    name: st.one_of(contents.map(lambda t: t.encode("utf-8", "surrogatepass")),
+                    st.binary(max_size=48), st.just(None))  # None: the file is missing
+    for name, contents in FILE_CONTENTS.items()})
+
+
+def _validate_cleanly(project: Path) -> int:
+    """The loader returns problems and never raises; `validate` and `list` print them one a
+    line and exit 0 or 2, as the problems say: never 70, never a traceback."""
+    agents = project / "agents"
+    fleet = load_fleet(agents)
+    assert all(p.message for p in fleet.problems), fleet.problems
+    result = run_smbos("validate", cwd=project, timeout=30)
+    assert "Traceback" not in result.output, result.output
+    assert result.code == (2 if fleet.errors else 0), result
+    for line in result.stderr.splitlines():
+        assert PROBLEM_LINE.match(line), f"not a one-line problem: {line!r}"
+    listed = run_smbos("list", cwd=project, timeout=30)
+    assert listed.code == result.code, listed
+    return result.code
+
+
+@pytest.mark.parametrize("where", ["config.yaml", "agent.md"])
+def test_every_odd_yaml_is_a_problem_or_fine(project: Path, where: str) -> None:
+    for snippet in ODD_YAML_SNIPPETS:
+        folder = write_agent(project / "agents", "andy")
+        if where == "config.yaml":
+            (folder / where).write_text(snippet, encoding="utf-8", errors="surrogatepass")
+        else:
+            (folder / where).write_text(f"---\n{snippet}---\n# Andy\n", encoding="utf-8",
+                                        errors="surrogatepass")
+        _validate_cleanly(project)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(files=folder_files, name=st.one_of(valid_ids, folder_names))
+def test_the_loader_reports_any_folder_in_problem_lines(tmp_path_factory, files, name) -> None:
+    """Whatever an agent folder holds (and whatever its name), the loader reports problems:
+    `_validate_cleanly`."""
+    project = tmp_path_factory.mktemp(f"load{next(_counter)}", numbered=False)
+    try:
+        agents = project / "agents"
+        agents.mkdir()
+        folder = write_agent(agents, "andy")
+        for file, data in files.items():
+            if data is None:
+                (folder / file).unlink(missing_ok=True)
+            else:
+                (folder / file).write_bytes(data)
+        if name != "andy":
+            folder.rename(agents / name)
+        event(f"validate exited {_validate_cleanly(project)}")
+    finally:
+        shutil.rmtree(project, ignore_errors=True)

@@ -22,14 +22,15 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from smbos import agentmd
+
 from .dockerfleet import LiveFleet
 
 pytestmark = pytest.mark.docker
 
 RUNTIME_ENTRY = "/opt/nanoclaw/dist/index.js"
 STORE_FILE = "/var/lib/smbos/store/messages.db"
-BEGIN = "<!-- smbos:identity:begin -->"
-END = "<!-- smbos:identity:end -->"
+BEGIN, END = agentmd.BEGIN, agentmd.END
 RUNTIME_UID = 1000
 MISSING_IMAGE = "smbos-test/does-not-exist:1"
 
@@ -73,12 +74,8 @@ def open_for_runtime(fleet: LiveFleet, agent_id: str) -> None:
 
 
 def agent_body(agent_md: str) -> str:
-    """The body of agent.md as the entrypoint takes it: front matter stripped, trimmed."""
-    lines = agent_md.lstrip("\ufeff").replace("\r\n", "\n").split("\n")
-    if lines[0].strip() == "---":
-        close = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-        lines = lines[close + 1:]
-    return "\n".join(lines).strip()
+    """The body of agent.md as the entrypoint takes it (one reading: tests/test_agentmd.py)."""
+    return agentmd.read(agent_md).body
 
 
 def sha256(data: str | bytes) -> str:

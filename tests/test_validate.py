@@ -95,6 +95,8 @@ def assert_invalid(project: Path, prefix: str, contains: str = "", *, lines: int
     ("a" * 33, "at most 32"),
     ("my-nanoclaw-bot", "nanoclaw-"),
     ("nanoclaw-x", "nanoclaw-"),
+    ("mynanoclaw", "contains 'nanoclaw'"),  # its container: smbos-mynanoclaw-1
+    ("nanoclawx", "contains 'nanoclaw'"),  # the word anywhere, as the README says
     ("-andy", "starting and ending"),
     ("andy-", "starting and ending"),
     ("andy_1", "lowercase"),
@@ -335,6 +337,15 @@ CONFIG_CASES = {
     "too-large": (_cfg("# padding\n" + ("#" + "x" * 1023 + "\n") * 300),
                   "agents/andy/config.yaml: ", "too large"),
     "yaml-bomb": (_cfg(BOMB), "agents/andy/config.yaml: not valid YAML", "aliases"),
+    "yaml-tagged-value-it-cannot-hold": (_cfg("name: Andy\nport: !!int 3x1\n"),
+                                         "agents/andy/config.yaml: not valid YAML at line 2, "
+                                         "column 7", "cannot read '3x1' as int"),
+    "yaml-anchor": (_cfg("name: &n Andy\ndescription: Plans\n"),
+                    "agents/andy/config.yaml: not valid YAML at line 1, column 7",
+                    "anchors and aliases are not supported"),
+    "yaml-anchor-on-a-mapping": (_cfg("runtime: &r {timezone: UTC}\n"),
+                                 "agents/andy/config.yaml: not valid YAML at line 1",
+                                 "anchors and aliases are not supported"),
     "deep-nesting": (_cfg("[" * 60_000 + "]" * 60_000 + "\n"), "agents/andy/config.yaml: ",
                      "nested too deeply"),
 }
@@ -744,3 +755,169 @@ def test_env_values_are_never_printed(project: Path) -> None:
     for args, result in zip(commands, run_all(commands, project)):
         assert result.code == 2, (args, result)
         assert planted not in result.output, args
+
+
+# ------------------------------------------------------------- the `# not secret` marker
+
+
+@pytest.mark.parametrize("comment, plain, warned", [
+    ("# The shop's public domain.\n# not secret", True, ""),
+    ("# The shop's public domain.\n#   not   secret  ", True, ""),
+    ("# The shop's domain; not secret-free: it names the customer.", False, "mentions"),
+    ("# The shop's domain (optional, not secret).", False, "mentions"),
+    ("# The shop's domain.\n# NOT SECRET", False, "mentions"),
+    ("# The shop's domain.\n# not secret: the public one", False, "mentions"),
+    ("# The shop's domain.", False, ""),
+])
+def test_not_secret_is_one_exact_marker(project: Path, comment: str, plain: bool,
+                                        warned: str) -> None:
+    """Only a comment line `# not secret` of its own shows a value in clear; a comment that
+    merely mentions the words keeps it masked, and says so."""
+    from smbos import envfile, operations
+    from smbos.loader import load_fleet
+
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n{comment}\nSHOP_DOMAIN=\n",
+                env="ANTHROPIC_API_KEY=sk-test\nSHOP_DOMAIN=shop.example.org\n")
+    andy = load_fleet(project / "agents").get("andy")
+    assert operations.is_secret(andy, "SHOP_DOMAIN") is not plain
+    [key] = [k for k in andy.env_example if k.key == "SHOP_DOMAIN"]
+    assert envfile.NOT_SECRET not in key.comment and key.comment.startswith("The shop's")
+    shown = run_smbos("env", "andy", cwd=project, env={"DOCKER_HOST": "unix:///nonexistent"})
+    assert ("shop.example.org" in shown.stdout) is plain, shown.stdout
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    lines = _lines_with(result.stderr, "warning: agents/andy/.env.example: SHOP_DOMAIN: ")
+    assert len(lines) == (1 if warned else 0), result.stderr
+    assert all(warned in line and "'# not secret'" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("key", ["STRIPE_API_KEY", "SESSION_TOKEN", "DB_PASSWORD", "PW_HASH",
+                                 "GOOGLE_APPLICATION_CREDENTIALS", "WEBHOOK_SIGNATURE_SECRET"])
+def test_a_credential_marked_not_secret_is_warned_about(project: Path, key: str) -> None:
+    write_agent(project / "agents", "andy",
+                env_example=ENV_EXAMPLE + f"\n# Something.\n# not secret\n{key}=\n")
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 0, result
+    [line] = _lines_with(result.stderr, f"warning: agents/andy/.env.example: {key}: ")
+    assert "looks like a credential" in line and "shown in clear" in line, line
+
+
+# ------------------------------------------- keys of integrations and channels that are off
+
+
+def test_keys_of_integrations_and_channels_that_are_off_are_not_required(project: Path) -> None:
+    """`.env.example` may document the keys of every integration and channel the agent might
+    use; one is required only while its integration, channel or tool is on."""
+    example = NEEDY_EXAMPLE + "\n# A tool's key.\nFILES_TOKEN=\n"
+    tool = {"id": "files", "type": "mcp", "command": "files-mcp", "env": {"T": "FILES_TOKEN"},
+            "enabled": False}
+    write_agent(project / "agents", "andy", _base(tools=[tool]), env_example=example,
+                env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+    for args in (["validate", "--strict"], ["generate"]):
+        result = run_smbos(*args, cwd=project)
+        assert result.code == 0 and result.stderr == "", (args, result)
+    keys = {k["key"]: k for k in json.loads(run_smbos(
+        "env", "andy", "--json", cwd=project,
+        env={"DOCKER_HOST": "unix:///nonexistent"}).stdout)["keys"]}
+    assert not any(keys[k]["required"] for k in ("NOTION_TOKEN", "TELEGRAM_BOT_TOKEN",
+                                                  "FILES_TOKEN"))
+    assert keys["SHOP_DOMAIN"]["required"]
+
+    # Switched on, each is required again, and said by what.
+    write_agent(project / "agents", "andy",
+                _base(tools=[{**tool, "enabled": True}], integrations=["notion"],
+                      channels={"telegram": True}),
+                env_example=example, env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+    strict = run_smbos("validate", "--strict", cwd=project)
+    assert strict.code == 2, strict
+    for key, why in (("NOTION_TOKEN", "integration notion"),
+                     ("TELEGRAM_BOT_TOKEN", "channel telegram"), ("FILES_TOKEN", "tool files")):
+        [line] = _lines_with(strict.stderr, f"agents/andy/.env: {key}: not set")
+        assert line.endswith(f"required by {why}"), line
+
+
+# ------------------------------------------------------- the container's environment limits
+
+
+def _schedules(prompts: list[str], **extra) -> dict:
+    return _base(schedules=[{"id": f"s{i}", "cron": "0 8 * * *", "prompt": p, **extra}
+                            for i, p in enumerate(prompts)])
+
+
+def test_schedules_that_overflow_one_environment_variable_are_refused(project: Path) -> None:
+    """Linux refuses a `NAME=value` over 128 KiB: the container could never start. The prompt
+    that fills the variable to the byte is accepted, one byte more is refused, naming the field
+    and the size; a disabled schedule does not count, and the size is in bytes (UTF-8)."""
+    from smbos import runenv
+    from smbos.loader import load_fleet
+
+    agents = project / "agents"
+    write_agent(agents, "andy", _schedules(["p"]))
+    andy = load_fleet(agents).get("andy")
+    room = runenv.MAX_VARIABLE_BYTES - runenv.size("SMBOS_SCHEDULES",
+                                                   runenv.schedules_json(andy))
+    write_agent(agents, "andy", _schedules(["p" * (1 + room)]))
+    assert run_smbos("validate", cwd=project).code == 0
+    write_agent(agents, "andy", _schedules(["p" * room + "é"]))
+    for args in (["validate"], ["generate"]):
+        result = run_smbos(*args, cwd=project)
+        assert result.code == 2, result
+        [line] = result.stderr.splitlines()
+        assert line == (
+            "agents/andy/config.yaml: schedules: makes the container's variable SMBOS_SCHEDULES "
+            f"{runenv.MAX_VARIABLE_BYTES + 1} bytes, limit {runenv.MAX_VARIABLE_BYTES} (Linux's "
+            "limit on one environment variable): the container could not start; shorten it "
+            "(long instructions belong in the agent's memory files)"), line
+    assert not (project / "compose" / "docker-compose.yml").exists()
+    write_agent(agents, "andy", _schedules(["q" * 30_000] * 5))  # many schedules add up
+    assert "SMBOS_SCHEDULES" in run_smbos("validate", cwd=project).stderr
+    write_agent(agents, "andy", _schedules(["q" * 30_000] * 5, enabled=False))
+    assert run_smbos("validate", cwd=project).code == 0
+
+
+def test_other_large_variables_name_their_field(project: Path) -> None:
+    tool = {"id": "big", "type": "mcp", "command": "big-mcp", "args": ["a" * 70_000] * 2}
+    write_agent(project / "agents", "andy", _base(tools=[tool]))
+    result = run_smbos("validate", cwd=project)
+    assert result.code == 2
+    assert result.stderr.startswith("agents/andy/config.yaml: tools: makes the container's "
+                                    "variable SMBOS_MCP_SERVERS "), result.stderr
+
+
+def test_the_whole_environment_has_a_limit_too() -> None:
+    from smbos import runenv
+
+    env = {f"V{i}": "x" * 120_000 for i in range(9)}
+    [problem] = runenv.problems(env, "agents/andy/config.yaml")
+    assert problem.field == "(environment)"
+    assert f"environment {sum(runenv.size(k, v) for k, v in env.items())} bytes in all, limit " \
+           f"{runenv.MAX_TOTAL_BYTES}" in problem.message
+    env["SMBOS_SCHEDULES"] = "y" * 140_000
+    fields = [p.field for p in runenv.problems(env, "agents/andy/config.yaml")]
+    assert fields == ["schedules", "schedules"]  # over one variable's limit, and the largest
+
+
+@pytest.mark.parametrize("once", ["2099-01-01T09:00:00", "2099-01-01 09:00:00", "2099-1-1T9:00:00",
+                                  "2099-01-01T09:00:00.25", "2099-01-01t09:00:00",
+                                  "2099-01-01T09:00", "2099-01-01", "2099-01-01T09:00:00Z",
+                                  "2099-13-01T09:00:00", "next year"])
+def test_a_quoted_once_is_the_unquoted_one(project: Path, once: str) -> None:
+    """YAML reads `once: 2099-01-01T09:00:00` as a timestamp and `once: "..."` as a string:
+    both are the same schedule (or the same refusal), whatever form the time takes."""
+    from smbos import compose
+
+    results = []
+    for shown in (once, f'"{once}"', f"'{once}'"):
+        write_agent(project / "agents", "andy", "runtime: {container_isolation: none}\n"
+                    f"schedules:\n  - {{id: launch, prompt: Launch, once: {shown}}}\n")
+        result = run_smbos("validate", cwd=project)
+        schedule = None
+        if result.code == 0:
+            from smbos.loader import load_fleet
+
+            schedule = json.loads(compose.schedules_json(load_fleet(project / "agents").agents[0]))
+        results.append((result.code, result.stderr, schedule))
+    assert results[0] == results[1] == results[2], results
+    if results[0][0] == 0:
+        assert results[0][2][0]["schedule_value"].startswith("2099-01-01T09:00")

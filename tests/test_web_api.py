@@ -156,7 +156,7 @@ def folders(tmp_path: Path) -> Project:
           "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
     example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
                "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
-               "# optional: the shop's domain (not secret)\nSHOP_DOMAIN=\n")
+               "# optional: the shop's domain\n# not secret\nSHOP_DOMAIN=\n")
     write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
                                   "runtime": {"container_isolation": "none"},
                                   "integrations": ["notion"], "skills": SKILLS},
@@ -854,8 +854,10 @@ def test_cli_env_skill_memory_share_the_operations(folders):
     assert missing.code == 2 and "topic: required" in missing.stderr
     listed = run_smbos("skill", "alpha", cwd=root, env=env)
     assert "brief: Brief [list]" in listed.stdout
-    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root, env=env)
-    assert down.code == 1 and ("refused" in down.stderr or "cannot connect" in down.stderr)
+    # A skill runs only on a running container: asked of an engine that is away, exit 3.
+    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root,
+                     env={**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert down.code == 3 and "Docker engine unreachable" in down.stderr, down.output
     mem = run_smbos("memory", "alpha", cwd=root, env=env)
     assert "context.md" in mem.stdout and "leak.md" not in mem.stdout
     assert run_smbos("memory", "alpha", "context.md", cwd=root, env=env).stdout.startswith("# Context")

@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from smbos.cli.base import Table, cli, err, folder_agent, make_console, out, project_options
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, RuntimeUnavailable, SmbosError
+from smbos.cli.base import (
+    Table,
+    cell,
+    cli,
+    err,
+    folder_agent,
+    make_console,
+    out,
+    out_json,
+    out_text,
+    project_options,
+)
+from smbos.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    Kind,
+    Refused,
+    RuntimeUnavailable,
+    SmbosError,
+    UnknownAgent,
+)
 from smbos.project import Project
 
 
-def _runtime_url(project: Project, agent_id: str) -> str:
-    from smbos.controller import Controller
-    from smbos.operations import runtime_url
+def _running(project: Project, agent_id: str):
+    """(agent, the address of its runtime) once Docker says its container runs.
 
-    return runtime_url(Controller(project).resolve([agent_id])[0])
+    A runtime is reached only through the container Docker runs for it, where that container
+    publishes it: never whatever else may listen on the agent's port. An unknown id is exit 2
+    before the engine is asked; an unreachable engine exit 3; a container that does not run,
+    exit 1 with the command that starts it."""
+    from smbos.controller import Controller
+    from smbos.interface import reach
+
+    fleet = project.load()
+    agent = fleet.get(agent_id)
+    if agent is None:
+        raise UnknownAgent(fleet.why_missing(agent_id))
+    row = Controller(project).status([agent.id], probe=False, fleet=fleet)[0]
+    if row.state != "running":
+        created = row.state != "not created"
+        raise Refused(f"agent {agent.id} is not running (state: {row.state}); "
+                      f"smbos {'start' if created else 'up'} {agent.id}",
+                      kind=Kind.REFUSED if created else Kind.NO_CONTAINER)
+    host, port = reach(row.published) if row.published else ("127.0.0.1", agent.port)
+    return agent, f"http://{host}:{port}"
 
 
 @cli.command()
@@ -30,20 +65,20 @@ def _runtime_url(project: Project, agent_id: str) -> str:
 def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeout: int) -> None:
     """Send MESSAGE to an agent's web chat and stream the reply as it arrives.
 
-    Exits 0 when the reply is complete, 1 when the runtime reports an error, the stream breaks,
-    or a time limit is reached.
+    Exits 0 when the reply is complete, 1 when the agent is not running, the runtime reports an
+    error, the stream breaks, or a time limit is reached; 3 when the Docker engine is unreachable.
     """
     from smbos import redact
     from smbos.chatstream import Reply
-    from smbos.operations import check_message, runtime_url
+    from smbos.operations import check_message
     from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
     check_message(message)  # an empty message is refused here, not by the runtime
-    agent = folder_agent(project, agent_id)
+    agent, url = _running(project, agent_id)
     reply = Reply(redact.for_agent(agent))
     budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
-        with RuntimeClient(runtime_url(agent), chat_timeout=budget) as client:
+        with RuntimeClient(url, chat_timeout=budget) as client:
             with client.chat(message) as events:
                 for event in events:
                     _show(agent_id, event, reply.add(event))
@@ -57,7 +92,7 @@ def _show(agent_id: str, event, text: str | None) -> None:
     if text is None:
         return
     if event.type == "message":
-        click.echo(text)
+        out_text(text)
         sys.stdout.flush()
     else:
         err(f"{agent_id}: error: {text}")
@@ -77,17 +112,18 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: s
     """An agent's scheduled tasks: schedule, status, next run, last run, recent run logs.
 
     --pause, --resume and --cancel act on one task through NanoClaw's own IPC and wait until
-    the runtime shows the change. Exits 1 when the agent's runtime cannot run scheduled tasks.
+    the runtime shows the change. Exits 1 when the agent is not running or its runtime cannot
+    run scheduled tasks; 3 when the Docker engine is unreachable.
     """
     from smbos import redact, schedules
     from smbos.runtime import RuntimeClient, RuntimeProblem
 
-    url = _runtime_url(project, agent_id)
-    instance = project.state_dir(agent_id)
     actions = [(a, t) for a, t in (("pause", pause_id), ("resume", resume_id),
                                    ("cancel", cancel_id)) if t]
     if len(actions) > 1:
         raise SmbosError("--pause, --resume and --cancel: give one at a time")
+    agent, url = _running(project, agent_id)
+    instance = project.state_dir(agent.id)
     try:
         with RuntimeClient(url) as client:
             if actions:
@@ -98,22 +134,24 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: s
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
     support = schedules.support(instance)
-    page = page.model_validate(redact.for_agent(folder_agent(project, agent_id)).deep(
+    page = page.model_validate(redact.for_agent(agent).deep(
         page.model_dump(mode="json", by_alias=True)))
     if as_json:
         data = page.model_dump(mode="json", by_alias=True)
         data["schedules"] = support.to_json()
-        out(json.dumps(data, indent=2))
+        out_json(data)
         if support.ok is False:
             sys.exit(EXIT_CHECK_FAILED)
         return
-    table = Table(box=None, pad_edge=False, title=f"{agent_id}: scheduled tasks", title_justify="left")
+    table = Table(box=None, pad_edge=False, title=cell(f"{agent_id}: scheduled tasks"),
+                  title_justify="left")
     for column in ("TASK", "SCHEDULE", "STATUS", "NEXT RUN", "LAST RUN", "LAST RESULT"):
         table.add_column(column, overflow="ellipsis", no_wrap=column != "LAST RESULT")
     for task in page.tasks:
-        table.add_row(str(task.id), f"{task.schedule_type} {task.schedule_value}", task.status,
-                      task.next_run or "-", task.last_run or "-",
-                      " ".join((task.last_result or "-").split())[:60])
+        table.add_row(*map(cell, (
+            task.id, f"{task.schedule_type} {task.schedule_value}", task.status,
+            task.next_run or "-", task.last_run or "-",
+            " ".join((task.last_result or "-").split())[:60])))
     console = make_console()
     console.print(table)
     if page.run_logs and runs > 0:
@@ -122,8 +160,8 @@ def tasks(project: Project, agent_id: str, as_json: bool, runs: int, pause_id: s
             log_table.add_column(column, no_wrap=column != "RESULT")
         for log in sorted(page.run_logs, key=lambda r: r.run_at, reverse=True)[:runs]:
             text = log.result if log.status == "success" else log.error
-            log_table.add_row(str(log.task_id), log.run_at, log.status, str(log.duration_ms),
-                              " ".join((text or "-").split())[:80])
+            log_table.add_row(*map(cell, (log.task_id, log.run_at, log.status, log.duration_ms,
+                                          " ".join((text or "-").split())[:80])))
         console.print(log_table)
     if not page.tasks:
         err(f"{agent_id}: no scheduled tasks")
@@ -165,11 +203,12 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     skill = ops.find_skill(agent, skill_id)
     values = ops.parse_assignments(inputs, "--input NAME=VALUE")
     prompt = ops.skill_prompt(skill, values)
+    agent, url = _running(project, agent.id)
     reply = Reply(redact.for_agent(agent))
     if not as_json:
         err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
     try:
-        with RuntimeClient(ops.runtime_url(agent), chat_timeout=float(timeout)) as client:
+        with RuntimeClient(url, chat_timeout=float(timeout)) as client:
             with client.chat(prompt) as events:
                 for event in events:
                     text = reply.add(event)
@@ -178,7 +217,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent.id}: {problem}", problem) from None
     if as_json:
-        out(json.dumps({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
-                        "messages": reply.messages, "errors": reply.errors,
-                        "result": ops.skill_result(skill, reply.text)}, indent=2))
+        out_json({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
+                  "messages": reply.messages, "errors": reply.errors,
+                  "result": ops.skill_result(skill, reply.text)})
     sys.exit(EXIT_CHECK_FAILED if reply.errors else EXIT_OK)

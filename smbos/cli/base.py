@@ -1,9 +1,11 @@
 """The command group and what every command shares: one-line errors and exit codes (never a
-traceback), stdout for data and stderr for problems, the project options, the controller."""
+traceback), stdout for data and stderr for problems, data shown as text (never markup or a
+terminal control), the project options, the controller."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -24,17 +26,20 @@ from smbos.project import Project
 
 if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for none of it
     from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
 
     from smbos.agent import Fleet
-    from rich.table import Table as RichTable
 
 
 
 def make_console(stderr: bool = False) -> Console:
+    """A console that never reads data as markup or emoji codes: what it prints is `cell`s."""
     from rich.console import Console  # on first use: `status --json` never draws
 
     wide = None if (sys.stderr if stderr else sys.stdout).isatty() else 200
-    return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=not wide)
+    return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=not wide, markup=False,
+                   emoji=False)
 
 
 def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported on first use
@@ -43,17 +48,61 @@ def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported 
     return Table(*args, **kwargs)
 
 
-out = functools.partial(click.echo)
+# ------------------------------------------------------------------ data on the terminal
+#
+# Data (names, file names, file contents, what a runtime answers) is never markup and never a
+# terminal control: every control character (C0, DEL, C1, the Unicode line and paragraph
+# separators, the bidirectional overrides) is shown as an escape such as \x1b or \n, so that a
+# name cannot move the cursor, retitle the terminal, make a hyperlink or split its row. Other
+# characters (accents, scripts, emoji) are shown as they are.
+
+def _escape(code: int) -> str:
+    named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+    return named.get(code) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
 
 
-# Everything `str.splitlines` breaks on: one problem must stay one line even when a folder name
-# or a YAML key carries a newline.
-_LINE_BREAKS = {ord(c): c.encode("unicode_escape").decode("ascii")
-                for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029,
+             *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ONE_LINE = {code: _escape(code) for code in _CONTROLS}
+_TEXT = {code: escaped for code, escaped in _ONE_LINE.items() if code not in (0x09, 0x0A)}
 
 
-def err(message: str) -> None:
-    click.echo(message.translate(_LINE_BREAKS), err=True)
+def shown(value: object) -> str:
+    """`value` as one line of plain text: every control character escaped (`\\n` too)."""
+    return str(value).translate(_ONE_LINE)
+
+
+def shown_text(value: object) -> str:
+    """`value` as lines of plain text: its newlines and tabs kept, every other control
+    character escaped (a file's content, a reply)."""
+    return str(value).replace("\r\n", "\n").translate(_TEXT)
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A table cell (or any rich renderable) from data: plain text, never markup."""
+    from rich.text import Text
+
+    return Text(shown(value), style=style)
+
+
+def out(message: object) -> None:
+    """One line of output on stdout; any data in it shown safely (`shown`)."""
+    click.echo(shown(message))
+
+
+def out_text(text: str, nl: bool = True) -> None:
+    """Lines of text on stdout (a file, a reply): newlines and tabs kept, controls escaped."""
+    click.echo(shown_text(text), nl=nl)
+
+
+def out_json(data: object) -> None:
+    """JSON on stdout. `json.dumps` escapes every control character but DEL: that one too."""
+    click.echo(json.dumps(data, indent=2).replace("\x7f", "\\u007f"))
+
+
+def err(message: object) -> None:
+    """One line on stderr (a problem, progress); any data in it shown safely (`shown`)."""
+    click.echo(shown(message), err=True)
 
 
 class SmbosGroup(click.Group):
@@ -185,11 +234,12 @@ def status_table(rows) -> Table:
         api = row.api
         if row.latency_ms is not None and row.api == "ok":
             api = f"ok {row.latency_ms:.0f}ms"
-        table.add_row(row.id, row.state, row.health, api,
-                      row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
-                      human_seconds(row.uptime_s), str(row.restarts), str(row.turns),
-                      row.telegram + (f" ({row.telegram_detail})" if row.telegram_detail else ""),
-                      row.drift or "-")
+        table.add_row(*map(cell, (
+            row.id, row.state, row.health, api,
+            row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
+            human_seconds(row.uptime_s), row.restarts, row.turns,
+            row.telegram + (f" ({row.telegram_detail})" if row.telegram_detail else ""),
+            row.drift or "-")))
     return table
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from smbos.cli.base import (
+    cell,
     cli,
     controller_for,
     err,
@@ -99,11 +100,13 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
     client = client or controller_for(project).client
     console = make_console(stderr=True)
     if console.is_terminal:
-        with console.status(f"building {spec.tag}") as status:
+        # rich reads a spinner's string as markup: it gets text (`cell`), as every line does.
+        with console.status(cell(f"building {spec.tag}")) as status:
             def phase(text: str) -> None:
-                console.print(f"[dim]{text}[/dim]")
-                status.update(text)
-            return image.build(client, staged, on_line=lambda line: status.update(line[:100]),
+                console.print(cell(text, style="dim"))
+                status.update(cell(text))
+            return image.build(client, staged,
+                               on_line=lambda line: status.update(cell(line[:100])),
                                on_phase=phase)
     return image.build(client, staged, on_line=lambda line: err(f"  {line}"), on_phase=err)
 
@@ -132,8 +135,8 @@ def up(project: Project, ids: tuple[str, ...], wait_timeout: int, no_build: bool
     err(f"starting {len(plan.agents)} agent(s), waiting up to {wait_timeout}s for health ...")
     console = make_console(stderr=True)
     if console.is_terminal:
-        with console.status(f"docker compose up: waiting for {len(plan.agents)} agent(s) to be "
-                            "healthy"):
+        with console.status(cell(f"docker compose up: waiting for {len(plan.agents)} agent(s) "
+                                 "to be healthy")):
             report = steps.start(project, plan, wait_timeout)
     else:
         report = steps.start(project, plan, wait_timeout)

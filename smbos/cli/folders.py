@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from smbos import scaffold
-from smbos.cli.base import Table, make_console, cli, err, load_valid, out, project_options, report
+from smbos.cli.base import (
+    Table,
+    cell,
+    cli,
+    err,
+    load_valid,
+    make_console,
+    out,
+    out_json,
+    project_options,
+    report,
+)
 from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK
 from smbos.project import Project
 
@@ -26,12 +36,12 @@ def validate(project: Project, as_json: bool, strict: bool) -> None:
     fleet = project.load(strict_env=strict)
     problems = sorted(fleet.problems, key=lambda p: (p.path, p.field))
     if as_json:
-        out(json.dumps({
+        out_json({
             "valid": not fleet.errors,
             "agents": [a.id for a in fleet.agents],
             "problems": [{"path": p.path, "field": p.field, "message": p.message,
                           "severity": p.severity.value} for p in problems],
-        }, indent=2))
+        })
     else:
         report(problems)
         if not fleet.errors:
@@ -50,18 +60,18 @@ def list_(project: Project, as_json: bool) -> None:
     fleet = load_valid(project)
     rows = [agent_summary(a) for a in fleet.agents]
     if as_json:
-        out(json.dumps(rows, indent=2))
+        out_json(rows)
         return
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "NAME", "ENABLED", "PORT", "ISOLATION", "CHANNELS", "INTEGRATIONS",
                    "SCHEDULES", "SKILLS", "TEAMS", "TEAM"):
         table.add_column(column, no_wrap=column in ("ID", "PORT"))
     for row in rows:
-        table.add_row(row["id"], row["name"], "yes" if row["enabled"] else "no",
-                      str(row["port"]), row["isolation"], ",".join(row["channels"]),
-                      ",".join(row["integrations"]) or "-", str(len(row["schedules"])),
-                      str(len(row["skills"])), "on" if row["teams"] else "off",
-                      ",".join(m["name"] for m in row["team"]) or "-")
+        table.add_row(*map(cell, (
+            row["id"], row["name"], "yes" if row["enabled"] else "no", row["port"],
+            row["isolation"], ",".join(row["channels"]), ",".join(row["integrations"]) or "-",
+            len(row["schedules"]), len(row["skills"]), "on" if row["teams"] else "off",
+            ",".join(m["name"] for m in row["team"]) or "-")))
     make_console().print(table)
 
 

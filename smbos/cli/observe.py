@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from smbos.cli.base import make_console, controller_for, status_table, cli, out, project_options
+from smbos.cli.base import (
+    cli,
+    controller_for,
+    make_console,
+    out,
+    out_json,
+    project_options,
+    status_table,
+)
 from smbos.errors import EXIT_CHECK_FAILED, EXIT_OK, SmbosError
 from smbos.project import Project
 
@@ -32,7 +39,7 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
     while True:
         rows = controller.status(list(ids), fleet=fleetindex.load(project))
         if as_json:
-            out(json.dumps([r.to_json() for r in rows], indent=2))
+            out_json([r.to_json() for r in rows])
         else:
             console = make_console()
             if watch and console.is_terminal:
@@ -83,7 +90,7 @@ def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
     agent = controller.resolve([agent_id])[0]
     for line in controller.logs(agent, tail=int(tail) if tail.isdigit() else "all",
                                 follow=follow):
-        click.echo(line)
+        out(line)
         sys.stdout.flush()
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from smbos.cli.base import (
     Table,
-    make_console,
-    docker_errors,
-    folder_agent,
+    cell,
     cli,
+    docker_errors,
     err,
+    folder_agent,
+    make_console,
     out,
+    out_json,
+    out_text,
     project_options,
 )
 from smbos.errors import SmbosError
@@ -83,14 +85,15 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
         return
     keys = ops.env_keys(agent)
     if as_json:
-        out(json.dumps({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
-                        "restart_needed": _restart_needed(project, agent)}, indent=2))
+        out_json({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
+                  "restart_needed": _restart_needed(project, agent)})
         return
     table = Table(box=None, pad_edge=False)
     for column in ("KEY", "VALUE", "SOURCE", "REQUIRED"):
         table.add_column(column, no_wrap=column != "SOURCE")
     for key in keys:
-        table.add_row(key.key, key.value or "-", key.source, "yes" if key.required else "")
+        table.add_row(*map(cell, (key.key, key.value or "-", key.source,
+                                  "yes" if key.required else "")))
     make_console().print(table)
     if _restart_needed(project, agent):
         err(f"{agent.id}: .env changed after the agent started; restart needed: "
@@ -116,4 +119,4 @@ def memory_(project: Project, agent_id: str, file: str | None) -> None:
         if listing.stopped:
             err(f"warning: memory/ listed in part: {listing.stopped}")
         return
-    click.echo(ops.read_memory(agent, file), nl=False)
+    out_text(ops.read_memory(agent, file), nl=False)

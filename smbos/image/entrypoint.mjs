@@ -171,14 +171,36 @@ function prepareInstance(cfg) {
 
 // --- step 2: identity ----------------------------------------------------------------
 
-/** The body of agent.md: the text after a leading `---` ... `---` front matter, trimmed. */
-export function agentBody(text) {
+// agent.md is read by the rules of smbos/agentmd.py (its docstring), proven on the same cases
+// (tests/fixtures/agent-md-cases.json): one reading, in Python and here.
+const trailingBlank = (line) => line.replace(/[ \t]+$/, '');
+const trimBody = (text) => text.replace(/^[ \t\n\v\f]+/, '').replace(/[ \t\n\v\f]+$/, '');
+
+/** agent.md split into its front matter (null without one) and its body, trimmed; a problem
+ * is thrown as `agent.md: <field>: <what>`. */
+export function readAgentMd(text) {
   const clean = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
   const lines = clean.split('\n');
-  if (lines[0].trim() !== '---') return clean.trim();
-  const close = lines.findIndex((line, i) => i > 0 && (line.trim() === '---' || line.trim() === '...'));
-  if (close < 0) fail('agent.md: front matter opened with --- is never closed');
-  return lines.slice(close + 1).join('\n').trim();
+  const first = trailingBlank(lines[0]);
+  let front = null;
+  let body = clean;
+  if (first === '---') {
+    const close = lines.findIndex((line, i) => i > 0 && ['---', '...'].includes(trailingBlank(line)));
+    if (close < 0) fail("agent.md: front matter: opened with '---' on line 1 and never closed");
+    front = lines.slice(1, close).map((line) => `${line}\n`).join('');
+    body = lines.slice(close + 1).join('\n');
+  } else if (first.replace(/^[ \t]+/, '').startsWith('---')) {
+    fail("agent.md: front matter: the first line starts with '---' but is not a front matter fence (expected '---' alone, at the start of the line)");
+  }
+  for (const marker of [BEGIN, END]) {
+    if (body.includes(marker)) fail(`agent.md: body: holds '${marker}', a marker of the identity block SMBOS writes into CLAUDE.md; remove it`);
+  }
+  return { front, body: trimBody(body) };
+}
+
+/** The body of agent.md: the identity. */
+export function agentBody(text) {
+  return readAgentMd(text).body;
 }
 
 /** CLAUDE.md with its managed identity block set to `body`; everything else kept. */

@@ -1,0 +1,130 @@
+"""The environment of an agent's container, and the limits Linux sets on it.
+
+The Compose file hands each container its settings as environment variables
+(docs/container-interface.md); some are JSON that the folder decides: the schedules with their
+prompts (`SMBOS_SCHEDULES`), the MCP servers (`SMBOS_MCP_SERVERS`), the Telegram chats. Linux
+refuses to start a program one of whose environment strings (`NAME=value` and its closing NUL)
+is longer than 128 KiB (MAX_ARG_STRLEN), or whose arguments and environment together exceed
+ARG_MAX (a quarter of the stack limit: 2 MiB with the usual 8 MiB). Such a container is created
+and then cannot start, over and over; `problems` makes it a folder error instead, naming the
+field that made the variable too large, so `smbos validate` refuses it before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smbos import integrations
+from smbos.errors import Problem
+from smbos.interface import AGENT_MOUNT, RELAY_PORT, RUNTIME_PORT, STORE_MOUNT
+
+if TYPE_CHECKING:
+    from smbos.agent import Agent
+
+# One `NAME=value` string with its NUL (MAX_ARG_STRLEN: 32 pages of 4 KiB).
+MAX_VARIABLE_BYTES = 128 * 1024
+# All of them together: half of ARG_MAX on an 8 MiB stack, leaving the other half to the
+# arguments, the pointers to each string, and the variables the image and the runtime add.
+MAX_TOTAL_BYTES = 1024 * 1024
+
+# The config.yaml field that decides each variable that can grow.
+FIELDS = {
+    "SMBOS_SCHEDULES": "schedules",
+    "SMBOS_MCP_SERVERS": "tools",
+    "SMBOS_TELEGRAM_CHATS": "channels.telegram_chats",
+    "SMBOS_TURN_MOUNTS": "credentials",
+    "CONTAINER_IMAGE": "runtime.agent_image",
+}
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def schedules_json(agent: Agent) -> str:
+    """The enabled schedules, as the entrypoint queues them into NanoClaw's scheduler."""
+    return _json([
+        {
+            "id": s.id,
+            "prompt": s.prompt,
+            "schedule_type": s.schedule_type,
+            "schedule_value": s.schedule_value,
+            "context_mode": s.context_mode,
+        }
+        for s in agent.config.schedules
+        if s.enabled
+    ])
+
+
+def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str, str]:
+    """Every variable the Compose file sets for the agent's container, sorted by name."""
+    runtime = agent.config.runtime
+    turns = runtime.turn_resources
+    env = {
+        "ASSISTANT_NAME": agent.assistant_name,
+        # runtime.swarms: Claude Code agent teams in every group's turns (smbos/image/teams.mjs).
+        "SMBOS_AGENT_TEAMS": "on" if agent.teams else "off",
+        "HTTP_PORT": str(RUNTIME_PORT),
+        "LOG_LEVEL": runtime.log_level,
+        "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),
+        "SMBOS_AGENT_DIR": AGENT_MOUNT,
+        "SMBOS_AGENT_ID": agent.id,
+        "SMBOS_INSTANCE_DIR": str(instance_dir),
+        "SMBOS_MCP_SERVERS": _json(agent.mcp_servers()),
+        "SMBOS_MEMORY_DIR": str(agent.memory_dir),
+        "SMBOS_PROJECT": project_name,
+        "SMBOS_RELAY_PORT": str(RELAY_PORT),
+        "SMBOS_SCHEDULES": schedules_json(agent),
+        "SMBOS_STORE_DIR": STORE_MOUNT,
+        "SMBOS_TELEGRAM": "on" if agent.config.channels.telegram else "off",
+        "SMBOS_TELEGRAM_CHATS": _json(integrations.telegram_chats(agent)),
+        "SMBOS_TELEMETRY": "on" if runtime.telemetry else "off",
+        "TZ": runtime.timezone,
+    }
+    if runtime.agent_image:
+        env["CONTAINER_IMAGE"] = runtime.agent_image
+    if runtime.container_isolation == "docker":
+        # Per-turn containers (smbos/image/container): on this agent's own network, with
+        # these limits; Compose names the network <project>_<service>.
+        env.update({
+            "SMBOS_TURN_CPUS": str(turns.cpus),
+            "SMBOS_TURN_MEMORY": turns.memory,
+            "SMBOS_TURN_NETWORK": f"{project_name}_{agent.id}",
+            "SMBOS_TURN_PIDS": str(turns.pids),
+        })
+        mounts = integrations.turn_mounts_env(agent)
+        if mounts:
+            # Credential folders of the agent's integrations (paths only), for every turn.
+            env["SMBOS_TURN_MOUNTS"] = mounts
+    if agent.config.channels.telegram_only:
+        env["TELEGRAM_ONLY"] = "true"
+    return dict(sorted(env.items()))
+
+
+def size(name: str, value: str) -> int:
+    """Bytes the kernel counts for one variable: `NAME=value` in UTF-8 and its NUL."""
+    return len(name.encode()) + 1 + len(value.encode()) + 1
+
+
+def problems(env: dict[str, str], display: str) -> list[Problem]:
+    """A problem for each variable over MAX_VARIABLE_BYTES, on the field that decides it, and
+    one when all of them exceed MAX_TOTAL_BYTES (`display`: the agent's config.yaml)."""
+    found = []
+    for name, value in env.items():
+        bytes_ = size(name, value)
+        if bytes_ > MAX_VARIABLE_BYTES:
+            found.append(Problem(display, FIELDS.get(name, "(environment)"), (
+                f"makes the container's variable {name} {bytes_} bytes, limit "
+                f"{MAX_VARIABLE_BYTES} (Linux's limit on one environment variable): the "
+                "container could not start; shorten it (long instructions belong in the "
+                "agent's memory files)")))
+    total = sum(size(name, value) for name, value in env.items())
+    if total > MAX_TOTAL_BYTES:
+        biggest = max(env, key=lambda name: size(name, env[name]))
+        found.append(Problem(display, FIELDS.get(biggest, "(environment)"), (
+            f"makes the container's environment {total} bytes in all, limit {MAX_TOTAL_BYTES} "
+            f"(Linux's limit on a program's arguments and environment); {biggest} is the "
+            "largest: shorten it")))
+    return found
