@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from smbos.errors import Problem, Severity
-from smbos.safeyaml import load_yaml, split_front_matter
+from smbos import agentmd
+from smbos.safeyaml import load_yaml
 
 TEAM = "team"  # the folder, in the agent folder
 MAX_MEMBER_BYTES = 64 * 1024
@@ -151,10 +152,11 @@ def _read_member(path: Path, display: str, known_servers: frozenset[str],
     if text is None:
         return None
     try:
-        raw_front, body, _ = split_front_matter(text.replace("\r\n", "\n"))
-    except ValueError as exc:
-        problems.append(Problem(display, "front matter", str(exc)))
+        parsed = agentmd.read(text)  # front matter read as agent.md's is
+    except agentmd.AgentMdError as exc:
+        problems.append(Problem(display, exc.field, str(exc)))
         return None
+    raw_front, body = parsed.front, parsed.body
     if raw_front is None:
         problems.append(Problem(display, "front matter", "missing; expected --- with name and "
                                                          "description --- before the prompt"))

@@ -66,7 +66,7 @@ def team_agent(agents: Path, agent_id: str = "crew", files: dict[str, str] | Non
 
 def test_a_valid_team_validates_and_is_listed(tmp_path):
     team_agent(tmp_path / "agents", integrations=["notion"])
-    (tmp_path / "agents" / "crew" / ".env").write_text("ANTHROPIC_API_KEY=x\nNOTION_TOKEN=y\n")
+    (tmp_path / "agents" / "crew" / ".env").write_text("ANTHROPIC_API_KEY=sk-team-test-key\nNOTION_TOKEN=ntn-team-test-token\n")
     (tmp_path / "agents" / "crew" / ".env.example").write_text(
         "# Anthropic API key\nANTHROPIC_API_KEY=\n\n# Notion token\nNOTION_TOKEN=\n")
     write_agent(tmp_path / "agents", "solo")
@@ -90,8 +90,8 @@ def test_a_valid_team_validates_and_is_listed(tmp_path):
 
 BAD = [
     ("no_front.md", "Just a prompt.\n", "front matter: missing; expected ---"),
-    ("unclosed.md", "---\nname: a\n", "front matter: front matter opened with '---' on line 1 "
-                                      "is never closed"),
+    ("unclosed.md", "---\nname: a\n", "front matter: opened with '---' on line 1 and never "
+                                      "closed"),
     ("no_name.md", "---\ndescription: d\n---\nBody.\n", "name: required"),
     ("no_description.md", "---\nname: alpha\n---\nBody.\n", "description: required"),
     ("blank_description.md", "---\nname: alpha\ndescription: '  '\n---\nBody.\n",

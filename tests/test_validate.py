@@ -813,7 +813,7 @@ def test_keys_of_integrations_and_channels_that_are_off_are_not_required(project
     tool = {"id": "files", "type": "mcp", "command": "files-mcp", "env": {"T": "FILES_TOKEN"},
             "enabled": False}
     write_agent(project / "agents", "andy", _base(tools=[tool]), env_example=example,
-                env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+                env="ANTHROPIC_API_KEY=sk-test-key-a\nSHOP_DOMAIN=shop.example.com\n")
     for args in (["validate", "--strict"], ["generate"]):
         result = run_smbos(*args, cwd=project)
         assert result.code == 0 and result.stderr == "", (args, result)
@@ -828,7 +828,7 @@ def test_keys_of_integrations_and_channels_that_are_off_are_not_required(project
     write_agent(project / "agents", "andy",
                 _base(tools=[{**tool, "enabled": True}], integrations=["notion"],
                       channels={"telegram": True}),
-                env_example=example, env="ANTHROPIC_API_KEY=a\nSHOP_DOMAIN=d\n")
+                env_example=example, env="ANTHROPIC_API_KEY=sk-test-key-a\nSHOP_DOMAIN=shop.example.com\n")
     strict = run_smbos("validate", "--strict", cwd=project)
     assert strict.code == 2, strict
     for key, why in (("NOTION_TOKEN", "integration notion"),
