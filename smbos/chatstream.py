@@ -7,10 +7,13 @@ Transport-free: both runtime clients and the UI's relay feed it bytes as they ar
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal, Protocol
 
 from smbos.contract import ProblemKind, RuntimeProblem, check_status, snippet
 
@@ -133,20 +136,20 @@ class ChatEvent:
 class Reply:
     """What a chat reply has said so far: its messages and its errors, in order, and whether the
     runtime said `done`. Every reader of a reply (the CLI's chat and skills, the UI's skills)
-    collects it here; `scrub` (e.g. `smbos.redact`) is applied to each text as it arrives."""
+    collects it here, from events already redacted as one running text (`scrubbed`, or the
+    UI's `web.streams._Scrubbed`)."""
 
-    scrub: Callable[[str], str] = lambda text: text
     messages: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     done: bool = False
 
     def add(self, event: ChatEvent) -> str | None:
-        """Take one event; the (scrubbed) text it added, if any."""
+        """Take one event; the text it added, if any."""
         if event.type == "message":
-            self.messages.append(self.scrub(event.text or ""))
+            self.messages.append(event.text or "")
             return self.messages[-1]
         if event.type == "error":
-            self.errors.append(self.scrub(event.text or ""))
+            self.errors.append(event.text or "")
             return self.errors[-1]
         if event.type == "done":
             self.done = True
@@ -155,6 +158,50 @@ class Reply:
     @property
     def text(self) -> str:
         return "\n\n".join(self.messages)
+
+
+class RunningScrub(Protocol):
+    """Texts read one after another as one text (`redact.RunningText`): `push` gives back the
+    texts that are final now, `flush` the rest."""
+
+    def push(self, text: str) -> list[str]: ...
+
+    def flush(self) -> list[str]: ...
+
+
+def scrubbed(events: Iterable[ChatEvent], running: RunningScrub) -> Iterator[ChatEvent]:
+    """`events` with their message and error texts read as one running text: a secret split
+    across two events is hidden too. An event whose text could end with the start of a secret
+    waits for the next text (or `done`, or the end), and the events after it wait behind it;
+    order and count are kept. The blocking twin of the UI's `web.streams._Scrubbed`."""
+    waiting: deque[ChatEvent] = deque()
+    texts: deque[str] = deque()
+
+    def ready() -> Iterator[ChatEvent]:
+        while waiting:
+            event = waiting[0]
+            if event.type in ("message", "error"):
+                if not texts:
+                    return
+                waiting.popleft()
+                yield dataclasses.replace(event, text=texts.popleft())
+            else:
+                yield waiting.popleft()
+
+    try:
+        for event in events:
+            waiting.append(event)
+            if event.type in ("message", "error"):
+                texts.extend(running.push(event.text or ""))
+            if event.type == "done":
+                texts.extend(running.flush())
+            yield from ready()
+    except Exception:
+        texts.extend(running.flush())  # the stream broke: what was held back is final
+        yield from ready()
+        raise
+    texts.extend(running.flush())
+    yield from ready()
 
 
 def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEvent | None:

@@ -147,14 +147,15 @@ class FakeDocker:
 @dataclass
 class FakeRuntime:
     """One agent's NanoClaw API. Replies echo the message (`echo=<quoted> assistant=<name>`);
-    `reply` replaces that text (e.g. to echo a secret)."""
+    `reply` replaces that text (e.g. to echo a secret); a list of texts is sent as that many
+    `message` events (as the runtime does for a turn that answers several times)."""
 
     agent: Agent
     instance_dir: Path
     tasks: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path and query)
-    reply: str | None = None
+    reply: str | list[str] | None = None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -183,14 +184,16 @@ class FakeRuntime:
         text = self.reply if self.reply is not None else (
             f"echo={urllib.parse.quote(message)} "
             f"assistant={urllib.parse.quote(self.agent.assistant_name)}")
-        for sender, content in (("web:operator", message), ("bot", text)):
+        texts = text if isinstance(text, list) else [text]
+        for sender, content in (("web:operator", message), *(("bot", t) for t in texts)):
             self.messages.append({"id": len(self.messages) + 1, "sender": sender,
                                   "sender_name": None, "content": content,
                                   "timestamp": "2026-01-01T00:00:00Z",
                                   "is_from_me": sender == "bot",
                                   "is_bot_message": sender == "bot"})
         body = (b"event: typing\ndata: {}\n\n"
-                + f"event: message\ndata: {json.dumps({'text': text})}\n\n".encode()
+                + b"".join(f"event: message\ndata: {json.dumps({'text': t})}\n\n".encode()
+                           for t in texts)
                 + b"event: done\ndata: {}\n\n")
         return _answer(200, body, "text/event-stream")
 

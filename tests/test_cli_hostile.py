@@ -234,3 +234,21 @@ class _Sink:
 
     def isatty(self) -> bool:
         return True
+
+
+def test_chat_and_skill_hide_a_secret_split_across_two_events(project: Path,
+                                                              fleet: FakeFleet) -> None:
+    """The CLI reads a reply's texts as one, as the UI does (redact.RunningText): a secret
+    the agent echoes in two `message` events never reaches the terminal, in whole or in part
+    long enough to matter, and the text around it is all there."""
+    hostile_agent(project)
+    secret = "sk-ant-" + secrets.token_hex(12)
+    (project / "agents" / "alpha" / ".env").write_text(f"ANTHROPIC_API_KEY={secret}\n")
+    agent = fleet.run("alpha")
+    agent.reply = [f"the key is {secret[:11]}", f"{secret[11:]} and that is all"]
+    for args in (("chat", "alpha", "hello"), ("skill", "alpha", "brief", "-i", "topic=x"),
+                 ("skill", "alpha", "brief", "-i", "topic=x", "--json")):
+        output = safe(run_smbos(*args, cwd=project, env=ENGINE))
+        assert secret[:11] not in output and secret[11:] not in output, (args, output)
+        assert "the key is [secret ANTHROPIC_API_KEY]" in output, (args, output)
+        assert "and that is all" in output, (args, output)

@@ -69,18 +69,18 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     error, the stream breaks, or a time limit is reached; 3 when the Docker engine is unreachable.
     """
     from smbos import redact
-    from smbos.chatstream import Reply
+    from smbos.chatstream import Reply, scrubbed
     from smbos.operations import check_message
     from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
     check_message(message)  # an empty message is refused here, not by the runtime
     agent, url = _running(project, agent_id)
-    reply = Reply(redact.for_agent(agent))
+    reply = Reply()
     budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
         with RuntimeClient(url, chat_timeout=budget) as client:
             with client.chat(message) as events:
-                for event in events:
+                for event in scrubbed(events, redact.for_agent(agent).running()):
                     _show(agent_id, event, reply.add(event))
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
@@ -188,7 +188,7 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
     from smbos import operations as ops
     from smbos import redact
-    from smbos.chatstream import Reply
+    from smbos.chatstream import Reply, scrubbed
     from smbos.runtime import RuntimeClient, RuntimeProblem
 
     agent = folder_agent(project, agent_id)
@@ -204,13 +204,13 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     values = ops.parse_assignments(inputs, "--input NAME=VALUE")
     prompt = ops.skill_prompt(skill, values)
     agent, url = _running(project, agent.id)
-    reply = Reply(redact.for_agent(agent))
+    reply = Reply()
     if not as_json:
         err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
     try:
         with RuntimeClient(url, chat_timeout=float(timeout)) as client:
             with client.chat(prompt) as events:
-                for event in events:
+                for event in scrubbed(events, redact.for_agent(agent).running()):
                     text = reply.add(event)
                     if not as_json:
                         _show(agent.id, event, text)
