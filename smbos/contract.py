@@ -5,7 +5,7 @@ What every client of an agent's NanoClaw API shares: the routes, time budgets, t
 runtime serves (`Capabilities`). `smbos.runtime` builds its httpx clients on these (and
 re-exports them); `smbos.shapes` and `smbos.chatstream` read the answers.
 
-`probe_many` is the status table's probe: one `GET /api/health` per agent, concurrently, on the
+`Probes` is the status table's probe: one `GET /api/health` per agent, concurrently, on the
 standard library's `http.client`, so that `smbos status` pays neither for httpx nor for pydantic
 at start-up (together more than `docker compose ps` takes in all). A well-formed answer is read
 here; any other is handed to `smbos.shapes.parse_health`, so a bad shape is named exactly as
@@ -142,7 +142,7 @@ def check_status(status: int, body: bytes, route: str) -> None:
     """Raise `absent` for 404 and `bad_status` for any other non-2xx answer."""
     if status == 404:
         raise RuntimeProblem(ProblemKind.ABSENT, route, "route not served by this runtime (404)",
-                             status=404)
+                             status=status)
     if not 200 <= status < 300:
         text = _error_text(body)
         detail = f"HTTP {status}: {text}" if text else f"HTTP {status}"
@@ -350,10 +350,3 @@ class Probes:
         self.start([address])
         self._threads[address].join()
         return self._results[address]
-
-
-def probe_many(addresses: list[tuple[str, int]], budget: Timeouts = PROBE_TIMEOUTS
-               ) -> list[Probe]:
-    """The probes of `addresses`, run concurrently: as long as the slowest one."""
-    probes = Probes(addresses, budget)
-    return [probes.result(address) for address in addresses]

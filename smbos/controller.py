@@ -19,7 +19,7 @@ from smbos import integrations
 from smbos.contract import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
-from smbos.errors import Kind, Refused, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
+from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
 from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
 from smbos.project import Project
 
@@ -234,8 +234,8 @@ class Controller:
     def _existing(self, agent: Agent):
         container = self.container_of(agent.id)
         if container is None:
-            raise Refused(f"agent {agent.id!r} has no container; create it with "
-                             f"`smbos up {agent.id}`", kind=Kind.NO_CONTAINER)
+            raise NoContainer(f"agent {agent.id!r} has no container; create it with "
+                              f"`smbos up {agent.id}`")
         return container
 
     def start(self, agent: Agent) -> None:
@@ -289,8 +289,8 @@ class Controller:
             container = self.container_of(agent.id)
             if container is None:
                 if not follow:
-                    raise Refused(f"agent {agent.id!r} has no container; create it with "
-                                     f"`smbos up {agent.id}`", kind=Kind.NO_CONTAINER)
+                    raise NoContainer(f"agent {agent.id!r} has no container; create it "
+                                      f"with `smbos up {agent.id}`")
                 time.sleep(poll)
                 continue
             kwargs = {"stream": True, "follow": follow, "timestamps": True}

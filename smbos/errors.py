@@ -7,11 +7,26 @@ the UI (`smbos.web.errors`) each translate in one place; nothing else picks a co
     SmbosError            exit 2  400 bad_request   (anything the operator asked for that is wrong)
       InvalidInput        exit 2  400 invalid       (the agent folders have errors: `problems`)
       NotFound            exit 2  404 not_found     (UnknownAgent: kind unknown_agent)
-      Refused             exit 1  409 refused       (valid, but not now: busy, no_container)
+      Forbidden           exit 2  403 forbidden     (never shown: secrets, a hard link, unreadable)
+      TooLarge            exit 2  413 too_large     (a body, a file, over its limit)
+      NotText             exit 2  415 not_text      (a file that is not UTF-8 text)
+      Refused             exit 1  409 refused       (valid, but not now)
+        NoContainer       exit 1  409 no_container  (the agent has no container yet)
+        Busy              exit 1  409 busy          (a lifecycle action of that agent is under way)
       TooManyStreams      exit 1  429 too_many_streams (the proxy's bounds: agent, client, all)
       EngineUnreachable   exit 3  503 engine_unreachable
+      DockerRefused       exit 1  502 docker        (the engine refused an action: its reason)
       RuntimeUnavailable  exit 1  502 runtime_<problem kind> (an agent's NanoClaw API)
+      RuntimeContentType  exit 1  502 runtime_content_type (what the proxy will not pass)
       CheckFailed         exit 1  500 check_failed  (a build, a write, a missing tool)
+      Internal            exit 70 500 internal      (a bug, or a file shipped with SMBOS is broken)
+      Unauthorized        exit 2  401 token         (the UI's token missing; NeedsSession: session)
+      WrongToken          exit 2  403 token         (the UI's token wrong)
+      OtherOrigin         exit 2  403 origin        (a changing request from another site)
+      WrongHost           exit 2  421 host          (a Host the UI is not served under)
+
+The statuses an engine's refusal (docker.errors.APIError) maps to: `from_docker` here, used by
+both translators; no other module names a status or an exit code by number (tests/test_errors.py).
 """
 
 from __future__ import annotations
@@ -38,6 +53,8 @@ class Kind(str, Enum):
     TOO_LARGE = "too_large"            # a request body over the limit
     REFUSED = "refused"                # an operation refused (the reason in the message)
     BUSY = "busy"                      # a lifecycle action of that agent is under way
+    FORBIDDEN = "forbidden"            # a file SMBOS never shows (secrets, a hard link, unreadable)
+    NOT_TEXT = "not_text"              # a file that is not UTF-8 text
     NO_CONTAINER = "no_container"      # the agent has no container yet (`smbos up ID`)
     DOCKER = "docker"                  # the engine refused an action
     ENGINE_UNREACHABLE = "engine_unreachable"
@@ -87,21 +104,14 @@ class Problem:
 
 class SmbosError(Exception):
     """An error with a one-line message meant for the operator: its exit code, HTTP status and
-    kind come from its class, or from the arguments."""
+    kind come from its class, never from the caller."""
 
     exit_code = EXIT_INVALID_INPUT
     http_status = 400
     kind = Kind.BAD_REQUEST
 
-    def __init__(self, message: str, exit_code: int | None = None, *,
-                 http_status: int | None = None, kind: Kind | None = None):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-        if http_status is not None:
-            self.http_status = http_status
-        if kind is not None:
-            self.kind = Kind(kind)
 
 
 class InvalidInput(SmbosError):
@@ -131,6 +141,12 @@ class Refused(SmbosError):
     kind = Kind.REFUSED
 
 
+class NoContainer(Refused):
+    """The agent has no container yet (`smbos up ID` makes it)."""
+
+    kind = Kind.NO_CONTAINER
+
+
 class TooManyStreams(SmbosError):
     """The proxy has as many requests open as it allows (for one agent, one client, or in all):
     try again once one ends."""
@@ -153,7 +169,8 @@ class RuntimeUnavailable(SmbosError):
     http_status = 502
 
     def __init__(self, message: str, problem) -> None:
-        super().__init__(message, kind=Kind(f"runtime_{problem.kind.value}"))
+        super().__init__(message)
+        self.kind = Kind(f"runtime_{problem.kind.value}")
         self.problem = problem
 
 
@@ -161,3 +178,84 @@ class CheckFailed(SmbosError):
     exit_code = EXIT_CHECK_FAILED
     http_status = 500
     kind = Kind.CHECK_FAILED
+
+
+class Forbidden(SmbosError):
+    """What SMBOS never shows or touches (a file that holds secrets, a hard link, one it cannot
+    read), whoever asks."""
+
+    http_status = 403
+    kind = Kind.FORBIDDEN
+
+
+class TooLarge(SmbosError):
+    http_status = 413
+    kind = Kind.TOO_LARGE
+
+
+class NotText(SmbosError):
+    http_status = 415
+    kind = Kind.NOT_TEXT
+
+
+class Busy(Refused):
+    kind = Kind.BUSY
+
+
+class DockerRefused(SmbosError):
+    """The engine refused an action (its own reason in the message)."""
+
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 502
+    kind = Kind.DOCKER
+
+
+def from_docker(exc: Exception, doing: str) -> DockerRefused:
+    """A Docker API error (docker.errors.APIError and the like) as the tree's error: one line,
+    `<doing> failed: Docker: <the engine's own reason>`."""
+    reason = " ".join(str(getattr(exc, "explanation", None) or exc).split())
+    return DockerRefused(f"{doing} failed: Docker: {reason}")
+
+
+class RuntimeContentType(SmbosError):
+    """An agent's runtime answered with a type the UI's proxy does not pass."""
+
+    exit_code = EXIT_CHECK_FAILED
+    http_status = 502
+    kind = Kind.RUNTIME_CONTENT_TYPE
+
+
+class Internal(SmbosError):
+    """A bug, or a file shipped with SMBOS that is broken (a runtime patch): exit 70."""
+
+    exit_code = EXIT_INTERNAL
+    http_status = 500
+    kind = Kind.INTERNAL
+
+
+class Unauthorized(SmbosError):
+    """The UI's token is missing."""
+
+    http_status = 401
+    kind = Kind.TOKEN
+
+
+class NeedsSession(Unauthorized):
+    """A page asked for without the UI's session (answered with a page that gets one)."""
+
+    kind = Kind.SESSION
+
+
+class WrongToken(SmbosError):
+    http_status = 403
+    kind = Kind.TOKEN
+
+
+class OtherOrigin(SmbosError):
+    http_status = 403
+    kind = Kind.ORIGIN
+
+
+class WrongHost(SmbosError):
+    http_status = 421
+    kind = Kind.HOST

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from smbos.errors import EXIT_INVALID_INPUT, CheckFailed, Refused, SmbosError
+from smbos.errors import CheckFailed, Refused, SmbosError
 
 LOCK_SUFFIX = ".lock"
 LOCK_WAIT_SECONDS = 15.0
@@ -89,8 +89,7 @@ def write_error(path: Path, what: str, exc: OSError) -> SmbosError:
             reason = "is a directory; expected a file (or nothing) there"
         else:
             reason = f"{where} is not a directory; expected the folder of {path.name} there"
-        return SmbosError(f"{path}: cannot write {what}: {reason}; nothing was written",
-                          EXIT_INVALID_INPUT)
+        return SmbosError(f"{path}: cannot write {what}: {reason}; nothing was written")
     return CheckFailed(f"{path}: cannot write {what}: {reason}; nothing was written")
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from smbos import patches as patches_mod
 from smbos import source as source_mod
-from smbos.errors import EXIT_CHECK_FAILED, CheckFailed, SmbosError
+from smbos.errors import CheckFailed, SmbosError
 from smbos.interface import (  # noqa: F401 - re-exported
     LABEL_AGENT_IMAGE,
     LABEL_IMAGE,
@@ -156,9 +156,8 @@ _CA_LINES = ("COPY smbos-ca.crt " + CA_IN_IMAGE + "\n"
 def _stage_agent_context(spec: BuildSpec, src: Path) -> Path:
     container = src / "container"
     if not (container / "Dockerfile").is_file():
-        raise SmbosError(f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
-                         "agent image); build with --no-agent-image and set runtime.agent_image",
-                         EXIT_CHECK_FAILED)
+        raise CheckFailed(f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
+                         "agent image); build with --no-agent-image and set runtime.agent_image")
     target = spec.context / AGENT_CONTEXT
     if target.exists():
         shutil.rmtree(target)

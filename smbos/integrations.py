@@ -52,11 +52,6 @@ def telegram_chats(agent: Agent) -> list[dict]:
 # ------------------------------------------------------------------------ MCP packages
 
 
-def package_name(spec: str) -> str:
-    """`@scope/name@1.2.3` -> `@scope/name`."""
-    return spec[:spec.rindex("@")]
-
-
 def server_packages(agent: Agent) -> dict[str, str]:
     """{server name: pinned package} for each of the agent's servers that comes from a package
     (an integration's default server, or a `tools` entry with `package`).

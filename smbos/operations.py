@@ -20,7 +20,7 @@ from typing import Any
 
 from smbos import catalog, envfile, preflight, redact, walk
 from smbos.agent import Agent
-from smbos.errors import Kind, SmbosError
+from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
 from smbos.schema import Skill
 
 MEMORY_MAX_BYTES = 512 * 1024
@@ -38,19 +38,6 @@ def is_private_memory(name: str) -> bool:
             or name.endswith(OLD_TEMP_SUFFIX))
 SKILL_VALUE_MAX_CHARS = 20_000
 MESSAGE_MAX_CHARS = 100_000
-
-
-class OpError(SmbosError):
-    """An operation refused (exit 2), with the HTTP status the UI answers with: kind not_found
-    for 404, refused otherwise."""
-
-    def __init__(self, message: str, status: int = 400, exit_code: int = 2):
-        super().__init__(message, exit_code, http_status=status,
-                         kind=Kind.NOT_FOUND if status == 404 else Kind.REFUSED)
-
-    @property
-    def status(self) -> int:
-        return self.http_status
 
 
 # ------------------------------------------------------------------------------- agents
@@ -211,19 +198,19 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
     removes it, and the masked form of the current value (as `env_keys` showed it) or the
     current value itself leaves it as it was. Written atomically with a `.env.bak` backup."""
     if not isinstance(values, dict):
-        raise OpError("expected an object of KEY: value")
+        raise SmbosError("expected an object of KEY: value")
     current = envfile.read_env(agent.env_path)
     changes: dict[str, str | None] = {}
     unchanged: list[str] = []
     for key, value in values.items():
         if not isinstance(key, str) or not envfile.KEY_RE.match(key):
-            raise OpError(f"{str(key)[:64]!r} is not a valid key; expected letters, digits and "
+            raise SmbosError(f"{str(key)[:64]!r} is not a valid key; expected letters, digits and "
                           "'_', not starting with a digit")
         if value is not None and not isinstance(value, str):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(value)
             else:
-                raise OpError(f"{key}: expected a string value")
+                raise SmbosError(f"{key}: expected a string value")
         old = current.get(key)
         if value is None or value == "":
             if old is None:
@@ -238,7 +225,7 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
             if old and shown_value(agent, key, old) == value:
                 unchanged.append(key)
                 continue
-            raise OpError(f"{key}: {value[:4]}... looks like a masked value but is not the current "
+            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the current "
                           "one; type the whole new value (or leave the field as it was)")
         changes[key] = value
     if not changes:
@@ -246,7 +233,7 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
     try:
         result = envfile.write_env(agent.env_path, changes, owner=_runtime_owner())
     except envfile.EnvWriteError as exc:
-        raise OpError(str(exc)) from None
+        raise SmbosError(str(exc)) from None
     return EnvUpdate(list(result.changed), list(result.removed),
                      sorted(unchanged + [k for k in changes if k not in result.changed
                                          and k not in result.removed]),
@@ -277,7 +264,7 @@ def parse_assignments(items: list[str] | tuple[str, ...], option: str = "KEY=VAL
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise OpError(f"{item.split('=')[0][:64]!r}: expected {option}")
+            raise SmbosError(f"{item.split('=')[0][:64]!r}: expected {option}")
         out[key] = value
     return out
 
@@ -288,7 +275,7 @@ def parse_assignments(items: list[str] | tuple[str, ...], option: str = "KEY=VAL
 def _memory_root(agent: Agent) -> Path:
     root = agent.memory_dir
     if not root.is_dir():
-        raise OpError(f"agent {agent.id!r} has no memory folder", 404)
+        raise NotFound(f"agent {agent.id!r} has no memory folder")
     return Path(os.path.realpath(root))
 
 
@@ -341,35 +328,35 @@ def read_memory(agent: Agent, rel: str) -> str:
     MEMORY_MAX_BYTES, and anything that is not UTF-8 text."""
     root = _memory_root(agent)
     if not rel or "\0" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
-        raise OpError("expected a path inside the memory folder, such as context.md", 400)
+        raise SmbosError("expected a path inside the memory folder, such as context.md")
     parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise OpError("expected a path inside the memory folder ('..' leads out of it)", 400)
+        raise SmbosError("expected a path inside the memory folder ('..' leads out of it)")
     if not parts:
-        raise OpError("expected a file inside the memory folder, such as context.md", 400)
+        raise SmbosError("expected a file inside the memory folder, such as context.md")
     shown = walk.short(rel)
     # realpath, not Path.resolve: a link loop must be "no such file", not a RuntimeError.
     path = Path(os.path.realpath(root.joinpath(*parts)))
     if not _inside(str(path), root):
-        raise OpError(f"{shown!r} leads out of the memory folder (a link)", 400)
+        raise SmbosError(f"{shown!r} leads out of the memory folder (a link)")
     if any(is_private_memory(p) for p in (*parts, *path.relative_to(root).parts)):
-        raise OpError(f"{shown!r} holds secrets and is never shown", 403)
+        raise Forbidden(f"{shown!r} holds secrets and is never shown")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
-            raise OpError(f"no memory file {shown!r}", 404) from None
-        raise OpError(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}", 403) \
+            raise NotFound(f"no memory file {shown!r}") from None
+        raise Forbidden(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}") \
             from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise OpError(f"no memory file {shown!r}", 404)
+            raise NotFound(f"no memory file {shown!r}")
         if info.st_nlink > 1:
-            raise OpError(f"{shown}: {walk.HARD_LINK.format(links=info.st_nlink)}", 403)
+            raise Forbidden(f"{shown}: {walk.HARD_LINK.format(links=info.st_nlink)}")
         if info.st_size > MEMORY_MAX_BYTES:
-            raise OpError(f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} "
-                          "bytes shown", 413)
+            raise TooLarge(f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} "
+                          "bytes shown")
         data = b""
         while len(data) <= MEMORY_MAX_BYTES:
             chunk = os.read(fd, MEMORY_MAX_BYTES + 1 - len(data))
@@ -379,13 +366,13 @@ def read_memory(agent: Agent, rel: str) -> str:
     finally:
         os.close(fd)
     if len(data) > MEMORY_MAX_BYTES:
-        raise OpError(f"{shown}: more than the {MEMORY_MAX_BYTES} bytes shown", 413)
+        raise TooLarge(f"{shown}: more than the {MEMORY_MAX_BYTES} bytes shown")
     if b"\0" in data:
-        raise OpError(f"{shown}: not a text file", 415)
+        raise NotText(f"{shown}: not a text file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise OpError(f"{shown}: not UTF-8 text", 415) from None
+        raise NotText(f"{shown}: not UTF-8 text") from None
     # The runtime writes here too (a failed turn logs its input, key included, in logs/).
     return redact.for_agent(agent)(text)
 
@@ -398,14 +385,14 @@ def find_skill(agent: Agent, skill_id: str) -> Skill:
         if skill.id == skill_id:
             return skill
     known = ", ".join(s.id for s in agent.config.skills) or "none"
-    raise OpError(f"agent {agent.id!r} has no skill {skill_id!r}; its skills: {known}", 404)
+    raise NotFound(f"agent {agent.id!r} has no skill {skill_id!r}; its skills: {known}")
 
 
 def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
     """The operator's values checked against the skill's inputs, defaults filled in.
-    Raises OpError naming every bad input."""
+    Raises SmbosError naming every bad input."""
     if not isinstance(given, dict):
-        raise OpError("expected an object of input: value")
+        raise SmbosError("expected an object of input: value")
     problems: list[str] = []
     known = {i.id for i in skill.inputs}
     for key in given:
@@ -456,7 +443,7 @@ def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
                 continue
         values[spec.id] = text
     if problems:
-        raise OpError("; ".join(problems))
+        raise SmbosError("; ".join(problems))
     return values
 
 
@@ -537,7 +524,7 @@ def skill_result(skill: Skill, text: str) -> dict[str, Any]:
 
 def check_message(message: Any) -> str:
     if not isinstance(message, str) or not message.strip():
-        raise OpError("message is required: a non-empty string")
+        raise SmbosError("message is required: a non-empty string")
     if len(message) > MESSAGE_MAX_CHARS:
-        raise OpError(f"message longer than {MESSAGE_MAX_CHARS} characters")
+        raise SmbosError(f"message longer than {MESSAGE_MAX_CHARS} characters")
     return message

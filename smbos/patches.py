@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from smbos.errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, SmbosError
+from smbos.errors import CheckFailed, Internal
 
 _CONDITION = re.compile(r'^(?P<path>\S+)\s+(?P<negate>does not contain|contains)\s+"(?P<text>.*)"$')
 
@@ -84,7 +84,7 @@ class Outcome:
 def _condition(text: str, where: str) -> Condition:
     match = _CONDITION.match(text.strip())
     if not match:
-        raise SmbosError(f'{where}: condition {text!r} is not `PATH contains "TEXT"`', EXIT_INTERNAL)
+        raise Internal(f'{where}: condition {text!r} is not `PATH contains "TEXT"`')
     return Condition(match["path"], match["text"].replace('\\"', '"'),
                      match["negate"] == "does not contain")
 
@@ -108,21 +108,21 @@ def parse(text: str, name: str = "<patch>") -> Patch:
             path = line[4:].strip()
         elif line == "@@ find":
             if not path:
-                raise SmbosError(f"{where}: a hunk before any `--- PATH` line", EXIT_INTERNAL)
+                raise Internal(f"{where}: a hunk before any `--- PATH` line")
             section, find, replace = "find", [], []
         elif line == "@@ replace":
             section = "replace"
         elif line == "@@ end":
             if not find:
-                raise SmbosError(f"{where}: empty `@@ find` block", EXIT_INTERNAL)
+                raise Internal(f"{where}: empty `@@ find` block")
             hunks.append(Hunk(path, "\n".join(find) + "\n", "\n".join(replace) + "\n"))
             section = ""
         elif line.strip():
-            raise SmbosError(f"{where}: unexpected line {line[:40]!r}", EXIT_INTERNAL)
+            raise Internal(f"{where}: unexpected line {line[:40]!r}")
     if section:
-        raise SmbosError(f"{name}: the last hunk has no `@@ end`", EXIT_INTERNAL)
+        raise Internal(f"{name}: the last hunk has no `@@ end`")
     if not header.get("id") or not hunks:
-        raise SmbosError(f"{name}: a patch needs `# id:` and at least one hunk", EXIT_INTERNAL)
+        raise Internal(f"{name}: a patch needs `# id:` and at least one hunk")
     return Patch(
         id=header["id"][0], fixes=" ".join(header.get("fixes", [])),
         variants=" ".join(header.get("variants", [])),
@@ -156,17 +156,17 @@ def apply(root: Path, patches: list[Patch] | None = None) -> Outcome:
             file = root / hunk.path
             if hunk.path not in edits:
                 if not file.is_file():
-                    raise SmbosError(f"runtime patch {patch.id} ({patch.file}): {hunk.path} not "
-                                     "found in the NanoClaw source", EXIT_CHECK_FAILED)
+                    raise CheckFailed(f"runtime patch {patch.id} ({patch.file}): {hunk.path} not "
+                                     "found in the NanoClaw source")
                 edits[hunk.path] = file.read_text(encoding="utf-8")
             count = edits[hunk.path].count(hunk.find)
             if count != 1:
                 first = hunk.find.strip().splitlines()[0].strip()
-                raise SmbosError(
+                raise CheckFailed(
                     f"runtime patch {patch.id} ({patch.file}): the text starting {first[:60]!r} "
                     f"is found {count} times in {hunk.path}, expected once; this NanoClaw source "
                     "differs from the ones the patch was written for (build with --no-patches "
-                    "to build it as it is)", EXIT_CHECK_FAILED)
+                    "to build it as it is)")
             edits[hunk.path] = edits[hunk.path].replace(hunk.find, hunk.replace)
         for rel, text in edits.items():
             (root / rel).write_text(text, encoding="utf-8")

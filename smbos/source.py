@@ -21,7 +21,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos.errors import EXIT_CHECK_FAILED, SmbosError
+from smbos.errors import CheckFailed, SmbosError
 
 DEFAULT_GIT = "https://github.com/agenticevangelist/smbos.git"
 DEFAULT_REF = "fd6e44d5c3515312a933313f86c41ac5b4ac6ac2"
@@ -118,15 +118,15 @@ def inspect(folder: Path, what: str = "") -> Variant:
     variant = Variant(routes=routes, container_cli=cli,
                       lockfile=(folder / "package-lock.json").is_file())
     if not variant.lockfile:
-        raise SmbosError(
+        raise CheckFailed(
             f"{what}: no package-lock.json (NanoClaw v2 is pnpm-only): SMBOS builds NanoClaw with "
             "npm ci and drives its web API; build the SMBOS fork instead (the default of "
-            "`smbos build`)", EXIT_CHECK_FAILED)
+            "`smbos build`)")
     if not variant.web_api:
-        raise SmbosError(
+        raise CheckFailed(
             f"{what}: no web API (src/http-server.ts with /api/health and /api/chat; upstream "
             "NanoClaw v1 and v2 have none): SMBOS drives NanoClaw over that API; build the SMBOS "
-            "fork instead (the default of `smbos build`)", EXIT_CHECK_FAILED)
+            "fork instead (the default of `smbos build`)")
     return variant
 
 
@@ -134,14 +134,13 @@ def _run(args: list[str], cwd: Path | None = None, what: str = "") -> str:
     try:
         proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=900)
     except FileNotFoundError:
-        raise SmbosError(f"{args[0]} not found: install it, or build from a local checkout "
-                         "with --source", EXIT_CHECK_FAILED) from None
+        raise CheckFailed(f"{args[0]} not found: install it, or build from a local checkout "
+                         "with --source") from None
     except subprocess.TimeoutExpired:
-        raise SmbosError(f"{what or ' '.join(args)}: timed out", EXIT_CHECK_FAILED) from None
+        raise CheckFailed(f"{what or ' '.join(args)}: timed out") from None
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-        raise SmbosError(f"{what or ' '.join(args)} failed: {lines[-1] if lines else 'no output'}",
-                         EXIT_CHECK_FAILED)
+        raise CheckFailed(f"{what or ' '.join(args)} failed: {lines[-1] if lines else 'no output'}")
     return proc.stdout.strip()
 
 

@@ -301,8 +301,10 @@ def test_refused_and_silent_peers(standin, fault):  # noqa: F811
 def test_probes_run_concurrently(standin, fault):  # noqa: F811
     fault("hang")
     started = time.monotonic()
-    results = contract.probe_many([("127.0.0.1", standin.port)] * 1 +
-                               [("127.0.0.1", p) for p in (closed_port(), closed_port())], FAST)
+    addresses = [("127.0.0.1", standin.port)] + [("127.0.0.1", p)
+                                                 for p in (closed_port(), closed_port())]
+    probes = contract.Probes(addresses, FAST)
+    results = [probes.result(address) for address in addresses]
     elapsed = time.monotonic() - started
     assert [r.api for r in results] == [ApiStatus.UNRESPONSIVE, ApiStatus.DOWN, ApiStatus.DOWN]
     assert elapsed < FAST.read + 1.0, elapsed

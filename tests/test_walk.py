@@ -16,6 +16,7 @@ import pytest
 
 from smbos import operations as ops
 from smbos import walk
+from smbos.errors import Forbidden
 from smbos.project import Project
 from smbos.web.app import create_app
 
@@ -224,7 +225,7 @@ def test_a_hard_link_in_memory_is_never_shown(project):
     listing = {f["path"]: f for f in ops.list_memory(bob).files}
     assert listing["notes.md"]["viewable"] is False
     assert "hard link" in listing["notes.md"]["note"]
-    with pytest.raises(ops.OpError) as info:
+    with pytest.raises(Forbidden) as info:
         ops.read_memory(bob, "notes.md")
     assert "has 2 names (a hard link)" in str(info.value) and secret not in str(info.value)
     shown = run_smbos("memory", "bob", "notes.md", cwd=project, env=NO_ENGINE)

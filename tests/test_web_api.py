@@ -27,6 +27,7 @@ import pytest
 from smbos import catalog, envfile
 from smbos.project import Project
 from smbos import operations as ops
+from smbos.errors import SmbosError
 from smbos.web import markdown
 from smbos.web.app import create_app
 from smbos.web.security import Guard, load_or_create_token
@@ -583,9 +584,9 @@ def test_memory_paths_are_checked_in_the_operation(folders):
     agent = folders.load().get("alpha")
     for rel in ("../.env", "notes/../../.env", "/etc/passwd", "leak.md", "..", ".", "",
                 "C:/x", "a\x00b"):
-        with pytest.raises(ops.OpError) as info:
+        with pytest.raises(SmbosError) as info:
             ops.read_memory(agent, rel)
-        assert info.value.status in (400, 404)
+        assert info.value.http_status in (400, 404)
         assert CANARY not in str(info.value)
         assert ("'..'" in str(info.value)) == (".." in rel), (rel, str(info.value))
     # `./` is a path inside the folder, as a shell would complete it.

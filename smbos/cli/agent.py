@@ -21,7 +21,7 @@ from smbos.cli.base import (
 from smbos.errors import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
-    Kind,
+    NoContainer,
     Refused,
     RuntimeUnavailable,
     SmbosError,
@@ -47,9 +47,9 @@ def _running(project: Project, agent_id: str):
     row = Controller(project).status([agent.id], probe=False, fleet=fleet)[0]
     if row.state != "running":
         created = row.state != "not created"
-        raise Refused(f"agent {agent.id} is not running (state: {row.state}); "
-                      f"smbos {'start' if created else 'up'} {agent.id}",
-                      kind=Kind.REFUSED if created else Kind.NO_CONTAINER)
+        refusal = Refused if created else NoContainer
+        raise refusal(f"agent {agent.id} is not running (state: {row.state}); "
+                      f"smbos {'start' if created else 'up'} {agent.id}")
     host, port = reach(row.published) if row.published else ("127.0.0.1", agent.port)
     return agent, f"http://{host}:{port}"
 

@@ -21,6 +21,7 @@ from smbos.errors import (
     InvalidInput,
     Problem,
     SmbosError,
+    from_docker,
 )
 from smbos.project import Project
 
@@ -125,8 +126,9 @@ class SmbosGroup(click.Group):
         except ImportError:
             raise
         except docker_errors() as exc:
-            err(f"error: Docker: {' '.join(str(getattr(exc, 'explanation', None) or exc).split())}")
-            ctx.exit(EXIT_CHECK_FAILED)
+            refused = from_docker(exc, ctx.invoked_subcommand or ctx.info_name or "smbos")
+            err(f"error: {refused}")
+            ctx.exit(refused.exit_code)
         except KeyboardInterrupt:
             err("interrupted")
             ctx.exit(EXIT_INTERRUPTED)

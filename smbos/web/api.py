@@ -20,16 +20,16 @@ from smbos import envfile, redact, schedules
 from smbos import operations as ops
 from smbos.agent import Agent
 from smbos.controller import heal_log
-from smbos.errors import Kind, SmbosError
+from smbos.errors import Busy, EngineUnreachable, NotFound, SmbosError, from_docker
 from smbos.web.body import read_json
-from smbos.web.errors import ApiError, error, ok
+from smbos.web.errors import ok
 from smbos.web.state import UIState, ui_state
 
 
 def _number(request: Request, name: str, default: str, high: int) -> int:
     raw = request.query_params.get(name, default)
     if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise ApiError(400, f"{name}: expected a number from 1 to {high}", Kind.BAD_REQUEST)
+        raise SmbosError(f"{name}: expected a number from 1 to {high}")
     return int(raw)
 
 
@@ -37,7 +37,7 @@ async def api_status(request: Request) -> Response:
     state = ui_state(request)
     ids = tuple(request.query_params.getlist("agent"))
     data = await (state.compute_status(ids) if ids else state.status())
-    return ok(data, 200 if data["engine"]["ok"] else 503)
+    return ok(data) if data["engine"]["ok"] else ok(data, EngineUnreachable.http_status)
 
 
 async def api_agents(request: Request) -> Response:
@@ -70,16 +70,14 @@ def lifecycle(verb: str):
         agent = await state.agent(request.path_params["agent_id"])
         running = state.actions.get(agent.id)
         if running:
-            return error(409, f"{agent.id}: {running} already in progress", Kind.BUSY)
+            raise Busy(f"{agent.id}: {running} already in progress")
         state.actions[agent.id] = verb
         try:
             await state.docker(lambda c: getattr(c, verb)(agent))
         except SmbosError:
             raise  # no container, the engine away: the error boundary answers
         except Exception as exc:  # noqa: BLE001 - Docker API errors, shown to the operator
-            return error(502, f"{agent.id}: {verb} failed: Docker: "
-                              f"{' '.join(str(getattr(exc, 'explanation', None) or exc).split())}",
-                         Kind.DOCKER)
+            raise from_docker(exc, f"{agent.id}: {verb}") from None
         finally:
             state.actions.pop(agent.id, None)
         status = await state.agent_status(agent.id)
@@ -117,7 +115,7 @@ async def api_task_action(request: Request) -> Response:
     agent = await state.agent(request.path_params["agent_id"])
     action = request.path_params["action"]
     if action not in schedules.ACTIONS:
-        raise ApiError(404, f"unknown task action {action!r}", Kind.NOT_FOUND)
+        raise NotFound(f"unknown task action {action!r}")
     task_id = request.path_params["task_id"]
     url = ops.runtime_url(agent)
 
@@ -168,7 +166,7 @@ async def api_env_put(request: Request) -> Response:
     body = await read_json(request)
     values = body.get("values")
     if not isinstance(values, dict):
-        raise ApiError(400, 'expected {"values": {"KEY": "value", ...}}', Kind.BAD_REQUEST)
+        raise SmbosError('expected {"values": {"KEY": "value", ...}}')
     result = await run_in_threadpool(ops.update_env, agent, values)
     keys = await run_in_threadpool(ops.env_keys, agent)
     data = result.to_json()

@@ -18,8 +18,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from smbos.errors import Kind, SmbosError
-from smbos.web.errors import ApiError
+from smbos.errors import SmbosError, TooLarge
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
@@ -35,7 +34,7 @@ async def read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes", Kind.TOO_LARGE)
+            raise TooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
     return bytes(body)
 
 

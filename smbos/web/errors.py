@@ -4,16 +4,19 @@ The JSON API and the proxy answer `{"error": <one line>, "kind": <what failed>}`
 `smbos.errors.Kind`); a page answers with the error page. Endpoints raise and never build error
 answers for the cases below, so each failure has one status and one kind wherever it happens:
 
-    SmbosError          its class's HTTP status and kind (smbos.errors: the one tree; ApiError
-                        is a refusal the UI itself makes, with its own)
+    SmbosError          its class's HTTP status and kind (smbos.errors: the one tree)
     RuntimeProblem      502 runtime_<problem kind> (an agent's runtime, named with its address)
+    docker's APIError   502 docker (errors.from_docker: the engine's own reason)
     HTTPException       its status; kind http (the router: no such route or method)
-    anything else       500 internal, one line naming the failure, never a traceback
+    anything else       500 internal (errors.Internal), one line naming the failure, never a
+                        traceback
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import docker.errors
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,27 +24,24 @@ from starlette.responses import JSONResponse, Response
 
 from smbos import operations as ops
 from smbos.agent import Agent
-from smbos.errors import EngineUnreachable, Kind, RuntimeUnavailable, SmbosError
+from smbos.errors import (
+    EngineUnreachable,
+    Internal,
+    Kind,
+    RuntimeUnavailable,
+    SmbosError,
+    from_docker,
+)
 from smbos.runtime import RuntimeProblem
 from smbos.web.render import page
 
 
-class ApiError(SmbosError):
-    """A refusal the UI itself makes, with its HTTP status and kind."""
-
-    def __init__(self, status: int, message: str, kind: Kind = Kind.BAD_REQUEST):
-        super().__init__(message, http_status=status, kind=kind)
-
-    @property
-    def status(self) -> int:
-        return self.http_status
-
-    @property
-    def message(self) -> str:
-        return str(self)
+def error(exc: SmbosError) -> JSONResponse:
+    """The JSON answer of an error of the tree: its one line, its status and its kind."""
+    return _answer(exc.http_status, str(exc), exc.kind)
 
 
-def error(status: int, message: str, kind: Kind) -> JSONResponse:
+def _answer(status: int, message: str, kind: Kind) -> JSONResponse:
     return JSONResponse({"error": message, "kind": Kind(kind).value}, status_code=status,
                         headers={"Cache-Control": "no-store"})
 
@@ -57,7 +57,7 @@ def runtime_unavailable(agent: Agent, problem: RuntimeProblem) -> RuntimeUnavail
 
 def runtime_error(agent: Agent, problem: RuntimeProblem) -> JSONResponse:
     failure = runtime_unavailable(agent, problem)
-    return error(failure.http_status, str(failure), failure.kind)
+    return error(failure)
 
 
 def _wants_json(scope_path: str) -> bool:
@@ -70,7 +70,7 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
 
 async def _smbos_error(request: Request, exc: SmbosError) -> Response:
     if _wants_json(request.url.path):
-        return error(exc.http_status, str(exc), exc.kind)
+        return error(exc)
     title = "Docker engine unreachable" if isinstance(exc, EngineUnreachable) else "Error"
     return _error_page(request, exc.http_status, title, str(exc))
 
@@ -84,22 +84,28 @@ async def _runtime_problem(request: Request, problem: RuntimeProblem) -> Respons
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if _wants_json(request.url.path):
-        return error(exc.status_code, exc.detail or "error", Kind.HTTP)
+        return _answer(exc.status_code, exc.detail or "error", Kind.HTTP)  # the router's own
     return _error_page(request, exc.status_code,
                        "Not found" if exc.status_code == 404 else "Error", exc.detail or "")
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     # One line naming the failure; never a traceback or a request body in the answer.
-    message = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    failure = Internal(f"internal error: {type(exc).__name__}: "
+                       f"{' '.join(str(exc).split())[:300]}")
     if _wants_json(request.url.path):
-        return error(500, message, Kind.INTERNAL)
-    return _error_page(request, 500, "Internal error", message)
+        return error(failure)
+    return _error_page(request, failure.http_status, "Internal error", str(failure))
+
+
+async def _docker_error(request: Request, exc: Exception) -> Response:
+    return await _smbos_error(request, from_docker(exc, f"{request.method} {request.url.path}"))
 
 
 HANDLERS = {
     SmbosError: _smbos_error,
     RuntimeProblem: _runtime_problem,
+    docker.errors.APIError: _docker_error,
     HTTPException: _http_error,
     Exception: _internal_error,
 }

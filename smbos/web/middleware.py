@@ -7,7 +7,7 @@ from __future__ import annotations
 import jinja2
 from starlette.datastructures import Headers, MutableHeaders
 
-from smbos.errors import Kind
+from smbos.errors import NeedsSession, SmbosError
 from smbos.web.errors import error
 from smbos.web.render import render_page
 from smbos.web.security import Guard
@@ -35,8 +35,11 @@ class GuardMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        refused = self.guard.check(scope["method"], scope["path"], headers,
-                                   scope.get("scheme", "http"))
+        try:
+            self.guard.check(scope["method"], scope["path"], headers, scope.get("scheme", "http"))
+            refused = None
+        except SmbosError as exc:
+            refused = exc
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -47,12 +50,11 @@ class GuardMiddleware:
             await send(message)
 
         if refused is not None:
-            status, kind, message = refused
-            if kind is Kind.SESSION:
+            if isinstance(refused, NeedsSession):
                 # A page, without the token: a page whose script gets the session cookie.
-                response = render_page(self.templates, "session.html", status, title="UI token",
-                                       message=message, exposed=True)
+                response = render_page(self.templates, "session.html", refused.http_status,
+                                       title="UI token", message=str(refused), exposed=True)
             else:
-                response = error(status, message, kind)
+                response = error(refused)
             return await response(scope, receive, send_with_headers)
         await self.app(scope, receive, send_with_headers)

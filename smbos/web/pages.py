@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from smbos import operations as ops
 from smbos.agent import Agent
 from smbos.web import markdown
-from smbos.web.errors import ApiError
+from smbos.errors import NotFound, UnknownAgent
 from smbos.web.render import page
 from smbos.web.state import ui_state
 
@@ -22,9 +22,9 @@ from smbos.web.state import ui_state
 async def page_agent(request: Request) -> Agent | HTMLResponse:
     try:
         return await ui_state(request).agent(request.path_params["agent_id"])
-    except ApiError as exc:
-        title = "Unknown agent" if exc.message.startswith("unknown") else "Invalid agent"
-        return page(request, "error.html", status=exc.status, title=title, message=exc.message)
+    except UnknownAgent as exc:
+        title = "Unknown agent" if str(exc).startswith("unknown") else "Invalid agent"
+        return page(request, "error.html", status=exc.http_status, title=title, message=str(exc))
 
 
 async def fleet_page(request: Request) -> Response:
@@ -61,7 +61,8 @@ async def skill_page(request: Request) -> Response:
         return agent
     try:
         skill = ops.find_skill(agent, request.path_params["skill_id"])
-    except ops.OpError as exc:
-        return page(request, "error.html", status=404, title="Unknown skill", message=str(exc))
+    except NotFound as exc:
+        return page(request, "error.html", status=exc.http_status, title="Unknown skill",
+                    message=str(exc))
     return page(request, "skill.html", title=f"{agent.name}: {skill.title}", agent=agent,
                 skill=skill)

@@ -22,12 +22,12 @@ from starlette.responses import Response, StreamingResponse
 from smbos import operations as ops
 from smbos import redact
 from smbos.contract import ProblemKind, RuntimeProblem
-from smbos.errors import Kind
+from smbos.errors import RuntimeContentType, SmbosError
 from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web import limits
 from smbos.web.body import parse_json_object, read_body
 from smbos.web.relay import MAX_JSON_BYTES, EventStreamRedactor, redact_json
-from smbos.web.errors import ApiError, error
+from smbos.web.errors import error
 from smbos.web.state import PROXY_TIMEOUT, ui_state
 from smbos.web.streams import SSE_HEADERS
 
@@ -115,8 +115,8 @@ async def proxy(request: Request) -> Response:
     agent = await state.agent(request.path_params["agent_id"])
     sub = request.path_params["path"]
     if not proxy_path_ok(sub):
-        raise ApiError(400, "expected a path under /api/ of plain segments (no '..', '%', "
-                            "'\\' or control characters)", Kind.BAD_REQUEST)
+        raise SmbosError("expected a path under /api/ of plain segments (no '..', '%', "
+                         "'\\' or control characters)")
     url = f"{ops.runtime_url(agent)}/api/{sub}"
     if request.url.query:
         url += f"?{request.url.query}"
@@ -176,9 +176,10 @@ async def _answer(agent, route: str, response: httpx.Response
             body = b""
         if body:
             shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
-            return error(502, f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} "
-                              f"with {response.status_code} and Content-Type {shown!r}; the proxy "
-                              "passes only JSON and event streams", Kind.RUNTIME_CONTENT_TYPE)
+            return error(RuntimeContentType(
+                f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
+                f"{response.status_code} and Content-Type {shown!r}; the proxy passes only JSON "
+                "and event streams"))
         return Response(status_code=response.status_code, headers=dict(PROXY_HEADERS))
     media, charset = typed
     scrub = redact.for_agent(agent)

@@ -30,7 +30,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from smbos.errors import Kind
+from smbos.errors import NeedsSession, OtherOrigin, Unauthorized, WrongHost, WrongToken
 
 TOKEN_HEADER = "X-SMBOS-Token"
 TOKEN_FILE = "ui-token"
@@ -194,35 +194,34 @@ class Guard:
         return not (path.startswith("/api/") or "/api/" in path
                     or path.startswith(PUBLIC_PREFIXES))
 
-    def check(self, method: str, path: str, headers, scheme: str) -> tuple[int, str, str] | None:
-        """None when the request may go on, else (status, kind, message). Kind `session`: a
-        page that needs the session cookie (the caller answers with a page that gets one)."""
+    def check(self, method: str, path: str, headers, scheme: str) -> None:
+        """Returns when the request may go on, else raises the refusal (smbos.errors):
+        NeedsSession for a page that needs the session cookie (the caller answers with a page
+        that gets one), WrongHost, OtherOrigin, Unauthorized or WrongToken."""
         host = headers.get("host")
         if not self.host_ok(host):
-            return 421, Kind.HOST, ("this UI answers only under its own address (Host header "
-                                 "refused); start it with --allow-host NAME to add a name")
+            raise WrongHost("this UI answers only under its own address (Host header refused); "
+                            "start it with --allow-host NAME to add a name")
         changing = method.upper() not in SAFE_METHODS
         if changing and not self.origin_ok(headers.get("origin"), scheme, host):
-            return 403, Kind.ORIGIN, "request from another site refused (Origin is not this UI)"
+            raise OtherOrigin("request from another site refused (Origin is not this UI)")
         given = headers.get(TOKEN_HEADER.lower())
         remote = self.remote(host)
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             guarded = changing
         elif self.is_page(path) and not changing:
             if not remote or self.token_ok(given) or self.session_ok(headers.get("cookie")):
-                return None
-            return 401, Kind.SESSION, (f"this UI is reached as {host_name(host)}, from beyond "
-                                       "this machine: give the UI token (state/ui-token) to open "
-                                       "its pages")
+                return
+            raise NeedsSession(f"this UI is reached as {host_name(host)}, from beyond this "
+                               "machine: give the UI token (state/ui-token) to open its pages")
         else:
             guarded = changing or remote or bool(_ALWAYS_GUARDED_RE.match(path))
         if guarded:
             if not given:
-                return 401, Kind.TOKEN, (f"missing {TOKEN_HEADER} header; the token is in "
-                                      "state/ui-token")
+                raise Unauthorized(f"missing {TOKEN_HEADER} header; the token is in "
+                                   "state/ui-token")
             if not self.token_ok(given):
-                return 403, Kind.TOKEN, f"wrong {TOKEN_HEADER}"
-        return None
+                raise WrongToken(f"wrong {TOKEN_HEADER}")
 
     def session_cookie(self, secure: bool) -> str:
         """The Set-Cookie value that opens the pages for this browser (until it closes). Not

@@ -24,12 +24,11 @@ from starlette.requests import Request
 from smbos import operations as ops
 from smbos.agent import Agent, Fleet
 from smbos.controller import AgentStatus, Controller, EngineUnreachable, engine
-from smbos.errors import Kind
+from smbos.errors import UnknownAgent
 from smbos.interface import reach
 from smbos.project import Project
 from smbos.runtime import AsyncRuntimeClient, RuntimeClient
 from smbos.web import limits
-from smbos.web.errors import ApiError
 from smbos.web.security import Guard
 
 ENGINE_RETRY_S = 2.0
@@ -168,11 +167,6 @@ class UIState:
             self._engine_checked = time.monotonic()
         return EngineUnreachable(message)
 
-    @property
-    def engine_error(self) -> str | None:
-        """The last known engine problem (None when it answered last time, or never asked)."""
-        return self._engine_error
-
     async def docker(self, func: Callable[[Controller], Any]) -> Any:
         """Run `func(controller)` in a worker thread; engine failures raise EngineUnreachable."""
 
@@ -228,7 +222,7 @@ class UIState:
         fleet = await self.fleet()
         agent = fleet.get(agent_id)
         if agent is None:
-            raise ApiError(404, fleet.why_missing(agent_id), Kind.UNKNOWN_AGENT)
+            raise UnknownAgent(fleet.why_missing(agent_id))
         return agent
 
     # -- status ----------------------------------------------------------------------------
@@ -262,7 +256,7 @@ class UIState:
         fleet = await self.fleet()
         for agent_id in ids:
             if fleet.get(agent_id) is None:
-                raise ApiError(404, fleet.why_missing(agent_id), Kind.UNKNOWN_AGENT)
+                raise UnknownAgent(fleet.why_missing(agent_id))
         measured_at = time.time()
         try:
             rows = await self.docker(lambda c: c.status(list(ids), probe=False, fleet=fleet))
@@ -309,7 +303,7 @@ class UIState:
         """Whether the agent's container predates its settings (None: cannot tell now)."""
         try:
             status = await self.agent_status(agent.id, probe=False)
-        except ApiError:
+        except UnknownAgent:
             return None
         if not status["engine"]["ok"] or status["agent"] is None:
             return None
