@@ -1,22 +1,16 @@
-"""The runtime contract without a transport, and the health probe of `smbos status`.
+"""The runtime contract without a transport.
 
 What every client of an agent's NanoClaw API shares: the routes, time budgets, the classified
 `RuntimeProblem`, status and JSON checks, what a health answer means (`Probe`) and which routes a
 runtime serves (`Capabilities`). `smbos.runtime` builds its httpx clients on these (and
 re-exports them); `smbos.shapes` and `smbos.chatstream` read the answers.
 
-`Probes` is the status table's probe: one `GET /api/health` per agent, concurrently, on the
-standard library's `http.client`, so that `smbos status` pays neither for httpx nor for pydantic
-at start-up (together more than `docker compose ps` takes in all). A well-formed answer is read
-here; any other is handed to `smbos.shapes.parse_health`, so a bad shape is named exactly as
-the runtime client names it.
+The health probe of `smbos status`, on the standard library alone, is `smbos.probe`.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -62,7 +56,7 @@ PROBE_TIMEOUTS = Timeouts(connect=1.0, read=2.0, total=5.0)
 CHAT_TIMEOUTS = Timeouts(connect=2.0, read=600.0, total=None)
 
 
-def _as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
+def as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
     """A `Timeouts`, or a number: that read budget, the default connect budget, no total."""
     if isinstance(value, Timeouts):
         return value
@@ -71,15 +65,15 @@ def _as_timeouts(value: Timeouts | float, base: Timeouts) -> Timeouts:
     raise TypeError(f"expected Timeouts or seconds, got {type(value).__name__}")
 
 
-def _over(deadline: float | None) -> bool:
+def over(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _deadline(budget: Timeouts) -> float | None:
+def deadline_of(budget: Timeouts) -> float | None:
     return None if budget.total is None else time.monotonic() + budget.total
 
 
-def _total_exceeded(route: str, budget: Timeouts) -> RuntimeProblem:
+def total_exceeded(route: str, budget: Timeouts) -> RuntimeProblem:
     return RuntimeProblem(ProblemKind.TIMEOUT, route,
                           f"answer not complete within {budget.total:g} s")
 
@@ -234,7 +228,7 @@ def capabilities_from_statuses(statuses: dict[str, int]) -> Capabilities:
 
 
 @dataclass(frozen=True)
-class _Route:
+class Route:
     name: str
     method: str
     path: str
@@ -244,109 +238,11 @@ class _Route:
         return f"{self.method} {self.path}"
 
 
-HEALTH = _Route("health", "GET", "/api/health")
-STATE = _Route("state", "GET", "/api/state")
-TASKS = _Route("tasks", "GET", "/api/tasks")  # exact path: a query string gives 404
-MESSAGES = _Route("messages", "GET", "/api/messages")
-CHAT = _Route("chat", "POST", "/api/chat")
+HEALTH = Route("health", "GET", "/api/health")
+STATE = Route("state", "GET", "/api/state")
+TASKS = Route("tasks", "GET", "/api/tasks")  # exact path: a query string gives 404
+MESSAGES = Route("messages", "GET", "/api/messages")
+CHAT = Route("chat", "POST", "/api/chat")
 GET_ROUTES = (HEALTH, STATE, TASKS, MESSAGES)
 # A chat request without a message: a runtime with the route answers 400 and runs nothing.
 CAPABILITY_CHAT_BODY: dict[str, Any] = {}
-
-
-HEALTH_ROUTE = HEALTH.label
-
-
-@dataclass(frozen=True)
-class _Status:
-    """A well-formed health answer (`Health` without pydantic)."""
-
-    status: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-def _health(data: Any) -> _Status | Health:
-    if isinstance(data, dict) and isinstance(data.get("status"), str):
-        return _Status(data["status"])
-    from smbos.shapes import parse_health  # raises the exact `bad_shape` problem
-
-    return parse_health(data, HEALTH_ROUTE)
-
-
-def _transport_problem(exc: BaseException, connected: bool, budget: Timeouts) -> RuntimeProblem:
-    cause = one_line(str(exc)) or type(exc).__name__
-    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        if not connected:
-            return RuntimeProblem(ProblemKind.TIMEOUT, HEALTH_ROUTE, f"connect timed out ({cause})")
-        return RuntimeProblem(ProblemKind.TIMEOUT, HEALTH_ROUTE,
-                              f"no answer after {budget.read:g} s (read timed out)")
-    if not connected:
-        detail = "connection refused" if isinstance(exc, ConnectionRefusedError) else \
-            f"cannot connect ({snippet(cause)})"
-        return RuntimeProblem(ProblemKind.REFUSED, HEALTH_ROUTE, detail)
-    return RuntimeProblem(ProblemKind.STREAM_ERROR, HEALTH_ROUTE,
-                          f"connection dropped before the answer was complete ({snippet(cause)})")
-
-
-def probe_one(host: str, port: int, budget: Timeouts = PROBE_TIMEOUTS) -> Probe:
-    """`GET /api/health` of the runtime at host:port, as a `Probe` (never raises)."""
-    started = time.perf_counter()
-    deadline = _deadline(budget)
-    connection = http.client.HTTPConnection(host, port, timeout=budget.connect)
-    connected = False
-    try:
-        connection.connect()
-        connected = True
-        connection.sock.settimeout(budget.read)
-        connection.request("GET", "/api/health", headers={
-            "Accept": "application/json", "User-Agent": "smbos-runtime-client"})
-        reply = connection.getresponse()
-        body = bytearray()
-        while chunk := reply.read1(65536):
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise RuntimeProblem(ProblemKind.BAD_SHAPE, HEALTH_ROUTE,
-                                     f"answer larger than {MAX_BODY_BYTES} bytes", field="body")
-            if _over(deadline):
-                raise _total_exceeded(HEALTH_ROUTE, budget)
-        check_status(reply.status, bytes(body), HEALTH_ROUTE)
-        health = _health(decode_json(bytes(body), HEALTH_ROUTE))
-    except RuntimeProblem as problem:
-        return probe_result(None, problem, time.perf_counter() - started)
-    except (OSError, http.client.HTTPException) as exc:
-        problem = _transport_problem(exc, connected, budget)
-        return probe_result(None, problem, time.perf_counter() - started)
-    finally:
-        connection.close()
-    return probe_result(health, None, time.perf_counter() - started)
-
-
-class Probes:
-    """Health probes of several addresses, each on its own thread, started at once; `result`
-    waits for that one address only (so a caller can ask the engine meanwhile)."""
-
-    def __init__(self, addresses: list[tuple[str, int]], budget: Timeouts = PROBE_TIMEOUTS):
-        self.budget = budget
-        self._results: dict[tuple[str, int], Probe] = {}
-        self._threads: dict[tuple[str, int], threading.Thread] = {}
-        self.start(addresses)
-
-    def start(self, addresses: list[tuple[str, int]]) -> None:
-        """Start probing the addresses not probed yet."""
-        for address in dict.fromkeys(addresses):
-            if address not in self._threads:
-                thread = threading.Thread(target=self._run, args=(address,), daemon=True,
-                                          name=f"smbos-probe-{address[1]}")
-                self._threads[address] = thread
-                thread.start()
-
-    def _run(self, address: tuple[str, int]) -> None:
-        self._results[address] = probe_one(*address, self.budget)
-
-    def result(self, address: tuple[str, int]) -> Probe:
-        self.start([address])
-        self._threads[address].join()
-        return self._results[address]

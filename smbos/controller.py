@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from smbos import engine as engines
 from smbos import integrations
-from smbos.contract import Probes
+from smbos.probe import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
@@ -66,7 +66,7 @@ class AgentStatus:
         return asdict(self)
 
     def apply_probe(self, result) -> None:
-        """The API column from a health probe (`smbos.contract.Probe`)."""
+        """The API column from a health probe (`smbos.probe`)."""
         self.api = result.api.value
         self.api_detail = result.detail or ""
         self.latency_ms = result.latency_ms

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smbos import catalog, envfile, preflight, redact, walk
+from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.agent import Agent
 from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
 from smbos.schema import Skill
@@ -103,15 +104,6 @@ _CORE_DESCRIPTIONS = {
     "TELEGRAM_API_ID": "Telegram API id (user account mode)",
     "TELEGRAM_API_HASH": "Telegram API hash (user account mode)",
 }
-
-
-def is_secret(agent: Agent, key: str) -> bool:
-    """Every `.env` value is a secret unless the key is one SMBOS knows to be plain (a name or a
-    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` marks `# not secret` (envfile).
-    Guessing from a name or a value's shape misses passwords, PINs and webhook URLs."""
-    if key in catalog.PLAIN_KEYS:
-        return False
-    return not any(k.key == key and k.not_secret for k in agent.env_example)
 
 
 def shown_value(agent: Agent, key: str, value: str | None) -> str:

@@ -5,7 +5,7 @@ The runtime can leak: a failed turn writes its input, API key included, into
 line may quote a URL with a token in it. SMBOS knows each agent's `.env`, so before any text from
 the runtime reaches a terminal, a page or a JSON answer (container logs, memory files, task
 results and run logs, chat replies and errors, the chat history, and everything the proxy
-relays), every value of that `.env` that is a secret (`operations.is_secret`) and long enough to
+relays), every value of that `.env` that is a secret (`is_secret`) and long enough to
 be a credential is replaced by `[secret KEY]`: as written, JSON-escaped (`\\"`, `\\u00e9`) and
 percent-encoded (`%2B`, `+` for a space), since a runtime quotes values into JSON and URLs.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from smbos import envfile
+from smbos import catalog, envfile
 
 # Shorter values (`true`, `UTC`, `3100`) are settings, and replacing them would garble text.
 MIN_SECRET_CHARS = 8
@@ -208,11 +208,18 @@ def _redacted_piece(joined: str, begin: int, end: int,
     return "".join(parts)
 
 
+def is_secret(agent, key: str) -> bool:
+    """Every `.env` value is a secret unless the key is one SMBOS knows to be plain (a name or a
+    switch: `catalog.PLAIN_KEYS`) or the agent's `.env.example` marks `# not secret` (envfile).
+    Guessing from a name or a value's shape misses passwords, PINs and webhook URLs."""
+    if key in catalog.PLAIN_KEYS:
+        return False
+    return not any(k.key == key and k.not_secret for k in agent.env_example)
+
+
 def for_agent(agent) -> Redactor:
     """The redactor of an agent: the values of its `.env` that are secrets (every value but
     those of names and switches, and of keys `.env.example` marks "not secret")."""
-    from smbos.operations import is_secret  # the one rule of what is secret
-
     try:
         values = envfile.read_env(agent.env_path)
     except (OSError, ValueError, UnicodeDecodeError):

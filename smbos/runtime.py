@@ -39,7 +39,7 @@ from smbos.chatstream import (
 
 from smbos.contract import (
     CHAT_TIMEOUTS,
-    _as_timeouts,
+    as_timeouts,
     CAPABILITY_CHAT_BODY,
     CHAT,
     GET_ROUTES,
@@ -48,7 +48,7 @@ from smbos.contract import (
     STATE,
     TASKS,
     Capabilities,
-    _Route,
+    Route,
     capabilities_from_statuses,
     MAX_BODY_BYTES,
     PROBE_TIMEOUTS,
@@ -58,9 +58,9 @@ from smbos.contract import (
     ProblemKind,
     RuntimeProblem,
     Timeouts,
-    _deadline,
-    _over,
-    _total_exceeded,
+    deadline_of,
+    over,
+    total_exceeded,
     check_status,
     decode_json,
     one_line,
@@ -190,8 +190,8 @@ class _ClientBase:
     def __init__(self, base_url: str, probe_timeout: Timeouts | float,
                  chat_timeout: Timeouts | float) -> None:
         self.base_url = normalize_base_url(base_url)
-        self.probe_timeout = _as_timeouts(probe_timeout, PROBE_TIMEOUTS)
-        self.chat_timeout = _as_timeouts(chat_timeout, CHAT_TIMEOUTS)
+        self.probe_timeout = as_timeouts(probe_timeout, PROBE_TIMEOUTS)
+        self.chat_timeout = as_timeouts(chat_timeout, CHAT_TIMEOUTS)
 
     def _client_options(self) -> dict[str, Any]:
         # trust_env=False: no proxy from the environment, so traffic only goes to base_url;
@@ -250,9 +250,9 @@ class RuntimeClient(_ClientBase):
 
     # ---- I/O
 
-    def _fetch(self, route: _Route, params: dict[str, Any] | None = None) -> Any:
+    def _fetch(self, route: Route, params: dict[str, Any] | None = None) -> Any:
         budget = self.probe_timeout
-        deadline = _deadline(budget)
+        deadline = deadline_of(budget)
         try:
             with self._http.stream(route.method, route.path, params=params,
                                    headers={"Accept": "application/json"},
@@ -262,15 +262,15 @@ class RuntimeClient(_ClientBase):
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
                         raise _too_large(route.label)
-                    if _over(deadline):
-                        raise _total_exceeded(route.label, budget)
+                    if over(deadline):
+                        raise total_exceeded(route.label, budget)
                 status = response.status_code
         except httpx.HTTPError as exc:
             raise classify_transport_error(exc, route.label, read_budget=budget.read) from exc
         check_status(status, bytes(body), route.label)
         return decode_json(bytes(body), route.label)
 
-    def _status(self, route: _Route, json_body: Any = None) -> int:
+    def _status(self, route: Route, json_body: Any = None) -> int:
         budget = self.probe_timeout
         try:
             with self._http.stream(route.method, route.path, json=json_body,
@@ -298,7 +298,7 @@ class RuntimeClient(_ClientBase):
 
     def _chat_events(self, body: dict[str, str]) -> Iterator[ChatEvent]:
         budget = self.chat_timeout
-        deadline = _deadline(budget)
+        deadline = deadline_of(budget)
         route = CHAT.label
         try:
             with self._http.stream("POST", CHAT.path, json=body,
@@ -318,8 +318,8 @@ class RuntimeClient(_ClientBase):
                         yield event
                         if event.type == "done":
                             return
-                    if _over(deadline):
-                        raise _total_exceeded(route, budget)
+                    if over(deadline):
+                        raise total_exceeded(route, budget)
                 for event in decoder.finish():
                     yield event
         except httpx.HTTPError as exc:
@@ -393,9 +393,9 @@ class AsyncRuntimeClient(_ClientBase):
 
     # ---- I/O
 
-    async def _fetch(self, route: _Route, params: dict[str, Any] | None = None) -> Any:
+    async def _fetch(self, route: Route, params: dict[str, Any] | None = None) -> Any:
         budget = self.probe_timeout
-        deadline = _deadline(budget)
+        deadline = deadline_of(budget)
         try:
             async with self._http.stream(route.method, route.path, params=params,
                                          headers={"Accept": "application/json"},
@@ -405,15 +405,15 @@ class AsyncRuntimeClient(_ClientBase):
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
                         raise _too_large(route.label)
-                    if _over(deadline):
-                        raise _total_exceeded(route.label, budget)
+                    if over(deadline):
+                        raise total_exceeded(route.label, budget)
                 status = response.status_code
         except httpx.HTTPError as exc:
             raise classify_transport_error(exc, route.label, read_budget=budget.read) from exc
         check_status(status, bytes(body), route.label)
         return decode_json(bytes(body), route.label)
 
-    async def _status(self, route: _Route, json_body: Any = None) -> int:
+    async def _status(self, route: Route, json_body: Any = None) -> int:
         budget = self.probe_timeout
         try:
             async with self._http.stream(route.method, route.path, json=json_body,
@@ -442,7 +442,7 @@ class AsyncRuntimeClient(_ClientBase):
 
     async def _chat_events(self, body: dict[str, str]) -> Any:
         budget = self.chat_timeout
-        deadline = _deadline(budget)
+        deadline = deadline_of(budget)
         route = CHAT.label
         try:
             async with self._http.stream("POST", CHAT.path, json=body,
@@ -463,8 +463,8 @@ class AsyncRuntimeClient(_ClientBase):
                         yield event
                         if event.type == "done":
                             return
-                    if _over(deadline):
-                        raise _total_exceeded(route, budget)
+                    if over(deadline):
+                        raise total_exceeded(route, budget)
                 for event in decoder.finish():
                     yield event
         except httpx.HTTPError as exc:

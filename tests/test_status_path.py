@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smbos import contract, engine, fleetindex
+from smbos import engine, fleetindex, probe
 from smbos.project import Project
 from smbos.runtime import ApiStatus, ProblemKind, RuntimeClient, Timeouts
 
@@ -248,7 +248,7 @@ def test_a_remote_engine_is_read_through_the_sdk(monkeypatch):
 
 def both(url_port: int, budget: Timeouts = FAST):
     """The status probe and the runtime client's probe of the same address."""
-    mine = contract.probe_one("127.0.0.1", url_port, budget)
+    mine = probe.probe_one("127.0.0.1", url_port, budget)
     with RuntimeClient(f"http://127.0.0.1:{url_port}", probe_timeout=budget) as client:
         theirs = client.probe()
     return mine, theirs
@@ -294,7 +294,7 @@ def test_refused_and_silent_peers(standin, fault):  # noqa: F811
     assert mine.api is ApiStatus.DOWN
     fault("hang")
     started = time.monotonic()
-    assert contract.probe_one("127.0.0.1", standin.port, FAST).api is ApiStatus.UNRESPONSIVE
+    assert probe.probe_one("127.0.0.1", standin.port, FAST).api is ApiStatus.UNRESPONSIVE
     assert time.monotonic() - started < FAST.read + 1.0
 
 
@@ -303,7 +303,7 @@ def test_probes_run_concurrently(standin, fault):  # noqa: F811
     started = time.monotonic()
     addresses = [("127.0.0.1", standin.port)] + [("127.0.0.1", p)
                                                  for p in (closed_port(), closed_port())]
-    probes = contract.Probes(addresses, FAST)
+    probes = probe.Probes(addresses, FAST)
     results = [probes.result(address) for address in addresses]
     elapsed = time.monotonic() - started
     assert [r.api for r in results] == [ApiStatus.UNRESPONSIVE, ApiStatus.DOWN, ApiStatus.DOWN]
