@@ -24,6 +24,22 @@ from smbos.team import TeamMember, digest as team_digest
 # ------------------------------------------------------------------- its MCP servers
 
 
+def config_keys(config: AgentConfig) -> list[tuple[str, str]]:
+    """(key, what needs it) for every `.env` key the configuration itself needs: the keys of
+    the channels and integrations that are on and of the enabled MCP `tools` entries. The one
+    list `.env.example` must document, `.env` must set, and the settings page shows."""
+    needed: list[tuple[str, str]] = []
+    for name in catalog.CHANNELS:
+        if getattr(config.channels, name):
+            needed += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
+    for name in config.integrations:
+        needed += [(k, f"integration {name}") for k in catalog.INTEGRATIONS[name].keys]
+    for tool in config.tools:
+        if tool.type == "mcp" and tool.enabled:
+            needed += [(key, f"tool {tool.id}") for key in tool.env.values()]
+    return needed
+
+
 def mcp_servers(config: AgentConfig) -> dict[str, dict[str, Any]]:
     """The MCP servers the runtime gets: each integration's default server, and every
     enabled `tools` entry of type mcp with a command (which replaces a default of the same
@@ -114,17 +130,10 @@ class Agent:
 
     def required_env_keys(self) -> list[tuple[str, str]]:
         """(key, why) for every key `.env` must set: those of the channels, integrations and
-        MCP tools that are on, and every other key `.env.example` documents without "optional".
-        A key that belongs to a channel, an integration or a tool is needed only while one of
-        them is on, whatever `.env.example` lists."""
-        needed = []
-        for name in self.channels:
-            needed += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
-        for name in self.config.integrations:
-            needed += [(k, f"integration {name}") for k in catalog.INTEGRATIONS[name].keys]
-        for tool in self.config.tools:
-            if tool.type == "mcp" and tool.enabled:
-                needed += [(key, f"tool {tool.id}") for key in tool.env.values()]
+        MCP tools that are on (`config_keys`), and every other key `.env.example` documents
+        without "optional". A key that belongs to a channel, an integration or a tool is needed
+        only while one of them is on, whatever `.env.example` lists."""
+        needed = config_keys(self.config)
         owned = set(catalog.key_owners()) | {key for tool in self.config.tools
                                              for key in tool.env.values()}
         needed += [(k.key, ".env.example") for k in self.env_example

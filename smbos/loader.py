@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from smbos import agentmd, catalog, envfile, integrations, ports, redact, runenv, walk
-from smbos.agent import Agent, Fleet, mcp_servers
+from smbos.agent import Agent, Fleet, config_keys, mcp_servers
 from smbos.defaults import DEFAULT_PROJECT
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
@@ -198,128 +198,156 @@ class _Loaded:
 
 
 def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
+    """One agent folder read and checked: every problem found goes to `problems`; the agent,
+    or None when any of them is an error."""
     agent_id = folder.name
     start = len(problems)
     reason = id_problem(agent_id)
     if reason:
         problems.append(Problem(display, "id", reason))
         return None
-
     _check_folder(folder, display, problems)
+    front, identity, md_sha = _read_agent_md(folder, display, problems)
+    config = _read_config(folder, display, problems)
+    example = _read_env_example(folder, display, config, problems)
+    _check_memory(folder, display, problems)
+    # team/: the members, their tools checked against the agent's MCP servers (smbos.team).
+    members = read_team(folder, display, set(mcp_servers(config)), problems)
+    env_keys = _read_env(folder, display, example, problems)
+    if any(p.is_error for p in problems[start:]):
+        return None
+    agent = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
+                  env_keys, md_sha, team=members)
+    # The container's environment, as the Compose file will set it (the project's name and
+    # state folder are short: the defaults stand in for them), within Linux's limits.
+    too_large = runenv.problems(runenv.environment(
+        agent, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id),
+        f"{display}/{CONFIG_YAML}")
+    if too_large:
+        problems += too_large
+        return None
+    severity = Severity.ERROR if strict_env else Severity.WARNING
+    problems += _missing_env_keys(agent, folder, display, severity)
+    problems += integrations.credential_problems(folder, config, display, severity)
+    return _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha, members)
 
-    # agent.md: front matter and a body that is the identity.
+
+def _present(path: Path, display: str, expected: str, problems: list[Problem]) -> bool:
+    """Whether a file the folder must hold is there (a dangling link is there, and said to be
+    wrong when read); a problem naming what was expected when it is not."""
+    if path.exists() or path.is_symlink():
+        return True
+    problems.append(Problem(display, "", f"missing; expected {expected}"))
+    return False
+
+
+def _yaml_mapping(text: str, display: str, field: str, problems: list[Problem],
+                  first_line: int = 1) -> dict | None:
+    """The YAML mapping `text` holds ({} for an empty document), else None with the problems
+    said (not YAML, not a mapping, a key that is not a string). `field`: where the text is
+    (front matter), or "" for a whole file, whose mapping is "(top level)"."""
+    before = len(problems)
+    data = load_yaml(text, display, problems, field, first_line)
+    field = field or "(top level)"
+    if data is None:
+        return {} if len(problems) == before else None
+    if not isinstance(data, dict):
+        problems.append(Problem(display, field,
+                                f"expected a mapping of keys, got {type(data).__name__}"))
+        return None
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        problems.append(Problem(display, str(bad_keys[0]), "keys must be strings"))
+        return None
+    return data
+
+
+def _read_agent_md(folder: Path, display: str, problems: list[Problem]
+                   ) -> tuple[FrontMatter, str, str]:
+    """agent.md: (front matter, the body that is the identity, the file's sha256)."""
+    path, where = folder / AGENT_MD, f"{display}/{AGENT_MD}"
     front = FrontMatter()
-    identity = ""
-    md_path = folder / AGENT_MD
-    md_display = f"{display}/{AGENT_MD}"
-    md_sha = ""
-    if not md_path.exists() and not md_path.is_symlink():
-        problems.append(Problem(md_display, "", "missing; expected the agent's identity in Markdown"))
-    else:
-        text = _read_text(md_path, md_display, MAX_AGENT_MD_BYTES, problems)
-        if text is not None:
-            md_sha = hashlib.sha256(text.encode()).hexdigest()
-            fenced = True
+    if not _present(path, where, "the agent's identity in Markdown", problems):
+        return front, "", ""
+    text = _read_text(path, where, MAX_AGENT_MD_BYTES, problems)
+    if text is None:
+        return front, "", ""
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        parts = agentmd.read(text)
+    except agentmd.AgentMdError as exc:
+        problems.append(Problem(where, exc.field, str(exc)))
+        if not text.strip():
+            problems.append(Problem(where, "", "is empty; expected the agent's identity in "
+                                               "Markdown"))
+        return front, "", sha  # no body to speak of until the agent.md can be read
+    if parts.front is not None:
+        data = _yaml_mapping(parts.front, where, "front matter", problems, first_line=2)
+        if data is not None:
             try:
-                parts = agentmd.read(text)
-                raw_front, identity = parts.front, parts.body
-            except agentmd.AgentMdError as exc:
-                problems.append(Problem(md_display, exc.field, str(exc)))
-                raw_front = None
-                fenced = False  # no body to speak of until the agent.md can be read
-            if raw_front is not None:
-                before = len(problems)
-                data = load_yaml(raw_front, md_display, problems, "front matter", first_line=2)
-                if data is None and len(problems) == before:
-                    data = {}
-                if data is not None and not isinstance(data, dict):
-                    problems.append(Problem(md_display, "front matter",
-                                            f"expected a mapping of keys, got {type(data).__name__}"))
-                elif isinstance(data, dict):
-                    try:
-                        front = FrontMatter.model_validate(data)
-                    except ValidationError as exc:
-                        problems += validation_problems(exc, FrontMatter, md_display)
-            if not identity and not text.strip():
-                problems.append(Problem(md_display, "", "is empty; expected the agent's identity "
-                                                        "in Markdown"))
-            elif not identity and fenced:
-                problems.append(Problem(md_display, "body", "is empty; expected the agent's "
-                                                            "identity after the front matter"))
+                front = FrontMatter.model_validate(data)
+            except ValidationError as exc:
+                problems += validation_problems(exc, FrontMatter, where)
+    if not parts.body and not text.strip():
+        problems.append(Problem(where, "", "is empty; expected the agent's identity in Markdown"))
+    elif not parts.body:
+        problems.append(Problem(where, "body", "is empty; expected the agent's identity after "
+                                               "the front matter"))
+    return front, parts.body, sha
 
-    # config.yaml
-    config = AgentConfig()
-    cfg_path = folder / CONFIG_YAML
-    cfg_display = f"{display}/{CONFIG_YAML}"
-    if not cfg_path.exists() and not cfg_path.is_symlink():
-        problems.append(Problem(cfg_display, "", "missing; expected a YAML mapping (may be empty)"))
-    else:
-        text = _read_text(cfg_path, cfg_display, MAX_CONFIG_BYTES, problems)
-        if text is not None:
-            before = len(problems)
-            data = load_yaml(text, cfg_display, problems)
-            if data is None and len(problems) == before:
-                data = {}
-            if data is not None and not isinstance(data, dict):
-                problems.append(Problem(cfg_display, "(top level)",
-                                        f"expected a mapping of keys, got {type(data).__name__}"))
-            elif isinstance(data, dict):
-                bad_keys = [k for k in data if not isinstance(k, str)]
-                if bad_keys:
-                    problems.append(Problem(cfg_display, str(bad_keys[0]),
-                                            "keys must be strings"))
-                else:
-                    try:
-                        config = AgentConfig.model_validate(data)
-                    except ValidationError as exc:
-                        problems += validation_problems(exc, AgentConfig, cfg_display)
-                    else:
-                        _check_unique(config, cfg_display, problems)
-                        _check_once(config, cfg_display, problems)
 
-    # .env.example: documented keys, no committed secrets.
-    example: list[envfile.ExampleKey] = []
-    ex_path = folder / ENV_EXAMPLE
-    ex_display = f"{display}/{ENV_EXAMPLE}"
-    if not ex_path.exists() and not ex_path.is_symlink():
-        problems.append(Problem(ex_display, "", "missing; expected every key this agent needs, "
-                                                "documented, with empty values"))
-    else:
-        text = _read_text(ex_path, ex_display, MAX_ENV_BYTES, problems)
-        if text is not None:
-            example, line_problems = envfile.parse_example(text)
-            for line, message in line_problems:
-                problems.append(Problem(ex_display, f"line {line}", message))
-            for key in example:
-                problems += _marker_problems(key, ex_display)
-                if envfile.looks_like_secret(key.value):
-                    problems.append(Problem(ex_display, key.key,
-                                            "looks like a real secret; expected an empty value or "
-                                            "a placeholder such as <your-key> (put real values in "
-                                            ".env, which is not committed)"))
-            documented = {k.key for k in example}
-            if not documented & set(catalog.CREDENTIAL_KEYS):
-                problems.append(Problem(ex_display, catalog.CREDENTIAL_KEYS[0],
-                                        "not documented; every agent needs "
-                                        f"{' or '.join(catalog.CREDENTIAL_KEYS)}"))
-            for name in config.integrations:
-                for key in catalog.INTEGRATIONS[name].keys:
-                    if key not in documented:
-                        problems.append(Problem(ex_display, key,
-                                                f"not documented; integration {name} needs it"))
-            for name in catalog.CHANNELS:
-                if getattr(config.channels, name):
-                    for key in catalog.CHANNELS[name].keys:
-                        if key not in documented:
-                            problems.append(Problem(ex_display, key,
-                                                    f"not documented; channel {name} needs it"))
-            for tool in config.tools:
-                if tool.type == "mcp" and tool.enabled:
-                    for key in sorted(set(tool.env.values()) - documented):
-                        problems.append(Problem(ex_display, key,
-                                                f"not documented; tool {tool.id} needs it"))
+def _read_config(folder: Path, display: str, problems: list[Problem]) -> AgentConfig:
+    """config.yaml, validated; the defaults when it cannot be read (its problems said)."""
+    path, where = folder / CONFIG_YAML, f"{display}/{CONFIG_YAML}"
+    if not _present(path, where, "a YAML mapping (may be empty)", problems):
+        return AgentConfig()
+    text = _read_text(path, where, MAX_CONFIG_BYTES, problems)
+    data = _yaml_mapping(text, where, "", problems) if text is not None else None
+    if data is None:
+        return AgentConfig()
+    try:
+        config = AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(exc, AgentConfig, where)
+        return AgentConfig()
+    _check_unique(config, where, problems)
+    _check_once(config, where, problems)
+    return config
 
-    # memory/
+
+def _read_env_example(folder: Path, display: str, config: AgentConfig,
+                      problems: list[Problem]) -> list[envfile.ExampleKey]:
+    """.env.example: every key documented (those the configuration needs among them), no
+    committed secret, the `# not secret` marker where it may be."""
+    path, where = folder / ENV_EXAMPLE, f"{display}/{ENV_EXAMPLE}"
+    if not _present(path, where, "every key this agent needs, documented, with empty values",
+                    problems):
+        return []
+    text = _read_text(path, where, MAX_ENV_BYTES, problems)
+    if text is None:
+        return []
+    example, line_problems = envfile.parse_example(text)
+    problems += [Problem(where, f"line {line}", message) for line, message in line_problems]
+    for key in example:
+        problems += _marker_problems(key, where)
+        if envfile.looks_like_secret(key.value):
+            problems.append(Problem(where, key.key,
+                                    "looks like a real secret; expected an empty value or a "
+                                    "placeholder such as <your-key> (put real values in .env, "
+                                    "which is not committed)"))
+    documented = {k.key for k in example}
+    if not documented & set(catalog.CREDENTIAL_KEYS):
+        problems.append(Problem(where, catalog.CREDENTIAL_KEYS[0],
+                                "not documented; every agent needs "
+                                f"{' or '.join(catalog.CREDENTIAL_KEYS)}"))
+    for key, why in config_keys(config):
+        if key not in documented:
+            documented.add(key)  # said once, for the first that needs it
+            problems.append(Problem(where, key, f"not documented; {why} needs it"))
+    return example
+
+
+def _check_memory(folder: Path, display: str, problems: list[Problem]) -> None:
     memory = folder / MEMORY
     if not memory.is_dir():
         problems.append(Problem(f"{display}/{MEMORY}", "",
@@ -327,54 +355,43 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                 "into its runtime)" if not memory.exists() else
                                 "is not a directory"))
 
-    # team/: the members, their tools checked against the agent's MCP servers (smbos.team).
-    members = read_team(folder, display, set(mcp_servers(config)), problems)
 
-    # .env: which keys are set (values are read, never kept or shown).
-    env_path = folder / ENV
-    env_keys: frozenset[str] = frozenset()
-    env_display = f"{display}/{ENV}"
-    if env_path.is_dir():
-        problems.append(Problem(env_display, "", "is a directory (left by a bind mount of a "
-                                                 "missing file?); expected a file of KEY=value "
-                                                 "lines: remove it"))
-    elif env_path.exists():
-        env_text = _read_text(env_path, env_display, MAX_ENV_BYTES, problems, raw=True)
-        if env_text is not None:
-            env_keys = frozenset(k for k, v in envfile.parse_env_text(env_text).items()
-                                 if v.strip())
-            for key in envfile.inline_comment_keys(env_text):
-                problems.append(Problem(env_display, key, _INLINE_COMMENT, Severity.WARNING))
-            plain = catalog.PLAIN_KEYS | {k.key for k in example if k.not_secret}
-            for key, why in redact.weak_secrets(envfile.parse_env_text(env_text), plain):
-                problems.append(Problem(env_display, key, why, Severity.WARNING))
+def _read_env(folder: Path, display: str, example: list[envfile.ExampleKey],
+              problems: list[Problem]) -> frozenset[str]:
+    """.env: which keys are set (values are read to check them, never kept or shown)."""
+    path, where = folder / ENV, f"{display}/{ENV}"
+    if path.is_dir():
+        problems.append(Problem(where, "", "is a directory (left by a bind mount of a missing "
+                                           "file?); expected a file of KEY=value lines: remove "
+                                           "it"))
+        return frozenset()
+    if not path.exists():
+        return frozenset()
+    text = _read_text(path, where, MAX_ENV_BYTES, problems, raw=True)
+    if text is None:
+        return frozenset()
+    values = envfile.parse_env_text(text)
+    for key in envfile.inline_comment_keys(text):
+        problems.append(Problem(where, key, _INLINE_COMMENT, Severity.WARNING))
+    plain = catalog.PLAIN_KEYS | {k.key for k in example if k.not_secret}
+    for key, why in redact.weak_secrets(values, plain):
+        problems.append(Problem(where, key, why, Severity.WARNING))
+    return frozenset(k for k, v in values.items() if v.strip())
 
-    if any(p.is_error for p in problems[start:]):
-        return None
 
-    # The container's environment, as the Compose file will set it (the project's name and
-    # state folder are short: the defaults stand in for them), within Linux's limits.
-    probe = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
-                  env_keys, md_sha, team=members)
-    too_large = runenv.problems(runenv.environment(
-        probe, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id), cfg_display)
-    if too_large:
-        problems += too_large
-        return None
-
-    severity = Severity.ERROR if strict_env else Severity.WARNING
-    missing_where = env_display if env_path.exists() else f"{env_display} (missing)"
-    if not env_keys & set(catalog.CREDENTIAL_KEYS):
-        problems.append(Problem(missing_where, catalog.CREDENTIAL_KEYS[0],
-                                f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
-                                severity))
-    loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha,
-                     members)
-    for key, why in probe.required_env_keys():
-        if key not in env_keys:
-            problems.append(Problem(missing_where, key, f"not set; required by {why}", severity))
-    problems += integrations.credential_problems(folder, config, display, severity)
-    return loaded
+def _missing_env_keys(agent: Agent, folder: Path, display: str,
+                      severity: Severity) -> list[Problem]:
+    """A problem for each key `.env` must set and does not (warnings unless strict)."""
+    where = f"{display}/{ENV}" if (folder / ENV).exists() else f"{display}/{ENV} (missing)"
+    found = []
+    if not agent.env_keys & set(catalog.CREDENTIAL_KEYS):
+        found.append(Problem(where, catalog.CREDENTIAL_KEYS[0],
+                             f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
+                             severity))
+    for key, why in agent.required_env_keys():
+        if key not in agent.env_keys:
+            found.append(Problem(where, key, f"not set; required by {why}", severity))
+    return found
 
 
 def _marker_problems(key: envfile.ExampleKey, display: str) -> list[Problem]:

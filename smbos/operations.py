@@ -20,7 +20,7 @@ from typing import Any
 
 from smbos import catalog, envfile, preflight, redact, walk
 from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
-from smbos.agent import Agent
+from smbos.agent import Agent, config_keys
 from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
 from smbos.schema import Skill
 
@@ -120,10 +120,7 @@ def env_keys(agent: Agent) -> list[EnvKey]:
     required = {k for k, _ in agent.required_env_keys()}
     documented = {k.key: k.comment for k in agent.env_example}
     order: list[tuple[str, str]] = [(k, "core") for k in catalog.CORE_ENV_KEYS]
-    for name in agent.channels:
-        order += [(k, f"channel {name}") for k in catalog.CHANNELS[name].keys]
-    for name in agent.config.integrations:
-        order += [(k, f"integration {name}") for k in catalog.INTEGRATIONS[name].keys]
+    order += config_keys(agent.config)
     order += [(k.key, ".env.example") for k in agent.env_example]
     order += [(k, ".env") for k in values]
     seen: set[str] = set()
