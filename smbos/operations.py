@@ -1,44 +1,43 @@
-"""Agent operations shared by the CLI (`smbos env`, `smbos skill`, `smbos memory`) and the web UI.
+"""Agent operations shared by the CLI (`smbos env`, `list`) and the web UI: an agent's summary,
+its runtime's address, and its `.env` settings read and written. The memory folder is
+`smbos.memory`, skills `smbos.skills`; their names are re-exported here for both callers.
 
-Nothing here imports a web framework: the CLI and the UI call the same functions, so the UI has no
-logic of its own. Values read from `.env` leave this module only through `envfile.mask`, except
-those of keys known not to be secret (`is_secret`).
+Nothing here imports a web framework: the CLI and the UI call the same functions. Values read
+from `.env` leave this module only through `envfile.mask`, except those of keys known not to be
+secret (`is_secret`).
 """
 
 from __future__ import annotations
 
-import errno
-import math
 import os
-import re
-import stat
 import time
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
 from typing import Any
 
-from smbos import catalog, envfile, preflight, redact, walk
+from smbos import catalog, envfile, preflight
 from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.agent import Agent, config_keys
-from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
-from smbos.schema import Skill
+from smbos.errors import SmbosError
+from smbos.memory import (  # noqa: F401 - re-exported
+    MEMORY_MAX_BYTES,
+    MEMORY_MAX_FILES,
+    MemoryListing,
+    is_private_memory,
+    list_memory,
+    read_memory,
+)
+from smbos.skills import (  # noqa: F401 - re-exported
+    MESSAGE_MAX_CHARS,
+    SKILL_VALUE_MAX_CHARS,
+    check_message,
+    find_skill,
+    parse_list,
+    parse_table,
+    skill_prompt,
+    skill_result,
+    skill_values,
+)
 
-MEMORY_MAX_BYTES = 512 * 1024
-MEMORY_MAX_FILES = 1000
-# Files in the memory folder that hold secrets (the runtime's MCP configuration): never shown.
-PRIVATE_MEMORY_FILES = frozenset({".mcp.json", ".env"})
-# The entrypoint writes files atomically through `.smbos-tmp.<name>` (older images:
-# `.<name>.smbos-tmp`); such a file may hold the whole MCP configuration, secrets included.
-TEMP_PREFIX, OLD_TEMP_SUFFIX = ".smbos-tmp", ".smbos-tmp"
-
-
-def is_private_memory(name: str) -> bool:
-    """Whether a file of the memory folder is never listed nor shown."""
-    return (name in PRIVATE_MEMORY_FILES or name.startswith(TEMP_PREFIX)
-            or name.endswith(OLD_TEMP_SUFFIX))
-SKILL_VALUE_MAX_CHARS = 20_000
-MESSAGE_MAX_CHARS = 100_000
 
 
 # ------------------------------------------------------------------------------- agents
@@ -256,264 +255,3 @@ def parse_assignments(items: list[str] | tuple[str, ...], option: str = "KEY=VAL
             raise SmbosError(f"{item.split('=')[0][:64]!r}: expected {option}")
         out[key] = value
     return out
-
-
-# -------------------------------------------------------------------------------- memory
-
-
-def _memory_root(agent: Agent) -> Path:
-    root = agent.memory_dir
-    if not root.is_dir():
-        raise NotFound(f"agent {agent.id!r} has no memory folder")
-    return Path(os.path.realpath(root))
-
-
-@dataclass(frozen=True)
-class MemoryListing:
-    """The files of a memory folder, and why the listing is incomplete ("" when it is not)."""
-
-    files: list[dict[str, Any]]
-    stopped: str = ""
-
-
-def _inside(path: str, root: Path) -> bool:
-    return path.startswith(f"{root}{os.sep}")
-
-
-def list_memory(agent: Agent) -> MemoryListing:
-    """The files in the agent's memory folder (relative paths), walked within limits
-    (smbos.walk: the runtime writes this folder), never following a link out of it. A file with
-    other names (a hard link) is listed as not viewable, with the reason."""
-    root = _memory_root(agent)
-    seen = walk.walk(root, skip=is_private_memory)
-    files: list[dict[str, Any]] = []
-    for entry in seen.entries:
-        if entry.kind == walk.LINK:
-            target = os.path.realpath(entry.path)
-            if not _inside(target, root) or any(is_private_memory(p) for p in
-                                                Path(target).relative_to(root).parts):
-                continue
-        elif entry.kind != walk.FILE:
-            continue
-        if len(files) >= MEMORY_MAX_FILES:
-            return MemoryListing(files, f"stopped at limit: more than {MEMORY_MAX_FILES} files")
-        try:
-            info = os.stat(entry.path)
-        except OSError:
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            continue
-        item = {"path": entry.rel, "size": info.st_size, "modified": info.st_mtime,
-                "viewable": info.st_size <= MEMORY_MAX_BYTES}
-        if info.st_nlink > 1:
-            item.update(viewable=False, note=walk.HARD_LINK.format(links=info.st_nlink))
-        files.append(item)
-    return MemoryListing(files, seen.note)
-
-
-def read_memory(agent: Agent, rel: str) -> str:
-    """One memory file as text. Refuses paths outside the memory folder (`..`, absolute paths,
-    links that point out), files with other names (hard links: walk.HARD_LINK), files over
-    MEMORY_MAX_BYTES, and anything that is not UTF-8 text."""
-    root = _memory_root(agent)
-    if not rel or "\0" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
-        raise SmbosError("expected a path inside the memory folder, such as context.md")
-    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise SmbosError("expected a path inside the memory folder ('..' leads out of it)")
-    if not parts:
-        raise SmbosError("expected a file inside the memory folder, such as context.md")
-    shown = walk.short(rel)
-    # realpath, not Path.resolve: a link loop must be "no such file", not a RuntimeError.
-    path = Path(os.path.realpath(root.joinpath(*parts)))
-    if not _inside(str(path), root):
-        raise SmbosError(f"{shown!r} leads out of the memory folder (a link)")
-    if any(is_private_memory(p) for p in (*parts, *path.relative_to(root).parts)):
-        raise Forbidden(f"{shown!r} holds secrets and is never shown")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
-            raise NotFound(f"no memory file {shown!r}") from None
-        raise Forbidden(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}") \
-            from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotFound(f"no memory file {shown!r}")
-        if info.st_nlink > 1:
-            raise Forbidden(f"{shown}: {walk.HARD_LINK.format(links=info.st_nlink)}")
-        if info.st_size > MEMORY_MAX_BYTES:
-            raise TooLarge(f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} "
-                          "bytes shown")
-        data = b""
-        while len(data) <= MEMORY_MAX_BYTES:
-            chunk = os.read(fd, MEMORY_MAX_BYTES + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    if len(data) > MEMORY_MAX_BYTES:
-        raise TooLarge(f"{shown}: more than the {MEMORY_MAX_BYTES} bytes shown")
-    if b"\0" in data:
-        raise NotText(f"{shown}: not a text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotText(f"{shown}: not UTF-8 text") from None
-    # The runtime writes here too (a failed turn logs its input, key included, in logs/).
-    return redact.for_agent(agent)(text)
-
-
-# -------------------------------------------------------------------------------- skills
-
-
-def find_skill(agent: Agent, skill_id: str) -> Skill:
-    for skill in agent.config.skills:
-        if skill.id == skill_id:
-            return skill
-    known = ", ".join(s.id for s in agent.config.skills) or "none"
-    raise NotFound(f"agent {agent.id!r} has no skill {skill_id!r}; its skills: {known}")
-
-
-def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
-    """The operator's values checked against the skill's inputs, defaults filled in.
-    Raises SmbosError naming every bad input."""
-    if not isinstance(given, dict):
-        raise SmbosError("expected an object of input: value")
-    problems: list[str] = []
-    known = {i.id for i in skill.inputs}
-    for key in given:
-        if key not in known:
-            problems.append(f"{str(key)[:40]}: not an input of skill {skill.id} "
-                            f"(inputs: {', '.join(sorted(known)) or 'none'})")
-    values: dict[str, str] = {}
-    for spec in skill.inputs:
-        raw = given.get(spec.id)
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            raw = spec.default
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            if spec.required:
-                problems.append(f"{spec.id}: required ({spec.label})")
-            values[spec.id] = ""
-            continue
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            problems.append(f"{spec.id}: expected text or a number")
-            continue
-        text = str(raw).strip() if spec.type != "textarea" else str(raw)
-        if len(text) > SKILL_VALUE_MAX_CHARS:
-            problems.append(f"{spec.id}: longer than {SKILL_VALUE_MAX_CHARS} characters")
-            continue
-        if spec.type != "textarea" and ("\n" in text or "\r" in text):
-            problems.append(f"{spec.id}: expected a single line")
-            continue
-        if spec.type == "number":
-            try:
-                number = float(text)
-            except ValueError:
-                problems.append(f"{spec.id}: expected a number, got {text[:40]!r}")
-                continue
-            if not math.isfinite(number):
-                problems.append(f"{spec.id}: expected a finite number")
-                continue
-            text = str(int(number)) if number.is_integer() else str(number)
-        elif spec.type == "date":
-            try:
-                text = date.fromisoformat(text).isoformat()
-            except ValueError:
-                problems.append(f"{spec.id}: expected a date YYYY-MM-DD, got {text[:40]!r}")
-                continue
-        elif spec.type == "select":
-            options = [str(o) for o in spec.options or []]
-            if text not in options:
-                problems.append(f"{spec.id}: expected one of {', '.join(options)}, "
-                                f"got {text[:40]!r}")
-                continue
-        values[spec.id] = text
-    if problems:
-        raise SmbosError("; ".join(problems))
-    return values
-
-
-def skill_prompt(skill: Skill, given: dict[str, Any]) -> str:
-    """The prompt the skill sends: `skill.render` of the checked values."""
-    return skill.render(skill_values(skill, given))
-
-
-_BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+(?P<item>.+?)\s*$")
-_TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
-
-
-def parse_list(text: str) -> list[str]:
-    """The Markdown bullet (or numbered) items of a reply; its non-empty lines when it has none."""
-    items = [m.group("item") for m in map(_BULLET_RE.match, text.splitlines()) if m]
-    if items:
-        return items
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _cells(line: str) -> list[str]:
-    line = line.strip()
-    line = line.removeprefix("|")
-    if line.endswith("|") and not line.endswith("\\|"):
-        line = line[:-1]
-    cells, current, escaped = [], "", False
-    for char in line:
-        if escaped:
-            current += char if char == "|" else "\\" + char
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "|":
-            cells.append(current.strip())
-            current = ""
-        else:
-            current += char
-    if escaped:
-        current += "\\"
-    cells.append(current.strip())
-    return cells
-
-
-def parse_table(text: str) -> dict[str, Any] | None:
-    """The first Markdown table of a reply: {"headers": [...], "rows": [[...]]}, or None."""
-    lines = text.splitlines()
-    for index in range(len(lines) - 1):
-        if "|" not in lines[index] or not _TABLE_SEP_RE.match(lines[index + 1]):
-            continue
-        headers = _cells(lines[index])
-        if len(_cells(lines[index + 1])) != len(headers):
-            continue
-        rows = []
-        for line in lines[index + 2:]:
-            if "|" not in line or not line.strip():
-                break
-            cells = _cells(line)
-            cells = (cells + [""] * len(headers))[:len(headers)]
-            rows.append(cells)
-        return {"headers": headers, "rows": rows}
-    return None
-
-
-def skill_result(skill: Skill, text: str) -> dict[str, Any]:
-    """The reply shaped for the skill's display: text, a list of items, or a table."""
-    result: dict[str, Any] = {"display": skill.display, "text": text}
-    if skill.display == "list":
-        result["items"] = parse_list(text)
-    elif skill.display == "table":
-        table = parse_table(text)
-        if table is None:
-            result["display"] = "text"
-            result["note"] = "the reply has no Markdown table; shown as text"
-        else:
-            result.update(table)
-    return result
-
-
-def check_message(message: Any) -> str:
-    if not isinstance(message, str) or not message.strip():
-        raise SmbosError("message is required: a non-empty string")
-    if len(message) > MESSAGE_MAX_CHARS:
-        raise SmbosError(f"message longer than {MESSAGE_MAX_CHARS} characters")
-    return message
