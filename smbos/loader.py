@@ -24,6 +24,7 @@ from smbos.agent import Agent, Fleet, config_keys, mcp_servers
 from smbos.defaults import DEFAULT_PROJECT
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
+from smbos.ids import did_you_mean, id_problem
 from smbos.safeyaml import load_yaml
 from smbos.schema import (
     AGENT_MD,
@@ -33,8 +34,6 @@ from smbos.schema import (
     MEMORY,
     AgentConfig,
     FrontMatter,
-    _did_you_mean,
-    id_problem,
 )
 from smbos.team import TeamMember, read_team
 
@@ -101,8 +100,8 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], path: str)
         if kind == "extra_forbidden":
             key = loc[-1]
             allowed = _fields_at(model, loc[:-1])
-            message = f"unknown key{_did_you_mean(key, allowed)}"
-            if allowed and not _did_you_mean(key, allowed):
+            message = f"unknown key{did_you_mean(key, allowed)}"
+            if allowed and not did_you_mean(key, allowed):
                 message += f"; expected one of: {', '.join(allowed)}"
         elif kind == "missing":
             message = "required"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smbos import ports
+from smbos.ids import id_problem
 from smbos.errors import Problem, SmbosError
 
 if TYPE_CHECKING:  # the CLI lists the templates at start-up; the models and Jinja2 load on use
@@ -58,8 +59,6 @@ def pick_port(fleet: Fleet) -> int:
 def check_new(agents_dir: Path, agent_id: str, template: str) -> Path:
     """The folder `smbos new` would write; raises SmbosError for a bad id or template, or an id
     whose folder exists."""
-    from smbos.schema import id_problem  # the models load on use (module comment above)
-
     reason = id_problem(agent_id)
     if reason:
         raise SmbosError(f"{agents_dir}/{agent_id}: id: {reason}")

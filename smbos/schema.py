@@ -19,8 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smbos import catalog, envfile, integrations
+from smbos.ids import ID_RE, MAX_ID_LENGTH, did_you_mean, id_problem  # noqa: F401 - re-exported
 
-ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$", re.IGNORECASE)
@@ -38,7 +38,6 @@ PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _YAML_TIMESTAMP = next(pattern for tag, pattern in yaml.SafeLoader.yaml_implicit_resolvers["2"]
                        if tag == "tag:yaml.org,2002:timestamp")
 
-MAX_ID_LENGTH = 32
 MIN_INTERVAL_MS = 60_000
 # The runtime computes the next run as `Date.now() + interval` in JavaScript: far beyond a year that
 # loses precision or leaves Date's range; a year is longer than any useful interval (use cron).
@@ -467,7 +466,7 @@ class AgentConfig(_Model):
     def _integrations(cls, value: list[str]) -> list[str]:
         for name in value:
             if name not in catalog.INTEGRATIONS:
-                raise ValueError(f"unknown integration {name!r}{_did_you_mean(name, catalog.INTEGRATIONS)}"
+                raise ValueError(f"unknown integration {name!r}{did_you_mean(name, catalog.INTEGRATIONS)}"
                                  f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
         if len(set(value)) != len(value):
             raise ValueError("an integration is listed twice")
@@ -483,27 +482,3 @@ class FrontMatter(_Model):
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return _single_line(value)
-
-
-
-# --------------------------------------------------------------------------- ids
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def id_problem(agent_id: str) -> str | None:
-    """Why `agent_id` is not a valid agent id, or None."""
-    if not agent_id:
-        return "empty; expected lowercase letters, digits and '-'"
-    if len(agent_id) > MAX_ID_LENGTH:
-        return f"{len(agent_id)} characters long; expected at most {MAX_ID_LENGTH}"
-    if "nanoclaw" in agent_id:
-        return ("contains 'nanoclaw': its container name would contain 'nanoclaw-', and NanoClaw "
-                "stops every container whose name does")
-    if not ID_RE.match(agent_id):
-        return (f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit")
-    return None
