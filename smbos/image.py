@@ -1,7 +1,11 @@
 """The two images a fleet runs on, built once for the whole fleet.
 
 - The runtime image (`smbos/nanoclaw:local`): NanoClaw plus SMBOS's entrypoint, relay and
-  container CLI, from `Dockerfile.nanoclaw` with the repository root as build context.
+  container CLI, from `Dockerfile.nanoclaw`. Its build context is staged by every build in the
+  project's `build/context/`, from this package's `image/` folder (the Dockerfile, its
+  `.dockerignore`, the image's program files), so an installed `smbos` builds from any folder;
+  the context is laid out as the SMBOS repository root, so the one Dockerfile builds from either
+  (docs/decisions/018-installable-build-context.md).
 - The per-turn agent image: NanoClaw's own `container/` image (its Dockerfile, built with the
   Docker engine), tagged from the source as `smbos/nanoclaw-agent:<hash>`, never the global
   `nanoclaw-agent:latest` that another checkout on the same engine may own. The runtime image
@@ -32,8 +36,18 @@ from smbos.interface import (  # noqa: F401 - re-exported
 )
 
 DOCKERFILE = "Dockerfile.nanoclaw"
-CA_FILE = Path("build") / "smbos-ca.crt"
+# The image's files as this package carries them: the Dockerfile and its `.dockerignore` are the
+# repository root's (`image/Dockerfile.nanoclaw` and `image/dockerignore` link to them; a wheel
+# holds their contents), beside the program files the Dockerfile copies into the image.
+PACKAGE_IMAGE = Path(__file__).parent / "image"
+PACKAGE_DOCKERIGNORE = "dockerignore"
+# Under the project folder: the runtime image's build context, and the per-turn agent image's.
+CONTEXT = Path("build") / "context"
 AGENT_CONTEXT = Path("build") / "nanoclaw-agent"
+# Inside the runtime image's context, as in the repository root: the program files, the extra CA
+# (the staged source is at `source.STAGE_DIR`).
+IMAGE_FILES = Path("smbos") / "image"
+CA_FILE = Path("build") / "smbos-ca.crt"
 AGENT_REPO = "smbos/nanoclaw-agent"
 CA_IN_IMAGE = "/etc/smbos/ca/smbos-ca.crt"
 
@@ -50,7 +64,7 @@ class BuildFailed(CheckFailed):
 
 @dataclass(frozen=True)
 class BuildSpec:
-    context: Path
+    project_dir: Path  # every file a build makes goes under its build/
     tag: str
     source: source_mod.Source = field(default_factory=source_mod.Source.default)
     build_args: dict[str, str] = field(default_factory=dict)
@@ -61,6 +75,11 @@ class BuildSpec:
     # Pinned npm packages of the fleet's MCP servers, installed in the agent image (one layer).
     mcp_packages: tuple[str, ...] = ()
 
+    @property
+    def context(self) -> Path:
+        """The runtime image's build context (laid out as the SMBOS repository root)."""
+        return self.project_dir / CONTEXT
+
 
 @dataclass
 class BuildResult:
@@ -69,15 +88,6 @@ class BuildResult:
     agent_tag: str
     source: str
     patches: patches_mod.Outcome
-
-
-def find_context(start: Path) -> Path:
-    """The folder holding `Dockerfile.nanoclaw`: `start` or one of its parents."""
-    for folder in [start.resolve(), *start.resolve().parents]:
-        if (folder / DOCKERFILE).is_file():
-            return folder
-    raise SmbosError(f"{DOCKERFILE} not found in {start} or its parents; run from the SMBOS "
-                     "checkout or give --context")
 
 
 def image_exists(client, tag: str) -> bool:
@@ -130,8 +140,23 @@ def missing_agent_images(client, agents, default_image: str) -> list[tuple[str, 
     return missing
 
 
+def _stage_files(spec: BuildSpec) -> None:
+    """The Dockerfile, its .dockerignore and the image's program files, fresh from this package
+    (a link followed: an editable install's Dockerfile is the repository root's)."""
+    context = spec.context
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PACKAGE_IMAGE / DOCKERFILE, context / DOCKERFILE)
+    shutil.copyfile(PACKAGE_IMAGE / PACKAGE_DOCKERIGNORE, context / ".dockerignore")
+    files = context / IMAGE_FILES
+    if files.parent.exists():
+        shutil.rmtree(files.parent)
+    shutil.copytree(PACKAGE_IMAGE, files,
+                    ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+
+
 def _stage_ca(spec: BuildSpec) -> None:
-    """build/smbos-ca.crt: the extra CA, or absent (the Dockerfile copies it when present)."""
+    """build/smbos-ca.crt in the context: the extra CA, or absent (the Dockerfile copies it
+    when present)."""
     target = spec.context / CA_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
@@ -157,8 +182,8 @@ def _stage_agent_context(spec: BuildSpec, src: Path) -> Path:
     container = src / "container"
     if not (container / "Dockerfile").is_file():
         raise CheckFailed(f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
-                         "agent image); build with --no-agent-image and set runtime.agent_image")
-    target = spec.context / AGENT_CONTEXT
+                          "agent image); build with --no-agent-image and set runtime.agent_image")
+    target = spec.project_dir / AGENT_CONTEXT
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(container, target, symlinks=True,
@@ -250,10 +275,12 @@ def prepare(spec: BuildSpec, on_phase: Callable[[str], None] = lambda _p: None) 
     """Stage the source and apply the patches: everything that needs no engine, so a source
     SMBOS cannot serve is refused before any image is built."""
     on_phase(f"fetching NanoClaw from {spec.source.describe()}")
-    src, identity = source_mod.stage(spec.source, spec.context)
+    src, identity = source_mod.stage(spec.source, spec.project_dir,
+                                     spec.context / source_mod.STAGE_DIR)
     outcome = patches_mod.apply(src) if spec.patches else patches_mod.Outcome(
         skipped={p.id: "--no-patches" for p in patches_mod.bundled()})
     _stage_ca(spec)
+    _stage_files(spec)
     return Staged(spec, src, identity, outcome)
 
 

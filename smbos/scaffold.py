@@ -1,4 +1,5 @@
-"""`smbos new`: a new agent folder from a built-in template."""
+"""`smbos new` and `smbos init`: a new agent folder, or a new fleet repository, from built-in
+templates (package data: `scaffolds/<template>/`, and `scaffolds/_fleet/` for a repository)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smbos import ports
+from smbos import files, ports
+from smbos.errors import CheckFailed, Problem, SmbosError
 from smbos.ids import id_problem
-from smbos.errors import Problem, SmbosError
+from smbos.project import Project
 
 if TYPE_CHECKING:  # the CLI lists the templates at start-up; the models and Jinja2 load on use
     from smbos.agent import Fleet
-    from smbos.project import Project
 
 # Template file name -> path in the agent folder.
 FILES = {
@@ -32,6 +33,10 @@ PORTS = range(3101, 3200)
 
 
 SCAFFOLDS = Path(__file__).parent / "scaffolds"  # package data, installed as files
+# `smbos init`: the files of a fleet repository beside agents/, and its example agent.
+FLEET = SCAFFOLDS / "_fleet"
+FLEET_FILES = {"gitignore": ".gitignore", "README.md": "README.md"}
+EXAMPLE = ("assistant", "basic", "Assistant", "A general assistant: the example agent")
 
 
 def templates() -> list[str]:
@@ -121,3 +126,53 @@ def new_agent(project: Project, agent_id: str, template: str, name: str, descrip
         if any(p.is_error for p in mine):
             shutil.rmtree(folder, ignore_errors=True)
     return folder, port, mine, after
+
+
+def init_fleet(root: Path, force: bool = False) -> list[str]:
+    """`smbos init`: a fleet repository in `root` (made if missing): `agents/` with the example
+    agent, a `.gitignore` of what SMBOS and the runtime write (added to an existing one, line by
+    line) and a README (kept when there is one). A non-empty `agents/` is an existing fleet:
+    refused unless `force`, and then only what is missing is added; no file is ever replaced.
+    Returns one line per thing done."""
+    agents = root / "agents"
+    for path in (root, agents):
+        if path.exists() and not path.is_dir():
+            raise SmbosError(f"{path}: not a folder")
+    if agents.is_dir() and any(agents.iterdir()) and not force:
+        raise SmbosError(f"{agents}: already holds a fleet; `smbos init --force` adds only what "
+                         "is missing and never replaces a file")
+    agents.mkdir(parents=True, exist_ok=True)
+    done = []
+    agent_id, template, name, description = EXAMPLE
+    if (agents / agent_id).exists() or (agents / agent_id).is_symlink():
+        done.append(f"kept {agents / agent_id}/")
+    else:
+        folder, port, problems, _ = new_agent(Project.from_options(agents), agent_id, template,
+                                              name, description, None)
+        if problems:  # the bundled template does not validate here: nothing was created
+            raise CheckFailed(f"{folder}: the example agent does not validate: {problems[0]}")
+        done.append(f"created {folder}/ from template {template!r} on port {port}")
+    for source, name in FLEET_FILES.items():
+        done.append(_add_file(root / name, (FLEET / source).read_text(encoding="utf-8")))
+    return done
+
+
+def _add_file(target: Path, text: str) -> str:
+    """Write `target`; a `.gitignore` that exists gets the lines it lacks, any other file that
+    exists is kept."""
+    if not target.exists():
+        files.replace(target, text.encode("utf-8"))
+        return f"wrote {target}"
+    if target.name != ".gitignore":
+        return f"kept {target}"
+    have = target.read_text(encoding="utf-8")
+    lines = set(have.splitlines())
+    missing = [line for line in text.splitlines()
+               if line and not line.startswith("#") and line not in lines]
+    if not missing:
+        return f"kept {target} (it ignores what SMBOS writes)"
+    text = (have + ("" if have.endswith("\n") or not have else "\n")
+            + "# SMBOS: what it and the runtime write (smbos init)\n"
+            + "".join(f"{line}\n" for line in missing))
+    files.replace(target, text.encode("utf-8"))
+    return f"added {len(missing)} line(s) to {target}"

@@ -1,11 +1,11 @@
 """Where NanoClaw comes from, and whether SMBOS can serve it.
 
 A source is a git URL at a ref (with the sub-folder that holds NanoClaw), a local folder, or a
-tarball. `stage()` puts a plain copy of it in the build context (`build/nanoclaw-src/`), where the
-runtime patches are applied and from which both images are built; `inspect()` reads what the copy
-is (which container CLI it calls, which web API routes it serves) and refuses, in one line, a
-source SMBOS cannot run: one without `package-lock.json` (upstream v2 is pnpm-only) or without
-the web API (upstream v1 and v2 have none).
+tarball. `stage()` puts a plain copy of it in the runtime image's build context (`smbos.image`),
+where the runtime patches are applied and from which both images are built; `inspect()` reads
+what the copy is (which container CLI it calls, which web API routes it serves) and refuses, in
+one line, a source SMBOS cannot run: one without `package-lock.json` (upstream v2 is pnpm-only)
+or without the web API (upstream v1 and v2 have none).
 
 The default is the SMBOS fork of NanoClaw at a pinned commit: the newest one the real-runtime
 tests pass on.
@@ -144,10 +144,10 @@ def _run(args: list[str], cwd: Path | None = None, what: str = "") -> str:
     return proc.stdout.strip()
 
 
-def _fetch_git(source: Source, context: Path) -> tuple[Path, str]:
+def _fetch_git(source: Source, work: Path) -> tuple[Path, str]:
     """A clone of the git source at its ref, kept in build/nanoclaw-git/ between builds."""
     key = hashlib.sha256(source.location.encode()).hexdigest()[:12]
-    repo = context / GIT_CACHE / key
+    repo = work / GIT_CACHE / key
     what = f"git: fetching {source.location} at {source.ref}"
     if not (repo / ".git").is_dir():
         repo.mkdir(parents=True, exist_ok=True)
@@ -166,11 +166,11 @@ def _fetch_git(source: Source, context: Path) -> tuple[Path, str]:
     return repo, commit
 
 
-def _unpack(source: Source, context: Path) -> Path:
+def _unpack(source: Source, work: Path) -> Path:
     archive = Path(source.location).expanduser()
     if not archive.is_file():
         raise SmbosError(f"--source {source.location}: no such file")
-    target = context / UNPACK_DIR
+    target = work / UNPACK_DIR
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -197,21 +197,22 @@ def _root_of(folder: Path, subdir: str, what: str) -> Path:
     return folder
 
 
-def stage(source: Source, context: Path) -> tuple[Path, str]:
-    """Copy the source into `context/build/nanoclaw-src`; return that folder and an identity
-    (the git commit, or a hash of the files for a folder or tarball)."""
+def stage(source: Source, work: Path, into: Path | None = None) -> tuple[Path, str]:
+    """Copy the source into `into` (default `work/build/nanoclaw-src`), fetching or unpacking it
+    under `work/build/` first; return that folder and an identity (the git commit, or a hash of
+    the files for a folder or tarball)."""
     commit = ""
     if source.kind == "git":
-        folder, commit = _fetch_git(source, context)
+        folder, commit = _fetch_git(source, work)
     elif source.kind == "tarball":
-        folder = _unpack(source, context)
+        folder = _unpack(source, work)
     else:
         folder = Path(source.location).expanduser()
         if not folder.is_dir():
             raise SmbosError(f"--source {source.location}: no such folder")
     root = _root_of(folder.resolve(), source.subdir, source.describe())
     inspect(root, source.describe())
-    target = context / STAGE_DIR
+    target = into or work / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(root, target, symlinks=True,

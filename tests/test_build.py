@@ -7,6 +7,7 @@ there (always in CI), so a patch that stops applying fails here first.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import tarfile
@@ -198,9 +199,9 @@ def test_the_extra_ca_reaches_every_stage_of_the_agent_image(tmp_path):
         "FROM node:22-slim AS one\nRUN npm install -g x\nFROM one\nRUN true\n")
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-    spec = image.BuildSpec(context=tmp_path / "ctx", tag="t", ca_cert=ca)
+    spec = image.BuildSpec(project_dir=tmp_path / "ctx", tag="t", ca_cert=ca)
     image._stage_ca(spec)
-    assert (tmp_path / "ctx" / "build" / "smbos-ca.crt").read_text() == ca.read_text()
+    assert (spec.context / "build" / "smbos-ca.crt").read_text() == ca.read_text()
     context = image._stage_agent_context(spec, src)
     lines = (context / "Dockerfile").read_text().splitlines()
     assert lines == ["FROM node:22-slim AS one",
@@ -222,7 +223,7 @@ def test_a_ca_file_that_is_not_pem_is_refused(tmp_path):
     bad = tmp_path / "ca.txt"
     bad.write_text("not a certificate\n")
     with pytest.raises(SmbosError, match="not a PEM certificate file"):
-        image._stage_ca(image.BuildSpec(context=tmp_path, tag="t", ca_cert=bad))
+        image._stage_ca(image.BuildSpec(project_dir=tmp_path, tag="t", ca_cert=bad))
 
 
 def test_build_refuses_an_unusable_source_before_asking_the_engine(tmp_path, monkeypatch):
@@ -238,6 +239,80 @@ def test_build_refuses_an_unusable_source_before_asking_the_engine(tmp_path, mon
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("error: ") and "pnpm-only" in lines[-1]
+
+
+def _copied_sources(dockerfile: str) -> list[str]:
+    """What each COPY of the Dockerfile takes from the build context (ARG defaults filled in;
+    stage-to-stage copies left out), as glob patterns."""
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    sources = []
+    for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.MULTILINE):
+        for word in line.split()[:-1]:
+            sources.append(re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], word)
+                           .rstrip("/"))
+    return sources
+
+
+def test_an_installed_smbos_stages_the_whole_build_context_in_the_project(tmp_path):
+    """No checkout needed: the runtime image's build context is staged in the project's
+    build/context/ from the package, and what the engine is sent of it (the .dockerignore
+    applied, as docker-py applies it) holds every file the Dockerfile copies, and nothing of the
+    source's secrets."""
+    from docker.utils.build import exclude_paths
+
+    project = tmp_path / "fleet"
+    (project / "agents").mkdir(parents=True)
+    assert not any((folder / "Dockerfile.nanoclaw").exists() for folder in project.parents)
+    src = tmp_path / "standin"
+    shutil.copytree(ROOT / "tests" / "standin", src)
+    (src / ".env.local").write_text("ANTHROPIC_API_KEY=sk-ant-never-sent\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    spec = image.BuildSpec(project_dir=project, tag="t", source=source.Source.local(src),
+                           ca_cert=ca, agent_image=False)
+    image.prepare(spec)
+    context = project / "build" / "context"
+    assert spec.context == context
+    dockerfile = (context / "Dockerfile.nanoclaw").read_text()
+    assert dockerfile == (ROOT / "Dockerfile.nanoclaw").read_text()
+    assert (context / ".dockerignore").read_text() == (ROOT / ".dockerignore").read_text()
+    sent = exclude_paths(str(context), (context / ".dockerignore").read_text().splitlines(),
+                         "Dockerfile.nanoclaw")
+    for pattern in _copied_sources(dockerfile):
+        found = [p.relative_to(context).as_posix() for p in context.glob(pattern)]
+        assert found and set(found) <= sent, (pattern, found)
+    for name in ("entrypoint.mjs", "healthcheck.mjs", "container"):
+        assert (context / "smbos" / "image" / name).read_bytes() == \
+            (ROOT / "smbos" / "image" / name).read_bytes()
+    assert "build/nanoclaw-src/package.json" in sent
+    assert "build/smbos-ca.crt" in sent
+    assert not [path for path in sent if ".env" in path], sent
+
+
+def test_smbos_build_works_from_a_project_outside_any_checkout(tmp_path, monkeypatch):
+    """`smbos build` in a fleet folder of its own stages the context there and then asks the
+    engine (none answers here: exit 3); it once stopped at "Dockerfile.nanoclaw not found"."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    project = tmp_path / "fleet"
+    write_agent(project / "agents", "solo")
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(cli, ["build", "--source", str(ROOT / "tests" / "standin"),
+                                      "--no-agent-image"])
+    assert result.exit_code == 3, result.output
+    assert (project / "build" / "context" / "build" / "nanoclaw-src" / "package.json").is_file()
+    assert (project / "build" / "context" / "Dockerfile.nanoclaw").is_file()
+
+
+def test_the_standin_names_the_routes_it_serves_as_nanoclaw_does():
+    """`smbos build --source tests/standin` recognises the stand-in by src/http-server.ts, as it
+    recognises NanoClaw; the routes it names there are the ones src/index.js serves."""
+    standin = ROOT / "tests" / "standin" / "src"
+    named = set(re.findall(r"\['(GET|POST)', '(/api/[a-z]+)'\]",
+                           (standin / "http-server.ts").read_text()))
+    served = set(re.findall(r"req\.method === '(GET|POST)' && [a-z.]+ === '(/api/[a-z]+)'",
+                            (standin / "index.js").read_text()))
+    assert named == served and len(served) == 5
+    assert source.inspect(ROOT / "tests" / "standin").web_api
 
 
 # ------------------------------------------------------------------------------- chat limits

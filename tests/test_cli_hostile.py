@@ -208,7 +208,6 @@ def test_build_progress_on_a_terminal_is_text(project: Path, fake_fleet, monkeyp
                                  patches.Outcome())
 
     monkeypatch.setattr("smbos.cli.fleet.make_console", terminal)
-    monkeypatch.setattr(image, "find_context", lambda start: start)
     monkeypatch.setattr(image, "prepare", lambda spec, on_phase: type("Staged", (), {
         "spec": spec})())
     monkeypatch.setattr(image, "build", build)

@@ -219,11 +219,11 @@ def test_the_agent_image_gets_one_layer_of_servers_and_a_failure_names_the_packa
     src = tmp_path / "src"
     (src / "container").mkdir(parents=True)
     (src / "container" / "Dockerfile").write_text(dockerfile)
-    spec = image.BuildSpec(context=tmp_path, tag="t", mcp_packages=("c@2.0.0",))
+    spec = image.BuildSpec(project_dir=tmp_path, tag="t", mcp_packages=("c@2.0.0",))
     staged = image._stage_agent_context(spec, src)
     assert (staged / "Dockerfile").read_text() == dockerfile + image.mcp_layer(dockerfile,
                                                                                 ("c@2.0.0",))
-    plain = image._stage_agent_context(image.BuildSpec(context=tmp_path, tag="t"), src)
+    plain = image._stage_agent_context(image.BuildSpec(project_dir=tmp_path, tag="t"), src)
     assert (plain / "Dockerfile").read_text() == dockerfile
 
 
@@ -379,7 +379,7 @@ def test_a_server_that_cannot_be_installed_fails_the_build_naming_it(tmp_path, d
     (src / "container").mkdir(parents=True)
     (src / "container" / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nUSER nobody\n")
     missing = f"@smbos-test/no-such-server-{os.getpid()}@1.0.0"
-    spec = image.BuildSpec(context=tmp_path, tag="smbos-test/never-built:x",
+    spec = image.BuildSpec(project_dir=tmp_path, tag="smbos-test/never-built:x",
                            source=source.Source.local(src), ca_cert=Path(CA_BUNDLE),
                            mcp_packages=(missing,))
     image._stage_ca(spec)

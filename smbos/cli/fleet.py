@@ -90,7 +90,7 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
         where = source_mod.Source.git(git_url or source_mod.DEFAULT_GIT, ref, subdir)
     else:
         where = source_mod.Source.default()
-    spec = image.BuildSpec(context=image.find_context(project.project_dir),
+    spec = image.BuildSpec(project_dir=project.project_dir,
                            tag=tag or project.image, source=where,
                            build_args=parse_assignments(build_args, "--build-arg KEY=VALUE"),
                            ca_cert=ca_cert, patches=not no_patches, agent_image=agent_image,

@@ -1,8 +1,9 @@
-"""Commands on the agent folders alone: validate, list, generate, new."""
+"""Commands on the agent folders alone: init, validate, list, generate, new."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,6 +22,25 @@ from smbos.cli.base import (
 )
 from smbos.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_OK
 from smbos.project import Project
+
+
+@cli.command()
+@click.argument("folder", metavar="[DIR]", default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Add to an existing fleet what it lacks (never replacing a file).")
+def init(folder: Path, force: bool) -> None:
+    """Start a fleet repository in DIR (default: here): agents/ with an example agent, a
+    .gitignore for .env files, state/, credentials and build/, and a short README.
+
+    Refuses a folder whose agents/ is not empty unless --force. Every command then works from
+    DIR.
+    """
+    for line in scaffold.init_fleet(folder, force=force):
+        out(line)
+    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder}, "
+    out(f"next: {where}fill agents/{scaffold.EXAMPLE[0]}/.env (see .env.example), then "
+        "`smbos up`")
 
 
 @cli.command()
