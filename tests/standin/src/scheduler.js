@@ -159,9 +159,10 @@ export class Scheduler {
     const finished = new Date();
     // The task may have been cancelled while it ran.
     if (!this.store.task(task.id)) return;
+    // As NanoClaw: `run_at` is when the run ended; `last_result` at most 200 characters.
     this.store.addRunLog({
       task_id: task.id,
-      run_at: new Date(started).toISOString(),
+      run_at: finished.toISOString(),
       duration_ms: finished.getTime() - started,
       status: result.ok ? 'success' : 'error',
       result: result.ok ? result.text : null,
@@ -177,7 +178,7 @@ export class Scheduler {
     }
     const changes = {
       last_run: finished.toISOString(),
-      last_result: result.ok ? result.text : `Error: ${result.error}`,
+      last_result: result.ok ? (result.text ? result.text.slice(0, 200) : 'Completed') : `Error: ${result.error}`,
       next_run: nextRun,
     };
     if (task.schedule_type === 'once') changes.status = 'completed';
