@@ -1,4 +1,4 @@
-"""The chat reply's event stream (`POST /api/chat`, runtime contract, section 1.5): server-sent
+"""The chat reply's event stream (`POST /api/chat`, docs/runtime-api.md, section 1.5): server-sent
 events parsed incrementally, whatever the chunking, into `typing`, `message`, `error` and `done`.
 
 Transport-free: both runtime clients and the UI's relay feed it bytes as they arrive.

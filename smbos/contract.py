@@ -1,5 +1,8 @@
 """The runtime contract without a transport.
 
+The contract itself is docs/runtime-api.md (section 1: the routes; section 4: runtimes that serve
+part of them).
+
 What every client of an agent's NanoClaw API shares: the routes, time budgets, the classified
 `RuntimeProblem`, status and JSON checks, what a health answer means (`Probe`) and which routes a
 runtime serves (`Capabilities`). `smbos.runtime` builds its httpx clients on these (and

@@ -1,8 +1,9 @@
-"""The client for one agent's NanoClaw web API (runtime contract, section 1).
+"""The client for one agent's NanoClaw web API (docs/runtime-api.md, section 1).
 
 `RuntimeClient` (blocking, on `httpx.Client`) and `AsyncRuntimeClient` (on `httpx.AsyncClient`)
 have the same surface: one typed method per route, `probe()` for the status table, and
-`probe_capabilities()` for runtimes that serve only part of the API (contract, section 4).
+`probe_capabilities()` for runtimes that serve only part of the API (docs/runtime-api.md,
+section 4).
 
 Everything that does not do I/O lives in plain functions shared by both clients: checking the
 status code, decoding JSON, validating shapes, classifying transport failures, and parsing the
@@ -12,8 +13,9 @@ table's own probe shares (budgets, problems, what a health answer means) is `smb
 Every failure is a `RuntimeProblem` with a `kind` (`ProblemKind`) and a one-line message that
 never quotes more than about 100 characters of a response body.
 
-Caveat from the contract: on internal failure the runtime's GET routes answer 200 with empty
-lists, so an empty `TasksPage` or message list does not prove the runtime is healthy.
+Caveat from the contract (docs/runtime-api.md, section 1.1): on internal failure the runtime's
+GET routes answer 200 with empty lists, so an empty `TasksPage` or message list does not prove
+the runtime is healthy.
 """
 
 from __future__ import annotations

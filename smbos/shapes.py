@@ -1,4 +1,4 @@
-"""The shapes of the runtime's JSON answers (runtime contract, section 1), as pydantic models.
+"""The shapes of the runtime's JSON answers (docs/runtime-api.md, section 1), as pydantic models.
 
 `validate_shape` turns a wrong answer into one `bad_shape` problem naming the first wrong field;
 the contract's field names are kept as aliases (`dbExists`), ids are compared as text (SQLite may

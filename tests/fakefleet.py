@@ -2,21 +2,17 @@
 answering in this process, for `create_app(..., transport=fleet.transport(),
 docker_client=fleet.docker)`.
 
-Only the part of each that SMBOS uses is there: the containers of a project by label, inspect
-data, start/stop/logs (docker), and health, state, tasks, messages and chat (NanoClaw's HTTP
-API, as docs/container-interface.md describes it). A runtime answers only while its container
-runs, as a published port does; task actions are taken from the IPC folder on the next
-`GET /api/tasks`, as NanoClaw's watcher takes them.
+Only the part of the engine that SMBOS uses is there: the containers of a project by label,
+inspect data, start/stop/logs. Each runtime is a `FakeRuntime` (tests/fakeruntime.py: NanoClaw's
+web API and IPC as docs/runtime-api.md describes them, held to the contract suite in
+tests/contract/); it answers only while its container runs, as a published port does.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
-import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 
@@ -25,19 +21,14 @@ from smbos.agent import Agent
 from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT
 from smbos.interface import RELAY_PORT_KEY as RELAY_PORT
 from smbos.project import Project
-from smbos.schedules import ACTIONS
+
+from .fakeruntime import FakeRuntime
+
+__all__ = ["FakeContainer", "FakeDocker", "FakeFleet", "FakeRuntime"]
 
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
-
-
-def _answer(status: int, data, content_type: str = "application/json") -> httpx.Response:
-    """An answer read as it is relayed (a stream, as from a socket), not loaded before."""
-    body = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return httpx.Response(status, headers={"Content-Type": content_type,
-                                           "Content-Length": str(len(body))},
-                          stream=httpx.ByteStream(body))
 
 
 @dataclass
@@ -142,84 +133,6 @@ class FakeDocker:
 
     def of(self, agent_id: str) -> FakeContainer | None:
         return next((c for c in self.all.values() if c.agent_id == agent_id), None)
-
-
-@dataclass
-class FakeRuntime:
-    """One agent's NanoClaw API. Replies echo the message (`echo=<quoted> assistant=<name>`);
-    `reply` replaces that text (e.g. to echo a secret); a list of texts is sent as that many
-    `message` events (as the runtime does for a turn that answers several times)."""
-
-    agent: Agent
-    instance_dir: Path
-    tasks: list[dict] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path and query)
-    reply: str | list[str] | None = None
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        self.requests.append((request.method, request.url.raw_path.decode()))
-        if request.method == "GET" and path == "/api/health":
-            return _answer(200, {"status": "ok"})
-        if request.method == "GET" and path == "/api/state":
-            return _answer(200, {
-                "dbExists": True, "sessions": 1, "groups": [],
-                "taskStats": {"total": len(self.tasks), "active": 0, "paused": 0,
-                              "completed": 0}})
-        if request.method == "GET" and path == "/api/tasks" and not request.url.query:
-            self._take_ipc()
-            return _answer(200, {"tasks": self.tasks, "runLogs": []})
-        if request.method == "GET" and path == "/api/messages":
-            limit = int(request.url.params.get("limit", "50"))
-            return _answer(200, {"messages": self.messages[-limit:]})
-        if request.method == "POST" and path == "/api/chat":
-            return self._chat(request)
-        return _answer(404, {"error": "not found"})
-
-    def _chat(self, request: httpx.Request) -> httpx.Response:
-        message = (json.loads(request.content or b"{}") or {}).get("message")
-        if not isinstance(message, str) or not message.strip():
-            return _answer(400, {"error": "message is required"})
-        text = self.reply if self.reply is not None else (
-            f"echo={urllib.parse.quote(message)} "
-            f"assistant={urllib.parse.quote(self.agent.assistant_name)}")
-        texts = text if isinstance(text, list) else [text]
-        for sender, content in (("web:operator", message), *(("bot", t) for t in texts)):
-            self.messages.append({"id": len(self.messages) + 1, "sender": sender,
-                                  "sender_name": None, "content": content,
-                                  "timestamp": "2026-01-01T00:00:00Z",
-                                  "is_from_me": sender == "bot",
-                                  "is_bot_message": sender == "bot"})
-        body = (b"event: typing\ndata: {}\n\n"
-                + b"".join(f"event: message\ndata: {json.dumps({'text': t})}\n\n".encode()
-                           for t in texts)
-                + b"event: done\ndata: {}\n\n")
-        return _answer(200, body, "text/event-stream")
-
-    def add_task(self, task_id: str, prompt: str = "daily check", **fields) -> dict:
-        task = {"id": task_id, "group_folder": "web-chat", "chat_jid": "web:operator",
-                "prompt": prompt, "schedule_type": "cron", "schedule_value": "0 9 * * *",
-                "next_run": "2026-01-02T09:00:00Z", "last_run": None, "last_result": None,
-                "status": "active", "created_at": "2026-01-01T00:00:00Z",
-                "context_mode": "group", **fields}
-        self.tasks.append(task)
-        (self.instance_dir / "data" / "ipc" / task["group_folder"] / "tasks").mkdir(
-            parents=True, exist_ok=True)
-        return task
-
-    def _take_ipc(self) -> None:
-        """What NanoClaw's IPC watcher does with the task files SMBOS writes."""
-        kinds = {kind: action for action, kind in ACTIONS.items()}
-        for file in sorted((self.instance_dir / "data" / "ipc").glob("*/tasks/*.json")):
-            order = json.loads(file.read_text())
-            file.unlink()
-            action = kinds[order["type"]]
-            if action == "cancel":
-                self.tasks = [t for t in self.tasks if t["id"] != order["taskId"]]
-            for task in self.tasks:
-                if task["id"] == order["taskId"]:
-                    task["status"] = "paused" if action == "pause" else "active"
 
 
 class FakeFleet:

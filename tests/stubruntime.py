@@ -27,8 +27,13 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# What NanoClaw answers to a path it does not serve (tests/fixtures/runtime/fork-answers.json).
+NOT_FOUND = Answer(b"", None, status=404)
+
+
 class StubRuntime:
-    """`routes`: path (without the query string) -> Answer; anything else is 404 JSON."""
+    """`routes`: path (without the query string) -> Answer; anything else is NanoClaw's own
+    404 (no body, no Content-Type: docs/runtime-api.md, section 1.1)."""
 
     def __init__(self, routes: dict[str, Answer] | None = None):
         self.routes = dict(routes or {})
@@ -40,8 +45,7 @@ class StubRuntime:
                ) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) for a request to `target` (path and query), recorded."""
         self.requests.append((method, target, headers))
-        answer = self.routes.get(target.split("?", 1)[0],
-                                 Answer(b'{"error": "no such route"}', status=404))
+        answer = self.routes.get(target.split("?", 1)[0], NOT_FOUND)
         body = answer.body.encode() if isinstance(answer.body, str) else answer.body
         out = [("Content-Type", answer.content_type)] if answer.content_type is not None else []
         out += list(answer.headers.items())

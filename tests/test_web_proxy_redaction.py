@@ -40,16 +40,16 @@ class Runtime:
     """Answers set per path: (content type, body, status)."""
 
     def __init__(self, chunk: int = 7):
-        self.routes: dict[str, tuple[str, bytes, int]] = {}
+        self.routes: dict[str, tuple[str | None, bytes, int]] = {}
         self.chunk = chunk
 
     def transport(self) -> httpx.MockTransport:
         def handle(request: httpx.Request) -> httpx.Response:
             if request.url.port != PORT:
                 raise httpx.ConnectError("refused", request=request)
-            kind, body, status = self.routes.get(
-                request.url.path, ("application/json", b'{"error": "no such route"}', 404))
-            return httpx.Response(status, headers={"Content-Type": kind},
+            # Anything else: NanoClaw's 404, no body and no Content-Type.
+            kind, body, status = self.routes.get(request.url.path, (None, b"", 404))
+            return httpx.Response(status, headers={"Content-Type": kind} if kind else {},
                                   stream=Chunked(body, self.chunk))
 
         return httpx.MockTransport(handle)

@@ -129,7 +129,10 @@ def test_proxy_get_post_and_query(client, fleet):
     assert len(limited) == 1, "the query string reaches the runtime"
     assert client.get("/agents/alpha/api/tasks?x=1", headers=AUTH).status_code == 404, \
         "the runtime's own answer comes back as it was"
-    assert client.get("/agents/alpha/api/no-such-route", headers=AUTH).status_code == 404
+    # NanoClaw's 404 has no body and no type (docs/runtime-api.md, section 1.1): passed as it is.
+    missing = client.get("/agents/alpha/api/no-such-route", headers=AUTH)
+    assert missing.status_code == 404 and missing.content == b""
+    assert "content-type" not in missing.headers
     bad = client.post("/agents/alpha/api/chat", headers=AUTH, json={})
     assert bad.status_code == 400 and bad.json() == {"error": "message is required"}
     chat = client.post("/agents/alpha/api/chat", headers=AUTH, json={"message": "three"})

@@ -39,6 +39,7 @@ const config = {
   containerTimeoutMs: intFromEnv('CONTAINER_TIMEOUT', 1800000),
   containerMaxOutput: intFromEnv('CONTAINER_MAX_OUTPUT_SIZE', 10485760),
   schedulerPollMs: Math.max(50, intFromEnv('STANDIN_SCHEDULER_POLL_MS', 60000)),
+  ipcPollMs: Math.max(20, intFromEnv('STANDIN_IPC_POLL_MS', 1000)),
   replyDelayMs: intFromEnv('STANDIN_REPLY_DELAY_MS', 100),
   containerMode: false,
 };
@@ -80,7 +81,7 @@ store.registerGroup({
   jid: WEB_CHAT_JID,
   name: 'Web Chat',
   folder: WEB_CHAT_FOLDER,
-  trigger_pattern: `@${config.assistantName}`,
+  trigger_pattern: '',
 });
 
 const scheduler = new Scheduler({ store, config, log });
@@ -157,14 +158,16 @@ function appendTurnLog(entry) {
 }
 
 async function handleChat(req, res) {
-  let parsed;
+  // As NanoClaw reads the body, in one try: a TypeError (`null.message`, a `message` that is
+  // not a string) is "Invalid JSON" too.
+  const body = await readBody(req);
+  let message;
   try {
-    parsed = JSON.parse(await readBody(req));
+    message = JSON.parse(body).message;
+    if (!message?.trim()) return sendJson(res, 400, { error: 'message is required' });
   } catch {
     return sendJson(res, 400, { error: 'Invalid JSON' });
   }
-  const message = parsed && typeof parsed.message === 'string' ? parsed.message : '';
-  if (!message.trim()) return sendJson(res, 400, { error: 'message is required' });
 
   req.socket.setNoDelay(true);
   res.writeHead(200, {
@@ -177,7 +180,7 @@ async function handleChat(req, res) {
   store.ensureSession(WEB_CHAT_FOLDER);
   store.addMessage({
     chat_jid: WEB_CHAT_JID,
-    sender: 'web-user',
+    sender: 'User',
     sender_name: 'User',
     content: message,
     is_from_me: 0,
@@ -197,7 +200,7 @@ async function handleChat(req, res) {
   if (result.ok) {
     store.addMessage({
       chat_jid: WEB_CHAT_JID,
-      sender: config.assistantName,
+      sender: 'bot',
       sender_name: config.assistantName,
       content: result.text,
       is_from_me: 1,
@@ -248,8 +251,11 @@ function handleGet(route, url, res, fault) {
     return sendJson(res, 200, { tasks: store.tasks(), runLogs: store.runLogs() });
   }
   if (route === 'messages') {
-    const limit = parseInt(url.searchParams.get('limit') || '', 10);
-    const rows = store.messages(WEB_CHAT_JID, Number.isFinite(limit) && limit > 0 ? limit : 200);
+    // As NanoClaw's `LIMIT ?`: 0 gives none, a negative number all, not a number fails (the
+    // route's catch answers an empty page).
+    const limit = parseInt(url.searchParams.get('limit') || '200', 10);
+    if (Number.isNaN(limit)) return sendJson(res, 200, { messages: [] });
+    const rows = store.messages(WEB_CHAT_JID, limit < 0 ? Infinity : limit);
     return sendJson(res, 200, {
       messages: rows.map((m) => ({
         id: m.id,
@@ -265,13 +271,14 @@ function handleGet(route, url, res, fault) {
   return sendEmpty(res, 404);
 }
 
-/** Which route a request names, exactly as NanoClaw's table has it; null for none. */
-function routeOf(req, url) {
+/** Which route a request names, as NanoClaw matches `req.url` (path and query string): exactly,
+ * except messages, whose prefix is enough; null for none. */
+function routeOf(req) {
   if (req.method === 'GET' && req.url === '/api/health') return 'health';
   if (req.method === 'GET' && req.url === '/api/tasks') return 'tasks';
-  if (req.method === 'GET' && url.pathname === '/api/state') return 'state';
-  if (req.method === 'GET' && url.pathname === '/api/messages') return 'messages';
-  if (req.method === 'POST' && url.pathname === '/api/chat') return 'chat';
+  if (req.method === 'GET' && req.url === '/api/state') return 'state';
+  if (req.method === 'GET' && req.url.startsWith('/api/messages')) return 'messages';
+  if (req.method === 'POST' && req.url === '/api/chat') return 'chat';
   return null;
 }
 
@@ -303,7 +310,7 @@ async function handle(req, res) {
   if (fault && fault.mode === '500') return sendJson(res, 500, { error: 'standin fault: 500' });
   if (req.method === 'OPTIONS') return sendEmpty(res, 204);
 
-  let route = routeOf(req, url);
+  let route = routeOf(req);
   if (fault && fault.mode === 'partial' && route !== 'health' && route !== 'chat') route = null;
   if (route === null) return sendEmpty(res, 404);
   if (route === 'chat') return handleChat(req, res);

@@ -2,7 +2,9 @@
 // runtime patches: `schedule_task` honours a caller's `taskId` (the same id of the same group
 // updates the task, a new context mode replaces it), `pause_task`, `resume_task`, `cancel_task`,
 // and `register_group` and `unregister_group` from the main group's folder.
-// Like the fork, an unknown type (there is no `update_task`) is logged and the file consumed.
+// Like the fork, a request it does not act on (an unknown type: there is no `update_task`; a
+// missing field, an unregistered target, another folder's chat or task, an unknown task id, an
+// invalid schedule) is logged and the file consumed; only a file that is not JSON goes to errors/.
 import { MAIN_FOLDER, computeNextRun } from './scheduler.js';
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -12,13 +14,19 @@ export function processTaskIpc(scheduler, data, folder) {
   const now = new Date();
   switch (data && data.type) {
     case 'schedule_task': {
-      for (const key of ['prompt', 'schedule_type', 'schedule_value', 'targetJid']) {
-        if (!data[key]) throw new Error(`schedule_task without ${key}`);
-      }
+      const missing = ['prompt', 'schedule_type', 'schedule_value', 'targetJid'].find((key) => !data[key]);
+      if (missing) return scheduler.log(`ipc: schedule_task without ${missing}: ignored`);
       const group = store.groupByJid(data.targetJid);
-      if (!group) throw new Error(`target ${data.targetJid} is not registered`);
-      scheduler.authorize(folder, group.folder);
-      const nextRun = computeNextRun(data.schedule_type, data.schedule_value, now);
+      if (!group) return scheduler.log(`ipc: schedule_task: target ${data.targetJid} is not registered`);
+      if (!scheduler.allowed(folder, group.folder)) {
+        return scheduler.log(`ipc: schedule_task from ${folder} for ${group.folder} blocked`);
+      }
+      let nextRun;
+      try {
+        nextRun = computeNextRun(data.schedule_type, data.schedule_value, now);
+      } catch (err) {
+        return scheduler.log(`ipc: schedule_task: ${err.message}`);
+      }
       const id = typeof data.taskId === 'string' && TASK_ID.test(data.taskId)
         ? data.taskId : `task-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
       const contextMode = data.context_mode === 'group' ? 'group' : 'isolated';
@@ -54,10 +62,11 @@ export function processTaskIpc(scheduler, data, folder) {
     case 'pause_task':
     case 'resume_task':
     case 'cancel_task': {
-      if (!data.taskId) throw new Error(`${data.type} without taskId`);
+      if (!data.taskId) return scheduler.log(`ipc: ${data.type} without taskId: ignored`);
       const task = store.task(data.taskId);
-      if (!task) throw new Error(`task ${data.taskId} not found`);
-      scheduler.authorize(folder, task.group_folder);
+      if (!task || !scheduler.allowed(folder, task.group_folder)) {
+        return scheduler.log(`ipc: ${data.type} ${data.taskId} from ${folder}: no such task of that folder`);
+      }
       if (data.type === 'pause_task') store.updateTask(task.id, { status: 'paused' });
       if (data.type === 'resume_task') store.updateTask(task.id, { status: 'active' });
       if (data.type === 'cancel_task') store.deleteTask(task.id);
@@ -70,9 +79,8 @@ export function processTaskIpc(scheduler, data, folder) {
         scheduler.log(`ipc: register_group from ${folder} blocked (only the main folder may)`);
         return;
       }
-      for (const key of ['jid', 'name', 'folder', 'trigger']) {
-        if (!data[key]) throw new Error(`register_group without ${key}`);
-      }
+      const missing = ['jid', 'name', 'folder', 'trigger'].find((key) => !data[key]);
+      if (missing) return scheduler.log(`ipc: register_group without ${missing}: ignored`);
       scheduler.store.registerGroup({ jid: String(data.jid), name: String(data.name),
         folder: String(data.folder), trigger_pattern: String(data.trigger),
         requires_trigger: data.requiresTrigger !== false });

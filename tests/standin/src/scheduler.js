@@ -4,12 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { nextCronRun, parseCron } from './cron.js';
-import { runTurn, WEB_CHAT_JID } from './agent.js';
+import { runTurn } from './agent.js';
 import { processTaskIpc } from './ipc.js';
 
 const IPC_DIR = path.join('data', 'ipc');
 export const MAIN_FOLDER = 'main';
-const IPC_POLL_MS = 1000;
 
 /** next_run (ISO string or null) for a schedule; throws a readable Error when invalid. */
 export function computeNextRun(type, value, now = new Date()) {
@@ -51,7 +50,7 @@ export class Scheduler {
       } catch (err) {
         this.log(`ipc: ${err.message}`);
       }
-      this.timers.push(setTimeout(ipcLoop, IPC_POLL_MS));
+      this.timers.push(setTimeout(ipcLoop, this.config.ipcPollMs));
     };
     ipcLoop();
   }
@@ -118,17 +117,18 @@ export class Scheduler {
 
   /** A group folder may act on its own chat only, except the main group's folder (`main`,
    * trusted by its name as NanoClaw does). */
-  authorize(folder, targetFolder) {
-    if (folder === MAIN_FOLDER) return;
-    if (folder !== targetFolder) throw new Error(`folder ${folder} may not act on ${targetFolder}`);
+  allowed(folder, targetFolder) {
+    return folder === MAIN_FOLDER || folder === targetFolder;
   }
 
+  // NanoClaw hands an IPC message to the channel that owns its chat (from the chat's own folder,
+  // or from main) and stores nothing; the web chat has no channel (its replies go out on the
+  // chat stream), so here every message is logged and dropped.
   ipcMessage(data, folder) {
-    if (data.type !== 'message' || !data.chatJid || !data.text) throw new Error('not a message');
+    if (!data || data.type !== 'message' || !data.chatJid || !data.text) return;
     const group = this.store.groupByJid(data.chatJid);
-    if (!group) throw new Error(`chat ${data.chatJid} is not registered`);
-    this.authorize(folder, group.folder);
-    this.storeBotMessage(data.chatJid, String(data.text));
+    const allowed = folder === MAIN_FOLDER || (group && group.folder === folder);
+    this.log(`ipc: message for ${data.chatJid} from ${folder}: ${allowed ? 'no channel owns it, dropped' : 'blocked'}`);
   }
 
   ipcTask(data, folder) {
@@ -136,18 +136,6 @@ export class Scheduler {
   }
 
   // --- scheduler loop -------------------------------------------------------
-
-  storeBotMessage(chatJid, text) {
-    if (chatJid !== WEB_CHAT_JID) return;
-    this.store.addMessage({
-      chat_jid: chatJid,
-      sender: this.config.assistantName,
-      sender_name: this.config.assistantName,
-      content: text,
-      is_from_me: 1,
-      is_bot_message: 1,
-    });
-  }
 
   async runDueTasks() {
     const now = new Date().toISOString();
@@ -171,9 +159,10 @@ export class Scheduler {
     const finished = new Date();
     // The task may have been cancelled while it ran.
     if (!this.store.task(task.id)) return;
+    // As NanoClaw: `run_at` is when the run ended; `last_result` at most 200 characters.
     this.store.addRunLog({
       task_id: task.id,
-      run_at: new Date(started).toISOString(),
+      run_at: finished.toISOString(),
       duration_ms: finished.getTime() - started,
       status: result.ok ? 'success' : 'error',
       result: result.ok ? result.text : null,
@@ -189,12 +178,11 @@ export class Scheduler {
     }
     const changes = {
       last_run: finished.toISOString(),
-      last_result: result.ok ? result.text : `Error: ${result.error}`,
+      last_result: result.ok ? (result.text ? result.text.slice(0, 200) : 'Completed') : `Error: ${result.error}`,
       next_run: nextRun,
     };
     if (task.schedule_type === 'once') changes.status = 'completed';
     this.store.updateTask(task.id, changes);
-    if (result.ok) this.storeBotMessage(task.chat_jid, result.text);
     this.log(`scheduler: task ${task.id} ran (${result.ok ? 'success' : 'error'}), next run ${nextRun}`);
   }
 }

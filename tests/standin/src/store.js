@@ -24,7 +24,7 @@ export class Store {
     this.file = path.join(cwd, DB_FILE);
     this.dir = path.join(cwd, STORE_DIR);
     this.state = emptyState();
-    this.messageCounter = 0;
+    this.lastMs = 0;
   }
 
   /** Loads the file if present; throws with a readable message when it is not ours. */
@@ -80,10 +80,12 @@ export class Store {
 
   // --- messages -----------------------------------------------------------
 
+  /** Stores a message with NanoClaw's id (`web-<ms>` for the user's, `bot-<ms>` for a reply),
+   * kept unique here (NanoClaw would replace a row whose id clashes). */
   addMessage(message) {
-    this.messageCounter += 1;
+    this.lastMs = Math.max((this.lastMs || 0) + 1, Date.now());
     const row = {
-      id: `${Date.now()}-${process.pid}-${this.messageCounter}`,
+      id: `${message.is_bot_message ? 'bot' : 'web'}-${this.lastMs}`,
       ...message,
       timestamp: new Date().toISOString(),
     };
@@ -95,7 +97,7 @@ export class Store {
   /** The newest `limit` messages of one chat, oldest first. */
   messages(chatJid, limit) {
     const rows = this.state.messages.filter((m) => m.chat_jid === chatJid);
-    return rows.slice(Math.max(0, rows.length - limit));
+    return limit <= 0 ? [] : rows.slice(Math.max(0, rows.length - limit));
   }
 
   // --- sessions -----------------------------------------------------------
