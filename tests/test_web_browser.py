@@ -161,7 +161,10 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             expect(page.locator("#restart-banner")).to_be_hidden(timeout=120_000)
             shot(page, "06-settings-restarted")
 
-            # -- a skill dashboard: form, run, result as a list
+            # -- a skill dashboard: form, run, result as a list (once the restarted runtime
+            # answers: the banner hides when the container is new, before its API is up)
+            page.goto(f"{server.url}/agents/alpha")
+            expect(page.locator("#a-health")).to_have_text("health healthy", timeout=120_000)
             page.goto(f"{server.url}/agents/alpha/skills/brief")
             page.locator("#in-topic").fill("tea")
             page.locator("#in-day").fill("2026-03-01")
