@@ -16,10 +16,9 @@ from typing import Any
 
 from smbos import catalog, envfile, ports
 from smbos.errors import Problem
-
 from smbos.schema import ENV, MEMORY, AgentConfig, FrontMatter
-from smbos.team import TeamMember, digest as team_digest
-
+from smbos.team import TeamMember
+from smbos.team import digest as team_digest
 
 # ------------------------------------------------------------------- its MCP servers
 

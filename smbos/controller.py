@@ -6,21 +6,22 @@ restarts containers that exist; creating and recreating goes through Compose (AD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from smbos import engine as engines
 from smbos import integrations
-from smbos.probe import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
 from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
+from smbos.probe import Probes
 from smbos.project import Project
 
 if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)
@@ -80,7 +81,7 @@ def _parse_time(value: str | None) -> datetime | None:
         head, frac = value.split(".", 1)
         value = f"{head}.{frac[:6]}"
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -173,7 +174,7 @@ class Controller:
         early = Probes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
                        ) if probe else None
         containers = self.containers()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows: list[AgentStatus] = []
         for agent in agents:
             row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
@@ -226,7 +227,7 @@ class Controller:
         addresses = [reach(row.published) for row in targets]
         probes = early or Probes([])
         probes.start(addresses)  # those Docker publishes elsewhere than the folder says
-        for row, address in zip(targets, addresses):
+        for row, address in zip(targets, addresses, strict=True):
             row.apply_probe(probes.result(address))
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -266,10 +267,8 @@ class Controller:
 
         turns = self.turn_containers(agent_id)
         for turn in turns:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 turn.remove(force=True)
-            except docker.errors.NotFound:
-                pass
         return len(turns)
 
     # -- logs ------------------------------------------------------------------------------
@@ -398,7 +397,7 @@ class Healer:
         now = time.time()
         if not self._loaded:
             self._load_log(now)
-        stamp = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
         for agent in fleet.enabled:
             row = rows.get(agent.id)
             if row is None or not self.enabled_for(agent) or row.state != "running":

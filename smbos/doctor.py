@@ -51,7 +51,8 @@ def run(project: Project) -> list[Check]:
     ports, then each running agent's API and scheduler."""
     from smbos import dockercompose, integrations, preflight, schedules
     from smbos.controller import Controller
-    from smbos.engine import EngineUnreachable, client as engine_client
+    from smbos.engine import EngineUnreachable
+    from smbos.engine import client as engine_client
     from smbos.interface import reach
 
     checks: list[Check] = []
@@ -109,8 +110,9 @@ def run(project: Project) -> list[Check]:
         agent = fleet.get(agent_id)
         declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
         if support.ok is False:
-            checks.append(Check(not declared, f"{agent_id}: scheduled tasks cannot run: "
-                                              f"{support.reason}", "`smbos build`, then `smbos up`"))
+            checks.append(Check(not declared,
+                                f"{agent_id}: scheduled tasks cannot run: {support.reason}",
+                                "`smbos build`, then `smbos up`"))
         elif support.ok:
             checks.append(Check(True, f"{agent_id}: scheduler running ({declared} declared "
                                       "schedule(s))"))

@@ -196,7 +196,8 @@ class _Loaded:
     team: tuple[TeamMember, ...] = ()
 
 
-def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
+def _load_one(folder: Path, display: str, strict_env: bool,
+              problems: list[Problem]) -> _Loaded | None:
     """One agent folder read and checked: every problem found goes to `problems`; the agent,
     or None when any of them is an error."""
     agent_id = folder.name

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from smbos import catalog, envfile, preflight
-from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.agent import Agent, config_keys
 from smbos.errors import SmbosError
 from smbos.memory import (  # noqa: F401 - re-exported
@@ -26,6 +25,7 @@ from smbos.memory import (  # noqa: F401 - re-exported
     list_memory,
     read_memory,
 )
+from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.skills import (  # noqa: F401 - re-exported
     MESSAGE_MAX_CHARS,
     SKILL_VALUE_MAX_CHARS,
@@ -37,8 +37,6 @@ from smbos.skills import (  # noqa: F401 - re-exported
     skill_result,
     skill_values,
 )
-
-
 
 # ------------------------------------------------------------------------------- agents
 
@@ -213,8 +211,8 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
             if old and shown_value(agent, key, old) == value:
                 unchanged.append(key)
                 continue
-            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the current "
-                          "one; type the whole new value (or leave the field as it was)")
+            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the "
+                             "current one; type the whole new value (or leave the field as it was)")
         changes[key] = value
     if not changes:
         return EnvUpdate([], [], sorted(unchanged), None)

@@ -27,8 +27,8 @@ from smbos.contract import (
     one_line,
     over,
     probe_result,
-    total_exceeded,
     snippet,
+    total_exceeded,
 )
 
 if TYPE_CHECKING:

@@ -36,36 +36,35 @@ from smbos.chatstream import (
     check_chat_reply,
     event_from_frame,
 )
-
 from smbos.contract import (
-    CHAT_TIMEOUTS,
-    as_timeouts,
     CAPABILITY_CHAT_BODY,
     CHAT,
+    CHAT_TIMEOUTS,
     GET_ROUTES,
     HEALTH,
-    MESSAGES,
-    STATE,
-    TASKS,
-    Capabilities,
-    Route,
-    capabilities_from_statuses,
     MAX_BODY_BYTES,
+    MESSAGES,
     PROBE_TIMEOUTS,
     SNIPPET_CHARS,  # noqa: F401 - part of this module's surface
+    STATE,
+    TASKS,
     ApiStatus,
+    Capabilities,
     Probe,
     ProblemKind,
+    Route,
     RuntimeProblem,
     Timeouts,
-    deadline_of,
-    over,
-    total_exceeded,
+    as_timeouts,
+    capabilities_from_statuses,
     check_status,
+    deadline_of,
     decode_json,
     one_line,
+    over,
     probe_result,
     snippet,
+    total_exceeded,
 )
 from smbos.shapes import (
     Group,
@@ -139,7 +138,7 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         budget = f" after {read_budget:g} s" if read_budget else ""
         what = "no event" if streaming else "no answer"
         return RuntimeProblem(ProblemKind.TIMEOUT, route, f"{what}{budget} (read timed out)")
-    if isinstance(exc, httpx.ConnectError) or isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError)):
         lowered = cause.lower()
         detail = "connection refused" if "refused" in lowered or not cause else \
             f"cannot connect ({snippet(cause)})"
@@ -150,7 +149,8 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
                               f"connection dropped {where} ({snippet(cause)})")
     if isinstance(exc, httpx.DecodingError):
-        return RuntimeProblem(ProblemKind.STREAM_ERROR, route, f"undecodable body ({snippet(cause)})")
+        return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
+                              f"undecodable body ({snippet(cause)})")
     return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
                           f"{type(exc).__name__}: {snippet(cause)}")
 

@@ -466,7 +466,8 @@ class AgentConfig(_Model):
     def _integrations(cls, value: list[str]) -> list[str]:
         for name in value:
             if name not in catalog.INTEGRATIONS:
-                raise ValueError(f"unknown integration {name!r}{did_you_mean(name, catalog.INTEGRATIONS)}"
+                hint = did_you_mean(name, catalog.INTEGRATIONS)
+                raise ValueError(f"unknown integration {name!r}{hint}"
                                  f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
         if len(set(value)) != len(value):
             raise ValueError("an integration is listed twice")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import click
 
@@ -53,11 +54,11 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
 
 def _print_recent_heals(project: Project, ids: set[str], hours: float = 24) -> None:
     """The auto-heal actions of the last day for these agents, under the status table."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from smbos.controller import heal_log
 
-    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    since = datetime.now(UTC) - timedelta(hours=hours)
     recent = []
     for action in heal_log(project):
         try:

@@ -27,8 +27,8 @@ def _restart_needed(project: Project, agent) -> bool | None:
     """Whether the agent's running container predates its .env (None when Docker is away)."""
     import time as _time
 
-    from smbos.controller import Controller, EngineUnreachable, engine
     from smbos import operations as ops
+    from smbos.controller import Controller, EngineUnreachable, engine
 
     try:
         measured_at = _time.time()

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import docker.errors
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

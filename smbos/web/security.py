@@ -109,7 +109,8 @@ def is_own_address(text: str) -> bool:
 
 
 def host_name(host_header: str) -> str:
-    """The name part of a Host header (`[::1]:8787` -> `[::1]`, `ui.example:443` -> `ui.example`)."""
+    """The name part of a Host header (`[::1]:8787` -> `[::1]`, `ui.example:443` ->
+    `ui.example`)."""
     host = host_header.lower()
     if host.startswith("["):
         return host[: host.find("]") + 1] if "]" in host else host
