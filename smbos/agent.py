@@ -138,8 +138,10 @@ class Agent:
         needed += [(k.key, ".env.example") for k in self.env_example
                    if not k.optional and k.key not in catalog.CREDENTIAL_KEYS
                    and k.key not in owned]
-        seen: set[str] = set()
-        return [(k, why) for k, why in needed if not (k in seen or seen.add(k))]
+        first: dict[str, str] = {}  # each key once, with the first reason found
+        for key, why in needed:
+            first.setdefault(key, why)
+        return list(first.items())
 
     def config_hash(self) -> str:
         """What the running container was created from: config, identity, port."""

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from smbos import engine as engines
 from smbos import integrations
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
+from smbos.fleetindex import AgentView, FleetView
 from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
 from smbos.probe import Probes
 from smbos.project import Project
@@ -86,6 +87,22 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+AgentT = TypeVar("AgentT", bound=AgentView)
+
+
+def _pick(ids: list[str] | tuple[str, ...], fleet: FleetView[AgentT]) -> list[AgentT]:
+    """The agents named by `ids` (all of them when empty); unknown ids are an error."""
+    if not ids:
+        return list(fleet.agents)
+    agents = []
+    for agent_id in ids:
+        agent = fleet.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(fleet.why_missing(agent_id))
+        agents.append(agent)
+    return agents
+
+
 class Controller:
     """Lifecycle and observation of one project's agents."""
 
@@ -122,16 +139,7 @@ class Controller:
 
     def resolve(self, ids: list[str] | tuple[str, ...], fleet: Fleet | None = None) -> list[Agent]:
         """The agents named by `ids` (all of them when empty); unknown ids are an error."""
-        fleet = fleet or self.fleet()
-        if not ids:
-            return fleet.agents
-        agents = []
-        for agent_id in ids:
-            agent = fleet.get(agent_id)
-            if agent is None:
-                raise UnknownAgent(fleet.why_missing(agent_id))
-            agents.append(agent)
-        return agents
+        return _pick(ids, fleet or self.fleet())
 
     def containers(self) -> dict[str, dict]:
         """Inspect data of every agent container of this project, by agent id (found by label);
@@ -164,10 +172,11 @@ class Controller:
     # -- status ----------------------------------------------------------------------------
 
     def status(self, ids: list[str] | tuple[str, ...] = (), probe: bool = True,
-               fleet: Fleet | None = None) -> list[AgentStatus]:
-        """Docker's view and the API's view of each agent; API probes run concurrently."""
+               fleet: FleetView[AgentView] | None = None) -> list[AgentStatus]:
+        """Docker's view and the API's view of each agent; API probes run concurrently. The
+        fleet may be the status cache's (`smbos.fleetindex`) or a loaded one."""
         fleet = fleet or self.fleet()
-        agents = self.resolve(ids, fleet)
+        agents = _pick(ids, fleet)
         # Probe each agent's own port while Docker is asked (and its SDK imported): the API
         # answers are waited for in parallel with the engine instead of after it. A row uses an
         # early answer only when Docker publishes the agent on exactly that address.
@@ -292,7 +301,7 @@ class Controller:
                                       f"with `smbos up {agent.id}`")
                 time.sleep(poll)
                 continue
-            kwargs = {"stream": True, "follow": follow, "timestamps": True}
+            kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
             if first:
                 kwargs["tail"] = tail
             elif since is not None:

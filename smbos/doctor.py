@@ -77,9 +77,9 @@ def run(project: Project) -> list[Check]:
     checks += [note(str(problem)) for problem in fleet.errors]
     if client is not None:
         missing = dict(image.missing_agent_images(client, fleet.enabled, project.image))
-        wanted = sorted(set(missing.values()))
+        absent = sorted(set(missing.values()))
         checks.append(Check(not missing, "per-turn agent image"
-                            + (f"s missing: {', '.join(wanted)} (agents "
+                            + (f"s missing: {', '.join(absent)} (agents "
                                f"{', '.join(sorted(missing))})" if missing else "s present"),
                             "`smbos build` builds the agent image with the runtime image, or set "
                             "runtime.agent_image to one on this engine"))
@@ -107,8 +107,8 @@ def run(project: Project) -> list[Check]:
             continue
         checks.append(_api_check(agent_id, *reach(row.published)))
         support = schedules.support(project.state_dir(agent_id))
-        agent = fleet.get(agent_id)
-        declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
+        folder = fleet.get(agent_id)
+        declared = len([x for x in folder.config.schedules if x.enabled]) if folder else 0
         if support.ok is False:
             checks.append(Check(not declared,
                                 f"{agent_id}: scheduled tasks cannot run: {support.reason}",

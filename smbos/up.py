@@ -126,8 +126,9 @@ def start(project: Project, plan: Plan, wait_timeout: int) -> Report:
                 and not image.image_exists(controller.client, wanted):
             entry.image_missing = wanted
         else:
+            loaded = project.load().get(row.id)
             try:
-                entry.log = list(controller.logs(project.load().get(row.id), tail=20))
+                entry.log = list(controller.logs(loaded, tail=20)) if loaded else None
             except SmbosError:
                 entry.log = None
         report.unhealthy.append(entry)

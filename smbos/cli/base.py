@@ -150,7 +150,7 @@ class SmbosGroup(click.Group):
         ctx.exit(EXIT_INTERNAL)
 
 
-def docker_errors() -> tuple[type[BaseException], ...]:
+def docker_errors() -> tuple[type[Exception], ...]:
     import docker.errors
 
     return (docker.errors.DockerException,)
@@ -227,7 +227,7 @@ def _rest(rest: int, unit: str) -> str:
     return f"{rest}s"
 
 
-def status_table(rows) -> Table:
+def status_table(rows) -> RichTable:
     table = Table(box=None, pad_edge=False)
     for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
                    "TELEGRAM", "DRIFT"):

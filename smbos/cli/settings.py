@@ -30,10 +30,11 @@ def _restart_needed(project: Project, agent) -> bool | None:
     from smbos import operations as ops
     from smbos.controller import Controller, EngineUnreachable, engine
 
+    away: tuple[type[Exception], ...] = (EngineUnreachable, *docker_errors())
     try:
         measured_at = _time.time()
         row = Controller(project, engine(timeout=5)).status([agent.id], probe=False)[0]
-    except (EngineUnreachable, *docker_errors()):
+    except away:
         return None
     return ops.restart_needed(agent, row.state, row.uptime_s, measured_at)
 

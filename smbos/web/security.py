@@ -159,7 +159,9 @@ class Guard:
         return self.every_address and is_own_address(name)
 
     def token_ok(self, given: str | None) -> bool:
-        return bool(given) and secrets.compare_digest(given.encode(), self.token.encode())
+        if not given:
+            return False
+        return secrets.compare_digest(given.encode(), self.token.encode())
 
     def session_ok(self, cookie_header: str | None) -> bool:
         """Whether the request carries the session cookie `POST /api/session` set."""
