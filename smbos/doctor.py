@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smbos import image
+from smbos import dockercompose, image, integrations, preflight, runtime, schedules
+from smbos import engine as engines
+from smbos.controller import Controller
+from smbos.engine import EngineUnreachable
+from smbos.interface import reach
+from smbos.runtime import RuntimeProblem
 
 if TYPE_CHECKING:
     from smbos.project import Project
@@ -49,15 +54,9 @@ def failed(checks: list[Check]) -> int:
 def run(project: Project) -> list[Check]:
     """Every check, in the order an operator fixes things: engine, Compose, images, folders,
     ports, then each running agent's API and scheduler."""
-    from smbos import dockercompose, integrations, preflight, schedules
-    from smbos.controller import Controller
-    from smbos.engine import EngineUnreachable
-    from smbos.engine import client as engine_client
-    from smbos.interface import reach
-
     checks: list[Check] = []
     try:
-        client = engine_client(timeout=10)
+        client = engines.client(timeout=10)
         checks.append(Check(True, "Docker engine reachable "
                                   f"(version {client.version().get('Version', '?')})"))
     except EngineUnreachable as exc:
@@ -148,10 +147,8 @@ def _image_checks(client, default_image: str, fleet) -> list[Check]:
 
 
 def _api_check(agent_id: str, host: str, port: int) -> Check:
-    from smbos.runtime import RuntimeClient, RuntimeProblem
-
     try:
-        with RuntimeClient(f"http://{host}:{port}") as client:
+        with runtime.RuntimeClient(f"http://{host}:{port}") as client:
             caps = client.probe_capabilities()
     except RuntimeProblem as problem:
         return Check(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")

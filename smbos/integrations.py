@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -227,8 +228,6 @@ TELEGRAM_FACTS_FILE = ".smbos-telegram.json"  # the entrypoint's check of the re
 
 
 def _read_json(path: Path) -> dict | None:
-    import json
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

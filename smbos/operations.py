@@ -17,6 +17,7 @@ from typing import Any
 from smbos import catalog, envfile, preflight
 from smbos.agent import Agent, config_keys
 from smbos.errors import SmbosError
+from smbos.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.memory import (  # noqa: F401 - re-exported
     MEMORY_MAX_BYTES,
     MEMORY_MAX_FILES,
@@ -153,8 +154,6 @@ def _runtime_owner() -> tuple[int, int] | None:
     which a mode-600 file owned by anyone else would shut out (as `smbos up`'s preflight does)."""
     if os.geteuid() != 0:
         return None
-    from smbos.interface import RUNTIME_GID, RUNTIME_UID
-
     return RUNTIME_UID, RUNTIME_GID
 
 
@@ -165,8 +164,6 @@ def _whose_uid() -> list[str]:
 
 
 def _readable_by_runtime(agent: Agent) -> list[str]:
-    from smbos.interface import RUNTIME_UID
-
     try:
         info = agent.env_path.stat()
     except OSError:

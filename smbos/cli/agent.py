@@ -27,6 +27,7 @@ from smbos.errors import (
     SmbosError,
     UnknownAgent,
 )
+from smbos.interface import reach
 from smbos.project import Project
 
 
@@ -38,7 +39,6 @@ def _running(project: Project, agent_id: str):
     before the engine is asked; an unreachable engine exit 3; a container that does not run,
     exit 1 with the command that starts it."""
     from smbos.controller import Controller
-    from smbos.interface import reach
 
     fleet = project.load()
     agent = fleet.get(agent_id)

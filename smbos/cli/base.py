@@ -21,6 +21,7 @@ from smbos.errors import (
     InvalidInput,
     Problem,
     SmbosError,
+    UnknownAgent,
     from_docker,
 )
 from smbos.project import Project
@@ -200,8 +201,6 @@ def controller_for(project: Project):
 
 def folder_agent(project: Project, agent_id: str):
     """An agent from its folder (no Docker needed); unknown ids are an error."""
-    from smbos.controller import UnknownAgent
-
     fleet = project.load()
     agent = fleet.get(agent_id)
     if agent is None:

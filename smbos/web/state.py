@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import requests.exceptions
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -55,8 +56,6 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 
 
 def _engine_errors() -> tuple[type[BaseException], ...]:
-    import requests.exceptions
-
     return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
