@@ -178,8 +178,8 @@ async def _answer(agent, route: str, response: httpx.Response
             shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
             return error(RuntimeContentType(
                 f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
-                f"{response.status_code} and Content-Type {shown!r}; the proxy passes only JSON "
-                "and event streams"))
+                f"{response.status_code} and Content-Type {shown!r}; "
+                "the proxy passes only JSON and event streams"))
         return Response(status_code=response.status_code, headers=dict(PROXY_HEADERS))
     media, charset = typed
     scrub = redact.for_agent(agent)
