@@ -19,7 +19,7 @@ lists, so an empty `TasksPage` or message list does not prove the runtime is hea
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -211,7 +211,7 @@ class ChatStream(Iterator[ChatEvent]):
     """The events of one chat turn as they arrive. The request is sent on the first `next()`.
     `close()` (or leaving a `with` block, or dropping the iterator) closes the connection."""
 
-    def __init__(self, events: Iterator[ChatEvent]) -> None:
+    def __init__(self, events: Generator[ChatEvent, None, None]) -> None:
         self._events = events
 
     def __iter__(self) -> ChatStream:
@@ -221,7 +221,7 @@ class ChatStream(Iterator[ChatEvent]):
         return next(self._events)
 
     def close(self) -> None:
-        self._events.close()  # type: ignore[attr-defined]
+        self._events.close()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -296,7 +296,7 @@ class RuntimeClient(_ClientBase):
     def chat(self, message: str) -> ChatStream:
         return ChatStream(self._chat_events(chat_request_body(message)))
 
-    def _chat_events(self, body: dict[str, str]) -> Iterator[ChatEvent]:
+    def _chat_events(self, body: dict[str, str]) -> Generator[ChatEvent, None, None]:
         budget = self.chat_timeout
         deadline = deadline_of(budget)
         route = CHAT.label
