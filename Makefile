@@ -18,7 +18,7 @@ CA_CERT      ?=
 IMAGE        ?= smbos/nanoclaw:local
 WAIT         ?= 180
 
-.PHONY: help install test test-fast test-real generate validate image up down ps demo demo-down bench clean
+.PHONY: help install check test test-fast test-real generate validate image up down ps demo demo-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Make .venv and install smbos with its test extras
 
-test: $(STAMP) ## Run every test, the Docker smoke tests included
+check: $(STAMP) ## Static checks: ruff (lint, formatting) over the tree, mypy over smbos/
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
+
+test: $(STAMP) check ## Run the static checks, then every test, the Docker smoke tests included
 	$(PYTEST) -q -p no:cacheprovider
 
 test-fast: $(STAMP) ## Run the tests that need no Docker engine
@@ -72,4 +77,4 @@ bench: $(STAMP) ## Run the benchmarks under bench/ and print their figures
 	for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean: ## Remove build output (never agents/, state/ or volumes)
-	rm -rf build/ .pytest_cache/ .hypothesis/
+	rm -rf build/ .pytest_cache/ .hypothesis/ .mypy_cache/ .ruff_cache/

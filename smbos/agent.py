@@ -16,10 +16,9 @@ from typing import Any
 
 from smbos import catalog, envfile, ports
 from smbos.errors import Problem
-
 from smbos.schema import ENV, MEMORY, AgentConfig, FrontMatter
-from smbos.team import TeamMember, digest as team_digest
-
+from smbos.team import TeamMember
+from smbos.team import digest as team_digest
 
 # ------------------------------------------------------------------- its MCP servers
 
@@ -139,8 +138,10 @@ class Agent:
         needed += [(k.key, ".env.example") for k in self.env_example
                    if not k.optional and k.key not in catalog.CREDENTIAL_KEYS
                    and k.key not in owned]
-        seen: set[str] = set()
-        return [(k, why) for k, why in needed if not (k in seen or seen.add(k))]
+        first: dict[str, str] = {}  # each key once, with the first reason found
+        for key, why in needed:
+            first.setdefault(key, why)
+        return list(first.items())
 
     def config_hash(self) -> str:
         """What the running container was created from: config, identity, port."""

@@ -1,7 +1,8 @@
 """What NanoClaw integrations and channels need: the keys each one reads from `.env`.
 
 This is SMBOS's only knowledge of integrations: a name and the keys it needs. Every `.env` value is
-treated as a secret (`PLAIN_KEYS` below are the exceptions). The runtime does the integrating; SMBOS checks that the keys are there.
+treated as a secret (`PLAIN_KEYS` below are the exceptions). The runtime does the integrating;
+SMBOS checks that the keys are there.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def key_owners() -> dict[str, tuple[str, ...]]:
 CREDENTIAL_KEYS: tuple[str, ...] = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 
 # Every `.env` value is a secret, shown masked, except the values of these keys (settings SMBOS
-# knows to be names and switches) and of keys `.env.example` marks `# not secret` (envfile.NOT_SECRET).
+# knows to be names and switches) and of keys `.env.example` marks `# not secret`
+# (envfile.NOT_SECRET).
 PLAIN_KEYS: frozenset[str] = frozenset({
     "ASSISTANT_NAME",
     "ASSISTANT_HAS_OWN_NUMBER",

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeGuard
 
 from smbos.contract import ProblemKind, RuntimeProblem, check_status, snippet
 
@@ -123,6 +123,10 @@ ChatEventType = Literal["typing", "message", "error", "done"]
 CHAT_EVENT_TYPES = ("typing", "message", "error", "done")
 
 
+def is_chat_event_type(name: str) -> TypeGuard[ChatEventType]:
+    return name in CHAT_EVENT_TYPES
+
+
 @dataclass(frozen=True)
 class ChatEvent:
     """One event of a chat turn: `typing`, then `message`/`error` (with `text`), last `done`."""
@@ -206,7 +210,8 @@ def scrubbed(events: Iterable[ChatEvent], running: RunningScrub) -> Iterator[Cha
 
 def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEvent | None:
     """The chat event a frame carries; None for an event type the contract does not name."""
-    if frame.event not in CHAT_EVENT_TYPES:
+    kind = frame.event
+    if not is_chat_event_type(kind):
         return None
     now = time.monotonic()
     if frame.data.strip() == "":
@@ -218,13 +223,13 @@ def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEven
             raise RuntimeProblem(ProblemKind.NOT_JSON, route,
                                  f"event {frame.event}: data is not JSON: {snippet(frame.data)!r}"
                                  ) from None
-    if frame.event in ("typing", "done"):
-        return ChatEvent(frame.event, None, now)  # type: ignore[arg-type]
+    if kind in ("typing", "done"):
+        return ChatEvent(kind, None, now)
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
                              f"event {frame.event}: expected data {{\"text\": string}}, got "
                              f"{snippet(frame.data)!r}", field=f"{frame.event}.text")
-    return ChatEvent(frame.event, data["text"], now)  # type: ignore[arg-type]
+    return ChatEvent(kind, data["text"], now)
 
 
 class ChatDecoder:

@@ -17,9 +17,8 @@ from urllib.parse import urlparse
 import jinja2
 
 from smbos import __version__, files, runenv
-from smbos.runenv import schedules_json  # noqa: F401 - re-exported
-from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.agent import Agent, Fleet
+from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.errors import SmbosError
 from smbos.interface import (
     AGENT_MOUNT,
@@ -30,7 +29,7 @@ from smbos.interface import (
     RELAY_PORT,
     STORE_MOUNT,
 )
-
+from smbos.runenv import schedules_json  # noqa: F401 - re-exported
 
 SOCKET_IN_CONTAINER = "/var/run/docker.sock"
 

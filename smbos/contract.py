@@ -17,12 +17,10 @@ import json
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import httpx
-
-    from smbos.shapes import Health
 
 
 SNIPPET_CHARS = 100
@@ -180,10 +178,18 @@ class Probe:
         return self.api is ApiStatus.OK
 
 
-def probe_result(health: Health | None, problem: RuntimeProblem | None, elapsed_s: float
+class HealthAnswer(Protocol):
+    """A well-formed `GET /api/health` answer: `shapes.Health`, or the probe's plain reading."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+
+
+def probe_result(health: HealthAnswer | None, problem: RuntimeProblem | None, elapsed_s: float
                  ) -> Probe:
-    """What a `GET /api/health` answer (`health`: anything with `.ok` and `.status`) or its
-    failure means for the status table."""
+    """What a `GET /api/health` answer or its failure means for the status table."""
     latency = round(elapsed_s * 1000, 1)
     if problem is not None:
         if problem.kind is ProblemKind.REFUSED:

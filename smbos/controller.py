@@ -6,21 +6,23 @@ restarts containers that exist; creating and recreating goes through Compose (AD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from smbos import engine as engines
 from smbos import integrations
-from smbos.probe import Probes
 from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI's and UI's name
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
+from smbos.fleetindex import AgentView, FleetView
 from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
+from smbos.probe import Probes
 from smbos.project import Project
 
 if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)
@@ -80,9 +82,25 @@ def _parse_time(value: str | None) -> datetime | None:
         head, frac = value.split(".", 1)
         value = f"{head}.{frac[:6]}"
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+AgentT = TypeVar("AgentT", bound=AgentView)
+
+
+def _pick(ids: list[str] | tuple[str, ...], fleet: FleetView[AgentT]) -> list[AgentT]:
+    """The agents named by `ids` (all of them when empty); unknown ids are an error."""
+    if not ids:
+        return list(fleet.agents)
+    agents = []
+    for agent_id in ids:
+        agent = fleet.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(fleet.why_missing(agent_id))
+        agents.append(agent)
+    return agents
 
 
 class Controller:
@@ -121,16 +139,7 @@ class Controller:
 
     def resolve(self, ids: list[str] | tuple[str, ...], fleet: Fleet | None = None) -> list[Agent]:
         """The agents named by `ids` (all of them when empty); unknown ids are an error."""
-        fleet = fleet or self.fleet()
-        if not ids:
-            return fleet.agents
-        agents = []
-        for agent_id in ids:
-            agent = fleet.get(agent_id)
-            if agent is None:
-                raise UnknownAgent(fleet.why_missing(agent_id))
-            agents.append(agent)
-        return agents
+        return _pick(ids, fleet or self.fleet())
 
     def containers(self) -> dict[str, dict]:
         """Inspect data of every agent container of this project, by agent id (found by label);
@@ -163,17 +172,18 @@ class Controller:
     # -- status ----------------------------------------------------------------------------
 
     def status(self, ids: list[str] | tuple[str, ...] = (), probe: bool = True,
-               fleet: Fleet | None = None) -> list[AgentStatus]:
-        """Docker's view and the API's view of each agent; API probes run concurrently."""
+               fleet: FleetView[AgentView] | None = None) -> list[AgentStatus]:
+        """Docker's view and the API's view of each agent; API probes run concurrently. The
+        fleet may be the status cache's (`smbos.fleetindex`) or a loaded one."""
         fleet = fleet or self.fleet()
-        agents = self.resolve(ids, fleet)
+        agents = _pick(ids, fleet)
         # Probe each agent's own port while Docker is asked (and its SDK imported): the API
         # answers are waited for in parallel with the engine instead of after it. A row uses an
         # early answer only when Docker publishes the agent on exactly that address.
         early = Probes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
                        ) if probe else None
         containers = self.containers()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows: list[AgentStatus] = []
         for agent in agents:
             row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
@@ -226,7 +236,7 @@ class Controller:
         addresses = [reach(row.published) for row in targets]
         probes = early or Probes([])
         probes.start(addresses)  # those Docker publishes elsewhere than the folder says
-        for row, address in zip(targets, addresses):
+        for row, address in zip(targets, addresses, strict=True):
             row.apply_probe(probes.result(address))
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -266,10 +276,8 @@ class Controller:
 
         turns = self.turn_containers(agent_id)
         for turn in turns:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 turn.remove(force=True)
-            except docker.errors.NotFound:
-                pass
         return len(turns)
 
     # -- logs ------------------------------------------------------------------------------
@@ -293,7 +301,7 @@ class Controller:
                                       f"with `smbos up {agent.id}`")
                 time.sleep(poll)
                 continue
-            kwargs = {"stream": True, "follow": follow, "timestamps": True}
+            kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
             if first:
                 kwargs["tail"] = tail
             elif since is not None:
@@ -398,7 +406,7 @@ class Healer:
         now = time.time()
         if not self._loaded:
             self._load_log(now)
-        stamp = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
         for agent in fleet.enabled:
             row = rows.get(agent.id)
             if row is None or not self.enabled_for(agent) or row.state != "running":

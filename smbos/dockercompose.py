@@ -10,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,7 +84,7 @@ class Compose:
         return subprocess.run(self.command(*args), capture_output=capture, text=True,
                               timeout=timeout, env={**os.environ, **(env or {})})
 
-    def up(self, services: list[str] = (), wait: bool = True, timeout: int = 180,
+    def up(self, services: Sequence[str] = (), wait: bool = True, timeout: int = 180,
            recreate: bool = False) -> subprocess.CompletedProcess:
         args = ["up", "-d", "--remove-orphans"]
         if services:

@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smbos import image
+from smbos import dockercompose, image, integrations, preflight, runtime, schedules
+from smbos import engine as engines
+from smbos.controller import Controller
+from smbos.engine import EngineUnreachable
+from smbos.interface import reach
+from smbos.runtime import RuntimeProblem
 
 if TYPE_CHECKING:
     from smbos.project import Project
@@ -49,14 +54,9 @@ def failed(checks: list[Check]) -> int:
 def run(project: Project) -> list[Check]:
     """Every check, in the order an operator fixes things: engine, Compose, images, folders,
     ports, then each running agent's API and scheduler."""
-    from smbos import dockercompose, integrations, preflight, schedules
-    from smbos.controller import Controller
-    from smbos.engine import EngineUnreachable, client as engine_client
-    from smbos.interface import reach
-
     checks: list[Check] = []
     try:
-        client = engine_client(timeout=10)
+        client = engines.client(timeout=10)
         checks.append(Check(True, "Docker engine reachable "
                                   f"(version {client.version().get('Version', '?')})"))
     except EngineUnreachable as exc:
@@ -76,9 +76,9 @@ def run(project: Project) -> list[Check]:
     checks += [note(str(problem)) for problem in fleet.errors]
     if client is not None:
         missing = dict(image.missing_agent_images(client, fleet.enabled, project.image))
-        wanted = sorted(set(missing.values()))
+        absent = sorted(set(missing.values()))
         checks.append(Check(not missing, "per-turn agent image"
-                            + (f"s missing: {', '.join(wanted)} (agents "
+                            + (f"s missing: {', '.join(absent)} (agents "
                                f"{', '.join(sorted(missing))})" if missing else "s present"),
                             "`smbos build` builds the agent image with the runtime image, or set "
                             "runtime.agent_image to one on this engine"))
@@ -106,11 +106,12 @@ def run(project: Project) -> list[Check]:
             continue
         checks.append(_api_check(agent_id, *reach(row.published)))
         support = schedules.support(project.state_dir(agent_id))
-        agent = fleet.get(agent_id)
-        declared = len([x for x in agent.config.schedules if x.enabled]) if agent else 0
+        folder = fleet.get(agent_id)
+        declared = len([x for x in folder.config.schedules if x.enabled]) if folder else 0
         if support.ok is False:
-            checks.append(Check(not declared, f"{agent_id}: scheduled tasks cannot run: "
-                                              f"{support.reason}", "`smbos build`, then `smbos up`"))
+            checks.append(Check(not declared,
+                                f"{agent_id}: scheduled tasks cannot run: {support.reason}",
+                                "`smbos build`, then `smbos up`"))
         elif support.ok:
             checks.append(Check(True, f"{agent_id}: scheduler running ({declared} declared "
                                       "schedule(s))"))
@@ -146,10 +147,8 @@ def _image_checks(client, default_image: str, fleet) -> list[Check]:
 
 
 def _api_check(agent_id: str, host: str, port: int) -> Check:
-    from smbos.runtime import RuntimeClient, RuntimeProblem
-
     try:
-        with RuntimeClient(f"http://{host}:{port}") as client:
+        with runtime.RuntimeClient(f"http://{host}:{port}") as client:
             caps = client.probe_capabilities()
     except RuntimeProblem as problem:
         return Check(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")

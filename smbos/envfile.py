@@ -288,15 +288,16 @@ def _apply(path: Path, changes: dict[str, str | None], lines_for: dict[str, str 
         if key is None or key not in lines_for:
             out.append(line)
             continue
-        if key in placed or lines_for[key] is None:
+        given = lines_for[key]
+        if key in placed or given is None:
             continue  # removed, or a later duplicate of a key already written
-        out.append(lines_for[key] + "\n")
+        out.append(given + "\n")
         placed.add(key)
     if out and not out[-1].endswith(("\n", "\r")):
         out[-1] += "\n"
-    for key, line in lines_for.items():
-        if line is not None and key not in placed:
-            out.append(line + "\n")
+    for key, given in lines_for.items():
+        if given is not None and key not in placed:
+            out.append(given + "\n")
     new_text = "".join(out)
     changed = tuple(k for k, v in changes.items() if v is not None and before.get(k) != v)
     removed = tuple(k for k, v in changes.items() if v is None and k in before)

@@ -54,10 +54,9 @@ def replace(path: Path, data: bytes, mode: int = 0o644,
         try:
             os.fchmod(fd, mode)  # whatever the umask
             if owner is not None:
-                try:
+                # Not root: the file stays ours, which is what an operator expects.
+                with contextlib.suppress(PermissionError):
                     os.fchown(fd, *owner)
-                except PermissionError:
-                    pass  # not root: the file stays ours, which is what an operator expects
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -96,7 +95,8 @@ def write_error(path: Path, what: str, exc: OSError) -> SmbosError:
 def display_path(path: Path) -> str:
     """How a path is shown in messages: relative to the working directory when inside it."""
     try:
-        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+        inside = path.resolve().is_relative_to(Path.cwd().resolve())
+        return os.path.relpath(path) if inside else str(path)
     except ValueError:
         return str(path)
 

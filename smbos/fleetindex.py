@@ -21,9 +21,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from smbos import __version__
 
@@ -38,6 +39,39 @@ PORTS_FILE = ".ports.json"
 # Changes younger than this are not trusted to the cache (modification-time granularity).
 RACY_SECONDS = 2.0
 FORMAT = 3
+
+
+class AgentView(Protocol):
+    """What a status row reads of an agent: a loaded `smbos.agent.Agent` or a cached
+    `AgentEntry`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def telegram(self) -> bool: ...
+    @property
+    def teams(self) -> bool: ...
+    @property
+    def members(self) -> tuple[str, ...]: ...
+    def config_hash(self) -> str: ...
+
+
+AgentT_co = TypeVar("AgentT_co", bound=AgentView, covariant=True)
+
+
+class FleetView(Protocol[AgentT_co]):
+    """What status reads of a fleet: a loaded `smbos.agent.Fleet` or a `FleetIndex`."""
+
+    @property
+    def agents(self) -> Sequence[AgentT_co]: ...
+    def get(self, agent_id: str) -> AgentT_co | None: ...
+    def why_missing(self, agent_id: str) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker.errors
+
 from smbos import patches as patches_mod
 from smbos import source as source_mod
 from smbos.errors import CheckFailed, SmbosError
@@ -91,8 +93,6 @@ class BuildResult:
 
 
 def image_exists(client, tag: str) -> bool:
-    import docker.errors
-
     try:
         client.images.get(tag)
         return True
@@ -102,8 +102,6 @@ def image_exists(client, tag: str) -> bool:
 
 def image_facts(client, tag: str) -> dict[str, str] | None:
     """The runtime image's record of itself (labels, CONTAINER_IMAGE), or None when missing."""
-    import docker.errors
-
     try:
         attrs = client.images.get(tag).attrs
     except docker.errors.ImageNotFound:
@@ -237,8 +235,6 @@ def _agent_tag(agent_context: Path) -> str:
 def _stream(client, on_line: Callable[[str], None], what: str, **kwargs) -> str:
     """Run one engine build, streaming its lines; on failure raise BuildFailed with the
     failing step's own lines."""
-    import docker.errors
-
     step: list[str] = []
     image_id = ""
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -102,7 +103,9 @@ def servers_missing_from_images(client, default_image: str,
         if runtime.container_isolation != "docker":
             continue
         wanted = image.agent_image_of(client, runtime.image or default_image, runtime.agent_image)
-        facts = image.image_facts(client, wanted) if wanted else None
+        if not wanted:
+            continue
+        facts = image.image_facts(client, wanted)
         lacking = missing_packages(agent, None if facts is None
                                    else facts.get(image.LABEL_MCP_PACKAGES))
         if lacking:
@@ -119,12 +122,16 @@ def npx_servers(agent: Agent) -> list[str]:
 # -------------------------------------------------------------------- credential files
 
 
-def credential_packs(config: AgentConfig) -> list[catalog.Pack]:
-    """The agent's integrations with credential files, but not one whose server a `tools`
-    entry turns off (`enabled: false`)."""
+def credential_packs(config: AgentConfig) -> list[tuple[str, catalog.Credentials]]:
+    """(name, credentials) of the agent's integrations with credential files, but not of one
+    whose server a `tools` entry turns off (`enabled: false`)."""
     off = {tool.id for tool in config.tools if tool.type == "mcp" and not tool.enabled}
-    return [catalog.INTEGRATIONS[name] for name in config.integrations
-            if catalog.INTEGRATIONS[name].credentials is not None and name not in off]
+    found = []
+    for name in config.integrations:
+        credentials = catalog.INTEGRATIONS[name].credentials
+        if credentials is not None and name not in off:
+            found.append((name, credentials))
+    return found
 
 
 def credentials_folder(config: AgentConfig, name: str) -> str:
@@ -151,19 +158,19 @@ def credential_problems(folder: Path, config: AgentConfig, display: str,
     """A problem for each file an integration needs that is not in its folder (the same
     severity as a missing `.env` key), and for files that are not regular files."""
     problems = []
-    for pack in credential_packs(config):
-        rel = credentials_folder(config, pack.name)
+    for name, credentials in credential_packs(config):
+        rel = credentials_folder(config, name)
         base = folder / rel
-        for item in pack.credentials.files:
+        for item in credentials.files:
             path = base / item.name
             where = f"{display}/{rel}/{item.name}"
             if path.is_symlink() or (path.exists() and not path.is_file()):
                 problems.append(Problem(where, "", f"is not a regular file; expected "
-                                                   f"{item.what} of integration {pack.name}"))
+                                                   f"{item.what} of integration {name}"))
             elif not path.exists():
-                problems.append(Problem(where, "", f"missing: integration {pack.name} needs "
+                problems.append(Problem(where, "", f"missing: integration {name} needs "
                                                    f"{item.what} ({item.how}; "
-                                                   f"docs/integrations/{pack.name}.md)",
+                                                   f"docs/integrations/{name}.md)",
                                         severity))
     return problems
 
@@ -173,11 +180,11 @@ def next_steps(agent: Agent | None, folder: Path) -> list[str]:
     if agent is None:
         return []
     steps = []
-    for pack in credential_packs(agent.config):
-        rel = credentials_folder(agent.config, pack.name)
-        names = " and ".join(f.name for f in pack.credentials.files)
-        steps.append(f"integration {pack.name} needs {names} in {folder}/{rel}/ (git-ignored): "
-                     f"its one-time auth is in docs/integrations/{pack.name}.md")
+    for name, credentials in credential_packs(agent.config):
+        rel = credentials_folder(agent.config, name)
+        names = " and ".join(f.name for f in credentials.files)
+        steps.append(f"integration {name} needs {names} in {folder}/{rel}/ (git-ignored): "
+                     f"its one-time auth is in docs/integrations/{name}.md")
     if agent.config.channels.telegram and not agent.config.channels.telegram_chats:
         steps.append("Telegram: start the agent, send /chatid to the bot from your chat and put "
                      "the tg:<id> it answers under channels.telegram_chats "
@@ -188,10 +195,10 @@ def next_steps(agent: Agent | None, folder: Path) -> list[str]:
 def turn_mounts(agent: Agent) -> list[dict]:
     """The credential folders every per-turn container of the agent gets."""
     mounts = []
-    for pack in credential_packs(agent.config):
-        source = agent.folder / credentials_folder(agent.config, pack.name)
-        mounts.append({"source": str(source), "target": pack.credentials.target,
-                       "writable": pack.credentials.writable, "integration": pack.name})
+    for name, credentials in credential_packs(agent.config):
+        source = agent.folder / credentials_folder(agent.config, name)
+        mounts.append({"source": str(source), "target": credentials.target,
+                       "writable": credentials.writable, "integration": name})
     return mounts
 
 
@@ -221,8 +228,6 @@ TELEGRAM_FACTS_FILE = ".smbos-telegram.json"  # the entrypoint's check of the re
 
 
 def _read_json(path: Path) -> dict | None:
-    import json
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -98,7 +98,7 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], path: str)
         loc = tuple(error["loc"])
         kind = error["type"]
         if kind == "extra_forbidden":
-            key = loc[-1]
+            key = str(loc[-1])
             allowed = _fields_at(model, loc[:-1])
             message = f"unknown key{did_you_mean(key, allowed)}"
             if allowed and not did_you_mean(key, allowed):
@@ -196,7 +196,8 @@ class _Loaded:
     team: tuple[TeamMember, ...] = ()
 
 
-def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
+def _load_one(folder: Path, display: str, strict_env: bool,
+              problems: list[Problem]) -> _Loaded | None:
     """One agent folder read and checked: every problem found goes to `problems`; the agent,
     or None when any of them is an error."""
     agent_id = folder.name
@@ -339,10 +340,10 @@ def _read_env_example(folder: Path, display: str, config: AgentConfig,
         problems.append(Problem(where, catalog.CREDENTIAL_KEYS[0],
                                 "not documented; every agent needs "
                                 f"{' or '.join(catalog.CREDENTIAL_KEYS)}"))
-    for key, why in config_keys(config):
-        if key not in documented:
-            documented.add(key)  # said once, for the first that needs it
-            problems.append(Problem(where, key, f"not documented; {why} needs it"))
+    for needed, why in config_keys(config):
+        if needed not in documented:
+            documented.add(needed)  # said once, for the first that needs it
+            problems.append(Problem(where, needed, f"not documented; {why} needs it"))
     return example
 
 
@@ -412,7 +413,8 @@ def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> N
     """A `once` schedule whose time has passed (in the agent's time zone) would never run."""
     now = datetime.now(ZoneInfo(config.runtime.timezone)).replace(tzinfo=None)
     for index, schedule in enumerate(config.schedules):
-        if schedule.enabled and schedule.once and datetime.fromisoformat(schedule.once) <= now:
+        once = schedule.once  # validated: the ISO text of a local time
+        if schedule.enabled and isinstance(once, str) and datetime.fromisoformat(once) <= now:
             problems.append(Problem(display, f"schedules[{index}].once",
                                     f"{schedule.once} has passed ({config.runtime.timezone}); "
                                     "set a later time, or enabled: false once it has run"))

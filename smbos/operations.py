@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from smbos import catalog, envfile, preflight
-from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.agent import Agent, config_keys
 from smbos.errors import SmbosError
+from smbos.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.memory import (  # noqa: F401 - re-exported
     MEMORY_MAX_BYTES,
     MEMORY_MAX_FILES,
@@ -26,6 +26,7 @@ from smbos.memory import (  # noqa: F401 - re-exported
     list_memory,
     read_memory,
 )
+from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.skills import (  # noqa: F401 - re-exported
     MESSAGE_MAX_CHARS,
     SKILL_VALUE_MAX_CHARS,
@@ -37,8 +38,6 @@ from smbos.skills import (  # noqa: F401 - re-exported
     skill_result,
     skill_values,
 )
-
-
 
 # ------------------------------------------------------------------------------- agents
 
@@ -155,8 +154,6 @@ def _runtime_owner() -> tuple[int, int] | None:
     which a mode-600 file owned by anyone else would shut out (as `smbos up`'s preflight does)."""
     if os.geteuid() != 0:
         return None
-    from smbos.interface import RUNTIME_GID, RUNTIME_UID
-
     return RUNTIME_UID, RUNTIME_GID
 
 
@@ -167,8 +164,6 @@ def _whose_uid() -> list[str]:
 
 
 def _readable_by_runtime(agent: Agent) -> list[str]:
-    from smbos.interface import RUNTIME_UID
-
     try:
         info = agent.env_path.stat()
     except OSError:
@@ -213,8 +208,8 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
             if old and shown_value(agent, key, old) == value:
                 unchanged.append(key)
                 continue
-            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the current "
-                          "one; type the whole new value (or leave the field as it was)")
+            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the "
+                             "current one; type the whole new value (or leave the field as it was)")
         changes[key] = value
     if not changes:
         return EnvUpdate([], [], sorted(unchanged), None)

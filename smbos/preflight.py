@@ -116,7 +116,8 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
             os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o005)
         else:
             problems.append(Problem(str(folder), "permissions",
-                                    f"not readable by uid {RUNTIME_UID}; run `chmod o+rx {folder}`"))
+                                    f"not readable by uid {RUNTIME_UID}; "
+                                    f"run `chmod o+rx {folder}`"))
     return problems
 
 

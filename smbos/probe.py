@@ -27,8 +27,8 @@ from smbos.contract import (
     one_line,
     over,
     probe_result,
-    total_exceeded,
     snippet,
+    total_exceeded,
 )
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ def probe_one(host: str, port: int, budget: Timeouts = PROBE_TIMEOUTS) -> Probe:
     except RuntimeProblem as problem:
         return probe_result(None, problem, time.perf_counter() - started)
     except (OSError, http.client.HTTPException) as exc:
-        problem = _transport_problem(exc, connected, budget)
-        return probe_result(None, problem, time.perf_counter() - started)
+        failure = _transport_problem(exc, connected, budget)
+        return probe_result(None, failure, time.perf_counter() - started)
     finally:
         connection.close()
     return probe_result(health, None, time.perf_counter() - started)

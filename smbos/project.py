@@ -9,11 +9,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
-from smbos import defaults
-from smbos.errors import SmbosError
+from smbos import defaults, ports
+from smbos.errors import InvalidInput, SmbosError
 from smbos.files import display_path
 
 if TYPE_CHECKING:  # the agent models and the Compose renderer load on first use, not at start-up
@@ -64,8 +63,6 @@ class Project:
 
     def load_valid(self, strict_env: bool = False, say=None) -> Fleet:
         """The fleet; raises InvalidInput on any error, and tells `say` how many warnings."""
-        from smbos.errors import InvalidInput
-
         fleet = self.load(strict_env=strict_env)
         if fleet.errors:
             raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
@@ -93,6 +90,4 @@ class Project:
         """Record the ports assigned to agents without `port:` (agents/.ports.json), so they stay
         theirs: called by the commands that make ports real (generate, up)."""
         if fleet.port_record != fleet.recorded_ports:
-            from smbos import ports
-
             ports.save_record(fleet.ports_file, fleet.recorded_ports, fleet.port_record)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 from urllib.parse import quote, quote_plus
 
 from smbos import catalog, envfile
@@ -88,7 +89,11 @@ class Redactor:
     def __bool__(self) -> bool:
         return bool(self.pairs)
 
-    def __call__(self, text: str | None) -> str | None:
+    @overload
+    def __call__(self, text: str) -> str: ...
+    @overload
+    def __call__(self, text: None) -> None: ...
+    def __call__(self, text: str | None) -> str | None:  # a text in, a text out; None stays None
         if not text or not self.pairs:
             return text
         for value, key in self.pairs:

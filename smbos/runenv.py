@@ -124,7 +124,7 @@ def problems(env: dict[str, str], display: str) -> list[Problem]:
     if total > MAX_TOTAL_BYTES:
         biggest = max(env, key=lambda name: size(name, env[name]))
         found.append(Problem(display, FIELDS.get(biggest, "(environment)"), (
-            f"makes the container's environment {total} bytes in all, limit {MAX_TOTAL_BYTES} "
-            f"(Linux's limit on a program's arguments and environment); {biggest} is the "
-            "largest: shorten it")))
+            f"makes the container's environment {total} bytes in all, "
+            f"limit {MAX_TOTAL_BYTES} (Linux's limit on a program's arguments "
+            f"and environment); {biggest} is the largest: shorten it")))
     return found

@@ -21,7 +21,7 @@ the runtime is healthy.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,36 +38,35 @@ from smbos.chatstream import (
     check_chat_reply,
     event_from_frame,
 )
-
 from smbos.contract import (
-    CHAT_TIMEOUTS,
-    as_timeouts,
     CAPABILITY_CHAT_BODY,
     CHAT,
+    CHAT_TIMEOUTS,
     GET_ROUTES,
     HEALTH,
-    MESSAGES,
-    STATE,
-    TASKS,
-    Capabilities,
-    Route,
-    capabilities_from_statuses,
     MAX_BODY_BYTES,
+    MESSAGES,
     PROBE_TIMEOUTS,
     SNIPPET_CHARS,  # noqa: F401 - part of this module's surface
+    STATE,
+    TASKS,
     ApiStatus,
+    Capabilities,
     Probe,
     ProblemKind,
+    Route,
     RuntimeProblem,
     Timeouts,
-    deadline_of,
-    over,
-    total_exceeded,
+    as_timeouts,
+    capabilities_from_statuses,
     check_status,
+    deadline_of,
     decode_json,
     one_line,
+    over,
     probe_result,
     snippet,
+    total_exceeded,
 )
 from smbos.shapes import (
     Group,
@@ -141,7 +140,7 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         budget = f" after {read_budget:g} s" if read_budget else ""
         what = "no event" if streaming else "no answer"
         return RuntimeProblem(ProblemKind.TIMEOUT, route, f"{what}{budget} (read timed out)")
-    if isinstance(exc, httpx.ConnectError) or isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError)):
         lowered = cause.lower()
         detail = "connection refused" if "refused" in lowered or not cause else \
             f"cannot connect ({snippet(cause)})"
@@ -152,7 +151,8 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
                               f"connection dropped {where} ({snippet(cause)})")
     if isinstance(exc, httpx.DecodingError):
-        return RuntimeProblem(ProblemKind.STREAM_ERROR, route, f"undecodable body ({snippet(cause)})")
+        return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
+                              f"undecodable body ({snippet(cause)})")
     return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
                           f"{type(exc).__name__}: {snippet(cause)}")
 
@@ -213,7 +213,7 @@ class ChatStream(Iterator[ChatEvent]):
     """The events of one chat turn as they arrive. The request is sent on the first `next()`.
     `close()` (or leaving a `with` block, or dropping the iterator) closes the connection."""
 
-    def __init__(self, events: Iterator[ChatEvent]) -> None:
+    def __init__(self, events: Generator[ChatEvent, None, None]) -> None:
         self._events = events
 
     def __iter__(self) -> ChatStream:
@@ -223,7 +223,7 @@ class ChatStream(Iterator[ChatEvent]):
         return next(self._events)
 
     def close(self) -> None:
-        self._events.close()  # type: ignore[attr-defined]
+        self._events.close()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -298,7 +298,7 @@ class RuntimeClient(_ClientBase):
     def chat(self, message: str) -> ChatStream:
         return ChatStream(self._chat_events(chat_request_body(message)))
 
-    def _chat_events(self, body: dict[str, str]) -> Iterator[ChatEvent]:
+    def _chat_events(self, body: dict[str, str]) -> Generator[ChatEvent, None, None]:
         budget = self.chat_timeout
         deadline = deadline_of(budget)
         route = CHAT.label

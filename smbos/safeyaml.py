@@ -15,7 +15,7 @@ from smbos.errors import Problem
 class _NoAliasLoader(yaml.SafeLoader):
     """A safe loader that refuses anchors and aliases, so no document can expand (YAML bombs)."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         event = self.peek_event()
         # An alias, or an anchor (`&name`, which only an alias would use): refused at once.
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
@@ -23,7 +23,7 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, "anchors and aliases are not supported", event.start_mark)
         return super().compose_node(parent, index)
 
-    def construct_object(self, node, deep=False):  # type: ignore[override]
+    def construct_object(self, node, deep=False):
         # A value its tag cannot hold (`!!int abc`, `!!bool maybe`) is a problem at its line,
         # never an exception out of the loader.
         try:
@@ -34,7 +34,7 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
                 node.start_mark) from None
 
-    def construct_yaml_timestamp(self, node):  # type: ignore[override]
+    def construct_yaml_timestamp(self, node):
         # What looks like a timestamp but is no time (`2027-13-01`) stays the text it is, as if
         # quoted: the field it is given to says what is wrong with it, as it would quoted.
         try:

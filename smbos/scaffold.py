@@ -58,7 +58,8 @@ def pick_port(fleet: Fleet) -> int:
     for port in PORTS:
         if port not in used and _port_is_free(port):
             return port
-    raise SmbosError(f"no free port between {PORTS.start} and {PORTS.stop - 1}; give one with --port")
+    raise SmbosError(f"no free port between {PORTS.start} and {PORTS.stop - 1}; "
+                     "give one with --port")
 
 
 def check_new(agents_dir: Path, agent_id: str, template: str) -> Path:
@@ -108,7 +109,8 @@ def new_agent(project: Project, agent_id: str, template: str, name: str, descrip
               port: int | None) -> tuple[Path, int, list[Problem], Fleet]:
     """`smbos new`: choose a port (or check the one given), write the folder, validate it.
     Returns the folder, its port, the problems found in it and the fleet with it; a folder with
-    errors is removed again (it would break every later `generate` and block the id for the next try).
+    errors is removed again (it would break every later `generate` and block the id for the next
+    try).
 
     From choosing the port until the folder is there (or gone again), every other command that
     decides ports waits (`ports.locked`): eight `smbos new` at once get eight ports."""

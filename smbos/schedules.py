@@ -10,6 +10,7 @@ a second; `apply()` then waits until `/api/tasks` shows the change.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -128,10 +129,8 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
             os.close(file)
         os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=fd)
-        except OSError:
-            pass
         raise Refused(f"{what}: cannot write {name}: {exc.strerror or exc} (the runtime's uid "
                       "1000 owns it: run as root or as that user)") from None
     finally:

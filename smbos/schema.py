@@ -359,9 +359,10 @@ class SkillInput(_Model):
         default = None if self.default is None else str(self.default)
         if default is None or default.strip() == "":
             return self
-        if self.type == "select" and default not in [str(o) for o in self.options]:
+        options = [str(o) for o in self.options or ()]
+        if self.type == "select" and default not in options:
             raise ValueError(f"default {default[:40]!r} is not one of the options: "
-                             f"{', '.join(str(o) for o in self.options)}")
+                             f"{', '.join(options)}")
         if self.type == "number" and not _is_number(default):
             raise ValueError(f"default {default[:40]!r} is not a number")
         if self.type == "date" and not _is_date(default):
@@ -466,7 +467,8 @@ class AgentConfig(_Model):
     def _integrations(cls, value: list[str]) -> list[str]:
         for name in value:
             if name not in catalog.INTEGRATIONS:
-                raise ValueError(f"unknown integration {name!r}{did_you_mean(name, catalog.INTEGRATIONS)}"
+                hint = did_you_mean(name, catalog.INTEGRATIONS)
+                raise ValueError(f"unknown integration {name!r}{hint}"
                                  f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
         if len(set(value)) != len(value):
             raise ValueError("an integration is listed twice")

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smbos.errors import Problem, Severity
 from smbos import agentmd
+from smbos.errors import Problem, Severity
 from smbos.safeyaml import load_yaml
 
 TEAM = "team"  # the folder, in the agent folder

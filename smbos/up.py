@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from smbos import compose, image, integrations, preflight, schedules
+from smbos.controller import AgentStatus, Controller
 from smbos.errors import CheckFailed, InvalidInput, SmbosError
 
 if TYPE_CHECKING:
     from smbos.agent import Agent
-    from smbos.controller import AgentStatus, Controller
     from smbos.project import Project
 
 
@@ -55,9 +56,6 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
             build: Callable[[object], object], say: Callable[[str], None]) -> Plan:
     """Everything before containers start. `build(client)` builds the runtime image when it is
     missing; raises `InvalidInput` (folders, state/), `CheckFailed` (images) or `SmbosError`."""
-    from smbos import compose, image, integrations, preflight
-    from smbos.controller import Controller
-
     fleet = project.load_valid(strict_env=True, say=say)
     project.record_ports(fleet)
     controller = Controller(project)
@@ -101,8 +99,6 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
 
 def start(project: Project, plan: Plan, wait_timeout: int) -> Report:
     """Compose up (the agents asked for, or the whole file), wait for health, and report."""
-    from smbos import image, schedules
-
     controller = plan.controller
     result = controller.up([] if plan.all_agents else plan.agents, wait=True,
                            timeout=wait_timeout)
@@ -126,8 +122,9 @@ def start(project: Project, plan: Plan, wait_timeout: int) -> Report:
                 and not image.image_exists(controller.client, wanted):
             entry.image_missing = wanted
         else:
+            loaded = project.load().get(row.id)
             try:
-                entry.log = list(controller.logs(project.load().get(row.id), tail=20))
+                entry.log = list(controller.logs(loaded, tail=20)) if loaded else None
             except SmbosError:
                 entry.log = None
         report.unhealthy.append(entry)

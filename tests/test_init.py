@@ -61,7 +61,7 @@ def test_init_refuses_an_existing_fleet_and_force_adds_only_what_is_missing(tmp_
     again = run_smbos("init", cwd=tmp_path)
     assert again.code == 2, again.output
     assert again.stderr.strip().splitlines() == [
-        f"error: agents: already holds a fleet; `smbos init --force` adds only what is "
+        "error: agents: already holds a fleet; `smbos init --force` adds only what is "
         "missing and never replaces a file"]
     assert _tree(tmp_path) == before
 

@@ -445,6 +445,6 @@ console.log(JSON.stringify(steps));
         ["tg:1", "tg:2"], ["tg:1"], ["tg:1"], ["tg:1", "tg:2"], ["tg:1", "tg:2"],
         ["tg:1", "tg:2"], ["tg:1"]]
     assert "smbos-unchat-tg_2.json" not in steps[4]["queued"]  # undone by declaring it again
-    assert any("unregistered chat(s) no longer declared: tg:2" in l for l in steps[1]["lines"])
-    assert any("tg:77" in l and "not declared" in l for l in steps[0]["lines"])  # never taken away
-    assert any("tg:2" in l and "not declared" in l for l in steps[5]["lines"])
+    assert any("unregistered chat(s) no longer declared: tg:2" in line for line in steps[1]["lines"])
+    assert any("tg:77" in line and "not declared" in line for line in steps[0]["lines"])  # never taken away
+    assert any("tg:2" in line and "not declared" in line for line in steps[5]["lines"])

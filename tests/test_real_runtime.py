@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -27,6 +27,7 @@ from smbos.errors import (
     SmbosError,
     UnknownAgent,
 )
+from smbos.interface import reach
 from smbos.project import Project
 
 
@@ -38,7 +39,6 @@ def _running(project: Project, agent_id: str):
     before the engine is asked; an unreachable engine exit 3; a container that does not run,
     exit 1 with the command that starts it."""
     from smbos.controller import Controller
-    from smbos.interface import reach
 
     fleet = project.load()
     agent = fleet.get(agent_id)
@@ -78,10 +78,9 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     reply = Reply()
     budget = Timeouts(connect=2.0, read=float(min(idle_timeout, timeout)), total=float(timeout))
     try:
-        with RuntimeClient(url, chat_timeout=budget) as client:
-            with client.chat(message) as events:
-                for event in scrubbed(events, redact.for_agent(agent).running()):
-                    _show(agent_id, event, reply.add(event))
+        with RuntimeClient(url, chat_timeout=budget) as client, client.chat(message) as events:
+            for event in scrubbed(events, redact.for_agent(agent).running()):
+                _show(agent_id, event, reply.add(event))
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent_id}: {problem}", problem) from None
     sys.exit(EXIT_CHECK_FAILED if reply.errors else EXIT_OK)
@@ -208,12 +207,12 @@ def skill_(project: Project, agent_id: str, skill_id: str | None, inputs: tuple[
     if not as_json:
         err(f"{agent.id}/{skill.id}: sending: {' '.join(prompt.split())[:200]}")
     try:
-        with RuntimeClient(url, chat_timeout=float(timeout)) as client:
-            with client.chat(prompt) as events:
-                for event in scrubbed(events, redact.for_agent(agent).running()):
-                    text = reply.add(event)
-                    if not as_json:
-                        _show(agent.id, event, text)
+        with RuntimeClient(url, chat_timeout=float(timeout)) as client, \
+                client.chat(prompt) as events:
+            for event in scrubbed(events, redact.for_agent(agent).running()):
+                text = reply.add(event)
+                if not as_json:
+                    _show(agent.id, event, text)
     except RuntimeProblem as problem:
         raise RuntimeUnavailable(f"{agent.id}: {problem}", problem) from None
     if as_json:

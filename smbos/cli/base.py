@@ -21,6 +21,7 @@ from smbos.errors import (
     InvalidInput,
     Problem,
     SmbosError,
+    UnknownAgent,
     from_docker,
 )
 from smbos.project import Project
@@ -150,7 +151,7 @@ class SmbosGroup(click.Group):
         ctx.exit(EXIT_INTERNAL)
 
 
-def docker_errors() -> tuple[type[BaseException], ...]:
+def docker_errors() -> tuple[type[Exception], ...]:
     import docker.errors
 
     return (docker.errors.DockerException,)
@@ -200,8 +201,6 @@ def controller_for(project: Project):
 
 def folder_agent(project: Project, agent_id: str):
     """An agent from its folder (no Docker needed); unknown ids are an error."""
-    from smbos.controller import UnknownAgent
-
     fleet = project.load()
     agent = fleet.get(agent_id)
     if agent is None:
@@ -227,7 +226,7 @@ def _rest(rest: int, unit: str) -> str:
     return f"{rest}s"
 
 
-def status_table(rows) -> Table:
+def status_table(rows) -> RichTable:
     table = Table(box=None, pad_edge=False)
     for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
                    "TELEGRAM", "DRIFT"):

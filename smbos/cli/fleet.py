@@ -77,8 +77,7 @@ def _build_image(project: Project, client, *, source: Path | None, git_url: str 
                  ref: str | None, subdir: str | None, ca_cert: Path | None, no_patches: bool,
                  build_args: tuple[str, ...], tag: str | None = None, agent_image: bool = True,
                  no_cache: bool = False):
-    from smbos import image
-    from smbos import integrations
+    from smbos import image, integrations
     from smbos import source as source_mod
     from smbos.operations import parse_assignments
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -28,8 +30,6 @@ from smbos.project import Project
 def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
             interval: float) -> None:
     """Show each agent: state, health, API, port, uptime, restarts, drift."""
-    import time as _time
-
     from smbos import fleetindex
     from smbos.controller import Controller
 
@@ -48,16 +48,14 @@ def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
             _print_recent_heals(project, {r.id for r in rows})
         if not watch:
             return
-        _time.sleep(interval)
+        time.sleep(interval)
 
 
 def _print_recent_heals(project: Project, ids: set[str], hours: float = 24) -> None:
     """The auto-heal actions of the last day for these agents, under the status table."""
-    from datetime import datetime, timedelta, timezone
-
     from smbos.controller import heal_log
 
-    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    since = datetime.now(UTC) - timedelta(hours=hours)
     recent = []
     for action in heal_log(project):
         try:
@@ -116,8 +114,6 @@ def doctor(project: Project) -> None:
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1, 3600))
 def heal(project: Project, all_agents: bool, once: bool, interval: float) -> None:
     """Restart agents that stay unhealthy (opt-in per agent: heal.enabled), with backoff."""
-    import time as _time
-
     from smbos.controller import Healer
 
     healer = Healer(controller_for(project), all_agents=all_agents)
@@ -127,4 +123,4 @@ def heal(project: Project, all_agents: bool, once: bool, interval: float) -> Non
             sys.stdout.flush()
         if once:
             return
-        _time.sleep(interval)
+        time.sleep(interval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -25,15 +26,14 @@ from smbos.project import Project
 
 def _restart_needed(project: Project, agent) -> bool | None:
     """Whether the agent's running container predates its .env (None when Docker is away)."""
-    import time as _time
-
-    from smbos.controller import Controller, EngineUnreachable, engine
     from smbos import operations as ops
+    from smbos.controller import Controller, EngineUnreachable, engine
 
+    away: tuple[type[Exception], ...] = (EngineUnreachable, *docker_errors())
     try:
-        measured_at = _time.time()
+        measured_at = time.time()
         row = Controller(project, engine(timeout=5)).status([agent.id], probe=False)[0]
-    except (EngineUnreachable, *docker_errors()):
+    except away:
         return None
     return ops.restart_needed(agent, row.state, row.uptime_s, measured_at)
 

@@ -23,6 +23,7 @@ from smbos.controller import heal_log
 from smbos.errors import Busy, EngineUnreachable, NotFound, SmbosError, from_docker
 from smbos.web.body import read_json
 from smbos.web.errors import ok
+from smbos.web.openapi import document
 from smbos.web.state import UIState, ui_state
 
 
@@ -218,6 +219,4 @@ async def api_session(request: Request) -> Response:
 
 
 async def api_openapi(request: Request) -> Response:
-    from smbos.web.openapi import document
-
     return ok(document(request.app))

@@ -14,10 +14,10 @@ answers for the cases below, so each failure has one status and one kind whereve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import docker.errors
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -102,7 +102,9 @@ async def _docker_error(request: Request, exc: Exception) -> Response:
     return await _smbos_error(request, from_docker(exc, f"{request.method} {request.url.path}"))
 
 
-HANDLERS = {
+# Each handler takes the class it is registered for (its second argument's type depends on the
+# key, which a dict's type cannot say: hence Any there).
+HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
     SmbosError: _smbos_error,
     RuntimeProblem: _runtime_problem,
     docker.errors.APIError: _docker_error,

@@ -80,14 +80,15 @@ def render(text: str) -> Markup:
             continue
         bullet = _BULLET.match(line)
         numbered = None if bullet else _NUMBERED.match(line)
-        if bullet or numbered:
+        item = bullet or numbered
+        if item:
             flush_paragraph()
             kind = "ul" if bullet else "ol"
             if list_kind != kind:
                 close_list()
                 html.append(f"<{kind}>")
                 list_kind = kind
-            html.append(f"<li>{_inline((bullet or numbered).group(1))}</li>")
+            html.append(f"<li>{_inline(item.group(1))}</li>")
             index += 1
             continue
         if line.lstrip().startswith(">"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import jinja2
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 
 from smbos.errors import NeedsSession, SmbosError
 from smbos.web.errors import error
@@ -50,6 +51,7 @@ class GuardMiddleware:
             await send(message)
 
         if refused is not None:
+            response: Response
             if isinstance(refused, NeedsSession):
                 # A page, without the token: a page whose script gets the session cookie.
                 response = render_page(self.templates, "session.html", refused.http_status,

@@ -248,7 +248,7 @@ def document(app) -> dict:
     """The OpenAPI document of every route `app` serves (static files as one entry)."""
     paths: dict[str, dict] = {}
     for route in app.routes:
-        name = getattr(route, "name", None)
+        name: str = getattr(route, "name", "")
         if name == "static":
             paths["/static/{file}"] = {"get": {
                 "summary": "The UI's own CSS and JavaScript (nothing is loaded from elsewhere)",

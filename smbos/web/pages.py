@@ -13,8 +13,8 @@ from starlette.responses import HTMLResponse, Response
 
 from smbos import operations as ops
 from smbos.agent import Agent
-from smbos.web import markdown
 from smbos.errors import NotFound, UnknownAgent
+from smbos.web import markdown
 from smbos.web.render import page
 from smbos.web.state import ui_state
 

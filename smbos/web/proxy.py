@@ -26,8 +26,8 @@ from smbos.errors import RuntimeContentType, SmbosError
 from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web import limits
 from smbos.web.body import parse_json_object, read_body
-from smbos.web.relay import MAX_JSON_BYTES, EventStreamRedactor, redact_json
 from smbos.web.errors import error
+from smbos.web.relay import MAX_JSON_BYTES, EventStreamRedactor, redact_json
 from smbos.web.state import PROXY_TIMEOUT, ui_state
 from smbos.web.streams import SSE_HEADERS
 
@@ -88,7 +88,7 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     while (left := deadline - time.monotonic()) > 0:
         try:
             yield await asyncio.wait_for(chunks.__anext__(), min(left, limits.PROXY_READ_S))
-        except (StopAsyncIteration, asyncio.TimeoutError):
+        except (TimeoutError, StopAsyncIteration):
             return
 
 
@@ -178,8 +178,8 @@ async def _answer(agent, route: str, response: httpx.Response
             shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
             return error(RuntimeContentType(
                 f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
-                f"{response.status_code} and Content-Type {shown!r}; the proxy passes only JSON "
-                "and event streams"))
+                f"{response.status_code} and Content-Type {shown!r}; "
+                "the proxy passes only JSON and event streams"))
         return Response(status_code=response.status_code, headers=dict(PROXY_HEADERS))
     media, charset = typed
     scrub = redact.for_agent(agent)

@@ -109,7 +109,8 @@ def is_own_address(text: str) -> bool:
 
 
 def host_name(host_header: str) -> str:
-    """The name part of a Host header (`[::1]:8787` -> `[::1]`, `ui.example:443` -> `ui.example`)."""
+    """The name part of a Host header (`[::1]:8787` -> `[::1]`, `ui.example:443` ->
+    `ui.example`)."""
     host = host_header.lower()
     if host.startswith("["):
         return host[: host.find("]") + 1] if "]" in host else host
@@ -158,7 +159,9 @@ class Guard:
         return self.every_address and is_own_address(name)
 
     def token_ok(self, given: str | None) -> bool:
-        return bool(given) and secrets.compare_digest(given.encode(), self.token.encode())
+        if not given:
+            return False
+        return secrets.compare_digest(given.encode(), self.token.encode())
 
     def session_ok(self, cookie_header: str | None) -> bool:
         """Whether the request carries the session cookie `POST /api/session` set."""

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvicorn
+
 from smbos.errors import Refused, SmbosError
 from smbos.project import Project
+from smbos.web.app import create_app
 from smbos.web.security import (
     MIN_TOKEN_CHARS,
     is_loopback,
@@ -79,10 +82,6 @@ def serve(project: Project, host: str, port: int, token: UIToken, *,
           say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
           show_token: bool = False) -> None:
     """Serve the UI until interrupted."""
-    import uvicorn
-
-    from smbos.web.app import create_app
-
     check_port(host, port)
     if not is_loopback(host):
         say(f"warning: the UI listens on {host}, reachable beyond this machine; every "

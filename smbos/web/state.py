@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import requests.exceptions
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -55,8 +56,6 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 
 
 def _engine_errors() -> tuple[type[BaseException], ...]:
-    import requests.exceptions
-
     return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
@@ -232,7 +231,7 @@ class UIState:
         for row in rows:
             data = row.to_json()
             agent = fleet.get(row.id)
-            data["restart_needed"] = bool(agent) and ops.restart_needed(
+            data["restart_needed"] = agent is not None and ops.restart_needed(
                 agent, row.state, row.uptime_s, measured_at)
             data["action"] = self.actions.get(row.id)
             out.append(data)
@@ -263,7 +262,7 @@ class UIState:
             if probe:
                 await self._probe(rows)
             agents = self._rows_json(rows, fleet, measured_at)
-            engine_info = {"ok": True, "error": None}
+            engine_info: dict[str, Any] = {"ok": True, "error": None}
         except EngineUnreachable as exc:
             agents = self._offline_rows(fleet, list(ids))
             engine_info = {"ok": False, "error": str(exc)}
