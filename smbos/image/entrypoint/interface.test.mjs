@@ -13,7 +13,7 @@ test('the shared names are read from interface.json and cannot be changed', () =
   assert.throws(() => { IPC.jobs.cancel_task.fields.extra = 'text'; }, TypeError);
 });
 
-test('every environment key is one an SMBOS_ or NanoClaw reader can take', () => {
+test('every key is a valid environment variable name, every label an io.smbos. label', () => {
   for (const [name, key] of Object.entries(ENV)) assert.match(key, /^[A-Z][A-Z0-9_]*$/, name);
   for (const [name, label] of Object.entries(LABELS)) assert.match(label, /^io\.smbos\.[a-z-]+$/, name);
 });
