@@ -1,7 +1,8 @@
 """`agent.md` read one way: its front matter and the body that becomes the agent's identity.
 
 The image's entrypoint reads the same file at every start (`readAgentMd` in
-smbos/image/entrypoint.mjs) and writes the body into `CLAUDE.md` between the identity markers.
+smbos/image/entrypoint/identity.mjs) and writes the body into `CLAUDE.md` between the identity
+markers (smbos/image/interface.json, `identity`).
 Both readers follow these rules, proven on one set of cases (tests/fixtures/agent-md-cases.json)
 and on random texts:
 
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BEGIN = "<!-- smbos:identity:begin -->"
-END = "<!-- smbos:identity:end -->"
+from smbos.interface import IDENTITY_BEGIN as BEGIN
+from smbos.interface import IDENTITY_END as END
+
 _BLANK = " \t"
 _TRIM = " \t\n\v\f"
 

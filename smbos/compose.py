@@ -23,6 +23,7 @@ from smbos.errors import SmbosError
 from smbos.interface import (
     AGENT_MOUNT,
     CONTAINER_USER,
+    HEALTHCHECK,
     LABEL_AGENT,
     LABEL_HASH,
     LABEL_PROJECT,
@@ -107,6 +108,8 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters["q"] = _quote
+# Names shared with the image (smbos/image/interface.json).
+_env.globals.update(label_agent=LABEL_AGENT, healthcheck=["CMD", *HEALTHCHECK])
 
 
 def service(agent: Agent, host: Host) -> dict:

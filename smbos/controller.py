@@ -21,7 +21,15 @@ from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI'
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
 from smbos.fleetindex import AgentView, FleetView
-from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT, LABEL_TURN, published, reach
+from smbos.interface import (
+    LABEL_AGENT,
+    LABEL_HASH,
+    LABEL_PATCHES,
+    LABEL_PROJECT,
+    LABEL_TURN,
+    published,
+    reach,
+)
 from smbos.probe import Probes
 from smbos.project import Project
 
@@ -222,7 +230,7 @@ class Controller:
         row.failing_streak = int(health.get("FailingStreak", 0)) if health else 0
         row.restarts = int(data.get("RestartCount", 0))
         row.image = data["Config"].get("Image", "")
-        row.patches = (data["Config"].get("Labels") or {}).get("io.smbos.patches", "")
+        row.patches = (data["Config"].get("Labels") or {}).get(LABEL_PATCHES, "")
         row.published = published(data.get("NetworkSettings", {}).get("Ports"))
         started = _parse_time(state.get("StartedAt"))
         if row.state == "running" and started:

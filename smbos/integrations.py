@@ -21,7 +21,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from smbos import catalog
+from smbos import catalog, interface
 from smbos.errors import Problem, Severity
 
 if TYPE_CHECKING:
@@ -223,8 +223,8 @@ def credential_dirs(agent: Agent) -> list[tuple[Path, bool]]:
 
 # --------------------------------------------------------------------- Telegram status
 
-TELEGRAM_STATE_FILE = Path("data") / "smbos-telegram.json"  # the telegram-connect patch's
-TELEGRAM_FACTS_FILE = ".smbos-telegram.json"  # the entrypoint's check of the registered chats
+TELEGRAM_STATE_FILE = Path(interface.TELEGRAM_STATE_FILE)  # the telegram-connect patch's
+TELEGRAM_FACTS_FILE = interface.TELEGRAM_FACTS_FILE  # the entrypoint's check of the chats
 
 
 def _read_json(path: Path) -> dict | None:

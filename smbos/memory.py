@@ -18,14 +18,15 @@ from typing import Any
 from smbos import redact, walk
 from smbos.agent import Agent
 from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
+from smbos.interface import MCP_CONFIG_FILE, TEMP_PREFIX
 
 MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000
 # Files in the memory folder that hold secrets (the runtime's MCP configuration): never shown.
-PRIVATE_MEMORY_FILES = frozenset({".mcp.json", ".env"})
+PRIVATE_MEMORY_FILES = frozenset({MCP_CONFIG_FILE, ".env"})
 # The entrypoint writes files atomically through `.smbos-tmp.<name>` (older images:
 # `.<name>.smbos-tmp`); such a file may hold the whole MCP configuration, secrets included.
-TEMP_PREFIX, OLD_TEMP_SUFFIX = ".smbos-tmp", ".smbos-tmp"
+OLD_TEMP_SUFFIX = ".smbos-tmp"
 
 
 def is_private_memory(name: str) -> bool:

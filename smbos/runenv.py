@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from smbos import integrations
 from smbos.errors import Problem
-from smbos.interface import AGENT_MOUNT, RELAY_PORT, RUNTIME_PORT, STORE_MOUNT
+from smbos.interface import AGENT_MOUNT, ENV, RELAY_PORT, RUNTIME_PORT, STORE_MOUNT
 
 if TYPE_CHECKING:
     from smbos.agent import Agent
@@ -31,10 +31,10 @@ MAX_TOTAL_BYTES = 1024 * 1024
 
 # The config.yaml field that decides each variable that can grow.
 FIELDS = {
-    "SMBOS_SCHEDULES": "schedules",
-    "SMBOS_MCP_SERVERS": "tools",
-    "SMBOS_TELEGRAM_CHATS": "channels.telegram_chats",
-    "SMBOS_TURN_MOUNTS": "credentials",
+    ENV["schedules"]: "schedules",
+    ENV["mcp_servers"]: "tools",
+    ENV["telegram_chats"]: "channels.telegram_chats",
+    ENV["turn_mounts"]: "credentials",
     "CONTAINER_IMAGE": "runtime.agent_image",
 }
 
@@ -59,28 +59,30 @@ def schedules_json(agent: Agent) -> str:
 
 
 def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str, str]:
-    """Every variable the Compose file sets for the agent's container, sorted by name."""
+    """Every variable the Compose file sets for the agent's container, sorted by name (the
+    image's names from smbos/image/interface.json, `env`; the rest are NanoClaw's own)."""
     runtime = agent.config.runtime
     turns = runtime.turn_resources
     env = {
         "ASSISTANT_NAME": agent.assistant_name,
-        # runtime.swarms: Claude Code agent teams in every group's turns (smbos/image/teams.mjs).
-        "SMBOS_AGENT_TEAMS": "on" if agent.teams else "off",
-        "HTTP_PORT": str(RUNTIME_PORT),
+        # runtime.swarms: Claude Code agent teams in every group's turns
+        # (smbos/image/entrypoint/teams.mjs).
+        ENV["agent_teams"]: "on" if agent.teams else "off",
+        ENV["runtime_port"]: str(RUNTIME_PORT),
         "LOG_LEVEL": runtime.log_level,
         "MAX_CONCURRENT_CONTAINERS": str(runtime.max_concurrent_containers),
-        "SMBOS_AGENT_DIR": AGENT_MOUNT,
-        "SMBOS_AGENT_ID": agent.id,
-        "SMBOS_INSTANCE_DIR": str(instance_dir),
-        "SMBOS_MCP_SERVERS": _json(agent.mcp_servers()),
-        "SMBOS_MEMORY_DIR": str(agent.memory_dir),
-        "SMBOS_PROJECT": project_name,
-        "SMBOS_RELAY_PORT": str(RELAY_PORT),
-        "SMBOS_SCHEDULES": schedules_json(agent),
-        "SMBOS_STORE_DIR": STORE_MOUNT,
-        "SMBOS_TELEGRAM": "on" if agent.config.channels.telegram else "off",
-        "SMBOS_TELEGRAM_CHATS": _json(integrations.telegram_chats(agent)),
-        "SMBOS_TELEMETRY": "on" if runtime.telemetry else "off",
+        ENV["agent_dir"]: AGENT_MOUNT,
+        ENV["agent_id"]: agent.id,
+        ENV["instance_dir"]: str(instance_dir),
+        ENV["mcp_servers"]: _json(agent.mcp_servers()),
+        ENV["memory_dir"]: str(agent.memory_dir),
+        ENV["project"]: project_name,
+        ENV["relay_port"]: str(RELAY_PORT),
+        ENV["schedules"]: schedules_json(agent),
+        ENV["store_dir"]: STORE_MOUNT,
+        ENV["telegram"]: "on" if agent.config.channels.telegram else "off",
+        ENV["telegram_chats"]: _json(integrations.telegram_chats(agent)),
+        ENV["telemetry"]: "on" if runtime.telemetry else "off",
         "TZ": runtime.timezone,
     }
     if runtime.agent_image:
@@ -89,15 +91,15 @@ def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str
         # Per-turn containers (smbos/image/container): on this agent's own network, with
         # these limits; Compose names the network <project>_<service>.
         env.update({
-            "SMBOS_TURN_CPUS": str(turns.cpus),
-            "SMBOS_TURN_MEMORY": turns.memory,
-            "SMBOS_TURN_NETWORK": f"{project_name}_{agent.id}",
-            "SMBOS_TURN_PIDS": str(turns.pids),
+            ENV["turn_cpus"]: str(turns.cpus),
+            ENV["turn_memory"]: turns.memory,
+            ENV["turn_network"]: f"{project_name}_{agent.id}",
+            ENV["turn_pids"]: str(turns.pids),
         })
         mounts = integrations.turn_mounts_env(agent)
         if mounts:
             # Credential folders of the agent's integrations (paths only), for every turn.
-            env["SMBOS_TURN_MOUNTS"] = mounts
+            env[ENV["turn_mounts"]] = mounts
     if agent.config.channels.telegram_only:
         env["TELEGRAM_ONLY"] = "true"
     return dict(sorted(env.items()))

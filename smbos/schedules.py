@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from smbos import ipc
 from smbos.errors import NotFound, Refused, SmbosError
+from smbos.interface import RUNTIME_FACTS_FILE as FACTS_FILE
 
-FACTS_FILE = ".smbos-runtime.json"
 ACTIONS = {"pause": "pause_task", "resume": "resume_task", "cancel": "cancel_task"}
 
 
@@ -75,7 +76,7 @@ def _open_tasks_folder(instance_dir: Path, folder: str, what: str) -> int:
     """A handle on `<instance_dir>/data/ipc/<folder>/tasks`, opened one part at a time without
     following a link: a link anywhere on the way (the instance folder itself included) would let
     the runtime, which writes this tree, aim the operator's write anywhere on the host."""
-    parts = ["data", "ipc", folder, "tasks"]
+    parts = ipc.tasks_parts(folder)
     where = instance_dir
     try:
         fd = os.open(instance_dir, _DIR_FLAGS)
@@ -116,10 +117,11 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
     if not valid_group_folder(group_folder):
         raise Refused(f"{what} is not a folder name NanoClaw makes (a letter or digit, then up "
                       "to 63 letters, digits, '_' or '-'; not 'global'); nothing was written")
-    name = f"smbos-{time.time_ns()}-{ACTIONS[action]}.json"
+    name = ipc.job_file(f"{time.time_ns()}-{ACTIONS[action]}")
     tmp = f".{name}.tmp"  # not *.json: the runtime's watcher never reads half a file
+    job = ipc.job(ACTIONS[action], taskId=task_id)
     fd = _open_tasks_folder(instance_dir, group_folder, what)
-    data = (json.dumps({"type": ACTIONS[action], "taskId": task_id}) + "\n").encode()
+    data = (json.dumps(job) + "\n").encode()
     try:
         file = os.open(tmp, _FILE_FLAGS, 0o644, dir_fd=fd)
         try:
@@ -135,7 +137,7 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
                       "1000 owns it: run as root or as that user)") from None
     finally:
         os.close(fd)
-    return instance_dir / "data" / "ipc" / group_folder / "tasks" / name
+    return instance_dir.joinpath(*ipc.tasks_parts(group_folder), name)
 
 
 def done(action: str, task) -> bool:

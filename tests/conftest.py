@@ -199,6 +199,22 @@ def node_eval(script: str) -> object:
     return json.loads(proc.stdout)
 
 
+def pytest_collection_finish(session) -> None:
+    """The image's node tests (tests/test_image_node.py) start now, beside the Python tests,
+    when they are among the tests to run."""
+    if any(item.nodeid.endswith("::test_the_image_modules_pass_their_node_tests")
+           for item in session.items):
+        from .test_image_node import NodeTests
+
+        NodeTests.start()
+
+
+def pytest_sessionfinish(session) -> None:
+    from .test_image_node import NodeTests
+
+    NodeTests.stop()
+
+
 def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*compose_bin, "-f", str(file), "config", "-q"], capture_output=True,
                           text=True, timeout=60)

@@ -1,6 +1,7 @@
 """`agent.md` is read one way: by SMBOS (smbos/agentmd.py) and by the image's entrypoint
 (`readAgentMd`), which writes its body into CLAUDE.md. Both follow one set of cases
-(tests/fixtures/agent-md-cases.json) and agree on random texts."""
+(tests/fixtures/agent-md-cases.json) and agree on random texts. (The identity block itself is
+tested by node beside it: smbos/image/entrypoint/identity.test.mjs.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .conftest import ROOT, node_eval, run_smbos, write_agent
 
 CASES_FILE = ROOT / "tests" / "fixtures" / "agent-md-cases.json"
 CASES = json.loads(CASES_FILE.read_text(encoding="utf-8"))
-ENTRYPOINT = ROOT / "smbos" / "image" / "entrypoint.mjs"
+IDENTITY = ROOT / "smbos" / "image" / "entrypoint" / "identity.mjs"
 
 
 def python_reading(text: str) -> dict:
@@ -35,7 +36,7 @@ def expected(case: dict) -> dict:
 def entrypoint_readings(texts: list[str]) -> list[dict]:
     """`readAgentMd` of each text, in one run of node."""
     return node_eval(
-        f"import {{ readAgentMd }} from {json.dumps(str(ENTRYPOINT))};\n"
+        f"import {{ readAgentMd }} from {json.dumps(str(IDENTITY))};\n"
         f"const texts = {json.dumps(texts)};\n"
         "const out = texts.map((t) => { try { return readAgentMd(t); }"
         " catch (err) { return { error: err.message }; } });\n"
@@ -61,22 +62,6 @@ def test_both_readers_agree_on_random_texts() -> None:
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(600)]
     for text, theirs in zip(texts, entrypoint_readings(texts)):
         assert python_reading(text) == theirs, repr(text)
-
-
-def test_the_identity_block_is_stable_across_starts() -> None:
-    """Written at every start: the second write changes nothing, whatever the body (a body
-    holding a marker is refused before it could duplicate text below the block)."""
-    bodies = [expected(c)["body"] for c in CASES if "error" not in c]
-    result = node_eval(
-        f"import {{ withIdentity }} from {json.dumps(str(ENTRYPOINT))};\n"
-        f"const bodies = {json.dumps(bodies)};\n"
-        "process.stdout.write(JSON.stringify(bodies.map((b) => {\n"
-        "  const once = withIdentity('notes the agent kept\\n', b);\n"
-        "  return [once, withIdentity(once, b)];\n"
-        "})));\n")
-    for body, (once, twice) in zip(bodies, result):
-        assert once == twice, body
-        assert once.endswith("notes the agent kept\n") and once.count(agentmd.END) == 1
 
 
 @pytest.mark.parametrize("marker", [agentmd.END, agentmd.BEGIN])

@@ -1,7 +1,7 @@
 """Integrations on the SMBOS side, fast and in-process (the real runtime: test_real_integrations).
 
-Telegram chats (schema, Compose environment, the entrypoint's registration jobs and token
-withholding), MCP server packages (pinned, installed by `smbos build`, npx flagged), credential
+Telegram chats (schema, Compose environment; the entrypoint's registration jobs and token
+withholding are tested by node: smbos/image/entrypoint/channels.test.mjs), MCP server packages (pinned, installed by `smbos build`, npx flagged), credential
 files (declared, validated, mounted into every turn by the container CLI), and the Telegram
 status SMBOS reads back.
 """
@@ -20,9 +20,8 @@ import yaml
 from smbos import catalog, compose, image, integrations
 from smbos.loader import load_fleet
 
-from .conftest import ENV_EXAMPLE, ROOT, node_eval, run_smbos, write_agent
+from .conftest import ENV_EXAMPLE, ROOT, run_smbos, write_agent
 
-CHANNELS = ROOT / "smbos" / "image" / "channels.mjs"
 CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
 NOTION_EXAMPLE = ENV_EXAMPLE + "# Notion secret.\nNOTION_TOKEN=\n"
 TELEGRAM_EXAMPLE = ENV_EXAMPLE + "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n"
@@ -86,52 +85,6 @@ def test_telegram_reaches_the_compose_file_as_a_switch_and_chats(project):
     assert quiet["SMBOS_TELEGRAM"] == "off" and json.loads(quiet["SMBOS_TELEGRAM_CHATS"]) == []
     text = compose.render(fleet, host)
     assert "1:abc" not in text
-
-
-def test_the_entrypoint_withholds_the_token_and_registers_through_ipc(tmp_path):
-    script = f"""
-import {{ withoutToken, registrationJobs, chatReport, parseTelegram, prepareChats }}
-  from {json.dumps(str(CHANNELS))};
-import fs from 'node:fs';
-const env = 'A=1\\nTELEGRAM_BOT_TOKEN=123:abc\\n export TELEGRAM_BOT_TOKEN = "x"\\n# TELEGRAM_BOT_TOKEN=c\\nB=2\\n';
-const chats = [{{jid: 'tg:5', name: 'Me', folder: 'telegram-5', trigger: '@Andy', requires_trigger: false}}];
-const errors = [];
-const fail = (m) => {{ errors.push(m); throw new Error(m); }};
-for (const bad of [{{SMBOS_TELEGRAM: 'yes'}}, {{SMBOS_TELEGRAM_CHATS: '[{{"jid":"5"}}]'}}]) {{
-  try {{ parseTelegram(bad, fail); }} catch {{}}
-}}
-const inst = {json.dumps(str(tmp_path / "inst"))};
-const mem = {json.dumps(str(tmp_path / "memory"))};
-fs.mkdirSync(inst + '/groups', {{recursive: true}}); fs.mkdirSync(mem);
-const links = [];
-const cfg = {{instanceDir: inst, memoryDir: mem, telegram: {{enabled: true, chats}}}};
-const queued = prepareChats(cfg, (link, target) => {{ links.push([link, target]); }});
-const off = prepareChats({{...cfg, telegram: {{enabled: false, chats}}}}, () => {{}});
-console.log(JSON.stringify({{
-  stripped: withoutToken(env),
-  jobs: registrationJobs(chats),
-  report: chatReport(chats, [{{jid: 'web-chat@smbos'}}, {{jid: 'tg:9'}}]),
-  parsed: parseTelegram({{SMBOS_TELEGRAM: 'on', SMBOS_TELEGRAM_CHATS: JSON.stringify(chats)}}, fail),
-  unset: parseTelegram({{}}, fail),
-  errors, queued, off, links,
-  files: fs.readdirSync(inst + '/data/ipc/main/tasks'),
-}}));
-"""
-    result = node_eval(script)
-    assert result["stripped"] == "A=1\n# TELEGRAM_BOT_TOKEN=c\nB=2\n"
-    assert result["jobs"] == [["smbos-chat-telegram-5.json", {
-        "type": "register_group", "jid": "tg:5", "name": "Me", "folder": "telegram-5",
-        "trigger": "@Andy", "requiresTrigger": False}]]
-    assert result["report"] == {"declared": ["tg:5"], "registered": [], "missing": ["tg:5"],
-                                "undeclared": ["tg:9"]}
-    assert result["parsed"]["enabled"] is True and result["unset"] == {"enabled": None,
-                                                                       "chats": []}
-    assert result["errors"] == ['SMBOS_TELEGRAM must be on or off, got "yes"',
-                                'SMBOS_TELEGRAM_CHATS[0].jid must be tg:<number>, got "5"']
-    assert result["queued"] == 1 and result["off"] == 0
-    assert result["links"] == [[str(tmp_path / "inst" / "groups" / "telegram-5"),
-                                str(tmp_path / "memory")]]
-    assert result["files"] == ["smbos-chat-telegram-5.json"]
 
 
 def test_telegram_status_is_read_from_what_the_runtime_records(project):
@@ -400,51 +353,3 @@ def test_new_from_the_assistant_template_says_what_calendar_and_telegram_need(pr
     example = (project / "agents" / "helper" / ".env.example").read_text()
     assert "npx @cocal/google-calendar-mcp@2.6.3 auth" in example
     assert "GOOGLE_OAUTH_CREDENTIALS=\n" not in example  # a file, not a key
-
-
-def test_a_chat_no_longer_declared_is_unregistered_once_and_only_if_smbos_registered_it(tmp_path):
-    script = f"""
-import {{ prepareChats, checkChats, MANAGED_FILE }} from {json.dumps(str(CHANNELS))};
-import fs from 'node:fs';
-const inst = {json.dumps(str(tmp_path / "inst"))};
-fs.mkdirSync(inst, {{recursive: true}});
-const chat = (id) => ({{jid: 'tg:' + id, name: 'C' + id, folder: 'telegram-' + id,
-                        trigger: '@Andy', requires_trigger: false}});
-const tasks = inst + '/data/ipc/main/tasks';
-const run = async (chats, served, enabled = true) => {{
-  const cfg = {{instanceDir: inst, memoryDir: inst, telegram: {{enabled, chats}}}};
-  prepareChats(cfg, () => {{}});
-  const queued = fs.readdirSync(tasks).sort();
-  const unregister = queued.filter((f) => f.startsWith('smbos-unchat-'))
-    .map((f) => JSON.parse(fs.readFileSync(tasks + '/' + f, 'utf8')));
-  for (const f of queued) fs.rmSync(tasks + '/' + f);  // the runtime consumes its jobs
-  const lines = [];
-  await checkChats({{...cfg, httpPort: 1}},
-    async () => ({{status: 200, data: {{groups: served.map((jid) => ({{jid}}))}}}}),
-    async () => {{}}, (l) => lines.push(l));
-  return {{queued, unregister, lines,
-           managed: JSON.parse(fs.readFileSync(inst + '/' + MANAGED_FILE, 'utf8')).chats}};
-}};
-const steps = [];
-steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2', 'tg:77']));  // tg:77: the agent's own
-steps.push(await run([chat(1)], ['tg:1']));                           // tg:2 taken away
-steps.push(await run([chat(1)], ['tg:1']));                           // nothing left to do
-steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2']));          // declared again
-fs.mkdirSync(tasks, {{recursive: true}});
-fs.writeFileSync(tasks + '/smbos-unchat-tg_2.json', '{{}}');         // a stale job of tg:2
-steps.push(await run([chat(1), chat(2)], ['tg:1', 'tg:2']));
-steps.push(await run([chat(1)], ['tg:1', 'tg:2']));                   // a runtime without the patch
-steps.push(await run([chat(1)], ['tg:1']));                           // tried again, then gone
-console.log(JSON.stringify(steps));
-"""
-    steps = node_eval(script)
-    assert [s["unregister"] for s in steps] == [
-        [], [{"type": "unregister_group", "jid": "tg:2"}], [], [], [],
-        [{"type": "unregister_group", "jid": "tg:2"}], [{"type": "unregister_group", "jid": "tg:2"}]]
-    assert [s["managed"] for s in steps] == [
-        ["tg:1", "tg:2"], ["tg:1"], ["tg:1"], ["tg:1", "tg:2"], ["tg:1", "tg:2"],
-        ["tg:1", "tg:2"], ["tg:1"]]
-    assert "smbos-unchat-tg_2.json" not in steps[4]["queued"]  # undone by declaring it again
-    assert any("unregistered chat(s) no longer declared: tg:2" in line for line in steps[1]["lines"])
-    assert any("tg:77" in line and "not declared" in line for line in steps[0]["lines"])  # never taken away
-    assert any("tg:2" in line and "not declared" in line for line in steps[5]["lines"])

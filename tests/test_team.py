@@ -3,10 +3,10 @@
 - `runtime.swarms` and `team/<member>.md`: validation (each bad file one line, exit 2; an
   unknown tool a warning), the listings (`list`, the status rows, the agent page), the
   configuration hash (a changed switch or member means "needs recreate") and the Compose file.
-- The entrypoint's teams.mjs, run by Node: the agent-teams key of each group's Claude settings
-  is set while every other key survives; a missing file is written as the runtime writes it
-  (checked against the fork's own source); members are installed, removed files removed, and
-  the agent's own subagent files never touched.
+- The entrypoint's teams.mjs: a missing settings file is written as the runtime writes it,
+  checked here against the fork's own source (the rest, by node beside it: the agent-teams key
+  of each group's Claude settings is set while every other key survives; members are installed,
+  removed files removed, and the agent's own subagent files never touched).
 - The stand-in does what the runtime does with a group's Claude home.
 - The portfolio and the `smbos new` templates use teams.
 """
@@ -29,7 +29,7 @@ from .conftest import IN_CI, ROOT, node_eval, run_smbos, write_agent
 from .fakefleet import FakeDocker
 from .test_web_api import make_client
 
-TEAMS = ROOT / "smbos" / "image" / "teams.mjs"
+TEAMS = ROOT / "smbos" / "image" / "entrypoint" / "teams.mjs"
 STANDIN_AGENT = ROOT / "tests" / "standin" / "src" / "agent.js"
 TOKEN = "t" * 32
 
@@ -243,61 +243,6 @@ def test_the_agent_page_shows_teams_and_members(tmp_path):
 # ------------------------------------------------------------------- the entrypoint (Node)
 
 
-def _teams_script(body: str) -> object:
-    return node_eval(f"import fs from 'node:fs';\nimport path from 'node:path';\n"
-                     f"import * as t from {json.dumps(str(TEAMS))};\n{body}")
-
-
-def test_the_settings_key_is_set_and_every_other_key_survives(tmp_path):
-    claude = tmp_path / "sessions" / "web-chat" / ".claude"
-    claude.mkdir(parents=True)
-    theirs = {"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1",
-                      "CLAUDE_CODE_DISABLE_AUTO_MEMORY": "0", "THEIR_KEY": "kept"},
-              "permissions": {"allow": ["Bash(ls:*)"]}, "model": "sonnet"}
-    (claude / "settings.json").write_text(json.dumps(theirs))
-    fresh = tmp_path / "fresh" / ".claude"
-    fresh.mkdir(parents=True)
-    broken = tmp_path / "broken" / ".claude"
-    broken.mkdir(parents=True)
-    (broken / "settings.json").write_text("{not json")
-    listy = tmp_path / "listy" / ".claude"
-    listy.mkdir(parents=True)
-    (listy / "settings.json").write_text('{"env": ["x"]}')
-    out = _teams_script(f"""
-const dirs = {json.dumps([str(claude), str(fresh), str(broken), str(listy)])};
-const read = (d) => {{ try {{ return JSON.parse(fs.readFileSync(d + '/settings.json', 'utf8')); }}
-  catch {{ return fs.readFileSync(d + '/settings.json', 'utf8'); }} }};
-const results = {{}};
-results.off = dirs.map((d) => t.applyAgentTeams(d, false));
-const off = dirs.map(read);
-results.on = dirs.map((d) => t.applyAgentTeams(d, true));
-const on = dirs.map(read);
-const errors = [];
-for (const bad of ['yes', '']) {{
-  try {{ t.parseAgentTeams({{SMBOS_AGENT_TEAMS: bad}}, (m) => {{ throw new Error(m); }}); }}
-  catch (e) {{ errors.push(e.message); }}
-}}
-console.log(JSON.stringify({{results, off, on, errors,
-  parsed: [t.parseAgentTeams({{SMBOS_AGENT_TEAMS: 'on'}}), t.parseAgentTeams({{SMBOS_AGENT_TEAMS: 'off'}}),
-           t.parseAgentTeams({{}})],
-  defaults: t.RUNTIME_GROUP_SETTINGS}}));
-""")
-    assert out["results"] == {"off": ["updated", "created", "unreadable", "unreadable"],
-                              "on": ["updated", "updated", "unreadable", "unreadable"]}
-    mine, fresh_off, broken_text, listy_off = out["off"]
-    assert mine == {**theirs, "env": {**theirs["env"], "CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "0"}}
-    assert fresh_off == {"env": {**out["defaults"]["env"],
-                                 "CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "0"}}
-    assert broken_text == "{not json" and listy_off == {"env": ["x"]}
-    assert out["on"][0] == {**theirs, "env": {**theirs["env"],
-                                              "CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}}
-    assert out["on"][1]["env"]["CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS"] == "1"
-    assert list(out["on"][0]) == list(theirs), "the keys keep their order"
-    assert out["errors"] == ['SMBOS_AGENT_TEAMS must be on or off, got "yes"',
-                             'SMBOS_AGENT_TEAMS must be on or off, got ""']
-    assert out["parsed"] == [True, False, None]
-
-
 def test_the_runtime_defaults_are_the_forks_own(tmp_path):
     """A missing settings file is written as NanoClaw writes it: the same keys and values as
     the settings block of the fork's src/container-runner.ts."""
@@ -312,82 +257,9 @@ def test_the_runtime_defaults_are_the_forks_own(tmp_path):
     block = source[source.index("if (!fs.existsSync(settingsFile))"):]
     block = block[:block.index("}, null, 2)")]
     theirs = dict(re.findall(r"^\s*([A-Z_]+): '([^']*)',", block, re.M))
-    ours = _teams_script("console.log(JSON.stringify(t.RUNTIME_GROUP_SETTINGS));")
+    ours = node_eval(f"import {{ RUNTIME_GROUP_SETTINGS }} from {json.dumps(str(TEAMS))};\n"
+                     "console.log(JSON.stringify(RUNTIME_GROUP_SETTINGS));")
     assert ours == {"env": theirs} and theirs["CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS"] == "1"
-
-
-def test_members_are_installed_removed_and_the_agents_own_files_left(tmp_path):
-    agent = tmp_path / "agent"
-    (agent / "team").mkdir(parents=True)
-    (agent / "team" / "scout.md").write_text(SCOUT)
-    (agent / "team" / "editor.md").write_text(EDITOR)
-    (agent / "team" / "notes.txt").write_text("not a member")
-    inst = tmp_path / "inst"
-    # The agent's own subagent files, one with a member's file name; a group the runtime made.
-    own = inst / "data" / "sessions" / "web-chat" / ".claude" / "agents"
-    own.mkdir(parents=True)
-    (own / "mine.md").write_text("the agent's own")
-    (own / "editor.md").write_text("the agent's own editor")
-    (inst / "data" / "sessions" / "old-group" / ".claude").mkdir(parents=True)
-    script = f"""
-const cfg = {{agentDir: {json.dumps(str(agent))}, instanceDir: {json.dumps(str(inst))},
-  agentTeams: false, telegram: {{chats: [{{folder: 'telegram-42'}}]}}}};
-const lines = [];
-const run = () => t.prepareTeams(cfg, 'web-chat', (l) => lines.push(l));
-const listing = () => Object.fromEntries(['web-chat', 'telegram-42', 'old-group'].map((g) => {{
-  const dir = path.join(cfg.instanceDir, 'data', 'sessions', g, '.claude');
-  const files = fs.existsSync(dir + '/agents') ? fs.readdirSync(dir + '/agents').sort() : [];
-  return [g, {{files: Object.fromEntries(files.map((f) => [f, fs.readFileSync(dir + '/agents/' + f, 'utf8')])),
-    manifest: JSON.parse(fs.readFileSync(dir + '/.smbos-team.json', 'utf8')),
-    teams: JSON.parse(fs.readFileSync(dir + '/settings.json', 'utf8')).env.{'CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS'}}}]; }}));
-const first = run();
-const installed = listing();
-fs.unlinkSync(path.join(cfg.agentDir, 'team', 'scout.md'));
-cfg.agentTeams = true;
-run();
-const after = listing();
-console.log(JSON.stringify({{first, installed, after, lines}}));
-"""
-    out = _teams_script(script)
-    assert out["first"] == {"folders": ["old-group", "telegram-42", "web-chat"],
-                            "members": ["editor.md", "scout.md"]}
-    web, tele, old = (out["installed"][g] for g in ("web-chat", "telegram-42", "old-group"))
-    assert web["files"] == {"editor.md": "the agent's own editor", "mine.md": "the agent's own",
-                            "scout.md": SCOUT}
-    assert list(web["manifest"]["files"]) == ["scout.md"]
-    for group in (tele, old):
-        assert group["files"] == {"editor.md": EDITOR, "scout.md": SCOUT}
-        assert sorted(group["manifest"]["files"]) == ["editor.md", "scout.md"]
-    assert {g["teams"] for g in (web, tele, old)} == {"0"}
-    # scout.md taken out of team/: removed where SMBOS installed it; the agent's files stay.
-    web, tele, old = (out["after"][g] for g in ("web-chat", "telegram-42", "old-group"))
-    assert web["files"] == {"editor.md": "the agent's own editor", "mine.md": "the agent's own"}
-    assert tele["files"] == old["files"] == {"editor.md": EDITOR}
-    assert web["manifest"] == {"files": {}}
-    assert {g["teams"] for g in (web, tele, old)} == {"1"}
-    assert out["lines"][0] == ("teams: off (runtime.swarms: false) in 3 group(s); team: 2 member "
-                               "file(s) (editor.md, scout.md)")
-    assert ("warning: team: not installed, a subagent file of that name is the agent's own: "
-            "editor.md") in out["lines"]
-    assert any(line.startswith("teams: on (runtime.swarms: true) in 3 group(s); team: 1 member "
-                               "file(s) (editor.md), 3 removed file(s)") for line in out["lines"])
-
-
-def test_without_the_switch_the_settings_are_left_alone(tmp_path):
-    inst = tmp_path / "inst"
-    claude = inst / "data" / "sessions" / "web-chat" / ".claude"
-    claude.mkdir(parents=True)
-    (claude / "settings.json").write_text('{"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}}')
-    out = _teams_script(f"""
-const lines = [];
-t.prepareTeams({{agentDir: {json.dumps(str(tmp_path / "agent"))}, instanceDir: {json.dumps(str(inst))},
-  agentTeams: null, telegram: {{chats: []}}}}, 'web-chat', (l) => lines.push(l));
-console.log(JSON.stringify({{lines, text: fs.readFileSync({json.dumps(str(claude / "settings.json"))}, 'utf8')}}));
-""")
-    assert out["text"] == '{"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}}'
-    assert out["lines"] == ["teams: left as the runtime has them (SMBOS_AGENT_TEAMS not set) in 1 "
-                            "group(s); team: 0 member file(s)"]
-    assert not (claude / "agents").exists()
 
 
 # ------------------------------------------------------------------------------ stand-in

@@ -1,9 +1,9 @@
-"""Schedules reconciliation, task actions through IPC, secret redaction and the per-turn container
+"""Schedule support and task actions through IPC, secret redaction and the per-turn container
 CLI, without an engine (the real runtime runs them in test_real_turns.py).
 
-The entrypoint's reconciliation and the `container` CLI are exercised as they ship: the first by
-importing `smbos/image/entrypoint.mjs` into Node, the second by running the shell script with a
-fake `docker` first on PATH that records its arguments.
+The entrypoint's reconciliation is tested by node beside it
+(smbos/image/entrypoint/schedules.test.mjs); the `container` CLI here, as it ships: the shell
+script run with a fake `docker` first on PATH that records its arguments.
 """
 
 from __future__ import annotations
@@ -19,58 +19,9 @@ import pytest
 from smbos import redact, schedules
 from smbos.errors import SmbosError
 
-from .conftest import ROOT, node_eval
+from .conftest import ROOT
 
-ENTRYPOINT = ROOT / "smbos" / "image" / "entrypoint.mjs"
 CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
-
-
-def jobs(schedules_list, tasks):
-    return node_eval(f"import {{ scheduleJobs }} from {json.dumps(str(ENTRYPOINT))};"
-                     f"console.log(JSON.stringify(scheduleJobs({json.dumps(schedules_list)}, "
-                     f"{json.dumps(tasks)})));")
-
-
-def task(task_id, prompt="p", kind="cron", value="0 9 * * *", context="group",
-         folder="web-chat"):
-    return {"id": task_id, "prompt": prompt, "schedule_type": kind, "schedule_value": value,
-            "context_mode": context, "group_folder": folder, "status": "active"}
-
-
-SCHEDULE = {"id": "daily", "prompt": "p", "schedule_type": "cron", "schedule_value": "0 9 * * *",
-            "context_mode": "group"}
-
-
-def test_reconcile_creates_updates_cancels_and_leaves_the_agents_own_tasks():
-    result = jobs([SCHEDULE, {**SCHEDULE, "id": "new"}, {**SCHEDULE, "id": "edited",
-                                                         "prompt": "new text"}],
-                  [task("smbos-daily"), task("smbos-edited", prompt="old text"),
-                   task("smbos-removed"), task("task-123-own"),
-                   task("smbos-other-group", folder="main")])
-    assert result["counts"] == {"created": 1, "updated": 1, "cancelled": 1, "unchanged": 1}
-    by_id = {(j["type"], j["taskId"]) for j in result["jobs"]}
-    assert by_id == {("schedule_task", "smbos-new"), ("schedule_task", "smbos-edited"),
-                     ("cancel_task", "smbos-removed")}
-    created = next(j for j in result["jobs"] if j["taskId"] == "smbos-new")
-    assert created["targetJid"] == "web-chat@smbos" and created["context_mode"] == "group"
-
-
-def test_reconcile_of_an_unchanged_fleet_writes_nothing():
-    assert jobs([SCHEDULE], [task("smbos-daily")]) == {
-        "jobs": [], "counts": {"created": 0, "updated": 0, "cancelled": 0, "unchanged": 1}}
-
-
-def test_schedule_support_is_read_from_the_built_code(tmp_path):
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    (dist / "index.js").write_text("startIpcWatcher({});\n")
-    (dist / "ipc.js").write_text("const id = 'task-' + Date.now();\n")
-    script = (f"import {{ scheduleSupport }} from {json.dumps(str(ENTRYPOINT))};"
-              f"console.log(JSON.stringify(scheduleSupport({json.dumps(str(tmp_path))})));")
-    assert node_eval(script) == {"scheduler": False, "watcher": True, "taskIds": False}
-    (dist / "index.js").write_text("startSchedulerLoop({}); startIpcWatcher({});\n")
-    (dist / "ipc.js").write_text("const taskId = data.taskId;\n")
-    assert node_eval(script) == {"scheduler": True, "watcher": True, "taskIds": True}
 
 
 def test_support_says_why_schedules_cannot_run(tmp_path):

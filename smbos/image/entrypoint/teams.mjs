@@ -1,4 +1,4 @@
-// Agent teams and the agent's team, for the entrypoint (ADR 017). Node standard library.
+// Step 3d: agent teams and the agent's team (ADR 017).
 //
 //   SMBOS_AGENT_TEAMS  on | off: `runtime.swarms`. Unset (a Compose file from before the switch):
 //                      the groups' settings are left as they are.
@@ -23,6 +23,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { writeAtomic } from './files.mjs';
+import { ENV, INSTANCE } from './interface.mjs';
+import { fail, info as realInfo } from './log.mjs';
+
 export const TEAMS_KEY = 'CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS';
 // NanoClaw's settings for a new group (src/container-runner.ts of the pinned fork); a fast test
 // compares them with the fork's source.
@@ -40,10 +44,10 @@ const MAX_MEMBER_BYTES = 64 * 1024;
 const GROUP_FOLDER = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** SMBOS_AGENT_TEAMS: true, false, or null when not said. */
-export function parseAgentTeams(env, fail) {
-  const text = env.SMBOS_AGENT_TEAMS;
+export function parseAgentTeams(env) {
+  const text = env[ENV.agent_teams];
   if (text === undefined) return null;
-  if (!['on', 'off'].includes(text)) fail(`SMBOS_AGENT_TEAMS must be on or off, got "${text}"`);
+  if (!['on', 'off'].includes(text)) fail(`${ENV.agent_teams} must be on or off, got "${text}"`);
   return text === 'on';
 }
 
@@ -76,13 +80,6 @@ export function groupFolders(instanceDir, webChatFolder, chats) {
 
 function sha256(data) {
   return crypto.createHash('sha256').update(data).digest('hex');
-}
-
-function writeFileAtomic(file, data, mode = 0o644) {
-  const tmp = path.join(path.dirname(file), `.smbos-tmp.${path.basename(file)}`);
-  fs.writeFileSync(tmp, data, { mode });
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, file);
 }
 
 /** The member files of `agentDir/team/`: [{file, data}], and the names left out with why. */
@@ -155,7 +152,7 @@ export function applyAgentTeams(claudeDir, on) {
   } catch {
     mode = 0o644;
   }
-  if (!read.ok || JSON.stringify(read.data) !== JSON.stringify(next)) writeFileAtomic(file, text, mode);
+  if (!read.ok || JSON.stringify(read.data) !== JSON.stringify(next)) writeAtomic(file, text, mode);
   return read.ok ? 'updated' : 'created';
 }
 
@@ -175,18 +172,18 @@ export function installTeam(claudeDir, members) {
   const plan = teamPlan(members, manifest, present);
   if (plan.write.length) fs.mkdirSync(dir, { recursive: true });
   const byFile = new Map(members.map((m) => [m.file, m.data]));
-  for (const file of plan.write) writeFileAtomic(path.join(dir, file), byFile.get(file));
+  for (const file of plan.write) writeAtomic(path.join(dir, file), byFile.get(file));
   for (const file of plan.remove) fs.rmSync(path.join(dir, file), { force: true });
   if (plan.write.length || Object.keys(manifest).length || read.ok) {
-    writeFileAtomic(manifestFile, `${JSON.stringify({ files: plan.installed }, null, 2)}\n`);
+    writeAtomic(manifestFile, `${JSON.stringify({ files: plan.installed }, null, 2)}\n`);
   }
   return plan;
 }
 
 /** Both, for every group of the agent; logs one line each and a warning for what it left. */
-export function prepareTeams(cfg, webChatFolder, info) {
+export function prepareTeams(cfg, info = realInfo) {
   const { members, skipped } = readMembers(cfg.agentDir);
-  const folders = groupFolders(cfg.instanceDir, webChatFolder, cfg.telegram.chats);
+  const folders = groupFolders(cfg.instanceDir, INSTANCE.web_chat_folder, cfg.telegram.chats);
   const unreadable = [];
   const kept = new Set();
   let removed = 0;
@@ -200,7 +197,7 @@ export function prepareTeams(cfg, webChatFolder, info) {
     plan.kept.forEach((f) => kept.add(f));
     removed += plan.remove.length;
   }
-  const state = cfg.agentTeams === null ? 'left as the runtime has them (SMBOS_AGENT_TEAMS not set)'
+  const state = cfg.agentTeams === null ? `left as the runtime has them (${ENV.agent_teams} not set)`
     : `${cfg.agentTeams ? 'on' : 'off'} (runtime.swarms: ${cfg.agentTeams})`;
   info(`teams: ${state} in ${folders.length} group(s); team: ${members.length} member file(s)`
     + `${members.length ? ` (${members.map((m) => m.file).join(', ')})` : ''}`

@@ -1,4 +1,4 @@
-// Telegram for the entrypoint (docs/container-interface.md, "Telegram"). Node standard library.
+// Step 3c: Telegram (docs/container-interface.md, step 3c).
 //
 //   SMBOS_TELEGRAM        on | off: channels.telegram, the one switch. Off: TELEGRAM_BOT_TOKEN is
 //                         withheld from the runtime (from its .env copy and its environment),
@@ -18,29 +18,37 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { getJson as realGetJson, sleep as realSleep } from './api.mjs';
+import { withoutKey } from './env.mjs';
+import { writeAtomic, writeJsonAtomic } from './files.mjs';
+import { ENV, INSTANCE, IPC } from './interface.mjs';
+import { ipcJob, jobFile, tasksDir, writeJobs } from './ipc.mjs';
+import { fail, info as realInfo } from './log.mjs';
+
 export const TOKEN_KEY = 'TELEGRAM_BOT_TOKEN';
-export const STATE_FILE = path.join('data', 'smbos-telegram.json'); // written by the runtime patch
-export const FACTS_FILE = '.smbos-telegram.json'; // written here, read by `smbos status`
-export const MANAGED_FILE = '.smbos-telegram-chats.json'; // the chats SMBOS registered
+export const STATE_FILE = INSTANCE.telegram_state; // written by the runtime patch
+export const FACTS_FILE = INSTANCE.telegram_facts; // written here, read by `smbos status`
+export const MANAGED_FILE = INSTANCE.telegram_managed; // the chats SMBOS registered
 const CHAT_JID = /^tg:-?[0-9]{1,20}$/;
 const FOLDER = /^telegram-n?[0-9]{1,20}$/;
 
 /** {enabled: true|false|null (not said: left as the .env has it), chats: [...]} */
-export function parseTelegram(env, fail) {
-  const switchText = env.SMBOS_TELEGRAM;
+export function parseTelegram(env) {
+  const switchText = env[ENV.telegram];
   if (switchText !== undefined && !['on', 'off'].includes(switchText)) {
-    fail(`SMBOS_TELEGRAM must be on or off, got "${switchText}"`);
+    fail(`${ENV.telegram} must be on or off, got "${switchText}"`);
   }
   let chats = [];
-  if (env.SMBOS_TELEGRAM_CHATS && env.SMBOS_TELEGRAM_CHATS.trim()) {
+  const chatsText = env[ENV.telegram_chats];
+  if (chatsText && chatsText.trim()) {
     try {
-      chats = JSON.parse(env.SMBOS_TELEGRAM_CHATS);
+      chats = JSON.parse(chatsText);
     } catch (err) {
-      fail(`SMBOS_TELEGRAM_CHATS is not valid JSON: ${err.message}`);
+      fail(`${ENV.telegram_chats} is not valid JSON: ${err.message}`);
     }
-    if (!Array.isArray(chats)) fail('SMBOS_TELEGRAM_CHATS must be a JSON list');
+    if (!Array.isArray(chats)) fail(`${ENV.telegram_chats} must be a JSON list`);
     chats.forEach((chat, i) => {
-      const where = `SMBOS_TELEGRAM_CHATS[${i}]`;
+      const where = `${ENV.telegram_chats}[${i}]`;
       if (!chat || typeof chat !== 'object') fail(`${where} must be an object`);
       if (!CHAT_JID.test(String(chat.jid))) fail(`${where}.jid must be tg:<number>, got "${chat.jid}"`);
       if (!FOLDER.test(String(chat.folder))) fail(`${where}.folder must be telegram-<number>, got "${chat.folder}"`);
@@ -53,33 +61,34 @@ export function parseTelegram(env, fail) {
   return { enabled: switchText === undefined ? null : switchText === 'on', chats };
 }
 
-/** The .env text without its TELEGRAM_BOT_TOKEN lines (the rest byte for byte). */
+/** The .env text without the lines that set TELEGRAM_BOT_TOKEN (the rest byte for byte). */
 export function withoutToken(text) {
-  return text.split('\n').filter((line) => {
-    const bare = line.trim().replace(/^export\s+/, '');
-    return !(bare.startsWith(`${TOKEN_KEY}=`) || bare.startsWith(`${TOKEN_KEY} =`));
-  }).join('\n');
+  return withoutKey(text, TOKEN_KEY);
+}
+
+/** The keys of .env the runtime must not get: the token while Telegram is off. */
+export function withheldKeys(telegram) {
+  return telegram.enabled === false ? [TOKEN_KEY] : [];
 }
 
 /** The register_group jobs of the declared chats, by file name. */
 export function registrationJobs(chats) {
-  return chats.map((chat) => [`smbos-chat-${chat.folder}.json`, {
-    type: 'register_group',
+  return chats.map((chat) => [jobFile(`chat-${chat.folder}`), ipcJob('register_group', {
     jid: chat.jid,
     name: chat.name,
     folder: chat.folder,
     trigger: chat.trigger,
     requiresTrigger: chat.requires_trigger,
-  }]);
+  })]);
 }
 
 /** The unregister_group jobs of chats SMBOS registered and no longer declares, by file name. */
 export function unregistrationJobs(jids) {
-  return jids.map((jid) => [unregistrationFile(jid), { type: 'unregister_group', jid }]);
+  return jids.map((jid) => [unregistrationFile(jid), ipcJob('unregister_group', { jid })]);
 }
 
 function unregistrationFile(jid) {
-  return `smbos-unchat-${String(jid).replace(/[^A-Za-z0-9-]/g, '_')}.json`;
+  return jobFile(`unchat-${String(jid).replace(/[^A-Za-z0-9-]/g, '_')}`);
 }
 
 function readManaged(file) {
@@ -92,8 +101,7 @@ function readManaged(file) {
 }
 
 function writeManaged(file, jids) {
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ chats: [...new Set(jids)].sort() })}\n`);
-  fs.renameSync(`${file}.tmp`, file);
+  writeAtomic(file, `${JSON.stringify({ chats: [...new Set(jids)].sort() })}\n`);
 }
 
 /** Links each chat's group folder to the memory folder, queues its registration, and queues
@@ -103,7 +111,7 @@ export function prepareChats(cfg, ensureSymlink) {
   fs.rmSync(path.join(cfg.instanceDir, STATE_FILE), { force: true });
   const chats = telegram.enabled === false ? [] : telegram.chats;
   for (const chat of chats) ensureSymlink(path.join(cfg.instanceDir, 'groups', chat.folder), cfg.memoryDir);
-  const dir = path.join(cfg.instanceDir, 'data', 'ipc', 'main', 'tasks');
+  const dir = tasksDir(cfg.instanceDir, IPC.main_folder);
   const declared = telegram.chats.map((c) => c.jid);
   const managedFile = path.join(cfg.instanceDir, MANAGED_FILE);
   // Not said (a Compose file from before the switch): nothing is taken away.
@@ -113,12 +121,7 @@ export function prepareChats(cfg, ensureSymlink) {
   for (const jid of declared) fs.rmSync(path.join(dir, unregistrationFile(jid)), { force: true });
   const jobs = [...registrationJobs(chats), ...unregistrationJobs(telegram.gone)];
   if (telegram.enabled !== null) writeManaged(managedFile, [...declared, ...telegram.gone]);
-  if (jobs.length) fs.mkdirSync(dir, { recursive: true });
-  for (const [name, job] of jobs) {
-    const file = path.join(dir, name);
-    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(job)}\n`);
-    fs.renameSync(`${file}.tmp`, file);
-  }
+  writeJobs(dir, jobs);
   return chats.length;
 }
 
@@ -134,15 +137,13 @@ export function chatReport(chats, groups) {
   };
 }
 
-/** Once NanoClaw answers: which chats it serves, written to FACTS_FILE and logged. */
-export async function checkChats(cfg, getJson, sleep, info) {
+/** Once NanoClaw answers: which chats it serves, written to FACTS_FILE and logged (`getJson`,
+ * `sleep`, `info`: how it is asked, waited for and told). */
+export async function checkChats(cfg, { getJson = realGetJson, sleep = realSleep, info = realInfo } = {}) {
   const telegram = cfg.telegram;
   const facts = { enabled: telegram.enabled, chats: null, checked_at: null };
   const file = path.join(cfg.instanceDir, FACTS_FILE);
-  const write = () => {
-    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(facts, null, 2)}\n`);
-    fs.renameSync(`${file}.tmp`, file);
-  };
+  const write = () => writeJsonAtomic(file, facts);
   write();
   if (telegram.enabled === null) return;
   const chats = telegram.enabled ? telegram.chats : [];
