@@ -24,19 +24,26 @@ def make_agents(root: Path, count: int) -> None:
     agents = root / "agents"
     agents.mkdir(parents=True)
     for index in range(count):
-        write_agent(agents, f"agent-{index:05d}", {
-            "name": f"Agent {index}",
-            "description": f"Synthetic agent number {index}",
-            "port": 10000 + index,
-            "runtime": {"timezone": "Europe/Berlin", "container_isolation":
-                        "docker" if index % 2 else "none"},
-            "integrations": ["notion"] if index % 3 == 0 else [],
-            "schedules": [
-                {"id": "morning", "cron": "0 8 * * 1-5", "prompt": f"Brief {index}"},
-                {"id": "sweep", "interval": "2h", "prompt": "Sweep"},
-            ],
-        }, env="ANTHROPIC_API_KEY=bench\nNOTION_TOKEN=bench\n",
-            env_example="# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n")
+        write_agent(
+            agents,
+            f"agent-{index:05d}",
+            {
+                "name": f"Agent {index}",
+                "description": f"Synthetic agent number {index}",
+                "port": 10000 + index,
+                "runtime": {
+                    "timezone": "Europe/Berlin",
+                    "container_isolation": "docker" if index % 2 else "none",
+                },
+                "integrations": ["notion"] if index % 3 == 0 else [],
+                "schedules": [
+                    {"id": "morning", "cron": "0 8 * * 1-5", "prompt": f"Brief {index}"},
+                    {"id": "sweep", "interval": "2h", "prompt": "Sweep"},
+                ],
+            },
+            env="ANTHROPIC_API_KEY=bench\nNOTION_TOKEN=bench\n",
+            env_example="# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n",
+        )
 
 
 def timed(command: list[str], cwd: Path) -> float:

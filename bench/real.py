@@ -51,13 +51,25 @@ AGENTS = ("bench-one", "bench-two")
 
 def smbos_build(source: Path, no_cache: bool) -> dict[str, float]:
     """Seconds of each phase of `smbos build`, read from its phase lines on stderr."""
-    args = [sys.executable, "-m", "smbos", "build", "--agents", str(ROOT / "agents"),
-            "--source", str(source), "--tag", REAL_IMAGE, *build_args()]
+    args = [
+        sys.executable,
+        "-m",
+        "smbos",
+        "build",
+        "--agents",
+        str(ROOT / "agents"),
+        "--source",
+        str(source),
+        "--tag",
+        REAL_IMAGE,
+        *build_args(),
+    ]
     if no_cache:
         args.append("--no-cache")
     marks: list[tuple[str, float]] = [("start", time.perf_counter())]
-    proc = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
     tail: list[str] = []
     for line in proc.stderr:
         tail = (tail + [line.rstrip()])[-30:]
@@ -69,8 +81,11 @@ def smbos_build(source: Path, no_cache: bool) -> dict[str, float]:
         sys.exit("smbos build failed:\n" + "\n".join(tail))
     marks.append(("end", time.perf_counter()))
     at = dict(marks)
-    return {"stage and patch": at["agent"] - at["start"], "agent image": at["runtime"] - at["agent"],
-            "runtime image": at["end"] - at["runtime"]}
+    return {
+        "stage and patch": at["agent"] - at["start"],
+        "agent image": at["runtime"] - at["agent"],
+        "runtime image": at["end"] - at["runtime"],
+    }
 
 
 class Fleet:
@@ -84,12 +99,15 @@ class Fleet:
         self.fake = f"{PROJECT}-fake-anthropic"
 
     def smbos(self, *args: str, check: bool = True, timeout: float = 600):
-        return run([sys.executable, "-m", "smbos", *args, "--agents", str(self.agents)],
-                   env=self.env, check=check, timeout=timeout)
+        return run(
+            [sys.executable, "-m", "smbos", *args, "--agents", str(self.agents)],
+            env=self.env,
+            check=check,
+            timeout=timeout,
+        )
 
     def compose_run(self, *args: str, check: bool = True):
-        return run([*self.compose, "-f", str(self.compose_file), "-p", PROJECT, *args],
-                   check=check)
+        return run([*self.compose, "-f", str(self.compose_file), "-p", PROJECT, *args], check=check)
 
     def prepare(self) -> None:
         for agent in AGENTS:
@@ -99,23 +117,49 @@ class Fleet:
             self.ports[agent] = port
             (folder / "agent.md").write_text(f"---\nname: {agent}\n---\nYou are {agent}.\n")
             (folder / "config.yaml").write_text(
-                f"port: {port}\nruntime:\n  container_isolation: docker\n")
+                f"port: {port}\nruntime:\n  container_isolation: docker\n"
+            )
             (folder / ".env.example").write_text("# Anthropic API key.\nANTHROPIC_API_KEY=\n")
-            (folder / ".env").write_text(f"ANTHROPIC_API_KEY=sk-bench-{secrets.token_hex(8)}\n"
-                                         "ANTHROPIC_BASE_URL=http://fake-anthropic:8080\n")
+            (folder / ".env").write_text(
+                f"ANTHROPIC_API_KEY=sk-bench-{secrets.token_hex(8)}\n"
+                "ANTHROPIC_BASE_URL=http://fake-anthropic:8080\n"
+            )
         run(["docker", "rm", "-f", self.fake], check=False)
-        run(["docker", "run", "-d", "--name", self.fake, "-v",
-             f"{ROOT / 'tests' / 'fakes'}:/fake:ro", BASE_IMAGE, "node", "/fake/anthropic.mjs"])
+        run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.fake,
+                "-v",
+                f"{ROOT / 'tests' / 'fakes'}:/fake:ro",
+                BASE_IMAGE,
+                "node",
+                "/fake/anthropic.mjs",
+            ]
+        )
 
     def join_fake(self) -> None:
         for agent in AGENTS:
-            run(["docker", "network", "connect", "--alias", "fake-anthropic",
-                 f"{PROJECT}_{agent}", self.fake], check=False)
+            run(
+                [
+                    "docker",
+                    "network",
+                    "connect",
+                    "--alias",
+                    "fake-anthropic",
+                    f"{PROJECT}_{agent}",
+                    self.fake,
+                ],
+                check=False,
+            )
 
     def healthy(self) -> bool:
         rows = json.loads(self.smbos("status", "--json").stdout)
-        return len(rows) == len(AGENTS) and all(r["health"] == "healthy" and r["api"] == "ok"
-                                                for r in rows)
+        return len(rows) == len(AGENTS) and all(
+            r["health"] == "healthy" and r["api"] == "ok" for r in rows
+        )
 
     def down(self) -> None:
         self.compose_run("down", "--remove-orphans")
@@ -134,16 +178,36 @@ def timed(fn) -> float:
 def no_turn_running(timeout: float = 60) -> None:
     """Wait until the last turn's container is gone, so each timed chat starts alike."""
     deadline = time.monotonic() + timeout
-    while run(["docker", "ps", "-q", "--filter", "label=io.smbos.turn=true",
-               "--filter", f"label=io.smbos.project={PROJECT}"]).stdout.strip():
+    while run(
+        [
+            "docker",
+            "ps",
+            "-q",
+            "--filter",
+            "label=io.smbos.turn=true",
+            "--filter",
+            f"label=io.smbos.project={PROJECT}",
+        ]
+    ).stdout.strip():
         if time.monotonic() > deadline:
             sys.exit("a per-turn container did not exit within 60 s of its reply")
         time.sleep(0.5)
 
 
 def curl_chat(port: int, message: str) -> None:
-    proc = run(["curl", "-sN", "--max-time", "300", "-H", "content-type: application/json",
-                "-d", json.dumps({"message": message}), f"http://127.0.0.1:{port}/api/chat"])
+    proc = run(
+        [
+            "curl",
+            "-sN",
+            "--max-time",
+            "300",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            json.dumps({"message": message}),
+            f"http://127.0.0.1:{port}/api/chat",
+        ]
+    )
     if "event: done" not in proc.stdout or "FAKE-REPLY" not in proc.stdout:
         sys.exit(f"curl chat: no reply or no done:\n{proc.stdout[-1000:]}")
 
@@ -151,8 +215,11 @@ def curl_chat(port: int, message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--skip-cold-build", action="store_true",
-                        help="Measure only the cached build (a cold one takes minutes).")
+    parser.add_argument(
+        "--skip-cold-build",
+        action="store_true",
+        help="Measure only the cached build (a cold one takes minutes).",
+    )
     args = parser.parse_args()
     if not shutil.which("curl"):
         sys.exit("curl not found: apt-get install -y curl")
@@ -164,9 +231,19 @@ def main() -> None:
         print("cold build (--no-cache): " + ", ".join(f"{k} {v:.1f} s" for k, v in cold.items()))
     warm = smbos_build(source, no_cache=False)
     print("cached build:             " + ", ".join(f"{k} {v:.1f} s" for k, v in warm.items()))
-    for tag in (REAL_IMAGE, run(["docker", "image", "inspect", "--format",
-                                 '{{index .Config.Labels "io.smbos.agent-image"}}',
-                                 REAL_IMAGE]).stdout.strip()):
+    for tag in (
+        REAL_IMAGE,
+        run(
+            [
+                "docker",
+                "image",
+                "inspect",
+                "--format",
+                '{{index .Config.Labels "io.smbos.agent-image"}}',
+                REAL_IMAGE,
+            ]
+        ).stdout.strip(),
+    ):
         size = int(run(["docker", "image", "inspect", "--format", "{{.Size}}", tag]).stdout)
         print(f"image {tag}: {size / 1e6:.0f} MB")
 
@@ -183,11 +260,13 @@ def main() -> None:
                     order.reverse()
                 for which in order:
                     if which == "smbos up":
-                        seconds = timed(lambda: fleet.smbos("up", "--no-build", "--wait-timeout",
-                                                            "240"))
+                        seconds = timed(
+                            lambda: fleet.smbos("up", "--no-build", "--wait-timeout", "240")
+                        )
                     else:
-                        seconds = timed(lambda: fleet.compose_run("up", "-d", "--wait",
-                                                                  "--wait-timeout", "240"))
+                        seconds = timed(
+                            lambda: fleet.compose_run("up", "-d", "--wait", "--wait-timeout", "240")
+                        )
                     if not fleet.healthy():
                         sys.exit(f"{which}: returned, but not every agent is healthy")
                     timings[which].append(seconds)
@@ -206,19 +285,26 @@ def main() -> None:
                     message = f"bench {index} {which}"
                     no_turn_running()
                     if which == "smbos chat":
-                        seconds = timed(lambda: fleet.smbos("chat", AGENTS[0], message,
-                                                            "--timeout", "300", timeout=400))
+                        seconds = timed(
+                            lambda: fleet.smbos(
+                                "chat", AGENTS[0], message, "--timeout", "300", timeout=400
+                            )
+                        )
                     else:
                         seconds = timed(lambda: curl_chat(port, message))
                     chats[which].append(seconds)
                     print(f"  chat run {index + 1} {which:<11} {seconds:6.2f} s")
             time.sleep(20)  # let the last turn's container go and the runtime settle
-            stats = run(["docker", "stats", "--no-stream", "--format",
-                         "{{.Name}} {{.MemUsage}}"]).stdout
+            stats = run(
+                ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"]
+            ).stdout
             memory = [line for line in stats.splitlines() if line.startswith(PROJECT + "-")]
         finally:
             fleet.cleanup()
-    ours, base = statistics.median(timings["smbos up"]), statistics.median(timings["compose up --wait"])
+    ours, base = (
+        statistics.median(timings["smbos up"]),
+        statistics.median(timings["compose up --wait"]),
+    )
     print(f"median smbos up --no-build:         {ours:6.2f} s (two real agents to healthy)")
     print(f"median docker compose up -d --wait: {base:6.2f} s")
     print(f"ratio up smbos / compose:           {ours / base:6.2f} (aim <= 1.1)")

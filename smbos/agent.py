@@ -47,8 +47,11 @@ def mcp_servers(config: AgentConfig) -> dict[str, dict[str, Any]]:
     for name in config.integrations:
         default = catalog.INTEGRATIONS[name].mcp
         if default is not None:
-            servers[name] = {"command": default.command, "args": list(default.args),
-                             "env": dict(default.env)}
+            servers[name] = {
+                "command": default.command,
+                "args": list(default.args),
+                "env": dict(default.env),
+            }
             if default.values:
                 servers[name]["values"] = dict(default.values)
     for tool in config.tools:
@@ -57,12 +60,16 @@ def mcp_servers(config: AgentConfig) -> dict[str, dict[str, Any]]:
         if not tool.enabled:
             servers.pop(tool.id, None)
         elif tool.command:
-            servers[tool.id] = {"command": tool.command, "args": list(tool.args),
-                                "env": dict(tool.env)}
+            servers[tool.id] = {
+                "command": tool.command,
+                "args": list(tool.args),
+                "env": dict(tool.env),
+            }
     return dict(sorted(servers.items()))
 
 
 # ------------------------------------------------------------------------- the agent
+
 
 @dataclass(frozen=True)
 class Agent:
@@ -133,11 +140,14 @@ class Agent:
         without "optional". A key that belongs to a channel, an integration or a tool is needed
         only while one of them is on, whatever `.env.example` lists."""
         needed = config_keys(self.config)
-        owned = set(catalog.key_owners()) | {key for tool in self.config.tools
-                                             for key in tool.env.values()}
-        needed += [(k.key, ".env.example") for k in self.env_example
-                   if not k.optional and k.key not in catalog.CREDENTIAL_KEYS
-                   and k.key not in owned]
+        owned = set(catalog.key_owners()) | {
+            key for tool in self.config.tools for key in tool.env.values()
+        }
+        needed += [
+            (k.key, ".env.example")
+            for k in self.env_example
+            if not k.optional and k.key not in catalog.CREDENTIAL_KEYS and k.key not in owned
+        ]
         first: dict[str, str] = {}  # each key once, with the first reason found
         for key, why in needed:
             first.setdefault(key, why)
@@ -154,6 +164,7 @@ class Agent:
             payload["team"] = team_digest(self.team)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
 
 @dataclass
 class Fleet:
@@ -195,11 +206,19 @@ class Fleet:
         """Why `agent_id` is not an agent here: its folder's first error when it has one (an
         invalid agent is not an unknown one), else the ids there are."""
         folder = f"{self.display_root}/{agent_id}"
-        errors = sorted(p for p in self.errors if p.path == folder
-                        or p.path.startswith(folder + "/") or p.path.startswith(folder + " "))
+        errors = sorted(
+            p
+            for p in self.errors
+            if p.path == folder
+            or p.path.startswith(folder + "/")
+            or p.path.startswith(folder + " ")
+        )
         if errors:
-            more = (f" (and {len(errors) - 1} more problem(s): `smbos validate` lists them)"
-                    if len(errors) > 1 else "")
+            more = (
+                f" (and {len(errors) - 1} more problem(s): `smbos validate` lists them)"
+                if len(errors) > 1
+                else ""
+            )
             return f"agent {agent_id[:64]!r} is invalid: {errors[0]}{more}"
         known = ", ".join(a.id for a in self.agents) or "none"
         return f"unknown agent {agent_id[:64]!r}; known agents: {known}"

@@ -51,18 +51,23 @@ def read(text: str) -> AgentMd:
         for index in range(1, len(lines)):
             if lines[index].rstrip(_BLANK) in ("---", "..."):
                 front = "".join(line + "\n" for line in lines[1:index])
-                body, line = "\n".join(lines[index + 1:]), index + 2
+                body, line = "\n".join(lines[index + 1 :]), index + 2
                 break
         else:
-            raise AgentMdError("front matter",
-                               "opened with '---' on line 1 and never closed")
+            raise AgentMdError("front matter", "opened with '---' on line 1 and never closed")
     elif first.lstrip(_BLANK).startswith("---"):
-        raise AgentMdError("front matter", "the first line starts with '---' but is not a front "
-                           "matter fence (expected '---' alone, at the start of the line)")
+        raise AgentMdError(
+            "front matter",
+            "the first line starts with '---' but is not a front "
+            "matter fence (expected '---' alone, at the start of the line)",
+        )
     else:
         front, body, line = None, text, 1
     for marker in (BEGIN, END):
         if marker in body:
-            raise AgentMdError("body", f"holds {marker!r}, a marker of the identity block "
-                               "SMBOS writes into CLAUDE.md; remove it")
+            raise AgentMdError(
+                "body",
+                f"holds {marker!r}, a marker of the identity block "
+                "SMBOS writes into CLAUDE.md; remove it",
+            )
     return AgentMd(front, body.strip(_TRIM), line)

@@ -61,26 +61,53 @@ CALENDAR_DIR = "/home/node/.config/google-calendar-mcp"
 INTEGRATIONS: dict[str, Pack] = {
     p.name: p
     for p in [
-        Pack("calendar", "Google Calendar MCP server", (),
-             McpServer("google-calendar-mcp",
-                       values=(("GOOGLE_OAUTH_CREDENTIALS", f"{CALENDAR_DIR}/gcp-oauth.keys.json"),
-                               ("GOOGLE_CALENDAR_MCP_TOKEN_PATH", f"{CALENDAR_DIR}/tokens.json")),
-                       package="@cocal/google-calendar-mcp@2.6.3"),
-             Credentials((CredentialFile("gcp-oauth.keys.json", "the OAuth client",
-                                         "Google Cloud Console, OAuth client ID (Desktop app)"),
-                          CredentialFile("tokens.json", "the OAuth token",
-                                         "the server's one-time `auth` run")),
-                         CALENDAR_DIR, writable=True)),
-        Pack("notion", "Notion MCP server", ("NOTION_TOKEN",),
-             McpServer("notion-mcp-server", env=(("NOTION_TOKEN", "NOTION_TOKEN"),),
-                       package="@notionhq/notion-mcp-server@2.5.2")),
+        Pack(
+            "calendar",
+            "Google Calendar MCP server",
+            (),
+            McpServer(
+                "google-calendar-mcp",
+                values=(
+                    ("GOOGLE_OAUTH_CREDENTIALS", f"{CALENDAR_DIR}/gcp-oauth.keys.json"),
+                    ("GOOGLE_CALENDAR_MCP_TOKEN_PATH", f"{CALENDAR_DIR}/tokens.json"),
+                ),
+                package="@cocal/google-calendar-mcp@2.6.3",
+            ),
+            Credentials(
+                (
+                    CredentialFile(
+                        "gcp-oauth.keys.json",
+                        "the OAuth client",
+                        "Google Cloud Console, OAuth client ID (Desktop app)",
+                    ),
+                    CredentialFile(
+                        "tokens.json", "the OAuth token", "the server's one-time `auth` run"
+                    ),
+                ),
+                CALENDAR_DIR,
+                writable=True,
+            ),
+        ),
+        Pack(
+            "notion",
+            "Notion MCP server",
+            ("NOTION_TOKEN",),
+            McpServer(
+                "notion-mcp-server",
+                env=(("NOTION_TOKEN", "NOTION_TOKEN"),),
+                package="@notionhq/notion-mcp-server@2.5.2",
+            ),
+        ),
         Pack("github", "GitHub MCP server", ("GITHUB_TOKEN",)),
         Pack("linear", "Linear MCP server", ("LINEAR_API_KEY",)),
         Pack("slack", "Slack MCP server", ("SLACK_BOT_TOKEN",)),
         Pack("stripe", "Stripe MCP server", ("STRIPE_API_KEY",)),
         Pack("brave-search", "Brave Search MCP server", ("BRAVE_API_KEY",)),
-        Pack("google-analytics", "Google Analytics MCP server",
-             ("GA_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")),
+        Pack(
+            "google-analytics",
+            "Google Analytics MCP server",
+            ("GA_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS"),
+        ),
     ]
 }
 
@@ -106,12 +133,14 @@ CREDENTIAL_KEYS: tuple[str, ...] = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKE
 # Every `.env` value is a secret, shown masked, except the values of these keys (settings SMBOS
 # knows to be names and switches) and of keys `.env.example` marks `# not secret`
 # (envfile.NOT_SECRET).
-PLAIN_KEYS: frozenset[str] = frozenset({
-    "ASSISTANT_NAME",
-    "ASSISTANT_HAS_OWN_NUMBER",
-    "TELEGRAM_ONLY",
-    "TELEGRAM_CLIENT",
-})
+PLAIN_KEYS: frozenset[str] = frozenset(
+    {
+        "ASSISTANT_NAME",
+        "ASSISTANT_HAS_OWN_NUMBER",
+        "TELEGRAM_ONLY",
+        "TELEGRAM_CLIENT",
+    }
+)
 
 # The core NanoClaw keys an operator sets per agent in `.env` (shown on the settings page).
 CORE_ENV_KEYS: tuple[str, ...] = (

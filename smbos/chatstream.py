@@ -20,6 +20,7 @@ from smbos.contract import ProblemKind, RuntimeProblem, check_status, snippet
 MAX_SSE_LINE_CHARS = 16 * 1024 * 1024
 EVENT_STREAM = "text/event-stream"
 
+
 @dataclass(frozen=True)
 class SSEFrame:
     event: str
@@ -39,8 +40,8 @@ class SSEParser:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""         # an unfinished line
-        self._after_cr = False     # the last line ended at `\r`: a leading `\n` belongs to it
+        self._pending = ""  # an unfinished line
+        self._after_cr = False  # the last line ended at `\r`: a leading `\n` belongs to it
         self._started = False
         self._event: str | None = None
         self._data: list[str] = []
@@ -91,9 +92,12 @@ class SSEParser:
                 start = end + 1
         self._pending = buf[start:]
         if len(self._pending) > MAX_SSE_LINE_CHARS:
-            raise RuntimeProblem(ProblemKind.BAD_SHAPE, "event stream",
-                                 f"a line longer than {MAX_SSE_LINE_CHARS} characters",
-                                 field="line")
+            raise RuntimeProblem(
+                ProblemKind.BAD_SHAPE,
+                "event stream",
+                f"a line longer than {MAX_SSE_LINE_CHARS} characters",
+                field="line",
+            )
         return frames
 
     def _line(self, line: str) -> SSEFrame | None:
@@ -220,15 +224,20 @@ def event_from_frame(frame: SSEFrame, route: str = "POST /api/chat") -> ChatEven
         try:
             data = json.loads(frame.data)
         except ValueError:
-            raise RuntimeProblem(ProblemKind.NOT_JSON, route,
-                                 f"event {frame.event}: data is not JSON: {snippet(frame.data)!r}"
-                                 ) from None
+            raise RuntimeProblem(
+                ProblemKind.NOT_JSON,
+                route,
+                f"event {frame.event}: data is not JSON: {snippet(frame.data)!r}",
+            ) from None
     if kind in ("typing", "done"):
         return ChatEvent(kind, None, now)
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"event {frame.event}: expected data {{\"text\": string}}, got "
-                             f"{snippet(frame.data)!r}", field=f"{frame.event}.text")
+        raise RuntimeProblem(
+            ProblemKind.BAD_SHAPE,
+            route,
+            f'event {frame.event}: expected data {{"text": string}}, got {snippet(frame.data)!r}',
+            field=f"{frame.event}.text",
+        )
     return ChatEvent(kind, data["text"], now)
 
 
@@ -246,8 +255,9 @@ class ChatDecoder:
     def finish(self) -> list[ChatEvent]:
         events = self._events(self.parser.close())
         if not self.done:
-            raise RuntimeProblem(ProblemKind.STREAM_ERROR, self.route,
-                                 "stream ended before the done event")
+            raise RuntimeProblem(
+                ProblemKind.STREAM_ERROR, self.route, "stream ended before the done event"
+            )
         return events
 
     def _events(self, frames: list[SSEFrame]) -> list[ChatEvent]:
@@ -272,8 +282,9 @@ def check_chat_reply(status: int, content_type: str, body: bytes, route: str) ->
     """Raise for a chat reply that is not an event stream (`body`: the first bytes, if read)."""
     check_status(status, body, route)
     if content_type.split(";")[0].strip().lower() != EVENT_STREAM:
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"expected {EVENT_STREAM}, got {snippet(content_type) or 'no type'}",
-                             field="content-type")
-
-
+        raise RuntimeProblem(
+            ProblemKind.BAD_SHAPE,
+            route,
+            f"expected {EVENT_STREAM}, got {snippet(content_type) or 'no type'}",
+            field="content-type",
+        )

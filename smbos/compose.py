@@ -46,8 +46,9 @@ class Host:
     docker_gid: int | None = None
 
     @classmethod
-    def detect(cls, project_dir: Path, project_name: str = DEFAULT_PROJECT,
-               image: str = DEFAULT_IMAGE) -> Host:
+    def detect(
+        cls, project_dir: Path, project_name: str = DEFAULT_PROJECT, image: str = DEFAULT_IMAGE
+    ) -> Host:
         """The engine socket named by DOCKER_HOST (or the default one) and its group."""
         socket = "/var/run/docker.sock"
         docker_host = os.environ.get("DOCKER_HOST", "")
@@ -58,8 +59,13 @@ class Host:
             gid = info.st_gid if stat.S_ISSOCK(info.st_mode) else None
         except OSError:
             gid = None
-        return cls(project_dir=project_dir.resolve(), project_name=project_name, image=image,
-                   docker_socket=socket, docker_gid=gid)
+        return cls(
+            project_dir=project_dir.resolve(),
+            project_name=project_name,
+            image=image,
+            docker_socket=socket,
+            docker_gid=gid,
+        )
 
     def state_dir(self, agent_id: str) -> Path:
         return self.project_dir / "state" / agent_id
@@ -67,8 +73,13 @@ class Host:
 
 def _printable(code: int) -> bool:
     """YAML's printable set, minus the line breaks and BOM that other readers trip on."""
-    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
-            and code != 0xFEFF or 0x10000 <= code <= 0x10FFFF) and code not in (0x2028, 0x2029)
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        and code != 0xFEFF
+        or 0x10000 <= code <= 0x10FFFF
+    ) and code not in (0x2028, 0x2029)
 
 
 def _quote(value: object) -> str:
@@ -119,19 +130,40 @@ def service(agent: Agent, host: Host) -> dict:
     memory = agent.memory_dir
     environment = runenv.environment(agent, host.project_name, instance)
     volumes = [
-        {"type": "bind", "source": str(agent.folder), "target": AGENT_MOUNT,
-         "read_only": True, "create_host_path": False},
-        {"type": "bind", "source": str(memory), "target": str(memory),
-         "read_only": False, "create_host_path": False},
-        {"type": "bind", "source": str(instance), "target": str(instance),
-         "read_only": False, "create_host_path": True},
+        {
+            "type": "bind",
+            "source": str(agent.folder),
+            "target": AGENT_MOUNT,
+            "read_only": True,
+            "create_host_path": False,
+        },
+        {
+            "type": "bind",
+            "source": str(memory),
+            "target": str(memory),
+            "read_only": False,
+            "create_host_path": False,
+        },
+        {
+            "type": "bind",
+            "source": str(instance),
+            "target": str(instance),
+            "read_only": False,
+            "create_host_path": True,
+        },
         {"type": "volume", "source": f"{agent.id}-store", "target": STORE_MOUNT},
     ]
     group_add = []
     if runtime.container_isolation == "docker":
-        volumes.append({"type": "bind", "source": host.docker_socket,
-                        "target": SOCKET_IN_CONTAINER, "read_only": False,
-                        "create_host_path": False})
+        volumes.append(
+            {
+                "type": "bind",
+                "source": host.docker_socket,
+                "target": SOCKET_IN_CONTAINER,
+                "read_only": False,
+                "create_host_path": False,
+            }
+        )
         if host.docker_gid is not None:
             group_add.append(str(host.docker_gid))
     image = runtime.image or host.image
@@ -186,8 +218,9 @@ def not_ours(path: Path) -> str:
     return f"not a Compose file SMBOS wrote (its first line is not {HEADER.strip()!r}...)"
 
 
-def check_target(path: Path, force: bool = False,
-                 fix: str = "run `smbos generate --force` to replace it") -> None:
+def check_target(
+    path: Path, force: bool = False, fix: str = "run `smbos generate --force` to replace it"
+) -> None:
     """Raise SmbosError (exit 2) when `path` is a file SMBOS did not write and not `force`."""
     why = "" if force else not_ours(path)
     if why:
@@ -210,6 +243,12 @@ def diff(path: Path, text: str) -> list[str]:
         current = ""
     if current == text:
         return []
-    return list(difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                     fromfile=f"{path} (on disk)", tofile=f"{path} (generated)",
-                                     lineterm=""))
+    return list(
+        difflib.unified_diff(
+            current.splitlines(),
+            text.splitlines(),
+            fromfile=f"{path} (on disk)",
+            tofile=f"{path} (generated)",
+            lineterm="",
+        )
+    )

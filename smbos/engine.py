@@ -44,13 +44,18 @@ def unreachable(exc: BaseException) -> EngineUnreachable:
     """The one-line error for an engine that did not answer, with what to do about it."""
     cause = _root_os_error(exc)
     if isinstance(cause, PermissionError):
-        fix = ("run smbos as a user in the `docker` group (`sudo usermod -aG docker $USER`, "
-               "then log in again) or point DOCKER_HOST at an engine you may use")
+        fix = (
+            "run smbos as a user in the `docker` group (`sudo usermod -aG docker $USER`, "
+            "then log in again) or point DOCKER_HOST at an engine you may use"
+        )
     else:
-        fix = ("start it (`sudo systemctl start docker` or `sudo dockerd &`) or point "
-               "DOCKER_HOST at a running engine")
+        fix = (
+            "start it (`sudo systemctl start docker` or `sudo dockerd &`) or point "
+            "DOCKER_HOST at a running engine"
+        )
     return EngineUnreachable(
-        f"Docker engine unreachable at {where()} ({_unreachable_reason(exc, cause)}); {fix}")
+        f"Docker engine unreachable at {where()} ({_unreachable_reason(exc, cause)}); {fix}"
+    )
 
 
 def _root_os_error(exc: BaseException) -> OSError | None:
@@ -153,8 +158,10 @@ class SocketReader:
             data = None
         if status >= 400 and status != 404:
             message = data.get("message", "") if isinstance(data, dict) else ""
-            raise SmbosError(f"Docker engine at {where()}: GET {path.split('?')[0]}: {status} "
-                             f"{' '.join(str(message).split())[:200]}")
+            raise SmbosError(
+                f"Docker engine at {where()}: GET {path.split('?')[0]}: {status} "
+                f"{' '.join(str(message).split())[:200]}"
+            )
         return status, data
 
     def containers(self, labels: list[str]) -> list[dict[str, Any]]:

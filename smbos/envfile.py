@@ -69,7 +69,8 @@ NOT_SECRET = "# not secret"
 # Names that say "credential": a key marked not secret with such a name is warned about.
 CREDENTIAL_NAME_RE = re.compile(
     r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|HASH|CREDENTIAL|PRIVATE|AUTH|COOKIE|SIGNATURE",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _unquote(value: str) -> str:
@@ -99,14 +100,16 @@ def parse_example(text: str) -> tuple[list[ExampleKey], list[tuple[int, str]]]:
             comment = []
             continue
         text_comment = " ".join(c.lstrip("#").strip() for c in comment if c != NOT_SECRET)
-        keys.append(ExampleKey(
-            key=match.group("key"),
-            line=number,
-            value=_unquote(match.group("value")),
-            comment=text_comment,
-            optional=bool(re.search(r"\boptional\b", text_comment, re.IGNORECASE)),
-            not_secret=NOT_SECRET in comment,
-        ))
+        keys.append(
+            ExampleKey(
+                key=match.group("key"),
+                line=number,
+                value=_unquote(match.group("value")),
+                comment=text_comment,
+                optional=bool(re.search(r"\boptional\b", text_comment, re.IGNORECASE)),
+                not_secret=NOT_SECRET in comment,
+            )
+        )
         comment = []
     return keys, problems
 
@@ -115,8 +118,10 @@ BOM = "\ufeff"
 
 # What JavaScript's `String.prototype.trim` removes (the runtime's reader trims with it); Python's
 # `str.strip()` differs (it keeps U+FEFF and removes U+001C-U+001F and U+0085).
-_JS_SPACE = (" \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-             "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+_JS_SPACE = (
+    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 _LINES_RE = re.compile(r"\r?\n")
 
 
@@ -161,8 +166,11 @@ def read_env(path: Path) -> dict[str, str]:
 def inline_comment_keys(text: str) -> list[str]:
     """Keys whose unquoted value holds ` #`: what looks like a trailing comment is part of the
     value for the runtime. Names only, never values."""
-    return [key for key, value in _assignments(text)
-            if _drop_quotes(value) == value and re.search(r"\s#", value)]
+    return [
+        key
+        for key, value in _assignments(text)
+        if _drop_quotes(value) == value and re.search(r"\s#", value)
+    ]
 
 
 def _entropy(value: str) -> float:
@@ -234,8 +242,10 @@ def format_line(key: str, value: str) -> str:
     line break or NUL cannot be written, and is refused.
     """
     if not KEY_RE.match(key):
-        raise EnvWriteError(f"{key!r} is not a valid key; expected letters, digits and '_', "
-                            "not starting with a digit")
+        raise EnvWriteError(
+            f"{key!r} is not a valid key; expected letters, digits and '_', "
+            "not starting with a digit"
+        )
     if any(c in value for c in "\n\r\0"):
         raise EnvWriteError(f"{key}: a value cannot contain a line break or NUL character")
     if _js_trim(value) == value and _drop_quotes(value) == value:
@@ -252,8 +262,14 @@ def _entries(text: str) -> list[tuple[str | None, str]]:
     return entries
 
 
-def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True,
-              owner: tuple[int, int] | None = None, max_bytes: int = 64 * 1024) -> EnvWrite:
+def write_env(
+    path: Path,
+    changes: dict[str, str | None],
+    *,
+    backup: bool = True,
+    owner: tuple[int, int] | None = None,
+    max_bytes: int = 64 * 1024,
+) -> EnvWrite:
     """Set (`str`) or remove (`None`) keys of a `.env` file, atomically.
 
     Every other line (unknown keys, comments, blank lines) is kept as it was. A key set twice in
@@ -265,8 +281,10 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
     text is read back before the rename: the values must come back unchanged. Concurrent
     writers of one file, in any process, take turns (`files.locked`, `.env.lock` beside it).
     """
-    lines_for = {key: (format_line(key, value) if value is not None else None)
-                 for key, value in changes.items()}
+    lines_for = {
+        key: (format_line(key, value) if value is not None else None)
+        for key, value in changes.items()
+    }
     for key in changes:
         if not KEY_RE.match(key):
             raise EnvWriteError(f"{key!r} is not a valid key")
@@ -276,8 +294,14 @@ def write_env(path: Path, changes: dict[str, str | None], *, backup: bool = True
         return _apply(path, changes, lines_for, backup, owner, max_bytes)
 
 
-def _apply(path: Path, changes: dict[str, str | None], lines_for: dict[str, str | None],
-           backup: bool, owner: tuple[int, int] | None, max_bytes: int) -> EnvWrite:
+def _apply(
+    path: Path,
+    changes: dict[str, str | None],
+    lines_for: dict[str, str | None],
+    backup: bool,
+    owner: tuple[int, int] | None,
+    max_bytes: int,
+) -> EnvWrite:
     exists = path.is_file()
     original = path.read_bytes() if exists else b""
     text = original.decode("utf-8")
@@ -320,4 +344,3 @@ def _apply(path: Path, changes: dict[str, str | None], lines_for: dict[str, str 
         files.replace(saved, original, 0o600)
     files.replace(path, data, 0o600, owner)
     return EnvWrite(changed, removed, saved, True)
-

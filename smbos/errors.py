@@ -46,25 +46,25 @@ EXIT_INTERRUPTED = 130
 class Kind(str, Enum):
     """The `kind` of every error answer of the UI's JSON API (the OpenAPI document lists them)."""
 
-    BAD_REQUEST = "bad_request"        # the request is malformed (a field, a number, the body)
-    INVALID = "invalid"                # the agent folders have errors
-    NOT_FOUND = "not_found"            # no such thing (a memory file, a task action, a route)
-    UNKNOWN_AGENT = "unknown_agent"    # no valid agent of that id
-    TOO_LARGE = "too_large"            # a request body over the limit
-    REFUSED = "refused"                # an operation refused (the reason in the message)
-    BUSY = "busy"                      # a lifecycle action of that agent is under way
-    FORBIDDEN = "forbidden"            # a file SMBOS never shows (secrets, a hard link, unreadable)
-    NOT_TEXT = "not_text"              # a file that is not UTF-8 text
-    NO_CONTAINER = "no_container"      # the agent has no container yet (`smbos up ID`)
-    DOCKER = "docker"                  # the engine refused an action
+    BAD_REQUEST = "bad_request"  # the request is malformed (a field, a number, the body)
+    INVALID = "invalid"  # the agent folders have errors
+    NOT_FOUND = "not_found"  # no such thing (a memory file, a task action, a route)
+    UNKNOWN_AGENT = "unknown_agent"  # no valid agent of that id
+    TOO_LARGE = "too_large"  # a request body over the limit
+    REFUSED = "refused"  # an operation refused (the reason in the message)
+    BUSY = "busy"  # a lifecycle action of that agent is under way
+    FORBIDDEN = "forbidden"  # a file SMBOS never shows (secrets, a hard link, unreadable)
+    NOT_TEXT = "not_text"  # a file that is not UTF-8 text
+    NO_CONTAINER = "no_container"  # the agent has no container yet (`smbos up ID`)
+    DOCKER = "docker"  # the engine refused an action
     ENGINE_UNREACHABLE = "engine_unreachable"
     CHECK_FAILED = "check_failed"
-    TOKEN = "token"                    # the UI's token missing or wrong
-    ORIGIN = "origin"                  # a changing request from another site
-    HOST = "host"                      # a Host the UI is not served under
-    SESSION = "session"                # a page asked for without the UI's session
-    HTTP = "http"                      # the router: no such route or method
-    INTERNAL = "internal"              # a bug: one line, never a traceback
+    TOKEN = "token"  # the UI's token missing or wrong
+    ORIGIN = "origin"  # a changing request from another site
+    HOST = "host"  # a Host the UI is not served under
+    SESSION = "session"  # a page asked for without the UI's session
+    HTTP = "http"  # the router: no such route or method
+    INTERNAL = "internal"  # a bug: one line, never a traceback
     RUNTIME_CONTENT_TYPE = "runtime_content_type"  # the proxy refused what a runtime answered
     TOO_MANY_STREAMS = "too_many_streams"  # the proxy has as many requests open as it allows
     # An agent's runtime failed (smbos.contract.ProblemKind, prefixed).

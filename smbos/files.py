@@ -42,8 +42,9 @@ def write_atomic(path: Path, text: str, what: str, mode: int = 0o644) -> None:
         raise write_error(path, what, exc) from None
 
 
-def replace(path: Path, data: bytes, mode: int = 0o644,
-            owner: tuple[int, int] | None = None) -> None:
+def replace(
+    path: Path, data: bytes, mode: int = 0o644, owner: tuple[int, int] | None = None
+) -> None:
     """Write `data` to a hidden temp file beside `path`, created with `mode` (so a secret is
     never readable by others, even for a moment), fsync it, give it to `owner` when we may, and
     rename it over `path`; then fsync the folder. Raises the OSError that stopped it, leaving
@@ -59,7 +60,7 @@ def replace(path: Path, data: bytes, mode: int = 0o644,
                     os.fchown(fd, *owner)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -130,8 +131,10 @@ def locked(path: Path, what: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[N
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise Refused(f"{path}: another writer has held {lock.name} for more than "
-                                  f"{wait:g} s; nothing was written: try again") from None
+                    raise Refused(
+                        f"{path}: another writer has held {lock.name} for more than "
+                        f"{wait:g} s; nothing was written: try again"
+                    ) from None
                 time.sleep(0.005)
         yield
     finally:

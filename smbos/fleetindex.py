@@ -148,8 +148,9 @@ def signature(agents_dir: Path) -> tuple[str, int]:
     for name in names:
         folder = agents_dir / name
         # A link's target decides what is loaded; a changed file changes its stat line.
-        sig.parts.append([name, os.path.realpath(folder), folder.is_dir(),
-                          (folder / MEMORY).is_dir()])
+        sig.parts.append(
+            [name, os.path.realpath(folder), folder.is_dir(), (folder / MEMORY).is_dir()]
+        )
         for file in FOLDER_FILES:
             sig.add(folder / file)
         _add_team(sig, folder / TEAM)
@@ -181,14 +182,18 @@ def load(project: Project) -> FleetIndex:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("signature") == digest:
-            return FleetIndex(project, [AgentEntry(**{**a, "members": tuple(a["members"])})
-                                        for a in data["agents"]], cached=True)
+            return FleetIndex(
+                project,
+                [AgentEntry(**{**a, "members": tuple(a["members"])}) for a in data["agents"]],
+                cached=True,
+            )
     except (OSError, ValueError, TypeError, KeyError):
         pass
     fleet = project.load()
-    agents = [AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram, a.teams,
-                         a.members)
-              for a in fleet.agents]
+    agents = [
+        AgentEntry(a.id, a.name, a.enabled, a.port, a.config_hash(), a.telegram, a.teams, a.members)
+        for a in fleet.agents
+    ]
     if time.time_ns() - newest > RACY_SECONDS * 1e9:
         _write(path, {"signature": digest, "agents": [asdict(a) for a in agents]})
     return FleetIndex(project, agents)

@@ -25,9 +25,13 @@ def id_problem(agent_id: str) -> str | None:
     if len(agent_id) > MAX_ID_LENGTH:
         return f"{len(agent_id)} characters long; expected at most {MAX_ID_LENGTH}"
     if "nanoclaw" in agent_id:
-        return ("contains 'nanoclaw': its container name would contain 'nanoclaw-', and NanoClaw "
-                "stops every container whose name does")
+        return (
+            "contains 'nanoclaw': its container name would contain 'nanoclaw-', and NanoClaw "
+            "stops every container whose name does"
+        )
     if not ID_RE.match(agent_id):
-        return (f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit")
+        return (
+            f"{agent_id!r} is not valid; expected lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
     return None

@@ -148,8 +148,9 @@ def _stage_files(spec: BuildSpec) -> None:
     files = context / IMAGE_FILES
     if files.parent.exists():
         shutil.rmtree(files.parent)
-    shutil.copytree(PACKAGE_IMAGE, files,
-                    ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    shutil.copytree(
+        PACKAGE_IMAGE, files, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
+    )
 
 
 def _stage_ca(spec: BuildSpec) -> None:
@@ -172,31 +173,38 @@ def _stage_ca(spec: BuildSpec) -> None:
 # After each FROM of NanoClaw's agent Dockerfile: the extra CA, trusted by Node (npm) and by
 # what runs in the image. Lines are added, none changed.
 _FROM = re.compile(r"^(FROM\s.+)$", re.MULTILINE | re.IGNORECASE)
-_CA_LINES = ("COPY smbos-ca.crt " + CA_IN_IMAGE + "\n"
-             "ENV NODE_EXTRA_CA_CERTS=" + CA_IN_IMAGE + "\n")
+_CA_LINES = "COPY smbos-ca.crt " + CA_IN_IMAGE + "\nENV NODE_EXTRA_CA_CERTS=" + CA_IN_IMAGE + "\n"
 
 
 def _stage_agent_context(spec: BuildSpec, src: Path) -> Path:
     container = src / "container"
     if not (container / "Dockerfile").is_file():
-        raise CheckFailed(f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
-                          "agent image); build with --no-agent-image and set runtime.agent_image")
+        raise CheckFailed(
+            f"{spec.source.describe()}: no container/Dockerfile (NanoClaw's per-turn "
+            "agent image); build with --no-agent-image and set runtime.agent_image"
+        )
     target = spec.project_dir / AGENT_CONTEXT
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(container, target, symlinks=True,
-                    ignore=lambda _d, names: [n for n in names if n in ("node_modules", "dist")])
+    shutil.copytree(
+        container,
+        target,
+        symlinks=True,
+        ignore=lambda _d, names: [n for n in names if n in ("node_modules", "dist")],
+    )
     ca = spec.context / CA_FILE
     dockerfile = target / "Dockerfile"
     if ca.is_file():
         shutil.copyfile(ca, target / "smbos-ca.crt")
         text = dockerfile.read_text(encoding="utf-8")
-        dockerfile.write_text(_FROM.sub(lambda m: m.group(1) + "\n" + _CA_LINES.rstrip("\n"),
-                                        text), encoding="utf-8")
+        dockerfile.write_text(
+            _FROM.sub(lambda m: m.group(1) + "\n" + _CA_LINES.rstrip("\n"), text), encoding="utf-8"
+        )
     if spec.mcp_packages:
         text = dockerfile.read_text(encoding="utf-8")
-        dockerfile.write_text(text.rstrip("\n") + "\n" + mcp_layer(text, spec.mcp_packages),
-                              encoding="utf-8")
+        dockerfile.write_text(
+            text.rstrip("\n") + "\n" + mcp_layer(text, spec.mcp_packages), encoding="utf-8"
+        )
     return target
 
 
@@ -210,11 +218,15 @@ def mcp_layer(dockerfile: str, packages: tuple[str, ...]) -> str:
     users = _USER.findall(dockerfile)
     installs = "; ".join(
         f"npm install -g --no-audit --no-fund --no-update-notifier {p} "
-        f"|| {{ echo \"{MCP_FAILED} {p}\" >&2; exit 1; }}" for p in packages)
-    return ("# SMBOS: the fleet's MCP servers, installed once (never downloaded in a turn)\n"
-            "USER root\n"
-            f"RUN set -e; {installs}; npm cache clean --force >/dev/null 2>&1 || true\n"
-            f"USER {users[-1] if users else 'root'}\n")
+        f'|| {{ echo "{MCP_FAILED} {p}" >&2; exit 1; }}'
+        for p in packages
+    )
+    return (
+        "# SMBOS: the fleet's MCP servers, installed once (never downloaded in a turn)\n"
+        "USER root\n"
+        f"RUN set -e; {installs}; npm cache clean --force >/dev/null 2>&1 || true\n"
+        f"USER {users[-1] if users else 'root'}\n"
+    )
 
 
 def failed_package(lines: list[str]) -> str | None:
@@ -224,7 +236,7 @@ def failed_package(lines: list[str]) -> str | None:
         # the same text.
         text = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
         if text.startswith(MCP_FAILED):
-            return text[len(MCP_FAILED):].strip()
+            return text[len(MCP_FAILED) :].strip()
     return None
 
 
@@ -271,17 +283,25 @@ def prepare(spec: BuildSpec, on_phase: Callable[[str], None] = lambda _p: None) 
     """Stage the source and apply the patches: everything that needs no engine, so a source
     SMBOS cannot serve is refused before any image is built."""
     on_phase(f"fetching NanoClaw from {spec.source.describe()}")
-    src, identity = source_mod.stage(spec.source, spec.project_dir,
-                                     spec.context / source_mod.STAGE_DIR)
-    outcome = patches_mod.apply(src) if spec.patches else patches_mod.Outcome(
-        skipped={p.id: "--no-patches" for p in patches_mod.bundled()})
+    src, identity = source_mod.stage(
+        spec.source, spec.project_dir, spec.context / source_mod.STAGE_DIR
+    )
+    outcome = (
+        patches_mod.apply(src)
+        if spec.patches
+        else patches_mod.Outcome(skipped={p.id: "--no-patches" for p in patches_mod.bundled()})
+    )
     _stage_ca(spec)
     _stage_files(spec)
     return Staged(spec, src, identity, outcome)
 
 
-def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: None,
-          on_phase: Callable[[str], None] = lambda _p: None) -> BuildResult:
+def build(
+    client,
+    staged: Staged,
+    on_line: Callable[[str], None] = lambda _l: None,
+    on_phase: Callable[[str], None] = lambda _p: None,
+) -> BuildResult:
     """Build the agent image, then the runtime image that records it."""
     spec = staged.spec
     build_args = dict(spec.build_args)
@@ -290,21 +310,34 @@ def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: No
     if spec.agent_image:
         agent_context = _stage_agent_context(spec, staged.folder)
         agent_tag = _agent_tag(agent_context)
-        on_phase(f"building the per-turn agent image {agent_tag}"
-                 + (f" with MCP servers {', '.join(spec.mcp_packages)}"
-                    if spec.mcp_packages else ""))
+        on_phase(
+            f"building the per-turn agent image {agent_tag}"
+            + (f" with MCP servers {', '.join(spec.mcp_packages)}" if spec.mcp_packages else "")
+        )
         try:
-            _stream(client, on_line, f"agent image build ({agent_tag})", path=str(agent_context),
-                    tag=agent_tag, nocache=spec.no_cache,
-                    labels={LABEL_IMAGE: "nanoclaw-agent", LABEL_SOURCE: spec.source.describe(),
-                            LABEL_MCP_PACKAGES: ",".join(spec.mcp_packages)})
+            _stream(
+                client,
+                on_line,
+                f"agent image build ({agent_tag})",
+                path=str(agent_context),
+                tag=agent_tag,
+                nocache=spec.no_cache,
+                labels={
+                    LABEL_IMAGE: "nanoclaw-agent",
+                    LABEL_SOURCE: spec.source.describe(),
+                    LABEL_MCP_PACKAGES: ",".join(spec.mcp_packages),
+                },
+            )
         except BuildFailed as exc:
             package = failed_package(exc.lines)
             if package is None:
                 raise
-            raise BuildFailed(f"agent image build ({agent_tag}) failed: MCP server {package} "
-                              "could not be installed (check the package name and version in "
-                              "config.yaml, and the npm registry's reach)", exc.lines) from None
+            raise BuildFailed(
+                f"agent image build ({agent_tag}) failed: MCP server {package} "
+                "could not be installed (check the package name and version in "
+                "config.yaml, and the npm registry's reach)",
+                exc.lines,
+            ) from None
         build_args["AGENT_IMAGE"] = agent_tag
     labels = {
         LABEL_IMAGE: "nanoclaw",
@@ -313,9 +346,21 @@ def build(client, staged: Staged, on_line: Callable[[str], None] = lambda _l: No
         LABEL_AGENT_IMAGE: agent_tag or build_args.get("AGENT_IMAGE", ""),
     }
     on_phase(f"building the runtime image {spec.tag}")
-    image_id = _stream(client, on_line, f"runtime image build ({spec.tag})",
-                       path=str(spec.context), dockerfile=DOCKERFILE, tag=spec.tag,
-                       buildargs=build_args, labels=labels, nocache=spec.no_cache)
-    return BuildResult(image_id=image_id or client.images.get(spec.tag).id, tag=spec.tag,
-                       agent_tag=agent_tag, source=labels[LABEL_SOURCE],
-                       patches=staged.patches)
+    image_id = _stream(
+        client,
+        on_line,
+        f"runtime image build ({spec.tag})",
+        path=str(spec.context),
+        dockerfile=DOCKERFILE,
+        tag=spec.tag,
+        buildargs=build_args,
+        labels=labels,
+        nocache=spec.no_cache,
+    )
+    return BuildResult(
+        image_id=image_id or client.images.get(spec.tag).id,
+        tag=spec.tag,
+        agent_tag=agent_tag,
+        source=labels[LABEL_SOURCE],
+        patches=staged.patches,
+    )

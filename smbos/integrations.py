@@ -44,10 +44,16 @@ def telegram_chats(agent: Agent) -> list[dict]:
     channels = agent.config.channels
     if not channels.telegram:
         return []
-    return [{"jid": chat.id, "name": chat.name or chat.id, "folder": chat.folder,
-             "trigger": chat.trigger or f"@{agent.assistant_name}",
-             "requires_trigger": chat.requires_trigger}
-            for chat in channels.telegram_chats]
+    return [
+        {
+            "jid": chat.id,
+            "name": chat.name or chat.id,
+            "folder": chat.folder,
+            "trigger": chat.trigger or f"@{agent.assistant_name}",
+            "requires_trigger": chat.requires_trigger,
+        }
+        for chat in channels.telegram_chats
+    ]
 
 
 # ------------------------------------------------------------------------ MCP packages
@@ -91,8 +97,9 @@ def missing_packages(agent: Agent, installed: str | None) -> list[str]:
     return sorted(set(server_packages(agent).values()) - have)
 
 
-def servers_missing_from_images(client, default_image: str,
-                                agents: list[Agent]) -> list[tuple[str, str, list[str]]]:
+def servers_missing_from_images(
+    client, default_image: str, agents: list[Agent]
+) -> list[tuple[str, str, list[str]]]:
     """(agent id, agent image, packages) for each agent whose per-turn agent image (the label
     `smbos build` puts on it) lacks MCP servers the agent runs."""
     from smbos import image
@@ -106,8 +113,9 @@ def servers_missing_from_images(client, default_image: str,
         if not wanted:
             continue
         facts = image.image_facts(client, wanted)
-        lacking = missing_packages(agent, None if facts is None
-                                   else facts.get(image.LABEL_MCP_PACKAGES))
+        lacking = missing_packages(
+            agent, None if facts is None else facts.get(image.LABEL_MCP_PACKAGES)
+        )
         if lacking:
             found.append((agent.id, wanted, lacking))
     return found
@@ -115,8 +123,11 @@ def servers_missing_from_images(client, default_image: str,
 
 def npx_servers(agent: Agent) -> list[str]:
     """The agent's servers that run through `npx` (a download in every turn)."""
-    return sorted(name for name, server in agent.mcp_servers().items()
-                  if PurePosixPath(server["command"]).name == "npx")
+    return sorted(
+        name
+        for name, server in agent.mcp_servers().items()
+        if PurePosixPath(server["command"]).name == "npx"
+    )
 
 
 # -------------------------------------------------------------------- credential files
@@ -146,15 +157,18 @@ def folder_problem(value: str) -> str | None:
         return f"expected a folder inside the agent folder's {CREDENTIALS_ROOT}/, got {value!r}"
     parts = path.parts
     if ".." in parts or len(parts) < 2 or parts[0] != CREDENTIALS_ROOT:
-        return (f"expected a folder under {CREDENTIALS_ROOT}/ of the agent folder (git-ignored, "
-                f"never shown), such as {CREDENTIALS_ROOT}/calendar; got {value!r}")
-    if any(c in value for c in "\n\r,\"") or not value.isprintable():
+        return (
+            f"expected a folder under {CREDENTIALS_ROOT}/ of the agent folder (git-ignored, "
+            f"never shown), such as {CREDENTIALS_ROOT}/calendar; got {value!r}"
+        )
+    if any(c in value for c in '\n\r,"') or not value.isprintable():
         return f"{value!r} holds a character a mount cannot carry"
     return None
 
 
-def credential_problems(folder: Path, config: AgentConfig, display: str,
-                        severity: Severity) -> list[Problem]:
+def credential_problems(
+    folder: Path, config: AgentConfig, display: str, severity: Severity
+) -> list[Problem]:
     """A problem for each file an integration needs that is not in its folder (the same
     severity as a missing `.env` key), and for files that are not regular files."""
     problems = []
@@ -165,13 +179,24 @@ def credential_problems(folder: Path, config: AgentConfig, display: str,
             path = base / item.name
             where = f"{display}/{rel}/{item.name}"
             if path.is_symlink() or (path.exists() and not path.is_file()):
-                problems.append(Problem(where, "", f"is not a regular file; expected "
-                                                   f"{item.what} of integration {name}"))
+                problems.append(
+                    Problem(
+                        where,
+                        "",
+                        f"is not a regular file; expected {item.what} of integration {name}",
+                    )
+                )
             elif not path.exists():
-                problems.append(Problem(where, "", f"missing: integration {name} needs "
-                                                   f"{item.what} ({item.how}; "
-                                                   f"docs/integrations/{name}.md)",
-                                        severity))
+                problems.append(
+                    Problem(
+                        where,
+                        "",
+                        f"missing: integration {name} needs "
+                        f"{item.what} ({item.how}; "
+                        f"docs/integrations/{name}.md)",
+                        severity,
+                    )
+                )
     return problems
 
 
@@ -183,12 +208,16 @@ def next_steps(agent: Agent | None, folder: Path) -> list[str]:
     for name, credentials in credential_packs(agent.config):
         rel = credentials_folder(agent.config, name)
         names = " and ".join(f.name for f in credentials.files)
-        steps.append(f"integration {name} needs {names} in {folder}/{rel}/ (git-ignored): "
-                     f"its one-time auth is in docs/integrations/{name}.md")
+        steps.append(
+            f"integration {name} needs {names} in {folder}/{rel}/ (git-ignored): "
+            f"its one-time auth is in docs/integrations/{name}.md"
+        )
     if agent.config.channels.telegram and not agent.config.channels.telegram_chats:
-        steps.append("Telegram: start the agent, send /chatid to the bot from your chat and put "
-                     "the tg:<id> it answers under channels.telegram_chats "
-                     "(docs/integrations/telegram.md)")
+        steps.append(
+            "Telegram: start the agent, send /chatid to the bot from your chat and put "
+            "the tg:<id> it answers under channels.telegram_chats "
+            "(docs/integrations/telegram.md)"
+        )
     return steps
 
 
@@ -197,8 +226,14 @@ def turn_mounts(agent: Agent) -> list[dict]:
     mounts = []
     for name, credentials in credential_packs(agent.config):
         source = agent.folder / credentials_folder(agent.config, name)
-        mounts.append({"source": str(source), "target": credentials.target,
-                       "writable": credentials.writable, "integration": name})
+        mounts.append(
+            {
+                "source": str(source),
+                "target": credentials.target,
+                "writable": credentials.writable,
+                "integration": name,
+            }
+        )
     return mounts
 
 
@@ -217,8 +252,9 @@ def turn_mounts_env(agent: Agent) -> str:
 
 def credential_dirs(agent: Agent) -> list[tuple[Path, bool]]:
     """(host folder, writable) of each credentials folder that exists: prepared for uid 1000."""
-    return [(Path(m["source"]), m["writable"]) for m in turn_mounts(agent)
-            if Path(m["source"]).is_dir()]
+    return [
+        (Path(m["source"]), m["writable"]) for m in turn_mounts(agent) if Path(m["source"]).is_dir()
+    ]
 
 
 # --------------------------------------------------------------------- Telegram status

@@ -15,8 +15,9 @@ from typing import Any
 
 NAMES_FILE = Path(__file__).resolve().parent / "image" / "interface.json"
 NAMES: dict[str, Any] = json.loads(NAMES_FILE.read_text(encoding="utf-8"))
-_LABELS, _ENV, _CONTAINER, _INSTANCE = (NAMES[k] for k in ("labels", "env", "container",
-                                                             "instance"))
+_LABELS, _ENV, _CONTAINER, _INSTANCE = (
+    NAMES[k] for k in ("labels", "env", "container", "instance")
+)
 
 # Labels of an agent's container (set by the Compose file).
 LABEL_AGENT: str = _LABELS["agent"]

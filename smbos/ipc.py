@@ -39,12 +39,16 @@ def problems(job: object) -> list[str]:
     for field, wanted in schema["fields"].items():
         value = job.get(field)
         if not _kind_ok(wanted, value):
-            found.append(f"{field}: expected "
-                         f"{'a non-empty string' if wanted == 'text' else 'true or false'}")
+            found.append(
+                f"{field}: expected {'a non-empty string' if wanted == 'text' else 'true or false'}"
+            )
         elif field in schema.get("values", {}) and value not in schema["values"][field]:
             found.append(f"{field}: expected one of {', '.join(schema['values'][field])}")
-    found += [f"{field}: not a field of {kind}" for field in job
-              if field != "type" and field not in schema["fields"]]
+    found += [
+        f"{field}: not a field of {kind}"
+        for field in job
+        if field != "type" and field not in schema["fields"]
+    ]
     return found
 
 

@@ -119,13 +119,16 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], path: str)
 # ----------------------------------------------------------------------------- reading
 
 
-_INLINE_COMMENT = ("the value holds ' #', which the runtime reads as part of the value (a '#' "
-                   "starts a comment only at the start of a line); put the comment on its own "
-                   "line")
+_INLINE_COMMENT = (
+    "the value holds ' #', which the runtime reads as part of the value (a '#' "
+    "starts a comment only at the start of a line); put the comment on its own "
+    "line"
+)
 
 
-def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
-               raw: bool = False) -> str | None:
+def _read_text(
+    path: Path, display: str, limit: int, problems: list[Problem], raw: bool = False
+) -> str | None:
     """The file as text, or None with the problem added. `raw`: keep line endings as they are
     (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
     do not expect one see it as part of the first line (a front matter fence, a key)."""
@@ -138,8 +141,11 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
         problems.append(Problem(display, "", "is not a regular file"))
         return None
     if size > limit:
-        problems.append(Problem(display, "", f"{size} bytes is too large for this file; "
-                                             f"expected at most {limit}"))
+        problems.append(
+            Problem(
+                display, "", f"{size} bytes is too large for this file; expected at most {limit}"
+            )
+        )
         return None
     try:
         text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
@@ -150,9 +156,15 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
         problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
         return None
     if text.startswith(envfile.BOM):
-        problems.append(Problem(display, "", "starts with a byte order mark (U+FEFF), which hides "
-                                             "the first line from its readers; save the file as "
-                                             "UTF-8 without BOM"))
+        problems.append(
+            Problem(
+                display,
+                "",
+                "starts with a byte order mark (U+FEFF), which hides "
+                "the first line from its readers; save the file as "
+                "UTF-8 without BOM",
+            )
+        )
         return None
     return text
 
@@ -167,17 +179,31 @@ def _check_folder(folder: Path, display: str, problems: list[Problem]) -> None:
         if entry.kind == walk.LINK:
             target = os.path.realpath(entry.path)  # never raises on a loop, unlike Path.resolve
             if target != root and not target.startswith(root + os.sep):
-                problems.append(Problem(f"{display}/{walk.short(entry.rel)}", "symlink",
-                                        "points outside the agent folder; expected a file "
-                                        "inside it (a container cannot see the target)"))
+                problems.append(
+                    Problem(
+                        f"{display}/{walk.short(entry.rel)}",
+                        "symlink",
+                        "points outside the agent folder; expected a file "
+                        "inside it (a container cannot see the target)",
+                    )
+                )
         elif entry.kind == walk.FILE and entry.rel.startswith(f"{MEMORY}/"):
             links = walk.hard_links(entry.path)
             if links > 1:
-                problems.append(Problem(f"{display}/{walk.short(entry.rel)}", "hard link",
-                                        walk.HARD_LINK.format(links=links), Severity.WARNING))
+                problems.append(
+                    Problem(
+                        f"{display}/{walk.short(entry.rel)}",
+                        "hard link",
+                        walk.HARD_LINK.format(links=links),
+                        Severity.WARNING,
+                    )
+                )
     if seen.note:
-        problems.append(Problem(display, "folders", f"{seen.note}; links below were not "
-                                                    "checked", Severity.WARNING))
+        problems.append(
+            Problem(
+                display, "folders", f"{seen.note}; links below were not checked", Severity.WARNING
+            )
+        )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -196,8 +222,9 @@ class _Loaded:
     team: tuple[TeamMember, ...] = ()
 
 
-def _load_one(folder: Path, display: str, strict_env: bool,
-              problems: list[Problem]) -> _Loaded | None:
+def _load_one(
+    folder: Path, display: str, strict_env: bool, problems: list[Problem]
+) -> _Loaded | None:
     """One agent folder read and checked: every problem found goes to `problems`; the agent,
     or None when any of them is an error."""
     agent_id = folder.name
@@ -216,13 +243,26 @@ def _load_one(folder: Path, display: str, strict_env: bool,
     env_keys = _read_env(folder, display, example, problems)
     if any(p.is_error for p in problems[start:]):
         return None
-    agent = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
-                  env_keys, md_sha, team=members)
+    agent = Agent(
+        agent_id,
+        folder.resolve(),
+        config,
+        front,
+        identity,
+        0,
+        tuple(example),
+        env_keys,
+        md_sha,
+        team=members,
+    )
     # The container's environment, as the Compose file will set it (the project's name and
     # state folder are short: the defaults stand in for them), within Linux's limits.
-    too_large = runenv.problems(runenv.environment(
-        agent, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id),
-        f"{display}/{CONFIG_YAML}")
+    too_large = runenv.problems(
+        runenv.environment(
+            agent, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id
+        ),
+        f"{display}/{CONFIG_YAML}",
+    )
     if too_large:
         problems += too_large
         return None
@@ -241,8 +281,9 @@ def _present(path: Path, display: str, expected: str, problems: list[Problem]) -
     return False
 
 
-def _yaml_mapping(text: str, display: str, field: str, problems: list[Problem],
-                  first_line: int = 1) -> dict | None:
+def _yaml_mapping(
+    text: str, display: str, field: str, problems: list[Problem], first_line: int = 1
+) -> dict | None:
     """The YAML mapping `text` holds ({} for an empty document), else None with the problems
     said (not YAML, not a mapping, a key that is not a string). `field`: where the text is
     (front matter), or "" for a whole file, whose mapping is "(top level)"."""
@@ -252,8 +293,9 @@ def _yaml_mapping(text: str, display: str, field: str, problems: list[Problem],
     if data is None:
         return {} if len(problems) == before else None
     if not isinstance(data, dict):
-        problems.append(Problem(display, field,
-                                f"expected a mapping of keys, got {type(data).__name__}"))
+        problems.append(
+            Problem(display, field, f"expected a mapping of keys, got {type(data).__name__}")
+        )
         return None
     bad_keys = [k for k in data if not isinstance(k, str)]
     if bad_keys:
@@ -262,8 +304,9 @@ def _yaml_mapping(text: str, display: str, field: str, problems: list[Problem],
     return data
 
 
-def _read_agent_md(folder: Path, display: str, problems: list[Problem]
-                   ) -> tuple[FrontMatter, str, str]:
+def _read_agent_md(
+    folder: Path, display: str, problems: list[Problem]
+) -> tuple[FrontMatter, str, str]:
     """agent.md: (front matter, the body that is the identity, the file's sha256)."""
     path, where = folder / AGENT_MD, f"{display}/{AGENT_MD}"
     front = FrontMatter()
@@ -278,8 +321,9 @@ def _read_agent_md(folder: Path, display: str, problems: list[Problem]
     except agentmd.AgentMdError as exc:
         problems.append(Problem(where, exc.field, str(exc)))
         if not text.strip():
-            problems.append(Problem(where, "", "is empty; expected the agent's identity in "
-                                               "Markdown"))
+            problems.append(
+                Problem(where, "", "is empty; expected the agent's identity in Markdown")
+            )
         return front, "", sha  # no body to speak of until the agent.md can be read
     if parts.front is not None:
         data = _yaml_mapping(parts.front, where, "front matter", problems, first_line=2)
@@ -291,8 +335,9 @@ def _read_agent_md(folder: Path, display: str, problems: list[Problem]
     if not parts.body and not text.strip():
         problems.append(Problem(where, "", "is empty; expected the agent's identity in Markdown"))
     elif not parts.body:
-        problems.append(Problem(where, "body", "is empty; expected the agent's identity after "
-                                               "the front matter"))
+        problems.append(
+            Problem(where, "body", "is empty; expected the agent's identity after the front matter")
+        )
     return front, parts.body, sha
 
 
@@ -315,13 +360,15 @@ def _read_config(folder: Path, display: str, problems: list[Problem]) -> AgentCo
     return config
 
 
-def _read_env_example(folder: Path, display: str, config: AgentConfig,
-                      problems: list[Problem]) -> list[envfile.ExampleKey]:
+def _read_env_example(
+    folder: Path, display: str, config: AgentConfig, problems: list[Problem]
+) -> list[envfile.ExampleKey]:
     """.env.example: every key documented (those the configuration needs among them), no
     committed secret, the `# not secret` marker where it may be."""
     path, where = folder / ENV_EXAMPLE, f"{display}/{ENV_EXAMPLE}"
-    if not _present(path, where, "every key this agent needs, documented, with empty values",
-                    problems):
+    if not _present(
+        path, where, "every key this agent needs, documented, with empty values", problems
+    ):
         return []
     text = _read_text(path, where, MAX_ENV_BYTES, problems)
     if text is None:
@@ -331,15 +378,24 @@ def _read_env_example(folder: Path, display: str, config: AgentConfig,
     for key in example:
         problems += _marker_problems(key, where)
         if envfile.looks_like_secret(key.value):
-            problems.append(Problem(where, key.key,
-                                    "looks like a real secret; expected an empty value or a "
-                                    "placeholder such as <your-key> (put real values in .env, "
-                                    "which is not committed)"))
+            problems.append(
+                Problem(
+                    where,
+                    key.key,
+                    "looks like a real secret; expected an empty value or a "
+                    "placeholder such as <your-key> (put real values in .env, "
+                    "which is not committed)",
+                )
+            )
     documented = {k.key for k in example}
     if not documented & set(catalog.CREDENTIAL_KEYS):
-        problems.append(Problem(where, catalog.CREDENTIAL_KEYS[0],
-                                "not documented; every agent needs "
-                                f"{' or '.join(catalog.CREDENTIAL_KEYS)}"))
+        problems.append(
+            Problem(
+                where,
+                catalog.CREDENTIAL_KEYS[0],
+                f"not documented; every agent needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
+            )
+        )
     for needed, why in config_keys(config):
         if needed not in documented:
             documented.add(needed)  # said once, for the first that needs it
@@ -350,20 +406,32 @@ def _read_env_example(folder: Path, display: str, config: AgentConfig,
 def _check_memory(folder: Path, display: str, problems: list[Problem]) -> None:
     memory = folder / MEMORY
     if not memory.is_dir():
-        problems.append(Problem(f"{display}/{MEMORY}", "",
-                                "missing; expected a directory (the agent's memory, mounted "
-                                "into its runtime)" if not memory.exists() else
-                                "is not a directory"))
+        problems.append(
+            Problem(
+                f"{display}/{MEMORY}",
+                "",
+                "missing; expected a directory (the agent's memory, mounted into its runtime)"
+                if not memory.exists()
+                else "is not a directory",
+            )
+        )
 
 
-def _read_env(folder: Path, display: str, example: list[envfile.ExampleKey],
-              problems: list[Problem]) -> frozenset[str]:
+def _read_env(
+    folder: Path, display: str, example: list[envfile.ExampleKey], problems: list[Problem]
+) -> frozenset[str]:
     """.env: which keys are set (values are read to check them, never kept or shown)."""
     path, where = folder / ENV, f"{display}/{ENV}"
     if path.is_dir():
-        problems.append(Problem(where, "", "is a directory (left by a bind mount of a missing "
-                                           "file?); expected a file of KEY=value lines: remove "
-                                           "it"))
+        problems.append(
+            Problem(
+                where,
+                "",
+                "is a directory (left by a bind mount of a missing "
+                "file?); expected a file of KEY=value lines: remove "
+                "it",
+            )
+        )
         return frozenset()
     if not path.exists():
         return frozenset()
@@ -379,15 +447,21 @@ def _read_env(folder: Path, display: str, example: list[envfile.ExampleKey],
     return frozenset(k for k, v in values.items() if v.strip())
 
 
-def _missing_env_keys(agent: Agent, folder: Path, display: str,
-                      severity: Severity) -> list[Problem]:
+def _missing_env_keys(
+    agent: Agent, folder: Path, display: str, severity: Severity
+) -> list[Problem]:
     """A problem for each key `.env` must set and does not (warnings unless strict)."""
     where = f"{display}/{ENV}" if (folder / ENV).exists() else f"{display}/{ENV} (missing)"
     found = []
     if not agent.env_keys & set(catalog.CREDENTIAL_KEYS):
-        found.append(Problem(where, catalog.CREDENTIAL_KEYS[0],
-                             f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
-                             severity))
+        found.append(
+            Problem(
+                where,
+                catalog.CREDENTIAL_KEYS[0],
+                f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
+                severity,
+            )
+        )
     for key, why in agent.required_env_keys():
         if key not in agent.env_keys:
             found.append(Problem(where, key, f"not set; required by {why}", severity))
@@ -398,14 +472,27 @@ def _marker_problems(key: envfile.ExampleKey, display: str) -> list[Problem]:
     """Warnings about the `# not secret` marker: on a key whose name says credential, and a
     comment that only mentions the words (the value stays masked)."""
     if key.not_secret and envfile.CREDENTIAL_NAME_RE.search(key.key):
-        return [Problem(display, key.key, f"marked {envfile.NOT_SECRET!r} but its name looks "
-                        "like a credential's: its value is shown in clear by `smbos env` and the "
-                        "UI; remove the marker unless the value really is not secret",
-                        Severity.WARNING)]
+        return [
+            Problem(
+                display,
+                key.key,
+                f"marked {envfile.NOT_SECRET!r} but its name looks "
+                "like a credential's: its value is shown in clear by `smbos env` and the "
+                "UI; remove the marker unless the value really is not secret",
+                Severity.WARNING,
+            )
+        ]
     if not key.not_secret and re.search(r"\bnot\s+secret\b", key.comment, re.IGNORECASE):
-        return [Problem(display, key.key, "its comment mentions 'not secret', which is not the "
-                        f"marker: the value stays masked; to show it in clear, put the line "
-                        f"{envfile.NOT_SECRET!r} of its own above the key", Severity.WARNING)]
+        return [
+            Problem(
+                display,
+                key.key,
+                "its comment mentions 'not secret', which is not the "
+                f"marker: the value stays masked; to show it in clear, put the line "
+                f"{envfile.NOT_SECRET!r} of its own above the key",
+                Severity.WARNING,
+            )
+        ]
     return []
 
 
@@ -415,9 +502,14 @@ def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> N
     for index, schedule in enumerate(config.schedules):
         once = schedule.once  # validated: the ISO text of a local time
         if schedule.enabled and isinstance(once, str) and datetime.fromisoformat(once) <= now:
-            problems.append(Problem(display, f"schedules[{index}].once",
-                                    f"{schedule.once} has passed ({config.runtime.timezone}); "
-                                    "set a later time, or enabled: false once it has run"))
+            problems.append(
+                Problem(
+                    display,
+                    f"schedules[{index}].once",
+                    f"{schedule.once} has passed ({config.runtime.timezone}); "
+                    "set a later time, or enabled: false once it has run",
+                )
+            )
 
 
 def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) -> None:
@@ -425,8 +517,13 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
         seen: set[str] = set()
         for index, item in enumerate(getattr(config, attr)):
             if item.id in seen:
-                problems.append(Problem(display, f"{attr}[{index}].id",
-                                        f"duplicate id {item.id!r}; ids must be unique"))
+                problems.append(
+                    Problem(
+                        display,
+                        f"{attr}[{index}].id",
+                        f"duplicate id {item.id!r}; ids must be unique",
+                    )
+                )
             seen.add(item.id)
 
 
@@ -451,19 +548,28 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     display_root = display_path(given)
     fleet = Fleet(root=given.resolve(), display_root=display_root)
     if not given.is_dir():
-        fleet.problems.append(Problem(display_root, "", "not found; expected a directory of "
-                                                        "agent folders"))
+        fleet.problems.append(
+            Problem(display_root, "", "not found; expected a directory of agent folders")
+        )
         return fleet
     loaded = []
-    entries = [e for e in sorted(given.iterdir(), key=lambda p: p.name)
-               if not e.name.startswith(".") and e.is_dir()]
+    entries = [
+        e
+        for e in sorted(given.iterdir(), key=lambda p: p.name)
+        if not e.name.startswith(".") and e.is_dir()
+    ]
     folders = {e.name for e in entries}
     same = _same_folders(entries)
     for entry, owner in same.items():
-        fleet.problems.append(Problem(f"{display_root}/{entry.name}", "",
-                                      f"is the same folder as agent {owner!r} (a link); the two "
-                                      "would share one memory and one .env: remove the link, or "
-                                      "copy the folder"))
+        fleet.problems.append(
+            Problem(
+                f"{display_root}/{entry.name}",
+                "",
+                f"is the same folder as agent {owner!r} (a link); the two "
+                "would share one memory and one .env: remove the link, or "
+                "copy the folder",
+            )
+        )
     for entry in entries:
         if entry in same:
             continue
@@ -475,22 +581,27 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     fleet.problems += record_problems
     assignment = ports.assign(
         [(i.agent_id, i.config.port, f"{display_root}/{i.agent_id}/{CONFIG_YAML}") for i in loaded],
-        fleet.recorded_ports, folders, record_display)
+        fleet.recorded_ports,
+        folders,
+        record_display,
+    )
     fleet.problems += assignment.problems
     fleet.port_record = assignment.record
     for item in loaded:
         if item.agent_id not in assignment.ports:
             continue
-        fleet.agents.append(Agent(
-            id=item.agent_id,
-            folder=item.folder.resolve(),
-            config=item.config,
-            front=item.front,
-            identity=item.identity,
-            port=assignment.ports[item.agent_id],
-            env_example=tuple(item.env_example),
-            env_keys=item.env_keys,
-            agent_md_sha256=item.agent_md_sha256,
-            team=item.team,
-        ))
+        fleet.agents.append(
+            Agent(
+                id=item.agent_id,
+                folder=item.folder.resolve(),
+                config=item.config,
+                front=item.front,
+                identity=item.identity,
+                port=assignment.ports[item.agent_id],
+                env_example=tuple(item.env_example),
+                env_keys=item.env_keys,
+                agent_md_sha256=item.agent_md_sha256,
+                team=item.team,
+            )
+        )
     return fleet

@@ -31,8 +31,11 @@ OLD_TEMP_SUFFIX = ".smbos-tmp"
 
 def is_private_memory(name: str) -> bool:
     """Whether a file of the memory folder is never listed nor shown."""
-    return (name in PRIVATE_MEMORY_FILES or name.startswith(TEMP_PREFIX)
-            or name.endswith(OLD_TEMP_SUFFIX))
+    return (
+        name in PRIVATE_MEMORY_FILES
+        or name.startswith(TEMP_PREFIX)
+        or name.endswith(OLD_TEMP_SUFFIX)
+    )
 
 
 def _memory_root(agent: Agent) -> Path:
@@ -64,8 +67,9 @@ def list_memory(agent: Agent) -> MemoryListing:
     for entry in seen.entries:
         if entry.kind == walk.LINK:
             target = os.path.realpath(entry.path)
-            if not _inside(target, root) or any(is_private_memory(p) for p in
-                                                Path(target).relative_to(root).parts):
+            if not _inside(target, root) or any(
+                is_private_memory(p) for p in Path(target).relative_to(root).parts
+            ):
                 continue
         elif entry.kind != walk.FILE:
             continue
@@ -77,8 +81,12 @@ def list_memory(agent: Agent) -> MemoryListing:
             continue
         if not stat.S_ISREG(info.st_mode):
             continue
-        item = {"path": entry.rel, "size": info.st_size, "modified": info.st_mtime,
-                "viewable": info.st_size <= MEMORY_MAX_BYTES}
+        item = {
+            "path": entry.rel,
+            "size": info.st_size,
+            "modified": info.st_mtime,
+            "viewable": info.st_size <= MEMORY_MAX_BYTES,
+        }
         if info.st_nlink > 1:
             item.update(viewable=False, note=walk.HARD_LINK.format(links=info.st_nlink))
         files.append(item)
@@ -109,8 +117,7 @@ def read_memory(agent: Agent, rel: str) -> str:
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
             raise NotFound(f"no memory file {shown!r}") from None
-        raise Forbidden(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}") \
-            from None
+        raise Forbidden(f"{shown}: cannot read: {(exc.strerror or str(exc)).lower()}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -118,8 +125,9 @@ def read_memory(agent: Agent, rel: str) -> str:
         if info.st_nlink > 1:
             raise Forbidden(f"{shown}: {walk.HARD_LINK.format(links=info.st_nlink)}")
         if info.st_size > MEMORY_MAX_BYTES:
-            raise TooLarge(f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} "
-                          "bytes shown")
+            raise TooLarge(
+                f"{shown}: {info.st_size} bytes is more than the {MEMORY_MAX_BYTES} bytes shown"
+            )
         data = b""
         while len(data) <= MEMORY_MAX_BYTES:
             chunk = os.read(fd, MEMORY_MAX_BYTES + 1 - len(data))

@@ -84,9 +84,15 @@ class EnvKey:
     required: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "set": self.set, "secret": self.secret, "value": self.value,
-                "source": self.source, "description": self.description,
-                "required": self.required}
+        return {
+            "key": self.key,
+            "set": self.set,
+            "secret": self.secret,
+            "value": self.value,
+            "source": self.source,
+            "description": self.description,
+            "required": self.required,
+        }
 
 
 _CORE_DESCRIPTIONS = {
@@ -128,11 +134,17 @@ def env_keys(agent: Agent) -> list[EnvKey]:
             continue
         seen.add(key)
         value = values.get(key)
-        keys.append(EnvKey(
-            key=key, set=bool(value), secret=is_secret(agent, key),
-            value=shown_value(agent, key, value), source=source,
-            description=documented.get(key) or _CORE_DESCRIPTIONS.get(key, ""),
-            required=key in required))
+        keys.append(
+            EnvKey(
+                key=key,
+                set=bool(value),
+                secret=is_secret(agent, key),
+                value=shown_value(agent, key, value),
+                source=source,
+                description=documented.get(key) or _CORE_DESCRIPTIONS.get(key, ""),
+                required=key in required,
+            )
+        )
     return keys
 
 
@@ -145,8 +157,13 @@ class EnvUpdate:
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
-                "backup": self.backup, "warnings": list(self.warnings)}
+        return {
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "backup": self.backup,
+            "warnings": list(self.warnings),
+        }
 
 
 def _runtime_owner() -> tuple[int, int] | None:
@@ -170,9 +187,11 @@ def _readable_by_runtime(agent: Agent) -> list[str]:
         return []
     if info.st_uid == RUNTIME_UID:
         return []
-    warning = (f"{agent.env_path} (mode 600) is owned by uid {info.st_uid}, so the runtime's user "
-               f"(uid {RUNTIME_UID}) cannot read it at its next start; run `sudo chown "
-               f"{RUNTIME_UID}:{RUNTIME_UID} {agent.env_path}`")
+    warning = (
+        f"{agent.env_path} (mode 600) is owned by uid {info.st_uid}, so the runtime's user "
+        f"(uid {RUNTIME_UID}) cannot read it at its next start; run `sudo chown "
+        f"{RUNTIME_UID}:{RUNTIME_UID} {agent.env_path}`"
+    )
     return [warning]
 
 
@@ -187,8 +206,10 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
     unchanged: list[str] = []
     for key, value in values.items():
         if not isinstance(key, str) or not envfile.KEY_RE.match(key):
-            raise SmbosError(f"{str(key)[:64]!r} is not a valid key; expected letters, digits and "
-                          "'_', not starting with a digit")
+            raise SmbosError(
+                f"{str(key)[:64]!r} is not a valid key; expected letters, digits and "
+                "'_', not starting with a digit"
+            )
         if value is not None and not isinstance(value, str):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(value)
@@ -208,8 +229,10 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
             if old and shown_value(agent, key, old) == value:
                 unchanged.append(key)
                 continue
-            raise SmbosError(f"{key}: {value[:4]}... looks like a masked value but is not the "
-                             "current one; type the whole new value (or leave the field as it was)")
+            raise SmbosError(
+                f"{key}: {value[:4]}... looks like a masked value but is not the "
+                "current one; type the whole new value (or leave the field as it was)"
+            )
         changes[key] = value
     if not changes:
         return EnvUpdate([], [], sorted(unchanged), None)
@@ -217,15 +240,20 @@ def update_env(agent: Agent, values: dict[str, Any]) -> EnvUpdate:
         result = envfile.write_env(agent.env_path, changes, owner=_runtime_owner())
     except envfile.EnvWriteError as exc:
         raise SmbosError(str(exc)) from None
-    return EnvUpdate(list(result.changed), list(result.removed),
-                     sorted(unchanged + [k for k in changes if k not in result.changed
-                                         and k not in result.removed]),
-                     result.backup.name if result.backup else None,
-                     tuple(_readable_by_runtime(agent) + _whose_uid()))
+    return EnvUpdate(
+        list(result.changed),
+        list(result.removed),
+        sorted(
+            unchanged + [k for k in changes if k not in result.changed and k not in result.removed]
+        ),
+        result.backup.name if result.backup else None,
+        tuple(_readable_by_runtime(agent) + _whose_uid()),
+    )
 
 
-def restart_needed(agent: Agent, state: str, uptime_s: float | None,
-                   measured_at: float | None = None) -> bool:
+def restart_needed(
+    agent: Agent, state: str, uptime_s: float | None, measured_at: float | None = None
+) -> bool:
     """True when `.env` changed after the running container started (it reads `.env` only at
     start). `measured_at`: the time (time.time()) just before `uptime_s` was measured."""
     if state != "running" or uptime_s is None:
@@ -240,8 +268,9 @@ def restart_needed(agent: Agent, state: str, uptime_s: float | None,
     return changed > started + 1.0
 
 
-def parse_assignments(items: list[str] | tuple[str, ...], option: str = "KEY=VALUE"
-                      ) -> dict[str, str]:
+def parse_assignments(
+    items: list[str] | tuple[str, ...], option: str = "KEY=VALUE"
+) -> dict[str, str]:
     """`NAME=VALUE` arguments (`smbos env`, `skill --input`, `build --build-arg`) as a dict."""
     out: dict[str, str] = {}
     for item in items:

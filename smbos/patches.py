@@ -85,8 +85,9 @@ def _condition(text: str, where: str) -> Condition:
     match = _CONDITION.match(text.strip())
     if not match:
         raise Internal(f'{where}: condition {text!r} is not `PATH contains "TEXT"`')
-    return Condition(match["path"], match["text"].replace('\\"', '"'),
-                     match["negate"] == "does not contain")
+    return Condition(
+        match["path"], match["text"].replace('\\"', '"'), match["negate"] == "does not contain"
+    )
 
 
 def parse(text: str, name: str = "<patch>") -> Patch:
@@ -124,19 +125,24 @@ def parse(text: str, name: str = "<patch>") -> Patch:
     if not header.get("id") or not hunks:
         raise Internal(f"{name}: a patch needs `# id:` and at least one hunk")
     return Patch(
-        id=header["id"][0], fixes=" ".join(header.get("fixes", [])),
+        id=header["id"][0],
+        fixes=" ".join(header.get("fixes", [])),
         variants=" ".join(header.get("variants", [])),
         applies_when=tuple(_condition(c, name) for c in header.get("applies-when", [])),
         fixed_when=tuple(_condition(c, name) for c in header.get("fixed-when", [])),
-        hunks=tuple(hunks), file=name)
+        hunks=tuple(hunks),
+        file=name,
+    )
 
 
 def bundled() -> list[Patch]:
     """The patches shipped with SMBOS, in file-name order."""
     folder = resources.files("smbos") / "patches"
-    return [parse(entry.read_text(encoding="utf-8"), f"smbos/patches/{entry.name}")
-            for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-            if entry.name.endswith(".patch")]
+    return [
+        parse(entry.read_text(encoding="utf-8"), f"smbos/patches/{entry.name}")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".patch")
+    ]
 
 
 def apply(root: Path, patches: list[Patch] | None = None) -> Outcome:
@@ -156,8 +162,10 @@ def apply(root: Path, patches: list[Patch] | None = None) -> Outcome:
             file = root / hunk.path
             if hunk.path not in edits:
                 if not file.is_file():
-                    raise CheckFailed(f"runtime patch {patch.id} ({patch.file}): {hunk.path} not "
-                                     "found in the NanoClaw source")
+                    raise CheckFailed(
+                        f"runtime patch {patch.id} ({patch.file}): {hunk.path} not "
+                        "found in the NanoClaw source"
+                    )
                 edits[hunk.path] = file.read_text(encoding="utf-8")
             count = edits[hunk.path].count(hunk.find)
             if count != 1:
@@ -166,7 +174,8 @@ def apply(root: Path, patches: list[Patch] | None = None) -> Outcome:
                     f"runtime patch {patch.id} ({patch.file}): the text starting {first[:60]!r} "
                     f"is found {count} times in {hunk.path}, expected once; this NanoClaw source "
                     "differs from the ones the patch was written for (build with --no-patches "
-                    "to build it as it is)")
+                    "to build it as it is)"
+                )
             edits[hunk.path] = edits[hunk.path].replace(hunk.find, hunk.replace)
         for rel, text in edits.items():
             (root / rel).write_text(text, encoding="utf-8")

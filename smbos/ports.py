@@ -51,20 +51,36 @@ def read_record(path: Path, display: str) -> tuple[dict[str, int], list[Problem]
     owner: dict[int, str] = {}
     for agent_id, port in sorted(record.items()):
         if isinstance(port, bool) or not isinstance(port, int) or port not in ASSIGNED_PORTS:
-            problems.append(Problem(display, agent_id, f"expected a port from "
-                                    f"{ASSIGNED_PORTS.start} to {ASSIGNED_PORTS.stop - 1}, got "
-                                    f"{json.dumps(port)[:40]}"))
+            problems.append(
+                Problem(
+                    display,
+                    agent_id,
+                    f"expected a port from "
+                    f"{ASSIGNED_PORTS.start} to {ASSIGNED_PORTS.stop - 1}, got "
+                    f"{json.dumps(port)[:40]}",
+                )
+            )
         elif port in owner:
-            problems.append(Problem(display, agent_id, f"port {port} is recorded for agent "
-                                    f"{owner[port]!r} too; remove one of the two lines"))
+            problems.append(
+                Problem(
+                    display,
+                    agent_id,
+                    f"port {port} is recorded for agent "
+                    f"{owner[port]!r} too; remove one of the two lines",
+                )
+            )
         else:
             owner[port] = agent_id
             ports[agent_id] = port
     return ports, problems
 
 
-def assign(wanted: list[tuple[str, int | None, str]], recorded: dict[str, int],
-           folders: set[str], display: str) -> Assignment:
+def assign(
+    wanted: list[tuple[str, int | None, str]],
+    recorded: dict[str, int],
+    folders: set[str],
+    display: str,
+) -> Assignment:
     """Place every agent of `wanted` ((id, its config's port or None, config display path)).
 
     A recorded port stays reserved while its folder exists (an agent folder with errors keeps
@@ -73,18 +89,25 @@ def assign(wanted: list[tuple[str, int | None, str]], recorded: dict[str, int],
     """
     out = Assignment()
     fixed = {agent_id for agent_id, port, _ in wanted if port is not None}
-    reserved = {port: agent_id for agent_id, port in recorded.items()
-                if agent_id in folders and agent_id not in fixed}
+    reserved = {
+        port: agent_id
+        for agent_id, port in recorded.items()
+        if agent_id in folders and agent_id not in fixed
+    }
     taken: dict[int, str] = dict(reserved)
     for agent_id, port, where in wanted:
         if port is None:
             continue
         if port in taken:
             other = taken[port]
-            why = (f"assigned to agent {other!r} ({display})" if port in reserved
-                   else f"already used by agent {other!r}")
-            out.problems.append(Problem(where, "port", f"{port} is {why}; expected a port no "
-                                                       "other agent uses"))
+            why = (
+                f"assigned to agent {other!r} ({display})"
+                if port in reserved
+                else f"already used by agent {other!r}"
+            )
+            out.problems.append(
+                Problem(where, "port", f"{port} is {why}; expected a port no other agent uses")
+            )
             continue
         taken[port] = agent_id
         out.ports[agent_id] = port
@@ -98,12 +121,28 @@ def assign(wanted: list[tuple[str, int | None, str]], recorded: dict[str, int],
             out.ports[agent_id] = out.record[agent_id]
             continue
         start = zlib.crc32(agent_id.encode()) % span
-        free = next((ASSIGNED_PORTS[(start + step) % span] for step in range(span)
-                     if ASSIGNED_PORTS[(start + step) % span] not in taken), None) if left else None
+        free = (
+            next(
+                (
+                    ASSIGNED_PORTS[(start + step) % span]
+                    for step in range(span)
+                    if ASSIGNED_PORTS[(start + step) % span] not in taken
+                ),
+                None,
+            )
+            if left
+            else None
+        )
         if free is None:
-            out.problems.append(Problem(where, "port", f"no free port left to assign in "
-                                        f"{ASSIGNED_PORTS.start}-{ASSIGNED_PORTS.stop - 1} "
-                                        f"({span} agents have one); set port: in config.yaml"))
+            out.problems.append(
+                Problem(
+                    where,
+                    "port",
+                    f"no free port left to assign in "
+                    f"{ASSIGNED_PORTS.start}-{ASSIGNED_PORTS.stop - 1} "
+                    f"({span} agents have one); set port: in config.yaml",
+                )
+            )
             continue
         taken[free] = agent_id
         left -= 1
@@ -116,8 +155,9 @@ def assign(wanted: list[tuple[str, int | None, str]], recorded: dict[str, int],
 def write_record(path: Path, record: dict[str, int]) -> None:
     """Replace the record in one step. Raises SmbosError naming the path and why. Callers hold
     the lock (`locked`); `save_record` does."""
-    files.write_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n",
-                       "the assigned ports")
+    files.write_atomic(
+        path, json.dumps(record, indent=2, sort_keys=True) + "\n", "the assigned ports"
+    )
 
 
 def locked(agents_dir: Path):
@@ -137,7 +177,9 @@ def save_record(path: Path, loaded: dict[str, int], record: dict[str, int]) -> b
         if now == record:
             return False
         if now != loaded:
-            raise Refused(f"{path}: changed by another command while this one ran (another "
-                          "smbos generate, up or new?); nothing was written: run it again")
+            raise Refused(
+                f"{path}: changed by another command while this one ran (another "
+                "smbos generate, up or new?); nothing was written: run it again"
+            )
         write_record(path, record)
         return True

@@ -38,13 +38,14 @@ def runtime_account_warning() -> str:
         return ""
     if account in RUNTIME_ACCOUNTS or account == os.environ.get("SUDO_USER"):
         return ""
-    return (f"warning: uid {RUNTIME_UID}, the runtime's user (fixed by its image), is the "
-            f"account {account!r} on this host: {account!r} can read what SMBOS hands to the "
-            "runtime (each agent's .env with its secrets, memory/, state/); if it must not, "
-            f"give {account!r} another uid (`usermod -u`) so that uid {RUNTIME_UID} is the "
-            "runtime's alone, or run smbos as a user other than root (it then only prints the "
-            "chown to run)")
-
+    return (
+        f"warning: uid {RUNTIME_UID}, the runtime's user (fixed by its image), is the "
+        f"account {account!r} on this host: {account!r} can read what SMBOS hands to the "
+        "runtime (each agent's .env with its secrets, memory/, state/); if it must not, "
+        f"give {account!r} another uid (`usermod -u`) so that uid {RUNTIME_UID} is the "
+        "runtime's alone, or run smbos as a user other than root (it then only prints the "
+        "chown to run)"
+    )
 
 
 def _can(path: Path, uid: int, gid: int, want: int) -> bool:
@@ -72,8 +73,9 @@ def _chown_tree(path: Path) -> str:
         try:
             os.chown(entry.path, RUNTIME_UID, RUNTIME_GID, follow_symlinks=False)
         except OSError as exc:
-            failed.append(f"cannot chown {walk.short(entry.rel)}: "
-                          f"{(exc.strerror or str(exc)).lower()}")
+            failed.append(
+                f"cannot chown {walk.short(entry.rel)}: {(exc.strerror or str(exc)).lower()}"
+            )
     return "; ".join(filter(None, [seen.note, *failed[:1]]))
 
 
@@ -100,24 +102,35 @@ def prepare(agent: Agent, host: Host, notes: list[str]) -> list[Problem]:
             if path == agent.env_path:
                 os.chmod(path, 0o600)
             if partly:
-                notes.append(f"warning: gave {path} to uid {RUNTIME_UID} (the runtime's user) "
-                             f"only in part ({partly}); run `sudo chown -R {RUNTIME_UID}:"
-                             f"{RUNTIME_GID} {path}` for the rest")
+                notes.append(
+                    f"warning: gave {path} to uid {RUNTIME_UID} (the runtime's user) "
+                    f"only in part ({partly}); run `sudo chown -R {RUNTIME_UID}:"
+                    f"{RUNTIME_GID} {path}` for the rest"
+                )
             else:
                 notes.append(f"gave {path} to uid {RUNTIME_UID} (the runtime's user)")
             continue
-        problems.append(Problem(str(path), "permissions",
-                                f"{what} is not {'writable' if want == 7 else 'readable'} by uid "
-                                f"{RUNTIME_UID}, the runtime's user; run `sudo chown -R "
-                                f"{RUNTIME_UID}:{RUNTIME_GID} {path}`"))
+        problems.append(
+            Problem(
+                str(path),
+                "permissions",
+                f"{what} is not {'writable' if want == 7 else 'readable'} by uid "
+                f"{RUNTIME_UID}, the runtime's user; run `sudo chown -R "
+                f"{RUNTIME_UID}:{RUNTIME_GID} {path}`",
+            )
+        )
     folder = agent.folder
     if not _can(folder, RUNTIME_UID, RUNTIME_GID, 5):
         if root:
             os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o005)
         else:
-            problems.append(Problem(str(folder), "permissions",
-                                    f"not readable by uid {RUNTIME_UID}; "
-                                    f"run `chmod o+rx {folder}`"))
+            problems.append(
+                Problem(
+                    str(folder),
+                    "permissions",
+                    f"not readable by uid {RUNTIME_UID}; run `chmod o+rx {folder}`",
+                )
+            )
     return problems
 
 

@@ -61,14 +61,21 @@ def _transport_problem(exc: BaseException, connected: bool, budget: Timeouts) ->
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         if not connected:
             return RuntimeProblem(ProblemKind.TIMEOUT, HEALTH_ROUTE, f"connect timed out ({cause})")
-        return RuntimeProblem(ProblemKind.TIMEOUT, HEALTH_ROUTE,
-                              f"no answer after {budget.read:g} s (read timed out)")
+        return RuntimeProblem(
+            ProblemKind.TIMEOUT, HEALTH_ROUTE, f"no answer after {budget.read:g} s (read timed out)"
+        )
     if not connected:
-        detail = "connection refused" if isinstance(exc, ConnectionRefusedError) else \
-            f"cannot connect ({snippet(cause)})"
+        detail = (
+            "connection refused"
+            if isinstance(exc, ConnectionRefusedError)
+            else f"cannot connect ({snippet(cause)})"
+        )
         return RuntimeProblem(ProblemKind.REFUSED, HEALTH_ROUTE, detail)
-    return RuntimeProblem(ProblemKind.STREAM_ERROR, HEALTH_ROUTE,
-                          f"connection dropped before the answer was complete ({snippet(cause)})")
+    return RuntimeProblem(
+        ProblemKind.STREAM_ERROR,
+        HEALTH_ROUTE,
+        f"connection dropped before the answer was complete ({snippet(cause)})",
+    )
 
 
 def probe_one(host: str, port: int, budget: Timeouts = PROBE_TIMEOUTS) -> Probe:
@@ -81,15 +88,22 @@ def probe_one(host: str, port: int, budget: Timeouts = PROBE_TIMEOUTS) -> Probe:
         connection.connect()
         connected = True
         connection.sock.settimeout(budget.read)
-        connection.request("GET", "/api/health", headers={
-            "Accept": "application/json", "User-Agent": "smbos-runtime-client"})
+        connection.request(
+            "GET",
+            "/api/health",
+            headers={"Accept": "application/json", "User-Agent": "smbos-runtime-client"},
+        )
         reply = connection.getresponse()
         body = bytearray()
         while chunk := reply.read1(65536):
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                raise RuntimeProblem(ProblemKind.BAD_SHAPE, HEALTH_ROUTE,
-                                     f"answer larger than {MAX_BODY_BYTES} bytes", field="body")
+                raise RuntimeProblem(
+                    ProblemKind.BAD_SHAPE,
+                    HEALTH_ROUTE,
+                    f"answer larger than {MAX_BODY_BYTES} bytes",
+                    field="body",
+                )
             if over(deadline):
                 raise total_exceeded(HEALTH_ROUTE, budget)
         check_status(reply.status, bytes(body), HEALTH_ROUTE)
@@ -118,8 +132,9 @@ class Probes:
         """Start probing the addresses not probed yet."""
         for address in dict.fromkeys(addresses):
             if address not in self._threads:
-                thread = threading.Thread(target=self._run, args=(address,), daemon=True,
-                                          name=f"smbos-probe-{address[1]}")
+                thread = threading.Thread(
+                    target=self._run, args=(address,), daemon=True, name=f"smbos-probe-{address[1]}"
+                )
                 self._threads[address] = thread
                 thread.start()
 

@@ -30,16 +30,22 @@ class Project:
     image: str = defaults.DEFAULT_IMAGE
 
     @classmethod
-    def from_options(cls, agents: str | os.PathLike | None = None,
-                     compose_file: str | os.PathLike | None = None,
-                     name: str | None = None, image: str | None = None) -> Project:
+    def from_options(
+        cls,
+        agents: str | os.PathLike | None = None,
+        compose_file: str | os.PathLike | None = None,
+        name: str | None = None,
+        image: str | None = None,
+    ) -> Project:
         agents_dir = Path(agents or os.environ.get("SMBOS_AGENTS") or "agents")
         if compose_file is None:
             compose_file = agents_dir.absolute().parent / defaults.COMPOSE_FILE
         name = name or os.environ.get("SMBOS_PROJECT") or defaults.DEFAULT_PROJECT
         if not PROJECT_NAME_RE.match(name) or "nanoclaw" in name:
-            raise SmbosError(f"--project-name: {name!r} is not valid; expected lowercase letters, "
-                             "digits, '-' and '_' (and never 'nanoclaw')")
+            raise SmbosError(
+                f"--project-name: {name!r} is not valid; expected lowercase letters, "
+                "digits, '-' and '_' (and never 'nanoclaw')"
+            )
         image = image or os.environ.get("SMBOS_IMAGE") or defaults.DEFAULT_IMAGE
         return cls(agents_dir=agents_dir, compose_file=Path(compose_file), name=name, image=image)
 
@@ -67,8 +73,10 @@ class Project:
         if fleet.errors:
             raise InvalidInput(sorted(fleet.problems, key=lambda p: (p.path, p.field)))
         if fleet.warnings and say is not None:
-            say(f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
-                "`smbos validate` lists them")
+            say(
+                f"warning: {len(fleet.warnings)} warning(s) in {fleet.display_root}/; "
+                "`smbos validate` lists them"
+            )
         return fleet
 
     def load(self, strict_env: bool = False) -> Fleet:

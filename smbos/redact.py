@@ -41,8 +41,12 @@ def variants(value: str) -> set[str]:
     upper- and lower-case hex)."""
     escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     forms = {value, *escaped, *(json.dumps(form)[1:-1] for form in escaped)}
-    for encoded in (quote(value, safe=""), quote(value), quote_plus(value, safe=""),
-                    quote_plus(value)):
+    for encoded in (
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value, safe=""),
+        quote_plus(value),
+    ):
         forms.add(encoded)
         forms.add(_PERCENT.sub(lambda m: m.group().lower(), encoded))
     return forms
@@ -54,15 +58,21 @@ def weakness(value: str) -> str | None:
     if not value:
         return None
     if len(value) < MIN_SECRET_CHARS:
-        return (f"shorter than {MIN_SECRET_CHARS} characters: too short to hide in what the "
-                "runtime shows (replacing it would garble replies and logs); it can appear in "
-                "clear there")
+        return (
+            f"shorter than {MIN_SECRET_CHARS} characters: too short to hide in what the "
+            "runtime shows (replacing it would garble replies and logs); it can appear in "
+            "clear there"
+        )
     if _PLAIN.match(value):
-        return ("a number or a switch word: not hidden in what the runtime shows (replacing it "
-                "would garble replies and logs)")
+        return (
+            "a number or a switch word: not hidden in what the runtime shows (replacing it "
+            "would garble replies and logs)"
+        )
     if _WORD.fullmatch(value) or len(set(value)) < 4:
-        return ("a common word or pattern: hiding it replaces it wherever it appears, which "
-                "shows what it is; use a long random value")
+        return (
+            "a common word or pattern: hiding it replaces it wherever it appears, which "
+            "shows what it is; use a long random value"
+        )
     return None
 
 
@@ -74,9 +84,12 @@ class Redactor:
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> Redactor:
-        pairs = {(form, k) for k, v in values.items()
-                 if v and len(v) >= MIN_SECRET_CHARS and not _PLAIN.match(v)
-                 for form in variants(v)}
+        pairs = {
+            (form, k)
+            for k, v in values.items()
+            if v and len(v) >= MIN_SECRET_CHARS and not _PLAIN.match(v)
+            for form in variants(v)
+        }
         return cls(tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0], p[1]))))
 
     @classmethod
@@ -110,8 +123,10 @@ class Redactor:
         if isinstance(data, str):
             return self(data)
         if isinstance(data, dict):
-            return {self(key) if isinstance(key, str) else key: self.deep(value)
-                    for key, value in data.items()}
+            return {
+                self(key) if isinstance(key, str) else key: self.deep(value)
+                for key, value in data.items()
+            }
         if isinstance(data, list):
             return [self.deep(item) for item in data]
         return data
@@ -188,7 +203,7 @@ class RunningText:
             pieces.append(_redacted_piece(joined, begin, end, spans))
             if end <= keep_from and len(pieces) == len(out) + 1:
                 out.append(pieces[-1])
-        self.pending = pieces[len(out):]
+        self.pending = pieces[len(out) :]
         return out
 
     def flush(self) -> list[str]:
@@ -196,8 +211,7 @@ class RunningText:
         return out
 
 
-def _redacted_piece(joined: str, begin: int, end: int,
-                    spans: list[tuple[int, int, str]]) -> str:
+def _redacted_piece(joined: str, begin: int, end: int, spans: list[tuple[int, int, str]]) -> str:
     """`joined[begin:end]` with each secret that starts in it replaced by `[secret KEY]`, and
     the part of any secret that started before it cut."""
     parts = []
@@ -236,5 +250,8 @@ def weak_secrets(values: dict[str, str], plain_keys: Iterable[str] = ()) -> list
     """(key, why) for each secret among `values` (every valid key but `plain_keys`) that
     `weakness` reports, in key order."""
     plain = set(plain_keys)
-    return [(key, why) for key, value in sorted(values.items())
-            if key not in plain and envfile.KEY_RE.match(key) and (why := weakness(value))]
+    return [
+        (key, why)
+        for key, value in sorted(values.items())
+        if key not in plain and envfile.KEY_RE.match(key) and (why := weakness(value))
+    ]

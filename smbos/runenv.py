@@ -45,17 +45,19 @@ def _json(data: object) -> str:
 
 def schedules_json(agent: Agent) -> str:
     """The enabled schedules, as the entrypoint queues them into NanoClaw's scheduler."""
-    return _json([
-        {
-            "id": s.id,
-            "prompt": s.prompt,
-            "schedule_type": s.schedule_type,
-            "schedule_value": s.schedule_value,
-            "context_mode": s.context_mode,
-        }
-        for s in agent.config.schedules
-        if s.enabled
-    ])
+    return _json(
+        [
+            {
+                "id": s.id,
+                "prompt": s.prompt,
+                "schedule_type": s.schedule_type,
+                "schedule_value": s.schedule_value,
+                "context_mode": s.context_mode,
+            }
+            for s in agent.config.schedules
+            if s.enabled
+        ]
+    )
 
 
 def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str, str]:
@@ -90,12 +92,14 @@ def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str
     if runtime.container_isolation == "docker":
         # Per-turn containers (smbos/image/container): on this agent's own network, with
         # these limits; Compose names the network <project>_<service>.
-        env.update({
-            ENV["turn_cpus"]: str(turns.cpus),
-            ENV["turn_memory"]: turns.memory,
-            ENV["turn_network"]: f"{project_name}_{agent.id}",
-            ENV["turn_pids"]: str(turns.pids),
-        })
+        env.update(
+            {
+                ENV["turn_cpus"]: str(turns.cpus),
+                ENV["turn_memory"]: turns.memory,
+                ENV["turn_network"]: f"{project_name}_{agent.id}",
+                ENV["turn_pids"]: str(turns.pids),
+            }
+        )
         mounts = integrations.turn_mounts_env(agent)
         if mounts:
             # Credential folders of the agent's integrations (paths only), for every turn.
@@ -117,16 +121,30 @@ def problems(env: dict[str, str], display: str) -> list[Problem]:
     for name, value in env.items():
         bytes_ = size(name, value)
         if bytes_ > MAX_VARIABLE_BYTES:
-            found.append(Problem(display, FIELDS.get(name, "(environment)"), (
-                f"makes the container's variable {name} {bytes_} bytes, limit "
-                f"{MAX_VARIABLE_BYTES} (Linux's limit on one environment variable): the "
-                "container could not start; shorten it (long instructions belong in the "
-                "agent's memory files)")))
+            found.append(
+                Problem(
+                    display,
+                    FIELDS.get(name, "(environment)"),
+                    (
+                        f"makes the container's variable {name} {bytes_} bytes, limit "
+                        f"{MAX_VARIABLE_BYTES} (Linux's limit on one environment variable): the "
+                        "container could not start; shorten it (long instructions belong in the "
+                        "agent's memory files)"
+                    ),
+                )
+            )
     total = sum(size(name, value) for name, value in env.items())
     if total > MAX_TOTAL_BYTES:
         biggest = max(env, key=lambda name: size(name, env[name]))
-        found.append(Problem(display, FIELDS.get(biggest, "(environment)"), (
-            f"makes the container's environment {total} bytes in all, "
-            f"limit {MAX_TOTAL_BYTES} (Linux's limit on a program's arguments "
-            f"and environment); {biggest} is the largest: shorten it")))
+        found.append(
+            Problem(
+                display,
+                FIELDS.get(biggest, "(environment)"),
+                (
+                    f"makes the container's environment {total} bytes in all, "
+                    f"limit {MAX_TOTAL_BYTES} (Linux's limit on a program's arguments "
+                    f"and environment); {biggest} is the largest: shorten it"
+                ),
+            )
+        )
     return found

@@ -126,12 +126,12 @@ __all__ = [
 ]
 
 
-
 # --------------------------------------------------------------------------- problems
 
 
-def classify_transport_error(exc: Exception, route: str, *, streaming: bool = False,
-                             read_budget: float | None = None) -> RuntimeProblem:
+def classify_transport_error(
+    exc: Exception, route: str, *, streaming: bool = False, read_budget: float | None = None
+) -> RuntimeProblem:
     """The `RuntimeProblem` for an httpx (or socket) failure on `route`."""
     cause = one_line(str(exc)) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
@@ -142,19 +142,33 @@ def classify_transport_error(exc: Exception, route: str, *, streaming: bool = Fa
         return RuntimeProblem(ProblemKind.TIMEOUT, route, f"{what}{budget} (read timed out)")
     if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError)):
         lowered = cause.lower()
-        detail = "connection refused" if "refused" in lowered or not cause else \
-            f"cannot connect ({snippet(cause)})"
+        detail = (
+            "connection refused"
+            if "refused" in lowered or not cause
+            else f"cannot connect ({snippet(cause)})"
+        )
         return RuntimeProblem(ProblemKind.REFUSED, route, detail)
-    if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError,
-                        httpx.CloseError, ConnectionError)):
+    if isinstance(
+        exc,
+        (
+            httpx.ReadError,
+            httpx.WriteError,
+            httpx.RemoteProtocolError,
+            httpx.CloseError,
+            ConnectionError,
+        ),
+    ):
         where = "mid-stream" if streaming else "before the answer was complete"
-        return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
-                              f"connection dropped {where} ({snippet(cause)})")
+        return RuntimeProblem(
+            ProblemKind.STREAM_ERROR, route, f"connection dropped {where} ({snippet(cause)})"
+        )
     if isinstance(exc, httpx.DecodingError):
-        return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
-                              f"undecodable body ({snippet(cause)})")
-    return RuntimeProblem(ProblemKind.STREAM_ERROR, route,
-                          f"{type(exc).__name__}: {snippet(cause)}")
+        return RuntimeProblem(
+            ProblemKind.STREAM_ERROR, route, f"undecodable body ({snippet(cause)})"
+        )
+    return RuntimeProblem(
+        ProblemKind.STREAM_ERROR, route, f"{type(exc).__name__}: {snippet(cause)}"
+    )
 
 
 # --------------------------------------------------------------------------- shared client base
@@ -168,8 +182,9 @@ def normalize_base_url(base_url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"base URL must be http(s)://host[:port], got {snippet(base_url)!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"base URL must have no credentials, query or fragment: "
-                         f"{snippet(base_url)!r}")
+        raise ValueError(
+            f"base URL must have no credentials, query or fragment: {snippet(base_url)!r}"
+        )
     try:
         _ = parts.port  # urllib parses the port lazily: this is the check
     except ValueError:
@@ -184,13 +199,15 @@ def _messages_params(limit: int) -> dict[str, int]:
 
 
 def _too_large(route: str) -> RuntimeProblem:
-    return RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                          f"answer larger than {MAX_BODY_BYTES} bytes", field="body")
+    return RuntimeProblem(
+        ProblemKind.BAD_SHAPE, route, f"answer larger than {MAX_BODY_BYTES} bytes", field="body"
+    )
 
 
 class _ClientBase:
-    def __init__(self, base_url: str, probe_timeout: Timeouts | float,
-                 chat_timeout: Timeouts | float) -> None:
+    def __init__(
+        self, base_url: str, probe_timeout: Timeouts | float, chat_timeout: Timeouts | float
+    ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.probe_timeout = as_timeouts(probe_timeout, PROBE_TIMEOUTS)
         self.chat_timeout = as_timeouts(chat_timeout, CHAT_TIMEOUTS)
@@ -198,9 +215,13 @@ class _ClientBase:
     def _client_options(self) -> dict[str, Any]:
         # trust_env=False: no proxy from the environment, so traffic only goes to base_url;
         # no redirects followed, for the same reason (a 3xx is a bad status).
-        return {"base_url": self.base_url, "timeout": self.probe_timeout.to_httpx(),
-                "follow_redirects": False, "trust_env": False,
-                "headers": {"User-Agent": "smbos-runtime-client"}}
+        return {
+            "base_url": self.base_url,
+            "timeout": self.probe_timeout.to_httpx(),
+            "follow_redirects": False,
+            "trust_env": False,
+            "headers": {"User-Agent": "smbos-runtime-client"},
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -235,9 +256,14 @@ class ChatStream(Iterator[ChatEvent]):
 class RuntimeClient(_ClientBase):
     """Blocking client of one runtime. Use as a context manager, or call `close()`."""
 
-    def __init__(self, base_url: str, *, probe_timeout: Timeouts | float = PROBE_TIMEOUTS,
-                 chat_timeout: Timeouts | float = CHAT_TIMEOUTS,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        probe_timeout: Timeouts | float = PROBE_TIMEOUTS,
+        chat_timeout: Timeouts | float = CHAT_TIMEOUTS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, probe_timeout, chat_timeout)
         self._http = httpx.Client(transport=transport, **self._client_options())
 
@@ -256,9 +282,13 @@ class RuntimeClient(_ClientBase):
         budget = self.probe_timeout
         deadline = deadline_of(budget)
         try:
-            with self._http.stream(route.method, route.path, params=params,
-                                   headers={"Accept": "application/json"},
-                                   timeout=budget.to_httpx()) as response:
+            with self._http.stream(
+                route.method,
+                route.path,
+                params=params,
+                headers={"Accept": "application/json"},
+                timeout=budget.to_httpx(),
+            ) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
@@ -275,8 +305,9 @@ class RuntimeClient(_ClientBase):
     def _status(self, route: Route, json_body: Any = None) -> int:
         budget = self.probe_timeout
         try:
-            with self._http.stream(route.method, route.path, json=json_body,
-                                   timeout=budget.to_httpx()) as response:
+            with self._http.stream(
+                route.method, route.path, json=json_body, timeout=budget.to_httpx()
+            ) as response:
                 return response.status_code
         except httpx.HTTPError as exc:
             raise classify_transport_error(exc, route.label, read_budget=budget.read) from exc
@@ -303,17 +334,22 @@ class RuntimeClient(_ClientBase):
         deadline = deadline_of(budget)
         route = CHAT.label
         try:
-            with self._http.stream("POST", CHAT.path, json=body,
-                                   headers={"Accept": EVENT_STREAM, "Cache-Control": "no-cache"},
-                                   timeout=budget.to_httpx()) as response:
+            with self._http.stream(
+                "POST",
+                CHAT.path,
+                json=body,
+                headers={"Accept": EVENT_STREAM, "Cache-Control": "no-cache"},
+                timeout=budget.to_httpx(),
+            ) as response:
                 head = b""
                 if not response.is_success:  # read the runtime's `{"error": ...}`
                     for chunk in response.iter_bytes():
                         head += chunk
                         if len(head) > 4096:
                             break
-                check_chat_reply(response.status_code, response.headers.get("content-type", ""),
-                                 head, route)
+                check_chat_reply(
+                    response.status_code, response.headers.get("content-type", ""), head, route
+                )
                 decoder = ChatDecoder(route)
                 for chunk in response.iter_bytes():
                     for event in decoder.feed(chunk):
@@ -325,8 +361,9 @@ class RuntimeClient(_ClientBase):
                 for event in decoder.finish():
                     yield event
         except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, route, streaming=True,
-                                           read_budget=budget.read) from exc
+            raise classify_transport_error(
+                exc, route, streaming=True, read_budget=budget.read
+            ) from exc
 
     # ---- summaries
 
@@ -378,9 +415,14 @@ class AsyncRuntimeClient(_ClientBase):
     of a blocking and an asyncio client on httpx): everything that decides anything, from status
     checks to SSE parsing, is in the shared functions above, so only the reading loops repeat."""
 
-    def __init__(self, base_url: str, *, probe_timeout: Timeouts | float = PROBE_TIMEOUTS,
-                 chat_timeout: Timeouts | float = CHAT_TIMEOUTS,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        probe_timeout: Timeouts | float = PROBE_TIMEOUTS,
+        chat_timeout: Timeouts | float = CHAT_TIMEOUTS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, probe_timeout, chat_timeout)
         self._http = httpx.AsyncClient(transport=transport, **self._client_options())
 
@@ -399,9 +441,13 @@ class AsyncRuntimeClient(_ClientBase):
         budget = self.probe_timeout
         deadline = deadline_of(budget)
         try:
-            async with self._http.stream(route.method, route.path, params=params,
-                                         headers={"Accept": "application/json"},
-                                         timeout=budget.to_httpx()) as response:
+            async with self._http.stream(
+                route.method,
+                route.path,
+                params=params,
+                headers={"Accept": "application/json"},
+                timeout=budget.to_httpx(),
+            ) as response:
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
@@ -418,8 +464,9 @@ class AsyncRuntimeClient(_ClientBase):
     async def _status(self, route: Route, json_body: Any = None) -> int:
         budget = self.probe_timeout
         try:
-            async with self._http.stream(route.method, route.path, json=json_body,
-                                         timeout=budget.to_httpx()) as response:
+            async with self._http.stream(
+                route.method, route.path, json=json_body, timeout=budget.to_httpx()
+            ) as response:
                 return response.status_code
         except httpx.HTTPError as exc:
             raise classify_transport_error(exc, route.label, read_budget=budget.read) from exc
@@ -447,18 +494,22 @@ class AsyncRuntimeClient(_ClientBase):
         deadline = deadline_of(budget)
         route = CHAT.label
         try:
-            async with self._http.stream("POST", CHAT.path, json=body,
-                                         headers={"Accept": EVENT_STREAM,
-                                                  "Cache-Control": "no-cache"},
-                                         timeout=budget.to_httpx()) as response:
+            async with self._http.stream(
+                "POST",
+                CHAT.path,
+                json=body,
+                headers={"Accept": EVENT_STREAM, "Cache-Control": "no-cache"},
+                timeout=budget.to_httpx(),
+            ) as response:
                 head = b""
                 if not response.is_success:  # read the runtime's `{"error": ...}`
                     async for chunk in response.aiter_bytes():
                         head += chunk
                         if len(head) > 4096:
                             break
-                check_chat_reply(response.status_code, response.headers.get("content-type", ""),
-                                 head, route)
+                check_chat_reply(
+                    response.status_code, response.headers.get("content-type", ""), head, route
+                )
                 decoder = ChatDecoder(route)
                 async for chunk in response.aiter_bytes():
                     for event in decoder.feed(chunk):
@@ -470,8 +521,9 @@ class AsyncRuntimeClient(_ClientBase):
                 for event in decoder.finish():
                     yield event
         except httpx.HTTPError as exc:
-            raise classify_transport_error(exc, route, streaming=True,
-                                           read_budget=budget.read) from exc
+            raise classify_transport_error(
+                exc, route, streaming=True, read_budget=budget.read
+            ) from exc
 
     # ---- summaries
 

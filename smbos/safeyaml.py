@@ -20,7 +20,8 @@ class _NoAliasLoader(yaml.SafeLoader):
         # An alias, or an anchor (`&name`, which only an alias would use): refused at once.
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases are not supported", event.start_mark)
+                None, None, "anchors and aliases are not supported", event.start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_object(self, node, deep=False):
@@ -31,8 +32,11 @@ class _NoAliasLoader(yaml.SafeLoader):
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             tag = str(node.tag).rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
-                node.start_mark) from None
+                None,
+                None,
+                f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
+                node.start_mark,
+            ) from None
 
     def construct_yaml_timestamp(self, node):
         # What looks like a timestamp but is no time (`2027-13-01`) stays the text it is, as if
@@ -43,8 +47,9 @@ class _NoAliasLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
-_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                               _NoAliasLoader.construct_yaml_timestamp)
+_NoAliasLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _NoAliasLoader.construct_yaml_timestamp
+)
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
@@ -54,8 +59,9 @@ def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
     return f"not valid YAML{where}: {what}"
 
 
-def load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
-               first_line: int = 1) -> Any:
+def load_yaml(
+    text: str, display: str, problems: list[Problem], field: str = "", first_line: int = 1
+) -> Any:
     """`first_line`: the file's line number of the text's first line (front matter: 2).
     A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
     silently): the data is not returned then."""
@@ -65,9 +71,15 @@ def load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
         node = loader.get_single_node()
         duplicates = _duplicate_keys(node, "") if node is not None else []
         for key, line, first in duplicates:
-            problems.append(Problem(display, key, f"given twice (line {line + first_line}, first "
-                                                  f"on line {first + first_line}); a key may "
-                                                  "appear once in a mapping"))
+            problems.append(
+                Problem(
+                    display,
+                    key,
+                    f"given twice (line {line + first_line}, first "
+                    f"on line {first + first_line}); a key may "
+                    "appear once in a mapping",
+                )
+            )
         if duplicates:
             return None
         return loader.construct_document(node) if node is not None else None

@@ -58,8 +58,9 @@ def pick_port(fleet: Fleet) -> int:
     for port in PORTS:
         if port not in used and _port_is_free(port):
             return port
-    raise SmbosError(f"no free port between {PORTS.start} and {PORTS.stop - 1}; "
-                     "give one with --port")
+    raise SmbosError(
+        f"no free port between {PORTS.start} and {PORTS.stop - 1}; give one with --port"
+    )
 
 
 def check_new(agents_dir: Path, agent_id: str, template: str) -> Path:
@@ -69,16 +70,18 @@ def check_new(agents_dir: Path, agent_id: str, template: str) -> Path:
     if reason:
         raise SmbosError(f"{agents_dir}/{agent_id}: id: {reason}")
     if template not in templates():
-        raise SmbosError(f"--template: unknown template {template!r}; "
-                         f"expected one of: {', '.join(templates())}")
+        raise SmbosError(
+            f"--template: unknown template {template!r}; expected one of: {', '.join(templates())}"
+        )
     target = agents_dir / agent_id
     if target.exists() or target.is_symlink():
         raise SmbosError(f"{target}: already exists; choose another id")
     return target
 
 
-def create(agents_dir: Path, agent_id: str, template: str, name: str, description: str,
-           port: int) -> Path:
+def create(
+    agents_dir: Path, agent_id: str, template: str, name: str, description: str, port: int
+) -> Path:
     """Write `agents_dir/agent_id` from `template`; the folder appears whole or not at all."""
     import jinja2
 
@@ -94,7 +97,8 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
             files[f"{TEAM_TEMPLATES}/{member.name}"] = f"team/{member.name[:-3]}"
         for src_name, dest in files.items():
             text = env.from_string((source / src_name).read_text(encoding="utf-8")).render(
-                id=agent_id, name=name, description=description, port=port)
+                id=agent_id, name=name, description=description, port=port
+            )
             path = staging / dest
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
@@ -105,8 +109,9 @@ def create(agents_dir: Path, agent_id: str, template: str, name: str, descriptio
     return target
 
 
-def new_agent(project: Project, agent_id: str, template: str, name: str, description: str,
-              port: int | None) -> tuple[Path, int, list[Problem], Fleet]:
+def new_agent(
+    project: Project, agent_id: str, template: str, name: str, description: str, port: int | None
+) -> tuple[Path, int, list[Problem], Fleet]:
     """`smbos new`: choose a port (or check the one given), write the folder, validate it.
     Returns the folder, its port, the problems found in it and the fleet with it; a folder with
     errors is removed again (it would break every later `generate` and block the id for the next
@@ -141,16 +146,19 @@ def init_fleet(root: Path, force: bool = False) -> list[str]:
         if path.exists() and not path.is_dir():
             raise SmbosError(f"{path}: not a folder")
     if agents.is_dir() and any(agents.iterdir()) and not force:
-        raise SmbosError(f"{agents}: already holds a fleet; `smbos init --force` adds only what "
-                         "is missing and never replaces a file")
+        raise SmbosError(
+            f"{agents}: already holds a fleet; `smbos init --force` adds only what "
+            "is missing and never replaces a file"
+        )
     agents.mkdir(parents=True, exist_ok=True)
     done = []
     agent_id, template, name, description = EXAMPLE
     if (agents / agent_id).exists() or (agents / agent_id).is_symlink():
         done.append(f"kept {agents / agent_id}/")
     else:
-        folder, port, problems, _ = new_agent(Project.from_options(agents), agent_id, template,
-                                              name, description, None)
+        folder, port, problems, _ = new_agent(
+            Project.from_options(agents), agent_id, template, name, description, None
+        )
         if problems:  # the bundled template does not validate here: nothing was created
             raise CheckFailed(f"{folder}: the example agent does not validate: {problems[0]}")
         done.append(f"created {folder}/ from template {template!r} on port {port}")
@@ -169,12 +177,18 @@ def _add_file(target: Path, text: str) -> str:
         return f"kept {target}"
     have = target.read_text(encoding="utf-8")
     lines = set(have.splitlines())
-    missing = [line for line in text.splitlines()
-               if line and not line.startswith("#") and line not in lines]
+    missing = [
+        line
+        for line in text.splitlines()
+        if line and not line.startswith("#") and line not in lines
+    ]
     if not missing:
         return f"kept {target} (it ignores what SMBOS writes)"
-    text = (have + ("" if have.endswith("\n") or not have else "\n")
-            + "# SMBOS: what it and the runtime write (smbos init)\n"
-            + "".join(f"{line}\n" for line in missing))
+    text = (
+        have
+        + ("" if have.endswith("\n") or not have else "\n")
+        + "# SMBOS: what it and the runtime write (smbos init)\n"
+        + "".join(f"{line}\n" for line in missing)
+    )
     files.replace(target, text.encode("utf-8"))
     return f"added {len(missing)} line(s) to {target}"

@@ -44,17 +44,28 @@ def support(instance_dir: Path) -> Support:
         facts = json.loads((instance_dir / FACTS_FILE).read_text(encoding="utf-8"))
         caps = facts["schedules"]
     except (OSError, ValueError, KeyError, TypeError):
-        return Support(None, "not known: the agent has not started with an image built by "
-                             "`smbos build`")
-    missing = [what for key, what in (("scheduler", "no scheduler loop"),
-                                      ("watcher", "no IPC watcher"),
-                                      ("taskIds", "schedule_task ignores task ids"))
-               if not caps.get(key)]
+        return Support(
+            None, "not known: the agent has not started with an image built by `smbos build`"
+        )
+    missing = [
+        what
+        for key, what in (
+            ("scheduler", "no scheduler loop"),
+            ("watcher", "no IPC watcher"),
+            ("taskIds", "schedule_task ignores task ids"),
+        )
+        if not caps.get(key)
+    ]
     declared = int(facts.get("declared") or 0)
     if missing:
-        return Support(False, "its NanoClaw cannot run scheduled tasks (" + ", ".join(missing)
-                       + "); rebuild the image with `smbos build`, whose runtime patches add "
-                         "them", declared)
+        return Support(
+            False,
+            "its NanoClaw cannot run scheduled tasks ("
+            + ", ".join(missing)
+            + "); rebuild the image with `smbos build`, whose runtime patches add "
+            "them",
+            declared,
+        )
     return Support(True, "", declared)
 
 
@@ -68,8 +79,11 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 
 
 def valid_group_folder(folder: object) -> bool:
-    return (isinstance(folder, str) and GROUP_FOLDER_RE.fullmatch(folder) is not None
-            and folder.lower() not in RESERVED_GROUP_FOLDERS)
+    return (
+        isinstance(folder, str)
+        and GROUP_FOLDER_RE.fullmatch(folder) is not None
+        and folder.lower() not in RESERVED_GROUP_FOLDERS
+    )
 
 
 def _open_tasks_folder(instance_dir: Path, folder: str, what: str) -> int:
@@ -101,8 +115,10 @@ def _refusal(exc: OSError, where: Path, what: str) -> Refused:
     if exc.errno == errno.ENOENT:
         return Refused(f"{what}: {where}: no IPC folder (is the agent running?)")
     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-        return Refused(f"{what}: {where} is a link (or not a folder); refusing to write through "
-                       "it, since the runtime writes this tree; nothing was written")
+        return Refused(
+            f"{what}: {where} is a link (or not a folder); refusing to write through "
+            "it, since the runtime writes this tree; nothing was written"
+        )
     return Refused(f"{what}: cannot open {where}: {(exc.strerror or str(exc)).lower()}")
 
 
@@ -115,8 +131,10 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
     shown = repr(group_folder[:80] if isinstance(group_folder, str) else group_folder)
     what = f"task {str(task_id)[:80]}: group folder {shown}"
     if not valid_group_folder(group_folder):
-        raise Refused(f"{what} is not a folder name NanoClaw makes (a letter or digit, then up "
-                      "to 63 letters, digits, '_' or '-'; not 'global'); nothing was written")
+        raise Refused(
+            f"{what} is not a folder name NanoClaw makes (a letter or digit, then up "
+            "to 63 letters, digits, '_' or '-'; not 'global'); nothing was written"
+        )
     name = ipc.job_file(f"{time.time_ns()}-{ACTIONS[action]}")
     tmp = f".{name}.tmp"  # not *.json: the runtime's watcher never reads half a file
     job = ipc.job(ACTIONS[action], taskId=task_id)
@@ -133,8 +151,10 @@ def queue(instance_dir: Path, task_id: str, group_folder: str, action: str) -> P
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=fd)
-        raise Refused(f"{what}: cannot write {name}: {exc.strerror or exc} (the runtime's uid "
-                      "1000 owns it: run as root or as that user)") from None
+        raise Refused(
+            f"{what}: cannot write {name}: {exc.strerror or exc} (the runtime's uid "
+            "1000 owns it: run as root or as that user)"
+        ) from None
     finally:
         os.close(fd)
     return instance_dir.joinpath(*ipc.tasks_parts(group_folder), name)
@@ -147,8 +167,14 @@ def done(action: str, task) -> bool:
     return task is not None and task.status == ("paused" if action == "pause" else "active")
 
 
-def apply(instance_dir: Path, task_id: str, action: str, fetch: Callable[[], list],
-          timeout: float = 15.0, interval: float = 0.5):
+def apply(
+    instance_dir: Path,
+    task_id: str,
+    action: str,
+    fetch: Callable[[], list],
+    timeout: float = 15.0,
+    interval: float = 0.5,
+):
     """Pause, resume or cancel `task_id` and wait until `fetch()` (the runtime's tasks) shows it.
     Returns the task as it is now (None once cancelled)."""
     tasks = {str(t.id): t for t in fetch()}
@@ -165,8 +191,12 @@ def apply(instance_dir: Path, task_id: str, action: str, fetch: Callable[[], lis
         if done(action, current):
             return current
         if time.monotonic() > deadline:
-            left = " (the IPC file is still queued: is the runtime's IPC watcher running?)" \
-                if file.exists() else ""
-            raise Refused(f"task {task_id}: the runtime did not {action} it within "
-                          f"{timeout:g} s{left}")
+            left = (
+                " (the IPC file is still queued: is the runtime's IPC watcher running?)"
+                if file.exists()
+                else ""
+            )
+            raise Refused(
+                f"task {task_id}: the runtime did not {action} it within {timeout:g} s{left}"
+            )
         time.sleep(interval)

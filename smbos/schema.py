@@ -24,19 +24,26 @@ from smbos.ids import ID_RE, MAX_ID_LENGTH, did_you_mean, id_problem  # noqa: F4
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INPUT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$", re.IGNORECASE)
-MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-MIN_MEMORY_BYTES = 6 * 1024 ** 2  # the smallest memory limit Docker accepts
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+MIN_MEMORY_BYTES = 6 * 1024**2  # the smallest memory limit Docker accepts
 # An image reference as Docker reads it: [registry[:port]/]path[:tag][@digest], lowercase path.
 _IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE_DOMAIN = (r"(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|[A-Za-z0-9-]+(?=:\d))(?::\d+)?")
-IMAGE_RE = re.compile(rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
-                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
-                      r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_IMAGE_DOMAIN = (
+    r"(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+|[A-Za-z0-9-]+(?=:\d))(?::\d+)?"
+)
+IMAGE_RE = re.compile(
+    rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 # What YAML reads as a timestamp when it is not quoted (the safe loader's own pattern).
-_YAML_TIMESTAMP = next(pattern for tag, pattern in yaml.SafeLoader.yaml_implicit_resolvers["2"]
-                       if tag == "tag:yaml.org,2002:timestamp")
+_YAML_TIMESTAMP = next(
+    pattern
+    for tag, pattern in yaml.SafeLoader.yaml_implicit_resolvers["2"]
+    if tag == "tag:yaml.org,2002:timestamp"
+)
 
 MIN_INTERVAL_MS = 60_000
 # The runtime computes the next run as `Date.now() + interval` in JavaScript: far beyond a year that
@@ -69,8 +76,9 @@ class Resources(_Model):
         if not match:
             raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
         if float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()] < MIN_MEMORY_BYTES:
-            raise ValueError(f"expected at least 6m (the smallest memory limit Docker accepts), "
-                             f"got {value!r}")
+            raise ValueError(
+                f"expected at least 6m (the smallest memory limit Docker accepts), got {value!r}"
+            )
         return value.lower()
 
 
@@ -113,8 +121,9 @@ class Runtime(_Model):
         except (ZoneInfoNotFoundError, ValueError):
             close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as "
-                             f"Europe/Berlin{hint}") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin{hint}"
+            ) from None
         return value
 
     @field_validator("assistant_name")
@@ -126,9 +135,11 @@ class Runtime(_Model):
     @classmethod
     def _image(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 255 or not IMAGE_RE.match(value)):
-            raise ValueError(f"not an image reference: {value[:80]!r}; expected "
-                             "[registry/]name[:tag][@sha256:digest] with a lowercase name, such "
-                             "as smbos/nanoclaw:local")
+            raise ValueError(
+                f"not an image reference: {value[:80]!r}; expected "
+                "[registry/]name[:tag][@sha256:digest] with a lowercase name, such "
+                "as smbos/nanoclaw:local"
+            )
         return value
 
 
@@ -145,8 +156,10 @@ class TelegramChat(_Model):
     @classmethod
     def _id(cls, value: str) -> str:
         if not integrations.CHAT_ID_RE.match(value):
-            raise ValueError(f"expected a chat id as the bot's /chatid answers it, such as "
-                             f"tg:123456789 or tg:-1001234567890, got {value[:40]!r}")
+            raise ValueError(
+                f"expected a chat id as the bot's /chatid answers it, such as "
+                f"tg:123456789 or tg:-1001234567890, got {value[:40]!r}"
+            )
         return value
 
     @field_validator("name")
@@ -177,8 +190,9 @@ class Channels(_Model):
     @model_validator(mode="after")
     def _only_needs_telegram(self) -> Channels:
         if self.telegram_only and not self.telegram:
-            raise ValueError("telegram_only needs telegram: true (the only channel would be "
-                             "one that is off)")
+            raise ValueError(
+                "telegram_only needs telegram: true (the only channel would be one that is off)"
+            )
         ids = [chat.id for chat in self.telegram_chats]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
@@ -205,8 +219,10 @@ class Tool(_Model):
         if (self.args or self.env or self.package) and not self.command:
             raise ValueError("args, env and package need a command")
         if self.package is not None and not integrations.PACKAGE_RE.match(self.package):
-            raise ValueError(f"package: expected an npm package with its exact version, such as "
-                             f"mcp-files@1.2.3 or @scope/server@2.0.1, got {self.package[:60]!r}")
+            raise ValueError(
+                f"package: expected an npm package with its exact version, such as "
+                f"mcp-files@1.2.3 or @scope/server@2.0.1, got {self.package[:60]!r}"
+            )
         for var, key in self.env.items():
             for name in (var, key):
                 if not envfile.KEY_RE.match(name):
@@ -223,15 +239,18 @@ def parse_interval(value: str | int) -> int:
     else:
         match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d)?\s*", value)
         if not match:
-            raise ValueError(f"expected a duration such as 15m, 2h, 1d or a millisecond count, "
-                             f"got {value!r}")
+            raise ValueError(
+                f"expected a duration such as 15m, 2h, 1d or a millisecond count, got {value!r}"
+            )
         unit = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
         ms = int(match.group(1)) * unit[match.group(2)]
     if ms < MIN_INTERVAL_MS:
         raise ValueError("must be at least 60s (the runtime's scheduler polls once a minute)")
     if ms > MAX_INTERVAL_MS:
-        raise ValueError("must be at most 366d (the runtime adds it to the current time in "
-                         "JavaScript); for rarer runs use cron or once")
+        raise ValueError(
+            "must be at most 366d (the runtime adds it to the current time in "
+            "JavaScript); for rarer runs use cron or once"
+        )
     return ms
 
 
@@ -245,8 +264,10 @@ def _cron_problem(value: str) -> str | None:
     try:
         croniter(value, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError:
-        return (f"{value!r} never fires (no such date, e.g. 31 February); expected a day that "
-                "exists in the months given")
+        return (
+            f"{value!r} never fires (no such date, e.g. 31 February); expected a day that "
+            "exists in the months given"
+        )
     return None
 
 
@@ -295,8 +316,10 @@ class Schedule(_Model):
             if _YAML_TIMESTAMP.match(text):
                 value = yaml.safe_load(text)
         if isinstance(value, date) and not isinstance(value, datetime):
-            raise ValueError(f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
-                             f"got the date {value.isoformat()} without a time")
+            raise ValueError(
+                f"expected a local timestamp such as {value.isoformat()}T09:00:00, "
+                f"got the date {value.isoformat()} without a time"
+            )
         return value
 
     @field_validator("once")
@@ -308,19 +331,23 @@ class Schedule(_Model):
             try:
                 value = datetime.fromisoformat(value.strip())
             except ValueError:
-                raise ValueError(f"expected a local timestamp such as 2026-12-01T09:00:00, "
-                                 f"got {value!r}") from None
+                raise ValueError(
+                    f"expected a local timestamp such as 2026-12-01T09:00:00, got {value!r}"
+                ) from None
         if value.tzinfo is not None:
-            raise ValueError("expected a local time without offset (the runtime reads it in its "
-                             "own time zone)")
+            raise ValueError(
+                "expected a local time without offset (the runtime reads it in its own time zone)"
+            )
         return value.replace(microsecond=0).isoformat()
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Schedule:
         given = [k for k in ("cron", "interval", "once") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("expected exactly one of cron, interval, once"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(
+                "expected exactly one of cron, interval, once"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         return self
 
     @property
@@ -361,8 +388,9 @@ class SkillInput(_Model):
             return self
         options = [str(o) for o in self.options or ()]
         if self.type == "select" and default not in options:
-            raise ValueError(f"default {default[:40]!r} is not one of the options: "
-                             f"{', '.join(options)}")
+            raise ValueError(
+                f"default {default[:40]!r} is not one of the options: {', '.join(options)}"
+            )
         if self.type == "number" and not _is_number(default):
             raise ValueError(f"default {default[:40]!r} is not a number")
         if self.type == "date" and not _is_date(default):
@@ -406,8 +434,10 @@ class Skill(_Model):
             raise ValueError(f"duplicate input id {duplicates[0]!r}")
         unknown = sorted({p for p in PLACEHOLDER_RE.findall(self.prompt) if p not in ids})
         if unknown:
-            raise ValueError(f"prompt uses {{{unknown[0]}}} but no input has that id "
-                             f"(inputs: {', '.join(ids) or 'none'})")
+            raise ValueError(
+                f"prompt uses {{{unknown[0]}}} but no input has that id "
+                f"(inputs: {', '.join(ids) or 'none'})"
+            )
         return self
 
     def render(self, values: dict[str, Any]) -> str:
@@ -448,8 +478,10 @@ class AgentConfig(_Model):
             pack = catalog.INTEGRATIONS.get(name)
             if pack is None or pack.credentials is None:
                 with_files = sorted(n for n, p in catalog.INTEGRATIONS.items() if p.credentials)
-                raise ValueError(f"{name!r} is not an integration with credential files; "
-                                 f"expected one of: {', '.join(with_files)}")
+                raise ValueError(
+                    f"{name!r} is not an integration with credential files; "
+                    f"expected one of: {', '.join(with_files)}"
+                )
             problem = integrations.folder_problem(folder)
             if problem:
                 raise ValueError(f"{name}: {problem}")
@@ -468,8 +500,10 @@ class AgentConfig(_Model):
         for name in value:
             if name not in catalog.INTEGRATIONS:
                 hint = did_you_mean(name, catalog.INTEGRATIONS)
-                raise ValueError(f"unknown integration {name!r}{hint}"
-                                 f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}")
+                raise ValueError(
+                    f"unknown integration {name!r}{hint}"
+                    f"; known: {', '.join(sorted(catalog.INTEGRATIONS))}"
+                )
         if len(set(value)) != len(value):
             raise ValueError("an integration is listed twice")
         return value

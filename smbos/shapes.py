@@ -124,9 +124,12 @@ def validate_shape(model: type[M], data: Any, route: str) -> M:
         first = errors[0]
         where = _loc_text(tuple(first.get("loc", ())))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                             f"bad shape at {where}: {snippet(first.get('msg', 'invalid'))}{more}",
-                             field=where) from None
+        raise RuntimeProblem(
+            ProblemKind.BAD_SHAPE,
+            route,
+            f"bad shape at {where}: {snippet(first.get('msg', 'invalid'))}{more}",
+            field=where,
+        ) from None
 
 
 def parse_health(data: Any, route: str = "GET /api/health") -> Health:
@@ -143,5 +146,3 @@ def parse_tasks(data: Any, route: str = "GET /api/tasks") -> TasksPage:
 
 def parse_messages(data: Any, route: str = "GET /api/messages") -> list[Message]:
     return validate_shape(_MessagesPage, data, route).messages
-
-

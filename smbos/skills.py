@@ -35,8 +35,10 @@ def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
     known = {i.id for i in skill.inputs}
     for key in given:
         if key not in known:
-            problems.append(f"{str(key)[:40]}: not an input of skill {skill.id} "
-                            f"(inputs: {', '.join(sorted(known)) or 'none'})")
+            problems.append(
+                f"{str(key)[:40]}: not an input of skill {skill.id} "
+                f"(inputs: {', '.join(sorted(known)) or 'none'})"
+            )
     values: dict[str, str] = {}
     for spec in skill.inputs:
         raw = given.get(spec.id)
@@ -76,8 +78,9 @@ def skill_values(skill: Skill, given: dict[str, Any]) -> dict[str, str]:
         elif spec.type == "select":
             options = [str(o) for o in spec.options or []]
             if text not in options:
-                problems.append(f"{spec.id}: expected one of {', '.join(options)}, "
-                                f"got {text[:40]!r}")
+                problems.append(
+                    f"{spec.id}: expected one of {', '.join(options)}, got {text[:40]!r}"
+                )
                 continue
         values[spec.id] = text
     if problems:
@@ -135,11 +138,11 @@ def parse_table(text: str) -> dict[str, Any] | None:
         if len(_cells(lines[index + 1])) != len(headers):
             continue
         rows = []
-        for line in lines[index + 2:]:
+        for line in lines[index + 2 :]:
             if "|" not in line or not line.strip():
                 break
             cells = _cells(line)
-            cells = (cells + [""] * len(headers))[:len(headers)]
+            cells = (cells + [""] * len(headers))[: len(headers)]
             rows.append(cells)
         return {"headers": headers, "rows": rows}
     return None

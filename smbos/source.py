@@ -52,8 +52,7 @@ class Source:
     @classmethod
     def git(cls, url: str, ref: str | None = None, subdir: str | None = None) -> Source:
         if url == DEFAULT_GIT:
-            return cls("git", url, ref or DEFAULT_REF,
-                       DEFAULT_SUBDIR if subdir is None else subdir)
+            return cls("git", url, ref or DEFAULT_REF, DEFAULT_SUBDIR if subdir is None else subdir)
         return cls("git", url, ref or "main", subdir or "")
 
     @classmethod
@@ -74,10 +73,12 @@ class Source:
 
     def describe(self) -> str:
         if self.kind == "git":
-            return f"{self.location} at {self.ref[:12]}" + (f", folder {self.subdir}"
-                                                            if self.subdir else "")
+            return f"{self.location} at {self.ref[:12]}" + (
+                f", folder {self.subdir}" if self.subdir else ""
+            )
         return f"{'tarball' if self.kind == 'tarball' else 'local checkout'} {self.location}" + (
-            f", folder {self.subdir}" if self.subdir else "")
+            f", folder {self.subdir}" if self.subdir else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -107,26 +108,31 @@ def inspect(folder: Path, what: str = "") -> Variant:
     """Read a NanoClaw copy; raise a one-line error when SMBOS cannot serve it."""
     what = what or str(folder)
     if not (folder / "package.json").is_file():
-        raise SmbosError(f"{what}: not a NanoClaw source (no package.json); give the folder that "
-                         "holds NanoClaw's package.json (--subdir for a sub-folder)")
+        raise SmbosError(
+            f"{what}: not a NanoClaw source (no package.json); give the folder that "
+            "holds NanoClaw's package.json (--subdir for a sub-folder)"
+        )
     server = folder / "src" / "http-server.ts"
     text = server.read_text(encoding="utf-8", errors="replace") if server.is_file() else ""
     routes = tuple(name for name, path in _ROUTES.items() if f"'{path}'" in text)
     runner = folder / "src" / "container-runner.ts"
     runner_text = runner.read_text(encoding="utf-8", errors="replace") if runner.is_file() else ""
     cli = "container" if re.search(r"spawn\(\s*'container'", runner_text) else "docker"
-    variant = Variant(routes=routes, container_cli=cli,
-                      lockfile=(folder / "package-lock.json").is_file())
+    variant = Variant(
+        routes=routes, container_cli=cli, lockfile=(folder / "package-lock.json").is_file()
+    )
     if not variant.lockfile:
         raise CheckFailed(
             f"{what}: no package-lock.json (NanoClaw v2 is pnpm-only): SMBOS builds NanoClaw with "
             "npm ci and drives its web API; build the SMBOS fork instead (the default of "
-            "`smbos build`)")
+            "`smbos build`)"
+        )
     if not variant.web_api:
         raise CheckFailed(
             f"{what}: no web API (src/http-server.ts with /api/health and /api/chat; upstream "
             "NanoClaw v1 and v2 have none): SMBOS drives NanoClaw over that API; build the SMBOS "
-            "fork instead (the default of `smbos build`)")
+            "fork instead (the default of `smbos build`)"
+        )
     return variant
 
 
@@ -134,8 +140,9 @@ def _run(args: list[str], cwd: Path | None = None, what: str = "") -> str:
     try:
         proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=900)
     except FileNotFoundError:
-        raise CheckFailed(f"{args[0]} not found: install it, or build from a local checkout "
-                         "with --source") from None
+        raise CheckFailed(
+            f"{args[0]} not found: install it, or build from a local checkout with --source"
+        ) from None
     except subprocess.TimeoutExpired:
         raise CheckFailed(f"{what or ' '.join(args)}: timed out") from None
     if proc.returncode != 0:
@@ -157,8 +164,18 @@ def _fetch_git(source: Source, work: Path) -> tuple[Path, str]:
         _run(["git", "fetch", "-q", "--depth", "1", "origin", source.ref], cwd=repo, what=what)
     except SmbosError:
         # Servers that refuse a fetch by commit id: fetch the branches and tags instead.
-        _run(["git", "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*",
-              "+refs/tags/*:refs/tags/*"], cwd=repo, what=what)
+        _run(
+            [
+                "git",
+                "fetch",
+                "-q",
+                "origin",
+                "+refs/heads/*:refs/remotes/origin/*",
+                "+refs/tags/*:refs/tags/*",
+            ],
+            cwd=repo,
+            what=what,
+        )
         _run(["git", "checkout", "-q", "--detach", source.ref], cwd=repo, what=what)
     else:
         _run(["git", "checkout", "-q", "--detach", "FETCH_HEAD"], cwd=repo, what=what)
@@ -215,8 +232,9 @@ def stage(source: Source, work: Path, into: Path | None = None) -> tuple[Path, s
     target = into or work / STAGE_DIR
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(root, target, symlinks=True,
-                    ignore=lambda _dir, names: [n for n in names if n in _SKIP])
+    shutil.copytree(
+        root, target, symlinks=True, ignore=lambda _dir, names: [n for n in names if n in _SKIP]
+    )
     return target, commit or tree_digest(target)
 
 

@@ -52,8 +52,14 @@ class Report:
         return not self.unhealthy
 
 
-def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: bool,
-            build: Callable[[object], object], say: Callable[[str], None]) -> Plan:
+def prepare(
+    project: Project,
+    ids: tuple[str, ...] | list[str],
+    *,
+    no_build: bool,
+    build: Callable[[object], object],
+    say: Callable[[str], None],
+) -> Plan:
     """Everything before containers start. `build(client)` builds the runtime image when it is
     missing; raises `InvalidInput` (folders, state/), `CheckFailed` (images) or `SmbosError`."""
     fleet = project.load_valid(strict_env=True, say=say)
@@ -71,20 +77,27 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
     images = {a.config.runtime.image or project.image for a in agents}
     if project.image in images and not image.image_exists(controller.client, project.image):
         if no_build:
-            raise CheckFailed(f"image {project.image} not found; build it with `smbos build` "
-                              "(or drop --no-build)")
+            raise CheckFailed(
+                f"image {project.image} not found; build it with `smbos build` (or drop --no-build)"
+            )
         build(controller.client)
     missing = image.missing_agent_images(controller.client, agents, project.image)
     for agent_id, wanted in missing:
-        say(f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
-            "chat would fail; `smbos build` builds it (or set runtime.agent_image)")
+        say(
+            f"agents/{agent_id}: per-turn agent image {wanted} is not on this engine: every "
+            "chat would fail; `smbos build` builds it (or set runtime.agent_image)"
+        )
     lacking = integrations.servers_missing_from_images(controller.client, project.image, agents)
     for agent_id, wanted, packages in lacking:
-        say(f"agents/{agent_id}: per-turn agent image {wanted} lacks the MCP server(s) "
-            f"{', '.join(packages)}; `smbos build` installs the fleet's servers")
+        say(
+            f"agents/{agent_id}: per-turn agent image {wanted} lacks the MCP server(s) "
+            f"{', '.join(packages)}; `smbos build` installs the fleet's servers"
+        )
     if missing or lacking:
-        raise CheckFailed(f"{len(missing) + len(lacking)} agent(s) without their per-turn agent "
-                          "image or its MCP servers")
+        raise CheckFailed(
+            f"{len(missing) + len(lacking)} agent(s) without their per-turn agent "
+            "image or its MCP servers"
+        )
     notes: list[str] = []
     problems = []
     host = project.host()
@@ -100,15 +113,15 @@ def prepare(project: Project, ids: tuple[str, ...] | list[str], *, no_build: boo
 def start(project: Project, plan: Plan, wait_timeout: int) -> Report:
     """Compose up (the agents asked for, or the whole file), wait for health, and report."""
     controller = plan.controller
-    result = controller.up([] if plan.all_agents else plan.agents, wait=True,
-                           timeout=wait_timeout)
+    result = controller.up([] if plan.all_agents else plan.agents, wait=True, timeout=wait_timeout)
     rows = controller.status([a.id for a in plan.agents])
     report = Report(rows)
     for agent in plan.agents:
         support = schedules.support(project.state_dir(agent.id))
         if support.ok is False and any(x.enabled for x in agent.config.schedules):
-            report.warnings.append(f"agent {agent.id}: its schedules will not run: "
-                                   f"{support.reason}")
+            report.warnings.append(
+                f"agent {agent.id}: its schedules will not run: {support.reason}"
+            )
     bad = [r for r in rows if r.state != "running" or r.health not in ("healthy", "none")]
     if result.returncode == 0 and not bad:
         return report
@@ -118,8 +131,11 @@ def start(project: Project, plan: Plan, wait_timeout: int) -> Report:
     for row in bad or rows:
         entry = Unhealthy(row.id, row.state, row.health)
         wanted = wanted_of.get(row.id)
-        if row.state == "not created" and wanted \
-                and not image.image_exists(controller.client, wanted):
+        if (
+            row.state == "not created"
+            and wanted
+            and not image.image_exists(controller.client, wanted)
+        ):
             entry.image_missing = wanted
         else:
             loaded = project.load().get(row.id)

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_DEPTH = 32          # folder levels below the root
-MAX_ENTRIES = 20_000    # entries (files, folders, links) seen in one walk
-SECONDS = 2.0           # wall time of one walk
+MAX_DEPTH = 32  # folder levels below the root
+MAX_ENTRIES = 20_000  # entries (files, folders, links) seen in one walk
+SECONDS = 2.0  # wall time of one walk
 
 DIR, FILE, LINK, OTHER = "dir", "file", "link", "other"
 
@@ -33,15 +33,15 @@ DIR, FILE, LINK, OTHER = "dir", "file", "link", "other"
 @dataclass(frozen=True)
 class Entry:
     path: Path
-    rel: str     # relative to the root, with '/'
-    kind: str    # DIR, FILE, LINK (never followed) or OTHER (a FIFO, a socket, a device)
-    depth: int   # 1 for an entry of the root itself
+    rel: str  # relative to the root, with '/'
+    kind: str  # DIR, FILE, LINK (never followed) or OTHER (a FIFO, a socket, a device)
+    depth: int  # 1 for an entry of the root itself
 
 
 @dataclass
 class Walk:
     entries: list[Entry] = field(default_factory=list)
-    stopped: str = ""                                        # why the walk did not see everything
+    stopped: str = ""  # why the walk did not see everything
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason) of folders
 
     @property
@@ -61,8 +61,10 @@ class Walk:
         return "; ".join(parts)
 
 
-HARD_LINK = ("has {links} names (a hard link): it may be another file on this host, so its "
-             "content is never shown; remove it, or replace it with a plain copy")
+HARD_LINK = (
+    "has {links} names (a hard link): it may be another file on this host, so its "
+    "content is never shown; remove it, or replace it with a plain copy"
+)
 
 
 def hard_links(path: Path) -> int:
@@ -75,7 +77,7 @@ def hard_links(path: Path) -> int:
 
 def short(rel: str, limit: int = 80) -> str:
     """A relative path cut to `limit` characters (a path that stopped a walk may be huge)."""
-    return rel if len(rel) <= limit else f"{rel[:limit - 25]}...{rel[-22:]}"
+    return rel if len(rel) <= limit else f"{rel[: limit - 25]}...{rel[-22:]}"
 
 
 def _kind(entry: os.DirEntry) -> str:
@@ -91,8 +93,14 @@ def _kind(entry: os.DirEntry) -> str:
     return OTHER
 
 
-def walk(root: Path, *, skip: Callable[[str], bool] | None = None, max_depth: int = MAX_DEPTH,
-         max_entries: int = MAX_ENTRIES, seconds: float = SECONDS) -> Walk:
+def walk(
+    root: Path,
+    *,
+    skip: Callable[[str], bool] | None = None,
+    max_depth: int = MAX_DEPTH,
+    max_entries: int = MAX_ENTRIES,
+    seconds: float = SECONDS,
+) -> Walk:
     """The entries under `root` (not `root` itself), each folder's in name order, a folder's
     entries before those of its subfolders. `skip(name)`: entries left out (and not entered).
     A folder deeper than `max_depth` is listed but not entered; past `max_entries` entries or
@@ -123,8 +131,9 @@ def walk(root: Path, *, skip: Callable[[str], bool] | None = None, max_depth: in
             out.entries.append(Entry(path, child, kind, depth + 1))
             if kind == DIR:
                 if depth + 1 >= max_depth:
-                    out.stopped = out.stopped or (f"folders nested more than {max_depth} deep "
-                                                  f"(at {short(child)})")
+                    out.stopped = out.stopped or (
+                        f"folders nested more than {max_depth} deep (at {short(child)})"
+                    )
                 else:
                     below.append((path, child, depth + 1))
         stack.extend(reversed(below))

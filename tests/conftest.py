@@ -43,21 +43,29 @@ ENV_EXAMPLE = textwrap.dedent("""\
     """)
 
 
-def write_agent(agents: Path, agent_id: str, config: dict | None = None, *,
-                agent_md: str | None = None, env_example: str | None = None,
-                env: str | None = "ANTHROPIC_API_KEY=sk-test-placeholder\n",
-                memory: dict[str, str] | None = None) -> Path:
+def write_agent(
+    agents: Path,
+    agent_id: str,
+    config: dict | None = None,
+    *,
+    agent_md: str | None = None,
+    env_example: str | None = None,
+    env: str | None = "ANTHROPIC_API_KEY=sk-test-placeholder\n",
+    memory: dict[str, str] | None = None,
+) -> Path:
     """An agent folder that validates, with any part replaced."""
     folder = agents / agent_id
     (folder / "memory").mkdir(parents=True, exist_ok=True)
     name = agent_id.replace("-", " ").title()
     (folder / "agent.md").write_text(
-        agent_md if agent_md is not None else AGENT_MD.format(name=name, id=agent_id))
+        agent_md if agent_md is not None else AGENT_MD.format(name=name, id=agent_id)
+    )
     cfg = {"name": name, "runtime": {"container_isolation": "none"}}
     if config is not None:
         cfg = config
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False)
-                                        if isinstance(cfg, dict) else cfg)
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(cfg, sort_keys=False) if isinstance(cfg, dict) else cfg
+    )
     (folder / ".env.example").write_text(ENV_EXAMPLE if env_example is None else env_example)
     if env is not None:
         (folder / ".env").write_text(env)
@@ -77,8 +85,9 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_smbos(*args: str, cwd: Path, env: dict | None = None, input: str | None = None,
-              timeout: float = 120) -> Result:
+def run_smbos(
+    *args: str, cwd: Path, env: dict | None = None, input: str | None = None, timeout: float = 120
+) -> Result:
     """Run the CLI in this process, through click's CliRunner, as an operator would in `cwd`
     with `env` added to the environment (and `input` on stdin).
 
@@ -103,8 +112,9 @@ def run_smbos(*args: str, cwd: Path, env: dict | None = None, input: str | None 
     started = time.monotonic()
     os.chdir(cwd)
     try:
-        result = CliRunner(env=full_env).invoke(cli, list(args), input=input, prog_name="smbos",
-                                                catch_exceptions=False)
+        result = CliRunner(env=full_env).invoke(
+            cli, list(args), input=input, prog_name="smbos", catch_exceptions=False
+        )
     finally:
         os.chdir(before)
         if finds_compose:
@@ -114,16 +124,28 @@ def run_smbos(*args: str, cwd: Path, env: dict | None = None, input: str | None 
     return Result(result.exit_code, result.stdout, result.stderr)
 
 
-def run_smbos_process(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120,
-                      wrapper: tuple[str, ...] = (), input: str | None = None) -> Result:
+def run_smbos_process(
+    *args: str,
+    cwd: Path,
+    env: dict | None = None,
+    timeout: float = 120,
+    wrapper: tuple[str, ...] = (),
+    input: str | None = None,
+) -> Result:
     """Run the CLI in a subprocess, exactly as an operator would (under `wrapper`, if given):
     for what only a process shows (exit status, no traceback, what reaches its stdout and
     stderr, a process without some capabilities)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("SMBOS_DEBUG", None)
-    proc = subprocess.run([*wrapper, sys.executable, "-m", "smbos", *args], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout,
-                          input=input)
+    proc = subprocess.run(
+        [*wrapper, sys.executable, "-m", "smbos", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -166,8 +188,9 @@ def fake_fleet(project: Path, monkeypatch):
     fleet = FakeFleet(Project.from_options(project / "agents", None, "smbos"))
     monkeypatch.setenv("SMBOS_PROJECT", "smbos")
     monkeypatch.setattr("smbos.engine.client", lambda timeout=30: fleet.docker)
-    monkeypatch.setattr("smbos.engine.reader",
-                        lambda sdk_client=None: engine.SdkReader(sdk_client or fleet.docker))
+    monkeypatch.setattr(
+        "smbos.engine.reader", lambda sdk_client=None: engine.SdkReader(sdk_client or fleet.docker)
+    )
     monkeypatch.setattr("smbos.controller.engine", lambda timeout=30: fleet.docker)
     return fleet
 
@@ -180,9 +203,10 @@ def fake_runtimes(fake_fleet, monkeypatch):
 
     from smbos import runtime
 
-    monkeypatch.setattr("smbos.runtime.RuntimeClient",
-                        functools.partial(runtime.RuntimeClient,
-                                          transport=fake_fleet.transport()))
+    monkeypatch.setattr(
+        "smbos.runtime.RuntimeClient",
+        functools.partial(runtime.RuntimeClient, transport=fake_fleet.transport()),
+    )
     return fake_fleet
 
 
@@ -193,8 +217,9 @@ def node_eval(script: str) -> object:
         if IN_CI:
             pytest.fail("node is required in CI (the entrypoint's modules are tested with it)")
         pytest.skip("node not found")
-    proc = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        [node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -202,8 +227,10 @@ def node_eval(script: str) -> object:
 def pytest_collection_finish(session) -> None:
     """The image's node tests (tests/test_image_node.py) start now, beside the Python tests,
     when they are among the tests to run."""
-    if any(item.nodeid.endswith("::test_the_image_modules_pass_their_node_tests")
-           for item in session.items):
+    if any(
+        item.nodeid.endswith("::test_the_image_modules_pass_their_node_tests")
+        for item in session.items
+    ):
         from .test_image_node import NodeTests
 
         NodeTests.start()
@@ -216,11 +243,13 @@ def pytest_sessionfinish(session) -> None:
 
 
 def compose_config_ok(compose_bin: list[str], file: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*compose_bin, "-f", str(file), "config", "-q"], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [*compose_bin, "-f", str(file), "config", "-q"], capture_output=True, text=True, timeout=60
+    )
 
 
 # The real-container fixtures (docker_client, standin_image, test_fleet), for every test module.
 from .dockerfleet import docker_client, standin_image, test_fleet  # noqa: E402,F401
+
 # The real-runtime fixtures (real_build, fake_api, real_fleet): tests/realruntime.py.
 from .realruntime import fake_api, fake_telegram, real_build, real_fleet  # noqa: E402,F401

@@ -40,13 +40,22 @@ def need_docker():
 def build_standin_image() -> str:
     """Build the stand-in image through the real Dockerfile.nanoclaw (cached layers make a
     rebuild cheap); the base image is made with debootstrap when missing."""
-    proc = subprocess.run(["bash", str(ROOT / "tests" / "docker" / "build-standin-image.sh")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, "SMBOS_STANDIN_IMAGE": STANDIN_IMAGE,
-                               "SMBOS_TEST_BASE_IMAGE": BASE_IMAGE})
+    proc = subprocess.run(
+        ["bash", str(ROOT / "tests" / "docker" / "build-standin-image.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={
+            **os.environ,
+            "SMBOS_STANDIN_IMAGE": STANDIN_IMAGE,
+            "SMBOS_TEST_BASE_IMAGE": BASE_IMAGE,
+        },
+    )
     if proc.returncode != 0:
-        pytest.fail(f"building the stand-in image failed:\n{proc.stdout[-3000:]}\n"
-                    f"{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"building the stand-in image failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return STANDIN_IMAGE
 
 
@@ -75,18 +84,28 @@ class LiveFleet:
     def env(self) -> dict[str, str]:
         return {"SMBOS_IMAGE": self.image, "SMBOS_PROJECT": self.name}
 
-    def add(self, agent_id: str, isolation: str = "none", config: dict | None = None,
-            env_extra: str = "", **kwargs) -> Path:
+    def add(
+        self,
+        agent_id: str,
+        isolation: str = "none",
+        config: dict | None = None,
+        env_extra: str = "",
+        **kwargs,
+    ) -> Path:
         """An agent with a unique secret in its .env and its own free port."""
         port = free_port()
         self.ports[agent_id] = port
         secret = f"sk-ant-canary-{agent_id}-{secrets.token_hex(12)}"
         self.secrets[agent_id] = secret
-        cfg = {"name": agent_id.title(), "port": port,
-               "runtime": {"container_isolation": isolation, "agent_image": BASE_IMAGE}}
+        cfg = {
+            "name": agent_id.title(),
+            "port": port,
+            "runtime": {"container_isolation": isolation, "agent_image": BASE_IMAGE},
+        }
         cfg.update(config or {})
-        return write_agent(self.agents, agent_id, cfg,
-                           env=f"ANTHROPIC_API_KEY={secret}\n{env_extra}", **kwargs)
+        return write_agent(
+            self.agents, agent_id, cfg, env=f"ANTHROPIC_API_KEY={secret}\n{env_extra}", **kwargs
+        )
 
     def smbos(self, *args: str, timeout: float = 300) -> Result:
         return run_smbos_process(*args, cwd=self.root, env=self.env, timeout=timeout)
@@ -105,7 +124,8 @@ class LiveFleet:
 
     def containers(self) -> list:
         return self.client.containers.list(
-            all=True, filters={"label": f"io.smbos.project={self.name}"})
+            all=True, filters={"label": f"io.smbos.project={self.name}"}
+        )
 
     def container(self, agent_id: str):
         for container in self.containers():
@@ -128,7 +148,8 @@ class LiveFleet:
         for container in self.containers():
             container.remove(force=True)
         for network in self.client.networks.list(
-                filters={"label": f"com.docker.compose.project={self.name}"}):
+            filters={"label": f"com.docker.compose.project={self.name}"}
+        ):
             try:
                 # Another test's container (the real tier's fake API) may still be attached:
                 # a network with endpoints cannot be removed, and leaked networks exhaust the
@@ -140,7 +161,8 @@ class LiveFleet:
             except Exception:  # noqa: BLE001
                 pass
         for volume in self.client.volumes.list(
-                filters={"label": f"com.docker.compose.project={self.name}"}):
+            filters={"label": f"com.docker.compose.project={self.name}"}
+        ):
             try:
                 volume.remove(force=True)
             except Exception:  # noqa: BLE001

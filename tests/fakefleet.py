@@ -58,23 +58,41 @@ class FakeContainer:
     def reload(self) -> None:
         pass
 
-    def logs(self, stream: bool = True, follow: bool = False, timestamps: bool = True,
-             tail="all", since=None):
-        lines = self.log_lines if tail == "all" else self.log_lines[-int(tail):]
+    def logs(
+        self,
+        stream: bool = True,
+        follow: bool = False,
+        timestamps: bool = True,
+        tail="all",
+        since=None,
+    ):
+        lines = self.log_lines if tail == "all" else self.log_lines[-int(tail) :]
         return iter([f"{_stamp(self.started)} {line}\n".encode() for line in lines])
 
     def inspect(self) -> dict:
         return {
-            "Id": self.id, "Created": _stamp(self.started),
-            "State": {"Status": self.status, "Health": {"Status": "healthy", "FailingStreak": 0}
-                      if self.status == "running" else None,
-                      "StartedAt": _stamp(self.started), "ExitCode": 0},
+            "Id": self.id,
+            "Created": _stamp(self.started),
+            "State": {
+                "Status": self.status,
+                "Health": {"Status": "healthy", "FailingStreak": 0}
+                if self.status == "running"
+                else None,
+                "StartedAt": _stamp(self.started),
+                "ExitCode": 0,
+            },
             "RestartCount": self.restarts,
-            "Config": {"Image": "smbos/nanoclaw:local",
-                       "Labels": {LABEL_AGENT: self.agent_id, LABEL_PROJECT: self.project,
-                                  LABEL_HASH: self.config_hash}},
-            "NetworkSettings": {"Ports": {RELAY_PORT: [{"HostIp": "127.0.0.1",
-                                                        "HostPort": str(self.port)}]}},
+            "Config": {
+                "Image": "smbos/nanoclaw:local",
+                "Labels": {
+                    LABEL_AGENT: self.agent_id,
+                    LABEL_PROJECT: self.project,
+                    LABEL_HASH: self.config_hash,
+                },
+            },
+            "NetworkSettings": {
+                "Ports": {RELAY_PORT: [{"HostIp": "127.0.0.1", "HostPort": str(self.port)}]}
+            },
         }
 
 
@@ -84,11 +102,18 @@ class _Api:
 
     def containers(self, all: bool = False, filters: dict | None = None) -> list[dict]:
         self.docker.check()
-        project = next(v.split("=", 1)[1] for v in filters["label"]
-                       if v.startswith(f"{LABEL_PROJECT}="))
-        return [{"Id": c.id, "State": c.status,
-                 "Labels": {LABEL_AGENT: c.agent_id, LABEL_PROJECT: c.project}}
-                for c in self.docker.all.values() if c.project == project]
+        project = next(
+            v.split("=", 1)[1] for v in filters["label"] if v.startswith(f"{LABEL_PROJECT}=")
+        )
+        return [
+            {
+                "Id": c.id,
+                "State": c.status,
+                "Labels": {LABEL_AGENT: c.agent_id, LABEL_PROJECT: c.project},
+            }
+            for c in self.docker.all.values()
+            if c.project == project
+        ]
 
     def inspect_container(self, container_id: str) -> dict:
         self.docker.check()
@@ -125,9 +150,14 @@ class FakeDocker:
             raise requests.exceptions.ConnectionError("Connection aborted: the engine went away")
 
     def add(self, project: Project, agent: Agent, **kwargs) -> FakeContainer:
-        container = FakeContainer(id=secrets.token_hex(32), agent_id=agent.id,
-                                  project=project.name, port=agent.port,
-                                  config_hash=agent.config_hash(), **kwargs)
+        container = FakeContainer(
+            id=secrets.token_hex(32),
+            agent_id=agent.id,
+            project=project.name,
+            port=agent.port,
+            config_hash=agent.config_hash(),
+            **kwargs,
+        )
         self.all[container.id] = container
         return container
 
@@ -156,8 +186,11 @@ class FakeFleet:
         def handle(request: httpx.Request) -> httpx.Response:
             runtime = self.runtimes.get(request.url.port)
             container = runtime and self.docker.of(runtime.agent.id)
-            if request.url.host != "127.0.0.1" or container is None \
-                    or container.status != "running":
+            if (
+                request.url.host != "127.0.0.1"
+                or container is None
+                or container.status != "running"
+            ):
                 raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
             return runtime.handle(request)
 

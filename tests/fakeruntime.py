@@ -26,8 +26,11 @@ import httpx
 
 from smbos.agent import Agent
 
-FORK = json.loads((Path(__file__).parent / "fixtures" / "runtime" / "fork-answers.json")
-                  .read_text(encoding="utf-8"))
+FORK = json.loads(
+    (Path(__file__).parent / "fixtures" / "runtime" / "fork-answers.json").read_text(
+        encoding="utf-8"
+    )
+)
 WEB_CHAT = FORK["web_chat_group"]
 WEB_CHAT_JID = WEB_CHAT["jid"]
 WEB_CHAT_FOLDER = WEB_CHAT["folder"]
@@ -76,8 +79,11 @@ def answer(status: int, data, content_type: str | None = "application/json") -> 
 
 
 def not_found() -> httpx.Response:
-    return answer(FORK["not_found"]["status"], FORK["not_found"]["body"].encode(),
-                  FORK["not_found"]["content_type"])
+    return answer(
+        FORK["not_found"]["status"],
+        FORK["not_found"]["body"].encode(),
+        FORK["not_found"]["content_type"],
+    )
 
 
 @dataclass
@@ -106,7 +112,9 @@ class FakeRuntime:
         if request.method == "GET" and target == "/api/health":
             return answer(200, FORK["health"])
         if request.method == "GET" and target == "/api/tasks":
-            return answer(200, {"tasks": self._tasks_newest_first(), "runLogs": self.run_logs[-100:][::-1]})
+            return answer(
+                200, {"tasks": self._tasks_newest_first(), "runLogs": self.run_logs[-100:][::-1]}
+            )
         if request.method == "GET" and target == "/api/state":
             return answer(200, self._state())
         if request.method == "GET" and target.startswith("/api/messages"):
@@ -117,11 +125,17 @@ class FakeRuntime:
 
     def _state(self) -> dict:
         count = lambda status: sum(1 for t in self.tasks if t["status"] == status)  # noqa: E731
-        return {"dbExists": True, "sessions": self.sessions,
-                "groups": [{key: group[key] for key in FORK["group_keys"]}
-                           for group in self.groups],
-                "taskStats": {"total": len(self.tasks), "active": count("active"),
-                              "paused": count("paused"), "completed": count("completed")}}
+        return {
+            "dbExists": True,
+            "sessions": self.sessions,
+            "groups": [{key: group[key] for key in FORK["group_keys"]} for group in self.groups],
+            "taskStats": {
+                "total": len(self.tasks),
+                "active": count("active"),
+                "paused": count("paused"),
+                "completed": count("completed"),
+            },
+        }
 
     def _tasks_newest_first(self) -> list[dict]:
         return sorted(self.tasks, key=lambda t: t["created_at"], reverse=True)
@@ -137,41 +151,68 @@ class FakeRuntime:
         if refusal is not None:
             return answer(400, {"error": refusal}, FORK["chat_refusal_content_type"])
         message = json.loads(request.content)["message"]
-        text = self.reply if self.reply is not None else (
-            f"echo={urllib.parse.quote(message)} "
-            f"assistant={urllib.parse.quote(self.agent.assistant_name)}")
+        text = (
+            self.reply
+            if self.reply is not None
+            else (
+                f"echo={urllib.parse.quote(message)} "
+                f"assistant={urllib.parse.quote(self.agent.assistant_name)}"
+            )
+        )
         texts = text if isinstance(text, list) else [text]
         self._store(FORK["user_message"], message)
         for reply in texts:
             self._store(FORK["reply_message"], reply)
         self.sessions = max(self.sessions, 1)
-        body = (b"event: typing\ndata: {}\n\n"
-                + b"".join(f"event: message\ndata: {json.dumps({'text': t})}\n\n".encode()
-                           for t in texts)
-                + b"event: done\ndata: {}\n\n")
+        body = (
+            b"event: typing\ndata: {}\n\n"
+            + b"".join(
+                f"event: message\ndata: {json.dumps({'text': t})}\n\n".encode() for t in texts
+            )
+            + b"event: done\ndata: {}\n\n"
+        )
         return answer(200, body, "text/event-stream")
 
     def _store(self, kind: dict, content: str) -> None:
         # `web-<ms>` / `bot-<ms>` as the fork makes them, kept unique here (a clash in the fork
         # replaces the row).
         self._last_ms = max(self._last_ms + 1, int(time.time() * 1000))
-        self.messages.append({
-            "id": f"{kind['id_prefix']}{self._last_ms}", "sender": kind["sender"],
-            "sender_name": kind["sender_name"].replace("<ASSISTANT_NAME>",
-                                                       self.agent.assistant_name),
-            "content": content, "timestamp": iso_now(), "is_from_me": kind["is_from_me"],
-            "is_bot_message": kind["is_bot_message"]})
+        self.messages.append(
+            {
+                "id": f"{kind['id_prefix']}{self._last_ms}",
+                "sender": kind["sender"],
+                "sender_name": kind["sender_name"].replace(
+                    "<ASSISTANT_NAME>", self.agent.assistant_name
+                ),
+                "content": content,
+                "timestamp": iso_now(),
+                "is_from_me": kind["is_from_me"],
+                "is_bot_message": kind["is_bot_message"],
+            }
+        )
 
     # ---- seeding for tests
 
     def add_task(self, task_id: str, prompt: str = "daily check", **fields) -> dict:
-        task = {"id": task_id, "group_folder": WEB_CHAT_FOLDER, "chat_jid": WEB_CHAT_JID,
-                "prompt": prompt, "schedule_type": "cron", "schedule_value": "0 9 * * *",
-                "next_run": "2026-01-02T09:00:00.000Z", "last_run": None, "last_result": None,
-                "status": "active", "created_at": iso_now(), "context_mode": "group", **fields}
+        task = {
+            "id": task_id,
+            "group_folder": WEB_CHAT_FOLDER,
+            "chat_jid": WEB_CHAT_JID,
+            "prompt": prompt,
+            "schedule_type": "cron",
+            "schedule_value": "0 9 * * *",
+            "next_run": "2026-01-02T09:00:00.000Z",
+            "last_run": None,
+            "last_result": None,
+            "status": "active",
+            "created_at": iso_now(),
+            "context_mode": "group",
+            **fields,
+        }
         self.tasks.append(task)
         (self.instance_dir / "data" / "ipc" / task["group_folder"] / "tasks").mkdir(
-            parents=True, exist_ok=True)
+            parents=True, exist_ok=True
+        )
         return task
 
     # ---- the IPC watcher (docs/runtime-api.md, section 2)
@@ -215,9 +256,15 @@ class FakeRuntime:
         elif kind == "register_group" and is_main:
             if all(order.get(key) for key in ("jid", "name", "folder", "trigger")):
                 self.groups = [g for g in self.groups if g["jid"] != order["jid"]]
-                self.groups.append({"jid": order["jid"], "name": order["name"],
-                                    "folder": order["folder"], "trigger_pattern": order["trigger"],
-                                    "added_at": iso_now()})
+                self.groups.append(
+                    {
+                        "jid": order["jid"],
+                        "name": order["name"],
+                        "folder": order["folder"],
+                        "trigger_pattern": order["trigger"],
+                        "added_at": iso_now(),
+                    }
+                )
         elif kind == "unregister_group" and is_main:
             group = next((g for g in self.groups if g["jid"] == order.get("jid")), None)
             if group is not None and group["folder"] != MAIN_FOLDER:
@@ -227,8 +274,9 @@ class FakeRuntime:
         """`schedule_task` as the fork with the schedule-task-id patch: a valid `taskId` names
         the task, and the same id of the same group updates it (a new context mode replaces it).
         `next_run` is not computed here (a placeholder in the future)."""
-        if not all(order.get(key) for key in ("prompt", "schedule_type", "schedule_value",
-                                               "targetJid")):
+        if not all(
+            order.get(key) for key in ("prompt", "schedule_type", "schedule_value", "targetJid")
+        ):
             return
         group = next((g for g in self.groups if g["jid"] == order["targetJid"]), None)
         if group is None or not (is_main or group["folder"] == source):
@@ -236,20 +284,35 @@ class FakeRuntime:
         task_id = order.get("taskId")
         if not (isinstance(task_id, str) and TASK_ID.match(task_id)):
             task_id = f"task-{int(time.time() * 1000)}-{len(self.tasks)}"
-        context = order.get("context_mode") if order.get("context_mode") in (
-            "group", "isolated") else "isolated"
+        context = (
+            order.get("context_mode")
+            if order.get("context_mode") in ("group", "isolated")
+            else "isolated"
+        )
         existing = next((t for t in self.tasks if t["id"] == task_id), None)
         if existing is not None and existing["group_folder"] != group["folder"]:
             return
-        fields = {"prompt": order["prompt"], "schedule_type": order["schedule_type"],
-                  "schedule_value": order["schedule_value"],
-                  "next_run": "2099-01-01T00:00:00.000Z"}
+        fields = {
+            "prompt": order["prompt"],
+            "schedule_type": order["schedule_type"],
+            "schedule_value": order["schedule_value"],
+            "next_run": "2099-01-01T00:00:00.000Z",
+        }
         if existing is not None and existing["context_mode"] == context:
             existing.update(fields)
             return
         if existing is not None:
             self.tasks.remove(existing)
-        self.tasks.append({"id": task_id, "group_folder": group["folder"],
-                           "chat_jid": order["targetJid"], **fields, "last_run": None,
-                           "last_result": None, "status": "active", "created_at": iso_now(),
-                           "context_mode": context})
+        self.tasks.append(
+            {
+                "id": task_id,
+                "group_folder": group["folder"],
+                "chat_jid": order["targetJid"],
+                **fields,
+                "last_run": None,
+                "last_result": None,
+                "status": "active",
+                "created_at": iso_now(),
+                "context_mode": context,
+            }
+        )

@@ -55,8 +55,11 @@ BUILD_IMAGE = os.environ.get("SMBOS_TEST_BUILD_IMAGE", "smbos-test/build:bookwor
 REAL_IMAGE = os.environ.get("SMBOS_REAL_IMAGE", "smbos-test/nanoclaw-real:test")
 CA_BUNDLE = os.environ.get("SMBOS_TEST_CA", "/etc/ssl/certs/ca-certificates.crt")
 
-WHATSAPP_FILES = ("src/channels/whatsapp.ts", "src/channels/whatsapp.test.ts",
-                  "src/whatsapp-auth.ts")
+WHATSAPP_FILES = (
+    "src/channels/whatsapp.ts",
+    "src/channels/whatsapp.test.ts",
+    "src/whatsapp-auth.ts",
+)
 
 
 def skip_or_fail(reason: str):
@@ -77,13 +80,20 @@ def _fetch(spec: str, into: Path) -> Path:
         repo = into / "git"
         try:
             subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
-            subprocess.run(["git", "-C", str(repo), "fetch", "-q", "--depth", "1", url,
-                            ref or "HEAD"], check=True, timeout=120, capture_output=True)
-            subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True,
-                           timeout=60)
+            subprocess.run(
+                ["git", "-C", str(repo), "fetch", "-q", "--depth", "1", url, ref or "HEAD"],
+                check=True,
+                timeout=120,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True, timeout=60
+            )
         except (subprocess.SubprocessError, OSError) as exc:
-            skip_or_fail(f"cannot clone {url} ({type(exc).__name__}); set SMBOS_NANOCLAW_SRC to "
-                         "a fork tarball or folder")
+            skip_or_fail(
+                f"cannot clone {url} ({type(exc).__name__}); set SMBOS_NANOCLAW_SRC to "
+                "a fork tarball or folder"
+            )
         return repo / subdir if subdir else repo
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -105,11 +115,18 @@ def _drop_whatsapp(folder: Path) -> None:
     for rel in WHATSAPP_FILES:
         (folder / rel).unlink(missing_ok=True)
     env = {**os.environ, "NODE_EXTRA_CA_CERTS": CA_BUNDLE, "npm_config_update_notifier": "false"}
-    proc = subprocess.run(["npm", "install", "--package-lock-only", "--ignore-scripts",
-                           "--no-audit", "--no-fund"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        ["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
-        pytest.fail(f"regenerating package-lock.json without baileys failed:\n{proc.stderr[-2000:]}")
+        pytest.fail(
+            f"regenerating package-lock.json without baileys failed:\n{proc.stderr[-2000:]}"
+        )
 
 
 _APT_BLOCK = re.compile(r"^RUN apt-get update.*?rm -rf /var/lib/apt/lists/\*\n", re.M | re.S)
@@ -118,14 +135,23 @@ _APT_BLOCK = re.compile(r"^RUN apt-get update.*?rm -rf /var/lib/apt/lists/\*\n",
 def _offline_agent_dockerfile(folder: Path) -> None:
     dockerfile = folder / "container" / "Dockerfile"
     text = dockerfile.read_text()
-    text, n_from = re.subn(r"^FROM node:22-slim$", f"FROM {BASE_IMAGE}\n"
-                           "RUN useradd -m -u 1000 -s /bin/bash node", text, flags=re.M)
+    text, n_from = re.subn(
+        r"^FROM node:22-slim$",
+        f"FROM {BASE_IMAGE}\nRUN useradd -m -u 1000 -s /bin/bash node",
+        text,
+        flags=re.M,
+    )
     text, n_apt = _APT_BLOCK.subn("", text)
-    text, n_npm = re.subn(r"npm install -g agent-browser @anthropic-ai/claude-code",
-                          "npm install -g @anthropic-ai/claude-code", text)
+    text, n_npm = re.subn(
+        r"npm install -g agent-browser @anthropic-ai/claude-code",
+        "npm install -g @anthropic-ai/claude-code",
+        text,
+    )
     if (n_from, n_apt, n_npm) != (1, 1, 1):
-        pytest.fail(f"container/Dockerfile of the fork changed shape ({n_from}, {n_apt}, {n_npm}):"
-                    " update tests/realruntime.py")
+        pytest.fail(
+            f"container/Dockerfile of the fork changed shape ({n_from}, {n_apt}, {n_npm}):"
+            " update tests/realruntime.py"
+        )
     dockerfile.write_text(text)
 
 
@@ -144,8 +170,12 @@ def prepared_source() -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     folder = _fetch(spec, target / "fetch")
-    shutil.copytree(folder, target / "nanoclaw", symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", "node_modules", "dist"))
+    shutil.copytree(
+        folder,
+        target / "nanoclaw",
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git", "node_modules", "dist"),
+    )
     _drop_whatsapp(target / "nanoclaw")
     _offline_agent_dockerfile(target / "nanoclaw")
     shutil.rmtree(target / "fetch", ignore_errors=True)
@@ -156,9 +186,13 @@ def prepared_source() -> Path:
 def ensure_base_images() -> None:
     script = ROOT / "tests" / "docker" / "make-base-image.sh"
     for tag, extra in ((BASE_IMAGE, ""), (BUILD_IMAGE, "python3,make,g++")):
-        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1200,
-                              env={**os.environ, "SMBOS_TEST_BASE_IMAGE": tag,
-                                   "SMBOS_BASE_EXTRA": extra})
+        proc = subprocess.run(
+            ["bash", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "SMBOS_TEST_BASE_IMAGE": tag, "SMBOS_BASE_EXTRA": extra},
+        )
         if proc.returncode != 0:
             pytest.fail(f"making {tag} failed:\n{proc.stderr[-3000:]}")
 
@@ -184,15 +218,54 @@ def make_test_ca() -> Path:
     ca_key, ca_crt = folder / "ca.key", folder / "ca.crt"
     key, csr, crt = folder / "server.key", folder / "server.csr", folder / "server.crt"
     ext = folder / "server.ext"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-             "-subj", "/CN=SMBOS test CA (real-runtime tier)", "-keyout", str(ca_key),
-             "-out", str(ca_crt))
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={TELEGRAM_HOST}",
-             "-keyout", str(key), "-out", str(csr))
-    ext.write_text(f"subjectAltName=DNS:{TELEGRAM_HOST}\nbasicConstraints=CA:FALSE\n"
-                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
-             "-CAcreateserial", "-days", "3650", "-extfile", str(ext), "-out", str(crt))
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=SMBOS test CA (real-runtime tier)",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_crt),
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={TELEGRAM_HOST}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    ext.write_text(
+        f"subjectAltName=DNS:{TELEGRAM_HOST}\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
+    )
     for path in (key, crt, ca_crt):
         os.chmod(path, 0o644)  # read by the fake's container
     (folder / ".done").write_text("ok\n")
@@ -210,10 +283,16 @@ def ca_bundle() -> str:
 
 def build_args() -> list[str]:
     """The `smbos build` arguments of the tier (besides --source and --tag)."""
-    return ["--ca-cert", ca_bundle(),
-            "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "--build-arg", f"BUILD_IMAGE={BUILD_IMAGE}",
-            "--build-arg", f"DOCKER_CLI_IMAGE={BASE_IMAGE}"]
+    return [
+        "--ca-cert",
+        ca_bundle(),
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "--build-arg",
+        f"BUILD_IMAGE={BUILD_IMAGE}",
+        "--build-arg",
+        f"DOCKER_CLI_IMAGE={BASE_IMAGE}",
+    ]
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -228,12 +307,26 @@ def real_build(docker_client):
     ensure_base_images()
     source = prepared_source()
     started = time.monotonic()
-    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source", str(source),
-                               "--tag", REAL_IMAGE, *build_args(), cwd=ROOT, timeout=2400)
+    result = run_smbos_process(
+        "build",
+        "--agents",
+        str(ROOT / "agents"),
+        "--source",
+        str(source),
+        "--tag",
+        REAL_IMAGE,
+        *build_args(),
+        cwd=ROOT,
+        timeout=2400,
+    )
     assert result.code == 0, result.output[-6000:]
     facts = docker_client.images.get(REAL_IMAGE).labels
-    return {"output": result.stdout, "seconds": time.monotonic() - started,
-            "agent_image": facts["io.smbos.agent-image"], "patches": facts["io.smbos.patches"]}
+    return {
+        "output": result.stdout,
+        "seconds": time.monotonic() - started,
+        "agent_image": facts["io.smbos.agent-image"],
+        "patches": facts["io.smbos.patches"],
+    }
 
 
 class FakeApi:
@@ -274,9 +367,14 @@ def fake_api(docker_client):
     name = f"smbos-test-fake-anthropic-{secrets.token_hex(3)}"
     port = free_port()
     container = docker_client.containers.run(
-        BASE_IMAGE, ["node", "/fake/anthropic.mjs"], name=name, detach=True,
+        BASE_IMAGE,
+        ["node", "/fake/anthropic.mjs"],
+        name=name,
+        detach=True,
         volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"}},
-        ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-anthropic"})
+        ports={"8080/tcp": ("127.0.0.1", port)},
+        labels={"io.smbos.test": "fake-anthropic"},
+    )
     fake = FakeApi(docker_client, name, port)
     _until_answering(container, fake.requests)
     yield fake
@@ -286,12 +384,12 @@ def fake_api(docker_client):
 class RealFleet(LiveFleet):
     fake: FakeApi
 
-    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = "",
-                 **kwargs):
+    def add_real(self, agent_id: str, config: dict | None = None, env_extra: str = "", **kwargs):
         cfg = {"runtime": {"container_isolation": "docker"}}
         cfg.update(config or {})
-        folder = self.add(agent_id, config=cfg,
-                          env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}", **kwargs)
+        folder = self.add(
+            agent_id, config=cfg, env_extra=f"ANTHROPIC_BASE_URL={FAKE_URL}\n{env_extra}", **kwargs
+        )
         return folder
 
     def up(self, *args: str, timeout: float = 300):
@@ -309,12 +407,14 @@ class RealFleet(LiveFleet):
 @pytest.fixture
 def real_fleet(tmp_path, docker_client, real_build, fake_api):
     (tmp_path / "agents").mkdir()
-    fleet = RealFleet(root=tmp_path, name=f"r{secrets.token_hex(4)}", image=REAL_IMAGE,
-                      client=docker_client)
+    fleet = RealFleet(
+        root=tmp_path, name=f"r{secrets.token_hex(4)}", image=REAL_IMAGE, client=docker_client
+    )
     fleet.fake = fake_api
     yield fleet
     for container in docker_client.containers.list(
-            all=True, filters={"label": f"io.smbos.project={fleet.name}"}):
+        all=True, filters={"label": f"io.smbos.project={fleet.name}"}
+    ):
         container.remove(force=True)
     fleet.teardown()
 
@@ -330,8 +430,11 @@ class FakeTelegram:
 
     def _call(self, path: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                         headers={"content-type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=data,
+            headers={"content-type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
 
@@ -343,9 +446,12 @@ class FakeTelegram:
 
     def sent(self, chat_id: int) -> list[str]:
         """The texts the bot sent or edited in chat `chat_id`."""
-        return [str(c["body"].get("text")) for c in self.calls()
-                if c["method"] in ("sendMessage", "editMessageText")
-                and str(c["body"].get("chat_id")) == str(chat_id)]
+        return [
+            str(c["body"].get("text"))
+            for c in self.calls()
+            if c["method"] in ("sendMessage", "editMessageText")
+            and str(c["body"].get("chat_id")) == str(chat_id)
+        ]
 
     def join(self, network: str) -> None:
         """The agent's network, as api.telegram.org (the runtime resolves it there first)."""
@@ -360,11 +466,18 @@ def fake_telegram(docker_client):
     port = free_port()
     token = f"{secrets.randbelow(10**9) + 10**9}:AA{secrets.token_urlsafe(24)}"
     container = docker_client.containers.run(
-        BASE_IMAGE, ["node", "/fake/telegram.mjs"], name=name, detach=True,
+        BASE_IMAGE,
+        ["node", "/fake/telegram.mjs"],
+        name=name,
+        detach=True,
         environment={"FAKE_TELEGRAM_TOKEN": token, "FAKE_CERT_DIR": "/ca"},
-        volumes={str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"},
-                 str(certs): {"bind": "/ca", "mode": "ro"}},
-        ports={"8080/tcp": ("127.0.0.1", port)}, labels={"io.smbos.test": "fake-telegram"})
+        volumes={
+            str(ROOT / "tests" / "fakes"): {"bind": "/fake", "mode": "ro"},
+            str(certs): {"bind": "/ca", "mode": "ro"},
+        },
+        ports={"8080/tcp": ("127.0.0.1", port)},
+        labels={"io.smbos.test": "fake-telegram"},
+    )
     fake = FakeTelegram(docker_client, name, port, token)
     _until_answering(container, fake.calls)
     yield fake

@@ -25,8 +25,13 @@ def free_port() -> int:
 class Standin:
     """The NanoClaw stand-in as a child process, in its own instance folder."""
 
-    def __init__(self, folder: Path, env: dict[str, str] | None = None,
-                 store: dict | None = None, reply_delay_ms: int = 100):
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str] | None = None,
+        store: dict | None = None,
+        reply_delay_ms: int = 100,
+    ):
         assert Path(NODE).exists(), "Node is required at /usr/bin/node"
         assert STANDIN.exists(), f"stand-in missing: {STANDIN}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -38,11 +43,22 @@ class Standin:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if k not in ("STANDIN_FAULT",)}
-        full_env.update({"HTTP_PORT": str(self.port), "STANDIN_CONTAINERS": "0",
-                         "STANDIN_REPLY_DELAY_MS": str(reply_delay_ms), **(env or {})})
+        full_env.update(
+            {
+                "HTTP_PORT": str(self.port),
+                "STANDIN_CONTAINERS": "0",
+                "STANDIN_REPLY_DELAY_MS": str(reply_delay_ms),
+                **(env or {}),
+            }
+        )
         self.log = open(folder / "standin.log", "wb")
-        self.proc = subprocess.Popen([NODE, str(STANDIN)], cwd=folder, env=full_env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [NODE, str(STANDIN)],
+            cwd=folder,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
@@ -50,8 +66,9 @@ class Standin:
         with httpx.Client(trust_env=False, timeout=1.0) as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise AssertionError(f"stand-in exited {self.proc.returncode}: "
-                                         f"{self.log_text()[-2000:]}")
+                    raise AssertionError(
+                        f"stand-in exited {self.proc.returncode}: {self.log_text()[-2000:]}"
+                    )
                 try:
                     if http.get(f"{self.url}/api/health").status_code == 200:
                         return

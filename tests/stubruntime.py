@@ -41,8 +41,9 @@ class StubRuntime:
         self.port = next(_IN_PROCESS_PORTS)
         self.server: ThreadingHTTPServer | None = None
 
-    def answer(self, method: str, target: str, headers: dict[str, str]
-               ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def answer(
+        self, method: str, target: str, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) for a request to `target` (path and query), recorded."""
         self.requests.append((method, target, headers))
         answer = self.routes.get(target.split("?", 1)[0], NOT_FOUND)
@@ -62,8 +63,9 @@ class StubRuntime:
                 length = int(self.headers.get("content-length") or 0)
                 if length:
                     self.rfile.read(length)
-                status, headers, body = stub.answer(self.command, self.path,
-                                                    dict(self.headers.items()))
+                status, headers, body = stub.answer(
+                    self.command, self.path, dict(self.headers.items())
+                )
                 self.send_response(status)
                 for key, value in headers:
                     self.send_header(key, value)
@@ -78,8 +80,9 @@ class StubRuntime:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         # A short poll: shutdown() waits for the loop to notice, once per test.
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -96,8 +99,9 @@ def transport(*stubs: StubRuntime) -> httpx.MockTransport:
         stub = by_port.get(request.url.port)
         if stub is None or request.url.host != "127.0.0.1":
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
-        status, headers, body = stub.answer(request.method, request.url.raw_path.decode("ascii"),
-                                            dict(request.headers.items()))
+        status, headers, body = stub.answer(
+            request.method, request.url.raw_path.decode("ascii"), dict(request.headers.items())
+        )
         # A stream, as from a socket: the answer is read as it is relayed, not before.
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
 

@@ -40,7 +40,8 @@ def entrypoint_readings(texts: list[str]) -> list[dict]:
         f"const texts = {json.dumps(texts)};\n"
         "const out = texts.map((t) => { try { return readAgentMd(t); }"
         " catch (err) { return { error: err.message }; } });\n"
-        "process.stdout.write(JSON.stringify(out));\n")
+        "process.stdout.write(JSON.stringify(out));\n"
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -56,9 +57,34 @@ def test_the_entrypoint_reads_agent_md_by_the_same_cases() -> None:
 
 def test_both_readers_agree_on_random_texts() -> None:
     rng = random.Random(19)
-    pieces = ["---", "...", "--- ", " ---", "\t", " ", "\n", "\r\n", "\r", "\u2028", "\u2029",
-              "\x85", "\x0b", "\x0c", "\x1c", "\ufeff", "\u00a0", "\u3000", "name: A", "# T", "x",
-              "é", agentmd.END, agentmd.BEGIN, "<!--", "----"]
+    pieces = [
+        "---",
+        "...",
+        "--- ",
+        " ---",
+        "\t",
+        " ",
+        "\n",
+        "\r\n",
+        "\r",
+        "\u2028",
+        "\u2029",
+        "\x85",
+        "\x0b",
+        "\x0c",
+        "\x1c",
+        "\ufeff",
+        "\u00a0",
+        "\u3000",
+        "name: A",
+        "# T",
+        "x",
+        "é",
+        agentmd.END,
+        agentmd.BEGIN,
+        "<!--",
+        "----",
+    ]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(600)]
     for text, theirs in zip(texts, entrypoint_readings(texts)):
         assert python_reading(text) == theirs, repr(text)
@@ -66,9 +92,14 @@ def test_both_readers_agree_on_random_texts() -> None:
 
 @pytest.mark.parametrize("marker", [agentmd.END, agentmd.BEGIN])
 def test_validate_refuses_a_body_holding_an_identity_marker(project, marker: str) -> None:
-    write_agent(project / "agents", "andy",
-                agent_md=f"---\nname: Andy\n---\n# Andy\n\nWrite {marker} here.\n")
+    write_agent(
+        project / "agents",
+        "andy",
+        agent_md=f"---\nname: Andy\n---\n# Andy\n\nWrite {marker} here.\n",
+    )
     result = run_smbos("validate", cwd=project)
     assert result.code == 2, result
-    assert result.stderr == (f"agents/andy/agent.md: body: holds {marker!r}, a marker of the "
-                             "identity block SMBOS writes into CLAUDE.md; remove it\n")
+    assert result.stderr == (
+        f"agents/andy/agent.md: body: holds {marker!r}, a marker of the "
+        "identity block SMBOS writes into CLAUDE.md; remove it\n"
+    )

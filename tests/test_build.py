@@ -65,14 +65,22 @@ def test_the_default_source_is_the_pinned_smbos_fork():
     assert len(default.ref) == 40 and default.ref.startswith("fd6e44d")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("https://example.invalid/x.git#v1:sub", ("git", "https://example.invalid/x.git", "v1", "sub")),
-    ("https://example.invalid/x.git", ("git", "https://example.invalid/x.git", "main", "")),
-    ("https://github.com/agenticevangelist/smbos.git#abc",
-     ("git", "https://github.com/agenticevangelist/smbos.git", "abc", "nanoclaw")),
-    ("/srv/nanoclaw.tar.gz", ("tarball", "/srv/nanoclaw.tar.gz", "", "")),
-    ("/srv/checkout", ("dir", "/srv/checkout", "", "")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "https://example.invalid/x.git#v1:sub",
+            ("git", "https://example.invalid/x.git", "v1", "sub"),
+        ),
+        ("https://example.invalid/x.git", ("git", "https://example.invalid/x.git", "main", "")),
+        (
+            "https://github.com/agenticevangelist/smbos.git#abc",
+            ("git", "https://github.com/agenticevangelist/smbos.git", "abc", "nanoclaw"),
+        ),
+        ("/srv/nanoclaw.tar.gz", ("tarball", "/srv/nanoclaw.tar.gz", "", "")),
+        ("/srv/checkout", ("dir", "/srv/checkout", "", "")),
+    ],
+)
 def test_source_specs(text, expected):
     parsed = source.Source.parse(text)
     assert (parsed.kind, parsed.location, parsed.ref, parsed.subdir) == expected
@@ -94,11 +102,14 @@ def test_a_source_without_the_web_api_is_refused(tmp_path):
         source.inspect(folder)
 
 
-@pytest.mark.parametrize("commit, routes, cli_name", [
-    ("60d8207", ("health", "chat"), "docker"),
-    ("afcd598", ("health", "state", "tasks", "messages", "chat"), "container"),
-    ("fd6e44d", ("health", "state", "tasks", "messages", "chat"), "container"),
-])
+@pytest.mark.parametrize(
+    "commit, routes, cli_name",
+    [
+        ("60d8207", ("health", "chat"), "docker"),
+        ("afcd598", ("health", "state", "tasks", "messages", "chat"), "container"),
+        ("fd6e44d", ("health", "state", "tasks", "messages", "chat"), "container"),
+    ],
+)
 def test_the_fork_variants_are_read_from_their_files(tmp_path, commit, routes, cli_name):
     variant = source.inspect(fork(tmp_path, commit))
     assert variant.routes == routes
@@ -134,24 +145,65 @@ def test_stage_refuses_before_copying_anything(tmp_path):
 
 def test_every_bundled_patch_has_its_header():
     bundled = patches.bundled()
-    assert [p.id for p in bundled] == ["web-chat-row", "scheduler-loop", "ipc-watcher",
-                                       "chat-done", "turn-settings", "schedule-task-id",
-                                       "task-done", "telegram-connect", "unregister-group"]
+    assert [p.id for p in bundled] == [
+        "web-chat-row",
+        "scheduler-loop",
+        "ipc-watcher",
+        "chat-done",
+        "turn-settings",
+        "schedule-task-id",
+        "task-done",
+        "telegram-connect",
+        "unregister-group",
+    ]
     for patch in bundled:
         assert patch.fixes and patch.variants and patch.fixed_when, patch.id
 
 
-@pytest.mark.parametrize("commit, applied, reason", [
-    ("fd6e44d", ["web-chat-row", "scheduler-loop", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done", "telegram-connect", "unregister-group"],
-     {"ipc-watcher": "already fixed"}),
-    ("afcd598", ["web-chat-row", "scheduler-loop", "ipc-watcher", "chat-done", "turn-settings",
-                 "schedule-task-id", "task-done", "telegram-connect", "unregister-group"], {}),
-    ("60d8207", ["chat-done", "turn-settings", "schedule-task-id", "task-done",
-                 "unregister-group"],
-     {"web-chat-row": "not for this source", "scheduler-loop": "not for this source",
-      "ipc-watcher": "not for this source", "telegram-connect": "not for this source"}),
-])
+@pytest.mark.parametrize(
+    "commit, applied, reason",
+    [
+        (
+            "fd6e44d",
+            [
+                "web-chat-row",
+                "scheduler-loop",
+                "chat-done",
+                "turn-settings",
+                "schedule-task-id",
+                "task-done",
+                "telegram-connect",
+                "unregister-group",
+            ],
+            {"ipc-watcher": "already fixed"},
+        ),
+        (
+            "afcd598",
+            [
+                "web-chat-row",
+                "scheduler-loop",
+                "ipc-watcher",
+                "chat-done",
+                "turn-settings",
+                "schedule-task-id",
+                "task-done",
+                "telegram-connect",
+                "unregister-group",
+            ],
+            {},
+        ),
+        (
+            "60d8207",
+            ["chat-done", "turn-settings", "schedule-task-id", "task-done", "unregister-group"],
+            {
+                "web-chat-row": "not for this source",
+                "scheduler-loop": "not for this source",
+                "ipc-watcher": "not for this source",
+                "telegram-connect": "not for this source",
+            },
+        ),
+    ],
+)
 def test_patches_apply_to_each_fork_variant_once(tmp_path, commit, applied, reason):
     root = fork(tmp_path, commit)
     outcome = patches.apply(root)
@@ -167,8 +219,9 @@ def test_patches_apply_to_each_fork_variant_once(tmp_path, commit, applied, reas
     again = patches.apply(root)
     assert again.applied == []
     assert {p: p.read_bytes() for p in root.rglob("*.ts")} == before
-    assert all(v.startswith(("already fixed", "not for this source"))
-               for v in again.skipped.values())
+    assert all(
+        v.startswith(("already fixed", "not for this source")) for v in again.skipped.values()
+    )
 
 
 def test_a_patch_that_does_not_fit_stops_the_build_loudly(tmp_path):
@@ -196,7 +249,8 @@ def test_the_extra_ca_reaches_every_stage_of_the_agent_image(tmp_path):
     src = minimal_source(tmp_path / "src")
     (src / "container").mkdir()
     (src / "container" / "Dockerfile").write_text(
-        "FROM node:22-slim AS one\nRUN npm install -g x\nFROM one\nRUN true\n")
+        "FROM node:22-slim AS one\nRUN npm install -g x\nFROM one\nRUN true\n"
+    )
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     spec = image.BuildSpec(project_dir=tmp_path / "ctx", tag="t", ca_cert=ca)
@@ -204,12 +258,16 @@ def test_the_extra_ca_reaches_every_stage_of_the_agent_image(tmp_path):
     assert (spec.context / "build" / "smbos-ca.crt").read_text() == ca.read_text()
     context = image._stage_agent_context(spec, src)
     lines = (context / "Dockerfile").read_text().splitlines()
-    assert lines == ["FROM node:22-slim AS one",
-                     "COPY smbos-ca.crt /etc/smbos/ca/smbos-ca.crt",
-                     "ENV NODE_EXTRA_CA_CERTS=/etc/smbos/ca/smbos-ca.crt",
-                     "RUN npm install -g x", "FROM one",
-                     "COPY smbos-ca.crt /etc/smbos/ca/smbos-ca.crt",
-                     "ENV NODE_EXTRA_CA_CERTS=/etc/smbos/ca/smbos-ca.crt", "RUN true"]
+    assert lines == [
+        "FROM node:22-slim AS one",
+        "COPY smbos-ca.crt /etc/smbos/ca/smbos-ca.crt",
+        "ENV NODE_EXTRA_CA_CERTS=/etc/smbos/ca/smbos-ca.crt",
+        "RUN npm install -g x",
+        "FROM one",
+        "COPY smbos-ca.crt /etc/smbos/ca/smbos-ca.crt",
+        "ENV NODE_EXTRA_CA_CERTS=/etc/smbos/ca/smbos-ca.crt",
+        "RUN true",
+    ]
     assert (context / "smbos-ca.crt").is_file()
     # The tag follows the content: another CA, another agent image.
     first = image._agent_tag(context)
@@ -234,8 +292,9 @@ def test_build_refuses_an_unusable_source_before_asking_the_engine(tmp_path, mon
     shutil.copy(ROOT / "Dockerfile.nanoclaw", checkout / "Dockerfile.nanoclaw")
     (checkout / "agents").mkdir()
     v2 = minimal_source(tmp_path / "v2", lock=False)
-    result = CliRunner().invoke(cli, ["build", "--agents", str(checkout / "agents"),
-                                      "--source", str(v2)])
+    result = CliRunner().invoke(
+        cli, ["build", "--agents", str(checkout / "agents"), "--source", str(v2)]
+    )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("error: ") and "pnpm-only" in lines[-1]
@@ -248,8 +307,7 @@ def _copied_sources(dockerfile: str) -> list[str]:
     sources = []
     for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.MULTILINE):
         for word in line.split()[:-1]:
-            sources.append(re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], word)
-                           .rstrip("/"))
+            sources.append(re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], word).rstrip("/"))
     return sources
 
 
@@ -268,22 +326,25 @@ def test_an_installed_smbos_stages_the_whole_build_context_in_the_project(tmp_pa
     (src / ".env.local").write_text("ANTHROPIC_API_KEY=sk-ant-never-sent\n")
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-    spec = image.BuildSpec(project_dir=project, tag="t", source=source.Source.local(src),
-                           ca_cert=ca, agent_image=False)
+    spec = image.BuildSpec(
+        project_dir=project, tag="t", source=source.Source.local(src), ca_cert=ca, agent_image=False
+    )
     image.prepare(spec)
     context = project / "build" / "context"
     assert spec.context == context
     dockerfile = (context / "Dockerfile.nanoclaw").read_text()
     assert dockerfile == (ROOT / "Dockerfile.nanoclaw").read_text()
     assert (context / ".dockerignore").read_text() == (ROOT / ".dockerignore").read_text()
-    sent = exclude_paths(str(context), (context / ".dockerignore").read_text().splitlines(),
-                         "Dockerfile.nanoclaw")
+    sent = exclude_paths(
+        str(context), (context / ".dockerignore").read_text().splitlines(), "Dockerfile.nanoclaw"
+    )
     for pattern in _copied_sources(dockerfile):
         found = [p.relative_to(context).as_posix() for p in context.glob(pattern)]
         assert found and set(found) <= sent, (pattern, found)
     for name in ("entrypoint.mjs", "healthcheck.mjs", "container"):
-        assert (context / "smbos" / "image" / name).read_bytes() == \
-            (ROOT / "smbos" / "image" / name).read_bytes()
+        assert (context / "smbos" / "image" / name).read_bytes() == (
+            ROOT / "smbos" / "image" / name
+        ).read_bytes()
     assert "build/nanoclaw-src/package.json" in sent
     assert "build/smbos-ca.crt" in sent
     assert not [path for path in sent if ".env" in path], sent
@@ -296,8 +357,9 @@ def test_smbos_build_works_from_a_project_outside_any_checkout(tmp_path, monkeyp
     project = tmp_path / "fleet"
     write_agent(project / "agents", "solo")
     monkeypatch.chdir(project)
-    result = CliRunner().invoke(cli, ["build", "--source", str(ROOT / "tests" / "standin"),
-                                      "--no-agent-image"])
+    result = CliRunner().invoke(
+        cli, ["build", "--source", str(ROOT / "tests" / "standin"), "--no-agent-image"]
+    )
     assert result.exit_code == 3, result.output
     assert (project / "build" / "context" / "build" / "nanoclaw-src" / "package.json").is_file()
     assert (project / "build" / "context" / "Dockerfile.nanoclaw").is_file()
@@ -307,11 +369,17 @@ def test_the_standin_names_the_routes_it_serves_as_nanoclaw_does():
     """`smbos build --source tests/standin` recognises the stand-in by src/http-server.ts, as it
     recognises NanoClaw; the routes it names there are the ones src/index.js serves."""
     standin = ROOT / "tests" / "standin" / "src"
-    named = set(re.findall(r"\['(GET|POST)', '(/api/[a-z]+)'\]",
-                           (standin / "http-server.ts").read_text()))
+    named = set(
+        re.findall(r"\['(GET|POST)', '(/api/[a-z]+)'\]", (standin / "http-server.ts").read_text())
+    )
     # An exact path, or a prefix where the fork routes by prefix (`/api/messages`).
-    served = set(re.findall(r"req\.method === '(GET|POST)' && req\.url(?: === |\.startsWith\()"
-                            r"'(/api/[a-z]+)'", (standin / "index.js").read_text()))
+    served = set(
+        re.findall(
+            r"req\.method === '(GET|POST)' && req\.url(?: === |\.startsWith\()"
+            r"'(/api/[a-z]+)'",
+            (standin / "index.js").read_text(),
+        )
+    )
     assert named == served and len(served) == 5
     assert source.inspect(ROOT / "tests" / "standin").web_api
 
@@ -344,8 +412,10 @@ class SilentRuntime:
     def _talk(self, conn):
         try:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
-                         b"event: typing\ndata: {}\n\n")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+                b"event: typing\ndata: {}\n\n"
+            )
             while not self.stop.is_set():
                 time.sleep(self.every or 0.2)
                 if self.every:
@@ -360,18 +430,22 @@ class SilentRuntime:
         self.sock.close()
 
 
-@pytest.mark.parametrize("every, args, wanted", [
-    (None, ["--idle-timeout", "1"], "no event after 1 s"),
-    (0.2, ["--timeout", "2", "--idle-timeout", "60"], "answer not complete within 2 s"),
-])
+@pytest.mark.parametrize(
+    "every, args, wanted",
+    [
+        (None, ["--idle-timeout", "1"], "no event after 1 s"),
+        (0.2, ["--timeout", "2", "--idle-timeout", "60"], "answer not complete within 2 s"),
+    ],
+)
 def test_chat_ends_at_its_time_limits_with_exit_1(project, fake_fleet, every, args, wanted):
     runtime = SilentRuntime(every)
     try:
         write_agent(project / "agents", "quiet", {"port": runtime.port})
         fake_fleet.docker.add(fake_fleet.project, fake_fleet.project.load().get("quiet"))
         started = time.monotonic()
-        result = CliRunner().invoke(cli, ["chat", "--agents", str(project / "agents"), "quiet",
-                                          "hello", *args])
+        result = CliRunner().invoke(
+            cli, ["chat", "--agents", str(project / "agents"), "quiet", "hello", *args]
+        )
         elapsed = time.monotonic() - started
     finally:
         runtime.close()

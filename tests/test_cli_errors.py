@@ -20,9 +20,15 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": 
 def folders(project):
     """Two valid agents with their .env, on ports where nothing listens."""
     for agent_id in ("alpha", "beta"):
-        write_agent(project / "agents", agent_id,
-                    {"name": agent_id.title(), "port": free_port(),
-                     "runtime": {"container_isolation": "none"}})
+        write_agent(
+            project / "agents",
+            agent_id,
+            {
+                "name": agent_id.title(),
+                "port": free_port(),
+                "runtime": {"container_isolation": "none"},
+            },
+        )
     return project
 
 
@@ -44,18 +50,22 @@ def assert_engine_unreachable(line: str, where: str = NO_ENGINE["DOCKER_HOST"]) 
     assert "dockerd" in line and "DOCKER_HOST" in line, line
 
 
-@pytest.mark.parametrize("args", [
-    ("status",),
-    ("status", "--json"),
-    ("status", "alpha"),
-    ("start", "alpha"),
-    ("stop", "alpha"),
-    ("restart", "alpha", "beta"),
-    ("logs", "alpha"),
-    ("logs", "alpha", "-f"),
-    ("heal", "--once"),
-    ("down",),
-], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",),
+        ("status", "--json"),
+        ("status", "alpha"),
+        ("start", "alpha"),
+        ("stop", "alpha"),
+        ("restart", "alpha", "beta"),
+        ("logs", "alpha"),
+        ("logs", "alpha", "-f"),
+        ("heal", "--once"),
+        ("down",),
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_engine_unreachable_is_exit_3_and_one_line(folders, args):
     result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
     no_traceback(result)
@@ -82,13 +92,15 @@ def test_reason_names_the_cause(folders, tmp_path):
     assert "(no such socket)" in missing.stderr, missing.stderr
     not_a_socket = tmp_path / "plain-file.sock"
     not_a_socket.write_text("")
-    refused = run_smbos("status", cwd=folders,
-                        env={**NO_ENGINE, "DOCKER_HOST": f"unix://{not_a_socket}"})
+    refused = run_smbos(
+        "status", cwd=folders, env={**NO_ENGINE, "DOCKER_HOST": f"unix://{not_a_socket}"}
+    )
     assert refused.code == 3
     assert_engine_unreachable(one_stderr_line(refused), f"unix://{not_a_socket}")
     assert "(connection refused)" in refused.stderr
-    tcp = run_smbos("status", cwd=folders,
-                    env={**NO_ENGINE, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"})
+    tcp = run_smbos(
+        "status", cwd=folders, env={**NO_ENGINE, "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}"}
+    )
     assert tcp.code == 3
     assert "(connection refused)" in one_stderr_line(tcp)
     bogus = run_smbos("status", cwd=folders, env={**NO_ENGINE, "DOCKER_HOST": "bogus://x"})
@@ -115,14 +127,18 @@ def test_doctor_with_engine_unreachable(folders):
     assert sum(line.startswith("ok   port ") for line in lines) == 2, lines
 
 
-@pytest.mark.parametrize("args", [
-    ("status", "nosuch"),
-    ("start", "nosuch"),
-    ("stop", "alpha", "nosuch"),
-    ("logs", "nosuch"),
-    ("chat", "nosuch", "hello"),
-    ("tasks", "nosuch"),
-], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "nosuch"),
+        ("start", "nosuch"),
+        ("stop", "alpha", "nosuch"),
+        ("logs", "nosuch"),
+        ("chat", "nosuch", "hello"),
+        ("tasks", "nosuch"),
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_unknown_agent_is_reported_before_the_engine(folders, args):
     """A mistyped id is invalid input (exit 2, with the known ids), whatever the engine does."""
     result = run_smbos(*args, cwd=folders, env=NO_ENGINE)
@@ -132,14 +148,26 @@ def test_unknown_agent_is_reported_before_the_engine(folders, args):
     assert result.stdout == ""
 
 
-RUNTIME_COMMANDS = [("chat", "alpha", "hello"), ("tasks", "alpha"), ("tasks", "alpha", "--json"),
-                    ("tasks", "alpha", "--pause", "t1"), ("skill", "alpha", "brief")]
+RUNTIME_COMMANDS = [
+    ("chat", "alpha", "hello"),
+    ("tasks", "alpha"),
+    ("tasks", "alpha", "--json"),
+    ("tasks", "alpha", "--pause", "t1"),
+    ("skill", "alpha", "brief"),
+]
 
 
 def _with_skill(folders):
-    write_agent(folders / "agents", "alpha", {
-        "name": "Alpha", "port": free_port(), "runtime": {"container_isolation": "none"},
-        "skills": [{"id": "brief", "title": "Brief", "prompt": "Brief me"}]})
+    write_agent(
+        folders / "agents",
+        "alpha",
+        {
+            "name": "Alpha",
+            "port": free_port(),
+            "runtime": {"container_isolation": "none"},
+            "skills": [{"id": "brief", "title": "Brief", "prompt": "Brief me"}],
+        },
+    )
     return folders
 
 
@@ -166,13 +194,15 @@ def test_runtime_commands_need_a_running_container(folders, fake_fleet, args):
         result = run_smbos(*args, cwd=folders)
         no_traceback(result)
         assert result.code == 1, result.output
-        assert one_stderr_line(result) == ("error: agent alpha is not running (state: not "
-                                           "created); smbos up alpha")
+        assert one_stderr_line(result) == (
+            "error: agent alpha is not running (state: not created); smbos up alpha"
+        )
         fake_fleet.docker.add(fake_fleet.project, alpha, status="exited")
         result = run_smbos(*args, cwd=folders)
         assert result.code == 1, result.output
-        assert one_stderr_line(result) == ("error: agent alpha is not running (state: exited); "
-                                           "smbos start alpha")
+        assert one_stderr_line(result) == (
+            "error: agent alpha is not running (state: exited); smbos start alpha"
+        )
         with pytest.raises(TimeoutError):
             squatter.accept()
     finally:
@@ -222,11 +252,15 @@ def _read_only(project):
     return target
 
 
-@pytest.mark.parametrize("setup,code,reason", [
-    (_compose_is_a_file, 2, "compose is not a directory"),
-    (_file_is_a_directory, 2, "is a directory; expected a file"),
-    (_read_only, 1, "permission denied"),
-], ids=["compose-is-a-file", "file-is-a-directory", "read-only"])
+@pytest.mark.parametrize(
+    "setup,code,reason",
+    [
+        (_compose_is_a_file, 2, "compose is not a directory"),
+        (_file_is_a_directory, 2, "is a directory; expected a file"),
+        (_read_only, 1, "permission denied"),
+    ],
+    ids=["compose-is-a-file", "file-is-a-directory", "read-only"],
+)
 def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
     """The path and the reason on one line, exit 1 (the file system refused) or 2 (the path is
     not what it must be); the previous file, if any, as it was."""
@@ -238,8 +272,12 @@ def test_compose_target_that_cannot_be_written(folders, setup, code, reason):
         # (`up` writes through the same helper, once the engine answers.) As root, a read-only
         # folder needs a process without the capabilities that ignore file modes.
         if setup is _read_only and os.geteuid() == 0:
-            result = run_smbos_process("generate", cwd=folders, env=NO_ENGINE, wrapper=(
-                "setpriv", "--bounding-set=-dac_override,-dac_read_search"))
+            result = run_smbos_process(
+                "generate",
+                cwd=folders,
+                env=NO_ENGINE,
+                wrapper=("setpriv", "--bounding-set=-dac_override,-dac_read_search"),
+            )
         else:
             result = run_smbos("generate", cwd=folders, env=NO_ENGINE)
         no_traceback(result)
@@ -259,8 +297,7 @@ def test_env_stdin_refuses_an_empty_value(folders):
     env_file = folders / "agents" / "alpha" / ".env"
     before = env_file.read_bytes()
     for given in ("", "\n", "  \n"):
-        result = run_smbos("env", "alpha", "--stdin", "ANTHROPIC_API_KEY", cwd=folders,
-                           input=given)
+        result = run_smbos("env", "alpha", "--stdin", "ANTHROPIC_API_KEY", cwd=folders, input=given)
         assert result.code == 2, result
         assert "empty value" in result.stderr and "ANTHROPIC_API_KEY=" in result.stderr
         assert env_file.read_bytes() == before
@@ -283,10 +320,20 @@ def test_env_stores_apostrophes(folders):
     assert envfile.read_env(folders / "agents" / "alpha" / ".env")["ASSISTANT_NAME"] == value
 
 
-@pytest.mark.parametrize("args", [
-    ("status", "beta"), ("start", "beta"), ("logs", "beta"), ("chat", "beta", "hello"),
-    ("tasks", "beta"), ("env", "beta"), ("memory", "beta"), ("skill", "beta"),
-], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "beta"),
+        ("start", "beta"),
+        ("logs", "beta"),
+        ("chat", "beta", "hello"),
+        ("tasks", "beta"),
+        ("env", "beta"),
+        ("memory", "beta"),
+        ("skill", "beta"),
+    ],
+    ids=lambda a: " ".join(a),
+)
 def test_an_invalid_agent_is_not_called_unknown(folders, args):
     """An agent whose folder has an error: said so, with the first problem, not "unknown"."""
     (folders / "agents" / "beta" / "config.yaml").write_text("name: Beta\nprot: 3101\n")
@@ -295,7 +342,8 @@ def test_an_invalid_agent_is_not_called_unknown(folders, args):
     assert result.code == 2, result.output
     assert one_stderr_line(result) == (
         "error: agent 'beta' is invalid: agents/beta/config.yaml: prot: unknown key (did you "
-        "mean 'port'?)")
+        "mean 'port'?)"
+    )
 
 
 def test_the_ui_says_an_agent_is_invalid(folders):

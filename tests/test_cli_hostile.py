@@ -30,8 +30,10 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": 
 # Markup that would close nothing (rich raises), a hyperlink, an emoji code, a title change
 # (OSC 0 ... BEL), a colour (CSI), a cursor move, a newline, a carriage return, a C1 CSI and a
 # right-to-left override.
-HOSTILE = ("x[/]y[link=https://evil.example]:smile:\x1b]0;t\x07\x1b[31mred\x1b[2J\nsecond\rthird"
-           "\x9b1m\u202eevil")
+HOSTILE = (
+    "x[/]y[link=https://evil.example]:smile:\x1b]0;t\x07\x1b[31mred\x1b[2J\nsecond\rthird"
+    "\x9b1m\u202eevil"
+)
 ONE_LINE = HOSTILE.replace("\n", " ").replace("\r", " ")  # for fields that refuse line breaks
 RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -59,12 +61,25 @@ def fleet(fake_runtimes):
 
 
 def hostile_agent(project: Path, agent_id: str = "alpha", **config) -> Path:
-    return write_agent(project / "agents", agent_id, {
-        "name": ONE_LINE, "description": ONE_LINE, "port": 3301,
-        "runtime": {"container_isolation": "none", "assistant_name": "Alpha"},
-        "skills": [{"id": "brief", "title": ONE_LINE, "prompt": "Brief {topic}",
-                    "inputs": [{"id": "topic", "label": ONE_LINE}]}],
-        **config})
+    return write_agent(
+        project / "agents",
+        agent_id,
+        {
+            "name": ONE_LINE,
+            "description": ONE_LINE,
+            "port": 3301,
+            "runtime": {"container_isolation": "none", "assistant_name": "Alpha"},
+            "skills": [
+                {
+                    "id": "brief",
+                    "title": ONE_LINE,
+                    "prompt": "Brief {topic}",
+                    "inputs": [{"id": "topic", "label": ONE_LINE}],
+                }
+            ],
+            **config,
+        },
+    )
 
 
 # ------------------------------------------------------------------------ folders only
@@ -96,8 +111,7 @@ def test_list_shows_hostile_names_as_text(project: Path) -> None:
 def test_env_shows_hostile_keys_and_plain_values_as_text(project: Path) -> None:
     hostile_agent(project)
     env = project / "agents" / "alpha" / ".env"
-    env.write_text(f"ANTHROPIC_API_KEY=sk-test\nASSISTANT_NAME={ONE_LINE}\n"
-                   "A[/]B[blink]=1\n")
+    env.write_text(f"ANTHROPIC_API_KEY=sk-test\nASSISTANT_NAME={ONE_LINE}\nA[/]B[blink]=1\n")
     output = safe(run_smbos("env", "alpha", cwd=project, env=NO_ENGINE))
     shows_data(output)
     assert "A[/]B[blink]" in output
@@ -131,17 +145,29 @@ def test_skill_list_shows_hostile_titles_as_text(project: Path) -> None:
 
 def test_status_logs_and_heal_log_with_hostile_data(project: Path, fleet: FakeFleet) -> None:
     hostile_agent(project)
-    container = fleet.docker.add(fleet.project, fleet.project.load().get("alpha"),
-                                 log_lines=[HOSTILE.replace("\n", " "), "plain line"])
+    container = fleet.docker.add(
+        fleet.project,
+        fleet.project.load().get("alpha"),
+        log_lines=[HOSTILE.replace("\n", " "), "plain line"],
+    )
     # A container labelled for an agent that has no folder: its id comes from the engine.
-    stray = FakeContainer(id=secrets.token_hex(32), agent_id=ONE_LINE, project=PROJECT,
-                          port=3399, config_hash="0")
+    stray = FakeContainer(
+        id=secrets.token_hex(32), agent_id=ONE_LINE, project=PROJECT, port=3399, config_hash="0"
+    )
     fleet.docker.all[stray.id] = stray
     log = project / "state" / "heal-log.jsonl"
     log.parent.mkdir()
-    log.write_text(json.dumps({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "agent": "alpha", "action": "restarted",
-                               "reason": HOSTILE}) + "\n")
+    log.write_text(
+        json.dumps(
+            {
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "agent": "alpha",
+                "action": "restarted",
+                "reason": HOSTILE,
+            }
+        )
+        + "\n"
+    )
     status = safe(run_smbos("status", cwd=project, env=ENGINE))
     assert "x[/]y" in status and "\\x1b[31mred" in status, status
     assert "auto-heal" in status and "\\nsecond" in status, status
@@ -151,12 +177,16 @@ def test_status_logs_and_heal_log_with_hostile_data(project: Path, fleet: FakeFl
     assert container.status == "running"
 
 
-def test_tasks_chat_and_skill_with_hostile_runtime_answers(project: Path,
-                                                           fleet: FakeFleet) -> None:
+def test_tasks_chat_and_skill_with_hostile_runtime_answers(project: Path, fleet: FakeFleet) -> None:
     hostile_agent(project)
     agent = fleet.run("alpha")
-    agent.add_task(f"task{HOSTILE}", prompt=HOSTILE, last_result=HOSTILE,
-                   schedule_value=ONE_LINE, next_run=ONE_LINE)
+    agent.add_task(
+        f"task{HOSTILE}",
+        prompt=HOSTILE,
+        last_result=HOSTILE,
+        schedule_value=ONE_LINE,
+        next_run=ONE_LINE,
+    )
     agent.reply = HOSTILE
     tasks = safe(run_smbos("tasks", "alpha", cwd=project, env=ENGINE))
     # Its cells are cut to the width (an ellipsis): the start of the data is there.
@@ -166,8 +196,9 @@ def test_tasks_chat_and_skill_with_hostile_runtime_answers(project: Path,
     chat = safe(run_smbos("chat", "alpha", "hello", cwd=project, env=ENGINE))
     shows_data(chat)
     assert "\nsecond\\rthird" in chat, chat  # a reply keeps its lines
-    skill = safe(run_smbos("skill", "alpha", "brief", "-i", f"topic={ONE_LINE}", cwd=project,
-                           env=ENGINE))
+    skill = safe(
+        run_smbos("skill", "alpha", "brief", "-i", f"topic={ONE_LINE}", cwd=project, env=ENGINE)
+    )
     shows_data(skill)
 
 
@@ -198,18 +229,26 @@ def test_build_progress_on_a_terminal_is_text(project: Path, fake_fleet, monkeyp
     shown = []
 
     def terminal(stderr: bool = False) -> Console:  # make_console's, on a terminal
-        return Console(file=_Sink(shown), force_terminal=True, width=200, markup=False,
-                       emoji=False, highlight=False)
+        return Console(
+            file=_Sink(shown),
+            force_terminal=True,
+            width=200,
+            markup=False,
+            emoji=False,
+            highlight=False,
+        )
 
     def build(client, staged, on_line, on_phase):
         on_phase(HOSTILE)
         on_line(HOSTILE)
-        return image.BuildResult("sha256:" + "0" * 64, "smbos/nanoclaw:local", "", "a source",
-                                 patches.Outcome())
+        return image.BuildResult(
+            "sha256:" + "0" * 64, "smbos/nanoclaw:local", "", "a source", patches.Outcome()
+        )
 
     monkeypatch.setattr("smbos.cli.fleet.make_console", terminal)
-    monkeypatch.setattr(image, "prepare", lambda spec, on_phase: type("Staged", (), {
-        "spec": spec})())
+    monkeypatch.setattr(
+        image, "prepare", lambda spec, on_phase: type("Staged", (), {"spec": spec})()
+    )
     monkeypatch.setattr(image, "build", build)
     result = run_smbos("build", "--no-agent-image", cwd=project)
     assert result.code == 0, result
@@ -235,8 +274,9 @@ class _Sink:
         return True
 
 
-def test_chat_and_skill_hide_a_secret_split_across_two_events(project: Path,
-                                                              fleet: FakeFleet) -> None:
+def test_chat_and_skill_hide_a_secret_split_across_two_events(
+    project: Path, fleet: FakeFleet
+) -> None:
     """The CLI reads a reply's texts as one, as the UI does (redact.RunningText): a secret
     the agent echoes in two `message` events never reaches the terminal, in whole or in part
     long enough to matter, and the text around it is all there."""
@@ -245,8 +285,11 @@ def test_chat_and_skill_hide_a_secret_split_across_two_events(project: Path,
     (project / "agents" / "alpha" / ".env").write_text(f"ANTHROPIC_API_KEY={secret}\n")
     agent = fleet.run("alpha")
     agent.reply = [f"the key is {secret[:11]}", f"{secret[11:]} and that is all"]
-    for args in (("chat", "alpha", "hello"), ("skill", "alpha", "brief", "-i", "topic=x"),
-                 ("skill", "alpha", "brief", "-i", "topic=x", "--json")):
+    for args in (
+        ("chat", "alpha", "hello"),
+        ("skill", "alpha", "brief", "-i", "topic=x"),
+        ("skill", "alpha", "brief", "-i", "topic=x", "--json"),
+    ):
         output = safe(run_smbos(*args, cwd=project, env=ENGINE))
         assert secret[:11] not in output and secret[11:] not in output, (args, output)
         assert "the key is [secret ANTHROPIC_API_KEY]" in output, (args, output)

@@ -16,16 +16,31 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "SMBOS_PROJECT": 
 
 def test_exit_status_one_line_errors_and_no_secret(project: Path):
     canary = f"sk-ant-api03-PROCESS{secrets.token_hex(16)}"
-    write_agent(project / "agents", "alpha", {"name": "Alpha", "port": free_port(),
-                                              "runtime": {"container_isolation": "none"}},
-                env=f"ANTHROPIC_API_KEY={canary}\n")
+    write_agent(
+        project / "agents",
+        "alpha",
+        {"name": "Alpha", "port": free_port(), "runtime": {"container_isolation": "none"}},
+        env=f"ANTHROPIC_API_KEY={canary}\n",
+    )
     taken = socket.create_server(("127.0.0.1", 0))
     # ok; a check failed (the UI's port is taken); invalid input; engine unreachable
-    cases = [(("env", "alpha"), 0), (("ui", "--port", str(taken.getsockname()[1])), 1),
-             (("status", "nosuch"), 2), (("status",), 3)]
+    cases = [
+        (("env", "alpha"), 0),
+        (("ui", "--port", str(taken.getsockname()[1])), 1),
+        (("status", "nosuch"), 2),
+        (("status",), 3),
+    ]
     with taken:
-        results = [(args, code, run_smbos_process(*args, cwd=project, timeout=30, env={
-            **NO_ENGINE, "SMBOS_UI_TOKEN": canary})) for args, code in cases]
+        results = [
+            (
+                args,
+                code,
+                run_smbos_process(
+                    *args, cwd=project, timeout=30, env={**NO_ENGINE, "SMBOS_UI_TOKEN": canary}
+                ),
+            )
+            for args, code in cases
+        ]
     for args, code, result in results:
         assert result.code == code, (args, result)
         assert "Traceback" not in result.output and canary not in result.output, (args, result)
@@ -33,4 +48,3 @@ def test_exit_status_one_line_errors_and_no_secret(project: Path):
             assert len(result.stderr.splitlines()) == 1 and result.stdout == "", (args, result)
         else:
             assert "ANTHROPIC_API_KEY" in result.stdout and "****" in result.stdout, result
-

@@ -63,10 +63,12 @@ def test_parsed_back_equals_the_model(tmp_path):
         assert got["environment"] == want["environment"]
         assert got["labels"] == want["labels"]
         assert got["image"] == want["image"]
-        assert [(p["target"], p["published"], p["host_ip"]) for p in got["ports"]] == \
-            [(p["target"], p["published"], p["host_ip"]) for p in want["ports"]]
-        assert [(v["type"], v["source"], v["target"]) for v in got["volumes"]] == \
-            [(v["type"], v["source"], v["target"]) for v in want["volumes"]]
+        assert [(p["target"], p["published"], p["host_ip"]) for p in got["ports"]] == [
+            (p["target"], p["published"], p["host_ip"]) for p in want["ports"]
+        ]
+        assert [(v["type"], v["source"], v["target"]) for v in got["volumes"]] == [
+            (v["type"], v["source"], v["target"]) for v in want["volumes"]
+        ]
         assert got["cpus"] == agent.config.runtime.resources.cpus
         assert got["mem_limit"] == agent.config.runtime.resources.memory
         assert got["pids_limit"] == agent.config.runtime.resources.pids
@@ -104,8 +106,9 @@ def test_conventions(tmp_path):
     # Only docker isolation mounts the engine socket.
     assert any(v["target"] == "/var/run/docker.sock" for v in doc["services"]["alpha"]["volumes"])
     assert doc["services"]["alpha"]["group_add"] == [str(GID)]
-    assert not any(v["target"] == "/var/run/docker.sock"
-                   for v in doc["services"]["beta"]["volumes"])
+    assert not any(
+        v["target"] == "/var/run/docker.sock" for v in doc["services"]["beta"]["volumes"]
+    )
     assert "group_add" not in doc["services"]["beta"]
     # One image for everyone, built once: no service has a build section.
     assert {s["image"] for s in doc["services"].values()} == {compose.DEFAULT_IMAGE}
@@ -122,17 +125,22 @@ def test_compose_v2_accepts_it(tmp_path, compose_bin):
     # Compose's own reading of the file gives back the model's values, `$` and all.
     import json
     import subprocess
-    parsed = json.loads(subprocess.run([*compose_bin, "-f", str(target), "config", "--format",
-                                        "json"], capture_output=True, text=True,
-                                       check=True).stdout)
+
+    parsed = json.loads(
+        subprocess.run(
+            [*compose_bin, "-f", str(target), "config", "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     fleet = load_fleet(project / "agents")
     for agent in fleet.enabled:
         # `config` prints a Compose file again, so `$` comes back escaped as `$$`.
         env = unescape(parsed["services"][agent.id]["environment"])
         assert env["ASSISTANT_NAME"] == agent.assistant_name
         assert env["SMBOS_SCHEDULES"] == compose.schedules_json(agent)
-        assert parsed["services"][agent.id]["labels"]["io.smbos.config-hash"] == \
-            agent.config_hash()
+        assert parsed["services"][agent.id]["labels"]["io.smbos.config-hash"] == agent.config_hash()
 
 
 def test_empty_fleet_is_a_valid_file(project, compose_bin):
@@ -196,7 +204,9 @@ def test_generate_file_never_overwrites_a_file_smbos_did_not_write(project):
     notes.write_text("my own notes\n")
     result = run_smbos("generate", "--file", str(notes), cwd=project)
     assert result.code == 2, result.output
-    assert result.stderr.startswith(f"error: {notes}: not a Compose file SMBOS wrote"), result.stderr
+    assert result.stderr.startswith(f"error: {notes}: not a Compose file SMBOS wrote"), (
+        result.stderr
+    )
     assert "--force" in result.stderr and len(result.stderr.splitlines()) == 1
     assert notes.read_text() == "my own notes\n"
     hand = project / "hand.yml"

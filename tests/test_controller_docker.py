@@ -57,8 +57,14 @@ def row_of(fleet: LiveFleet, agent_id: str) -> dict:
     return status(fleet, agent_id)[agent_id]
 
 
-def wait_row(fleet: LiveFleet, agent_id: str, predicate, what: str, timeout: float = WAIT,
-             seen: list | None = None) -> dict:
+def wait_row(
+    fleet: LiveFleet,
+    agent_id: str,
+    predicate,
+    what: str,
+    timeout: float = WAIT,
+    seen: list | None = None,
+) -> dict:
     """Poll `smbos status --json ID` until `predicate(row)`; every row seen goes to `seen`."""
     last: dict = {}
 
@@ -96,11 +102,19 @@ def kill_runtime(fleet: LiveFleet, agent_id: str) -> int:
     """SIGKILL the node process running /opt/nanoclaw/dist/index.js inside the container."""
     container = fleet.container(agent_id)
     listing = container.exec_run(
-        ["sh", "-c", 'for p in /proc/[0-9]*; do printf "%s " "${p#/proc/}"; '
-                     'tr "\\000" " " < "$p/cmdline"; echo; done'])
+        [
+            "sh",
+            "-c",
+            'for p in /proc/[0-9]*; do printf "%s " "${p#/proc/}"; '
+            'tr "\\000" " " < "$p/cmdline"; echo; done',
+        ]
+    )
     assert listing.exit_code == 0, listing.output
-    pids = [int(line.split()[0]) for line in listing.output.decode().splitlines()
-            if re.search(r"\bnode /opt/nanoclaw/dist/index\.js\b", line)]
+    pids = [
+        int(line.split()[0])
+        for line in listing.output.decode().splitlines()
+        if re.search(r"\bnode /opt/nanoclaw/dist/index\.js\b", line)
+    ]
     assert len(pids) == 1, listing.output.decode()
     killed = container.exec_run(["sh", "-c", f"kill -KILL {pids[0]}"])
     assert killed.exit_code == 0, killed.output
@@ -116,8 +130,9 @@ def log_text(fleet: LiveFleet, agent_id: str) -> str:
 def module_fleet(tmp_path_factory, client, image, label: str) -> LiveFleet:
     root = tmp_path_factory.mktemp(label)
     (root / "agents").mkdir()
-    return LiveFleet(root=root, name=f"{label[0]}{secrets.token_hex(4)}", image=image,
-                     client=client)
+    return LiveFleet(
+        root=root, name=f"{label[0]}{secrets.token_hex(4)}", image=image, client=client
+    )
 
 
 # ----------------------------------------------------------------------------- lifecycle
@@ -128,8 +143,9 @@ def test_stop_start_restart(test_fleet):
     test_fleet.add("solo")
     test_fleet.add("other")
     up(test_fleet)
-    first = wait_row(test_fleet, "solo", lambda r: healthy(r) and r["uptime_s"] >= 3,
-                     "healthy for 3 s")
+    first = wait_row(
+        test_fleet, "solo", lambda r: healthy(r) and r["uptime_s"] >= 3, "healthy for 3 s"
+    )
     assert first["restarts"] == 0 and first["drift"] == ""
     container_id = first["container"]
 
@@ -148,8 +164,12 @@ def test_stop_start_restart(test_fleet):
     assert start.code == 0, start.output
     assert start.stdout.strip() == "solo: start done"
     assert row_of(test_fleet, "solo")["state"] == "running"
-    before = wait_row(test_fleet, "solo", lambda r: healthy(r) and r["uptime_s"] >= 3,
-                      "healthy for 3 s after start")
+    before = wait_row(
+        test_fleet,
+        "solo",
+        lambda r: healthy(r) and r["uptime_s"] >= 3,
+        "healthy for 3 s after start",
+    )
     assert before["container"] == container_id
     started = started_at(test_fleet, "solo")
 
@@ -194,8 +214,13 @@ def test_killed_runtime_is_restarted(fleet3):
     before = wait_row(fleet3, "gamma", healthy, "healthy")
     kill_runtime(fleet3, "gamma")
     seen: list[dict] = []
-    after = wait_row(fleet3, "gamma", lambda r: r["restarts"] > before["restarts"] and healthy(r),
-                     "restarted by Docker and healthy", seen=seen)
+    after = wait_row(
+        fleet3,
+        "gamma",
+        lambda r: r["restarts"] > before["restarts"] and healthy(r),
+        "restarted by Docker and healthy",
+        seen=seen,
+    )
     assert after["container"] == before["container"]
     assert after["uptime_s"] < before["uptime_s"] + 1
     for row in seen:  # any row caught while Docker was restarting it carries the exit code
@@ -242,8 +267,10 @@ def test_hang_is_unresponsive_within_the_probe_budget(fleet3):
         assert "GET /api/health" in row["api_detail"] and "timed out" in row["api_detail"]
         assert row["state"] == "running"
     slack = 2.0  # a busy CI machine; three sequential probes would need 3 x read
-    print(f"status with 3 hung runtimes: {elapsed:.2f} s (healthy fleet: {baseline:.2f} s, "
-          f"read budget {PROBE_TIMEOUTS.read:g} s)")
+    print(
+        f"status with 3 hung runtimes: {elapsed:.2f} s (healthy fleet: {baseline:.2f} s, "
+        f"read budget {PROBE_TIMEOUTS.read:g} s)"
+    )
     assert elapsed >= PROBE_TIMEOUTS.read
     assert elapsed - baseline <= PROBE_TIMEOUTS.read + slack, (elapsed, baseline)
     assert elapsed <= baseline + PROBE_TIMEOUTS.total + slack
@@ -272,8 +299,13 @@ def test_runtime_exit_code_restarts_the_container(fleet3):
     fleet3.set_fault("alpha", "exit 3")
     # The next request (this status probe, or Docker's health check) makes the runtime exit 3.
     seen: list[dict] = []
-    wait_row(fleet3, "alpha", lambda r: r["restarts"] > before["restarts"],
-             "restarted after exiting 3", seen=seen)
+    wait_row(
+        fleet3,
+        "alpha",
+        lambda r: r["restarts"] > before["restarts"],
+        "restarted after exiting 3",
+        seen=seen,
+    )
     clear_fault(fleet3, "alpha")
     after = wait_row(fleet3, "alpha", healthy, "healthy after the fault was cleared")
     assert after["restarts"] > before["restarts"]
@@ -297,15 +329,17 @@ def test_partial_runtime_doctor_lists_absent_routes(fleet3):
     assert gamma == ["ok   gamma: API routes health, chat (absent: state, tasks, messages)"], lines
     alpha = [line for line in lines if line.split()[1:3] == ["alpha:", "API"]]
     assert "ok   alpha: scheduler running (0 declared schedule(s))" in lines
-    assert alpha == ["ok   alpha: API routes health, state, tasks, messages, chat "
-                     "(full contract)"], lines
+    assert alpha == [
+        "ok   alpha: API routes health, state, tasks, messages, chat (full contract)"
+    ], lines
 
 
 @docker
 def test_unhealthy_runtime_turns_docker_health_unhealthy(fleet3):
     fleet3.set_fault("beta", "unhealthy")
-    row = wait_row(fleet3, "beta", lambda r: r["health"] == "unhealthy",
-                   "Docker health unhealthy", timeout=60)
+    row = wait_row(
+        fleet3, "beta", lambda r: r["health"] == "unhealthy", "Docker health unhealthy", timeout=60
+    )
     assert row["state"] == "running"
     assert row["failing_streak"] >= 3, row  # the Compose file's healthcheck retries
     assert row["api"] == "error" and "503" in row["api_detail"], row
@@ -359,8 +393,13 @@ def test_heal_restarts_only_the_opted_in_agent(test_fleet):
         wait_row(test_fleet, agent_id, healthy, "healthy")
         test_fleet.set_fault(agent_id, "unhealthy")
     for agent_id in ("healer", "plain"):
-        wait_row(test_fleet, agent_id, lambda r: r["failing_streak"] >= 2,
-                 "two failing health checks", timeout=60)
+        wait_row(
+            test_fleet,
+            agent_id,
+            lambda r: r["failing_streak"] >= 2,
+            "two failing health checks",
+            timeout=60,
+        )
     healer_started = started_at(test_fleet, "healer")
     plain_started = started_at(test_fleet, "plain")
 
@@ -436,8 +475,10 @@ class Follower:
                     return index
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
-                raise AssertionError(f"{text!r} never reached the follower (exit "
-                                     f"{self.proc.poll()}); it printed:\n" + "\n".join(self.lines))
+                raise AssertionError(
+                    f"{text!r} never reached the follower (exit "
+                    f"{self.proc.poll()}); it printed:\n" + "\n".join(self.lines)
+                )
             try:
                 self.arrived.get(timeout=min(left, 1.0))
             except queue.Empty:
@@ -448,9 +489,15 @@ class Follower:
 def test_logs_follow_across_a_restart(writer):
     env = {**os.environ, "COLUMNS": "200", **writer.env}
     env.pop("SMBOS_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "smbos", "logs", "writer", "-f", "-n", "5"],
-                            cwd=writer.root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smbos", "logs", "writer", "-f", "-n", "5"],
+        cwd=writer.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     follower = Follower(proc)
     threading.Thread(target=follower.pump, daemon=True).start()
     token = secrets.token_hex(4)
@@ -497,8 +544,20 @@ def test_chat_streams_event_by_event(writer):
     assert reply["assistant"] == "Writer"
 
 
-TASK_KEYS = {"id", "group_folder", "chat_jid", "prompt", "schedule_type", "schedule_value",
-             "next_run", "last_run", "last_result", "status", "created_at", "context_mode"}
+TASK_KEYS = {
+    "id",
+    "group_folder",
+    "chat_jid",
+    "prompt",
+    "schedule_type",
+    "schedule_value",
+    "next_run",
+    "last_run",
+    "last_result",
+    "status",
+    "created_at",
+    "context_mode",
+}
 
 
 @docker
@@ -535,9 +594,11 @@ def test_tasks_json_shows_the_seeded_schedule(writer):
 
 
 @docker
-@pytest.mark.parametrize("args", [("status", "nosuch"), ("start", "nosuch"),
-                                  ("logs", "nosuch"), ("chat", "nosuch", "hi")],
-                         ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "args",
+    [("status", "nosuch"), ("start", "nosuch"), ("logs", "nosuch"), ("chat", "nosuch", "hi")],
+    ids=lambda a: a[0],
+)
 def test_unknown_agent(test_fleet, args):
     test_fleet.add("alpha")
     test_fleet.add("beta")
@@ -564,10 +625,18 @@ class FakeController:
 
     def status(self, ids=(), probe=True, fleet=None):
         assert probe is False  # healing never waits on API probes
-        return [AgentStatus(id=a.id, name=a.name, enabled=a.enabled, port=a.port,
-                            state="running", health="unhealthy",
-                            failing_streak=self.streak.get(a.id, 0))
-                for a in (fleet or self.fleet()).agents]
+        return [
+            AgentStatus(
+                id=a.id,
+                name=a.name,
+                enabled=a.enabled,
+                port=a.port,
+                state="running",
+                health="unhealthy",
+                failing_streak=self.streak.get(a.id, 0),
+            )
+            for a in (fleet or self.fleet()).agents
+        ]
 
     def restart(self, agent):
         if self.fail_restart:
@@ -587,8 +656,16 @@ class Clock:
 def heal_project(tmp_path, monkeypatch):
     agents = tmp_path / "agents"
     runtime = {"container_isolation": "none"}
-    write_agent(agents, "opted", {"name": "Opted", "port": 3201, "runtime": runtime,
-                                  "heal": {"enabled": True, "after": 2, "max_restarts": 3}})
+    write_agent(
+        agents,
+        "opted",
+        {
+            "name": "Opted",
+            "port": 3201,
+            "runtime": runtime,
+            "heal": {"enabled": True, "after": 2, "max_restarts": 3},
+        },
+    )
     write_agent(agents, "plain", {"name": "Plain", "port": 3202, "runtime": runtime})
     clock = Clock()
     monkeypatch.setattr("smbos.controller.time.time", clock)
@@ -625,8 +702,10 @@ def test_healer_after_backoff_and_cap(heal_project):
     clock.now = healer.history["opted"][0] + 3601
     assert tick_after(0) == ["restarted"]
     assert "plain" not in controller.restarted
-    assert logged(project) == [("opted", "restarted")] * 3 + [("opted", "skipped"),
-                                                             ("opted", "restarted")]
+    assert logged(project) == [("opted", "restarted")] * 3 + [
+        ("opted", "skipped"),
+        ("opted", "restarted"),
+    ]
     stamps = [a.at for a in heal_log(project)]
     assert stamps == sorted(stamps)
 
@@ -634,8 +713,7 @@ def test_healer_after_backoff_and_cap(heal_project):
 def test_healer_global_switch(heal_project):
     project, _ = heal_project
     controller = FakeController(project, streak={"opted": 5, "plain": 5})
-    assert sorted(a.agent for a in Healer(controller, all_agents=True).tick()) == ["opted",
-                                                                                   "plain"]
+    assert sorted(a.agent for a in Healer(controller, all_agents=True).tick()) == ["opted", "plain"]
 
 
 def test_healer_cap_and_backoff_survive_a_new_process(heal_project):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 pytestmark = pytest.mark.docker
 
 
@@ -17,6 +16,7 @@ def test_up_status_down(test_fleet):
     status = test_fleet.smbos("status", "--json")
     assert status.code == 0, status.output
     import json
+
     rows = {r["id"]: r for r in json.loads(status.stdout)}
     assert set(rows) == {"alpha", "beta"}
     for agent_id, row in rows.items():
@@ -42,14 +42,18 @@ def test_up_and_down_with_the_compose_cli_plugin(test_fleet, tmp_path):
     standalone = Path(sys.executable).parent / "docker-compose"
     os.symlink(standalone, plugins / "docker-compose")
     test_fleet.add("gamma")
-    env = {**test_fleet.env, "DOCKER_CONFIG": str(plugins.parent),
-           "SMBOS_COMPOSE": "docker compose"}
+    env = {
+        **test_fleet.env,
+        "DOCKER_CONFIG": str(plugins.parent),
+        "SMBOS_COMPOSE": "docker compose",
+    }
     from .conftest import run_smbos_process
 
     doctor = run_smbos_process("doctor", cwd=test_fleet.root, env=env)
     assert "Docker Compose v2 present (docker compose)" in doctor.stdout, doctor.output
-    up = run_smbos_process("up", "--no-build", "--wait-timeout", "120", cwd=test_fleet.root,
-                           env=env)
+    up = run_smbos_process(
+        "up", "--no-build", "--wait-timeout", "120", cwd=test_fleet.root, env=env
+    )
     assert up.code == 0, up.output
     assert test_fleet.container("gamma").status == "running"
     down = run_smbos_process("down", cwd=test_fleet.root, env=env)
@@ -67,31 +71,46 @@ def test_schedules_are_reconciled_not_duplicated(test_fleet):
         return {t["id"]: t for t in json.loads(result.stdout)["tasks"]}
 
     def schedules(items):
-        return {"name": "Sched", "port": test_fleet.ports.get("sched"),
-                "runtime": {"container_isolation": "none"}, "schedules": items}
+        return {
+            "name": "Sched",
+            "port": test_fleet.ports.get("sched"),
+            "runtime": {"container_isolation": "none"},
+            "schedules": items,
+        }
 
-    folder = test_fleet.add("sched", config={"schedules": [
-        {"id": "morning", "cron": "0 8 * * *", "prompt": "Brief me"},
-        {"id": "sweep", "interval": "2h", "prompt": "Sweep"},
-    ]})
+    folder = test_fleet.add(
+        "sched",
+        config={
+            "schedules": [
+                {"id": "morning", "cron": "0 8 * * *", "prompt": "Brief me"},
+                {"id": "sweep", "interval": "2h", "prompt": "Sweep"},
+            ]
+        },
+    )
     assert test_fleet.smbos("up", "--no-build").code == 0
+
     def tasks_when(predicate):
         current = tasks()
         return current if predicate(current) else None
 
-    seen = test_fleet.wait(lambda: tasks_when(lambda t: len(t) == 2), timeout=30,
-                           what="two seeded tasks")
+    seen = test_fleet.wait(
+        lambda: tasks_when(lambda t: len(t) == 2), timeout=30, what="two seeded tasks"
+    )
     assert seen["smbos-morning"]["schedule_value"] == "0 8 * * *"
     assert seen["smbos-morning"]["next_run"]
     assert seen["smbos-sweep"]["schedule_value"] == "7200000"
 
     # A restart queues nothing again.
     assert test_fleet.smbos("restart", "sched").code == 0
-    assert test_fleet.wait(lambda: test_fleet.smbos("status", "sched", "--json").stdout.count(
-        '"healthy"') == 1, timeout=60, what="healthy after restart")
+    assert test_fleet.wait(
+        lambda: test_fleet.smbos("status", "sched", "--json").stdout.count('"healthy"') == 1,
+        timeout=60,
+        what="healthy after restart",
+    )
     assert set(tasks()) == {"smbos-morning", "smbos-sweep"}
 
     import yaml
+
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
     cfg["schedules"] = [
         {"id": "morning", "cron": "30 9 * * 1-5", "prompt": "Brief me later"},
@@ -99,9 +118,16 @@ def test_schedules_are_reconciled_not_duplicated(test_fleet):
     ]
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert test_fleet.smbos("up", "--no-build", "sched").code == 0
-    after = test_fleet.wait(lambda: tasks_when(
-        lambda t: set(t) == {"smbos-morning", "smbos-weekly"}
-        and t["smbos-morning"]["prompt"] == "Brief me later"), timeout=30, what="reconciled tasks")
+    after = test_fleet.wait(
+        lambda: tasks_when(
+            lambda t: (
+                set(t) == {"smbos-morning", "smbos-weekly"}
+                and t["smbos-morning"]["prompt"] == "Brief me later"
+            )
+        ),
+        timeout=30,
+        what="reconciled tasks",
+    )
     assert after["smbos-morning"]["schedule_value"] == "30 9 * * 1-5"
     errors = test_fleet.state("sched") / "data" / "ipc" / "errors"
     assert not errors.exists() or not list(errors.iterdir()), list(errors.iterdir())
@@ -118,31 +144,48 @@ def test_integrations_reach_the_runtime_as_mcp_servers(test_fleet):
 
     notion = "ntn-canary-" + "7" * 24
     files = "files-canary-" + "9" * 20
-    example = ("# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n# calendar\n"
-               "GOOGLE_OAUTH_CREDENTIALS=\n# files\nFILES_TOKEN=\n")
-    test_fleet.add("wired", config={
-        "integrations": ["notion", "calendar"],
-        "tools": [
-            {"id": "calendar", "type": "mcp", "enabled": False},
-            {"id": "files", "type": "mcp", "command": "mcp-files", "args": ["--root", "/data"],
-             "env": {"FILES_API_TOKEN": "FILES_TOKEN"}},
-        ]}, env_example=example,
+    example = (
+        "# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n# calendar\n"
+        "GOOGLE_OAUTH_CREDENTIALS=\n# files\nFILES_TOKEN=\n"
+    )
+    test_fleet.add(
+        "wired",
+        config={
+            "integrations": ["notion", "calendar"],
+            "tools": [
+                {"id": "calendar", "type": "mcp", "enabled": False},
+                {
+                    "id": "files",
+                    "type": "mcp",
+                    "command": "mcp-files",
+                    "args": ["--root", "/data"],
+                    "env": {"FILES_API_TOKEN": "FILES_TOKEN"},
+                },
+            ],
+        },
+        env_example=example,
         env_extra=f"NOTION_TOKEN={notion}\nGOOGLE_OAUTH_CREDENTIALS=/creds.json\n"
-                  f"FILES_TOKEN={files}\n")
+        f"FILES_TOKEN={files}\n",
+    )
     up = test_fleet.smbos("up", "--no-build")
     assert up.code == 0, up.output
     chat = test_fleet.smbos("chat", "wired", "which tools?")
     assert chat.code == 0, chat.output
     short = {v: hashlib.sha256(v.encode()).hexdigest()[:12] for v in (notion, files)}
-    assert (f"mcp=files:mcp-files:FILES_API_TOKEN={short[files]},"
-            f"notion:notion-mcp-server:NOTION_TOKEN={short[notion]}") in chat.stdout, chat.stdout
+    assert (
+        f"mcp=files:mcp-files:FILES_API_TOKEN={short[files]},"
+        f"notion:notion-mcp-server:NOTION_TOKEN={short[notion]}"
+    ) in chat.stdout, chat.stdout
 
     config = test_fleet.agents / "wired" / "memory" / ".mcp.json"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     servers = json.loads(config.read_text())["mcpServers"]
     # Run from the per-turn agent image, where `smbos build` installs it (no npx download).
-    assert servers["notion"] == {"command": "notion-mcp-server", "args": [],
-                                 "env": {"NOTION_TOKEN": notion}}
+    assert servers["notion"] == {
+        "command": "notion-mcp-server",
+        "args": [],
+        "env": {"NOTION_TOKEN": notion},
+    }
     assert "calendar" not in servers
     assert servers["files"]["args"] == ["--root", "/data"]
 

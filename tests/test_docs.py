@@ -30,9 +30,13 @@ def _command_rows() -> dict[str, str]:
 
 def _options(command: click.Command) -> list[set[str]]:
     """Each visible option's names (`-f`, `--follow`), project options left out."""
-    return [set(param.opts) for param in command.params
-            if isinstance(param, click.Option) and not param.hidden
-            and not set(param.opts) & PROJECT_OPTIONS]
+    return [
+        set(param.opts)
+        for param in command.params
+        if isinstance(param, click.Option)
+        and not param.hidden
+        and not set(param.opts) & PROJECT_OPTIONS
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(set(cli.commands) - {"ps"}))
@@ -44,13 +48,20 @@ def test_every_command_and_option_is_in_the_readme_table(name):
     options = _options(cli.commands[name])
     missing = [sorted(o) for o in options if not o & written]
     unknown = written - set().union(*options) if options else written
-    assert not missing and not unknown, (f"smbos {name}: not in the README: {missing}; "
-                                         f"no such option: {sorted(unknown)}")
+    assert not missing and not unknown, (
+        f"smbos {name}: not in the README: {missing}; no such option: {sorted(unknown)}"
+    )
 
 
 def test_every_exit_code_is_documented():
-    codes = {errors.EXIT_OK, errors.EXIT_CHECK_FAILED, errors.EXIT_INVALID_INPUT,
-             errors.EXIT_ENGINE_UNREACHABLE, errors.EXIT_INTERNAL, errors.EXIT_INTERRUPTED}
+    codes = {
+        errors.EXIT_OK,
+        errors.EXIT_CHECK_FAILED,
+        errors.EXIT_INVALID_INPUT,
+        errors.EXIT_ENGINE_UNREACHABLE,
+        errors.EXIT_INTERNAL,
+        errors.EXIT_INTERRUPTED,
+    }
     table = {int(m) for m in re.findall(r"^\| (\d+) \|", README, re.MULTILINE)}
     assert table == codes
 
@@ -84,8 +95,9 @@ def test_every_decision_has_a_status_and_its_consequences(adr):
     text = adr.read_text(encoding="utf-8")
     assert re.match(r"# \d{3}: ", text), f"{adr.name}: the title is `# NNN: what was decided`"
     assert text.startswith(f"# {adr.name[:3]}: "), f"{adr.name}: the title's number is the file's"
-    assert re.search(r"^Status: (accepted|superseded by \d{3}|proposed)\b", text, re.MULTILINE), \
+    assert re.search(r"^Status: (accepted|superseded by \d{3}|proposed)\b", text, re.MULTILINE), (
         f"{adr.name}: no `Status:` line"
+    )
     assert re.search(r"^Consequences:", text, re.MULTILINE), f"{adr.name}: no `Consequences:`"
 
 
@@ -96,14 +108,20 @@ def test_decision_numbers_are_unique():
 
 # Paths of this repository that a document may name (generated and per-machine files, such as
 # compose/docker-compose.yml or state/, are not checked: a clean checkout has none).
-REPO_PATH = re.compile(r"`((?:smbos|tests|bench|docs|agents)/[A-Za-z0-9_./-]+|Dockerfile\.nanoclaw"
-                       r"|Makefile|pyproject\.toml|\.ci/run)`")
+REPO_PATH = re.compile(
+    r"`((?:smbos|tests|bench|docs|agents)/[A-Za-z0-9_./-]+|Dockerfile\.nanoclaw"
+    r"|Makefile|pyproject\.toml|\.ci/run)`"
+)
 
 
 def test_every_path_a_document_names_exists():
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         for path in REPO_PATH.findall(doc.read_text(encoding="utf-8")):
-            if any(ch in path for ch in "<>*") or path.startswith("agents/") and path.count("/") < 2:
+            if (
+                any(ch in path for ch in "<>*")
+                or path.startswith("agents/")
+                and path.count("/") < 2
+            ):
                 continue  # a pattern (`agents/<id>/`), not a path
             assert (ROOT / path.rstrip("/")).exists(), f"{doc.relative_to(ROOT)} names {path}"
 
@@ -117,8 +135,11 @@ def _config_keys(model, prefix: str = "") -> list[str]:
         key = info.alias or name
         keys.append(f"{prefix}{key}")
         annotation = info.annotation
-        nested = [a for a in (getattr(annotation, "__args__", None) or (annotation,))
-                  if isinstance(a, type) and issubclass(a, _Model)]
+        nested = [
+            a
+            for a in (getattr(annotation, "__args__", None) or (annotation,))
+            if isinstance(a, type) and issubclass(a, _Model)
+        ]
         for sub in nested:
             keys += _config_keys(sub, f"{prefix}{key}.")
     return keys
@@ -128,6 +149,9 @@ def test_every_config_key_is_in_the_schema_document():
     from smbos.schema import AgentConfig
 
     text = (ROOT / "docs" / "agent-schema.md").read_text(encoding="utf-8")
-    missing = [key for key in _config_keys(AgentConfig)
-               if not re.search(rf"(?<![\w-]){re.escape(key.rpartition('.')[2])}\s*:", text)]
+    missing = [
+        key
+        for key in _config_keys(AgentConfig)
+        if not re.search(rf"(?<![\w-]){re.escape(key.rpartition('.')[2])}\s*:", text)
+    ]
     assert not missing, f"docs/agent-schema.md does not show: {missing}"

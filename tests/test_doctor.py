@@ -48,8 +48,9 @@ def test_doctor_checks_the_images_the_agents_use(project: Path, engine) -> None:
     _agents(project, {"alpha": CUSTOM, "beta": CUSTOM})
     engine.images.present[CUSTOM] = {image.LABEL_SOURCE: "git fork@abc"}
     result = run_smbos("doctor", cwd=project)
-    assert _image_lines(result) == [f"ok   runtime image {CUSTOM} present (agents alpha, beta), "
-                                    "built from git fork@abc"], result.output
+    assert _image_lines(result) == [
+        f"ok   runtime image {CUSTOM} present (agents alpha, beta), built from git fork@abc"
+    ], result.output
     assert "smbos/nanoclaw:local" not in result.output
 
 
@@ -61,7 +62,8 @@ def test_doctor_fails_on_a_missing_image_an_agent_uses(project: Path, engine) ->
     assert _image_lines(result) == [
         "ok   runtime image smbos/nanoclaw:local built",
         f"FAIL runtime image {CUSTOM} present (agents alpha) -- fix: `docker pull {CUSTOM}`, or "
-        "change runtime.image in the agents' config.yaml"], result.output
+        "change runtime.image in the agents' config.yaml",
+    ], result.output
     assert "     runtime patches: chat-done" in result.stdout.splitlines()
 
 

@@ -44,35 +44,40 @@ ROOT = Path(__file__).resolve().parent.parent
 
 TABLE = [
     # error                                             exit http kind
-    (SmbosError("x"),                                   2, 400, Kind.BAD_REQUEST),
+    (SmbosError("x"), 2, 400, Kind.BAD_REQUEST),
     (InvalidInput([Problem("agents/a/config.yaml", "port", "bad")]), 2, 400, Kind.INVALID),
-    (NotFound("x"),                                     2, 404, Kind.NOT_FOUND),
-    (UnknownAgent("x"),                                 2, 404, Kind.UNKNOWN_AGENT),
-    (Refused("x"),                                      1, 409, Kind.REFUSED),
-    (NoContainer("x"),                                  1, 409, Kind.NO_CONTAINER),
-    (Busy("x"),                                         1, 409, Kind.BUSY),
-    (Forbidden("x"),                                    2, 403, Kind.FORBIDDEN),
-    (TooLarge("x"),                                     2, 413, Kind.TOO_LARGE),
-    (NotText("x"),                                      2, 415, Kind.NOT_TEXT),
-    (TooManyStreams("x"),                               1, 429, Kind.TOO_MANY_STREAMS),
-    (DockerRefused("x"),                                1, 502, Kind.DOCKER),
-    (RuntimeContentType("x"),                           1, 502, Kind.RUNTIME_CONTENT_TYPE),
-    (Internal("x"),                                    70, 500, Kind.INTERNAL),
-    (Unauthorized("x"),                                 2, 401, Kind.TOKEN),
-    (NeedsSession("x"),                                 2, 401, Kind.SESSION),
-    (WrongToken("x"),                                   2, 403, Kind.TOKEN),
-    (OtherOrigin("x"),                                  2, 403, Kind.ORIGIN),
-    (WrongHost("x"),                                    2, 421, Kind.HOST),
-    (EngineUnreachable("x"),                            3, 503, Kind.ENGINE_UNREACHABLE),
-    (RuntimeUnavailable("x", RuntimeProblem(ProblemKind.TIMEOUT, "GET /api/tasks", "slow")),
-                                                        1, 502, Kind.RUNTIME_TIMEOUT),
-    (CheckFailed("x"),                                  1, 500, Kind.CHECK_FAILED),
-    (BuildFailed("x", ["step 3 failed"]),               1, 500, Kind.CHECK_FAILED),
+    (NotFound("x"), 2, 404, Kind.NOT_FOUND),
+    (UnknownAgent("x"), 2, 404, Kind.UNKNOWN_AGENT),
+    (Refused("x"), 1, 409, Kind.REFUSED),
+    (NoContainer("x"), 1, 409, Kind.NO_CONTAINER),
+    (Busy("x"), 1, 409, Kind.BUSY),
+    (Forbidden("x"), 2, 403, Kind.FORBIDDEN),
+    (TooLarge("x"), 2, 413, Kind.TOO_LARGE),
+    (NotText("x"), 2, 415, Kind.NOT_TEXT),
+    (TooManyStreams("x"), 1, 429, Kind.TOO_MANY_STREAMS),
+    (DockerRefused("x"), 1, 502, Kind.DOCKER),
+    (RuntimeContentType("x"), 1, 502, Kind.RUNTIME_CONTENT_TYPE),
+    (Internal("x"), 70, 500, Kind.INTERNAL),
+    (Unauthorized("x"), 2, 401, Kind.TOKEN),
+    (NeedsSession("x"), 2, 401, Kind.SESSION),
+    (WrongToken("x"), 2, 403, Kind.TOKEN),
+    (OtherOrigin("x"), 2, 403, Kind.ORIGIN),
+    (WrongHost("x"), 2, 421, Kind.HOST),
+    (EngineUnreachable("x"), 3, 503, Kind.ENGINE_UNREACHABLE),
+    (
+        RuntimeUnavailable("x", RuntimeProblem(ProblemKind.TIMEOUT, "GET /api/tasks", "slow")),
+        1,
+        502,
+        Kind.RUNTIME_TIMEOUT,
+    ),
+    (CheckFailed("x"), 1, 500, Kind.CHECK_FAILED),
+    (BuildFailed("x", ["step 3 failed"]), 1, 500, Kind.CHECK_FAILED),
 ]
 
 
-@pytest.mark.parametrize("error, exit_code, status, kind", TABLE,
-                         ids=[type(row[0]).__name__ for row in TABLE])
+@pytest.mark.parametrize(
+    "error, exit_code, status, kind", TABLE, ids=[type(row[0]).__name__ for row in TABLE]
+)
 def test_each_error_has_one_exit_code_status_and_kind(error, exit_code, status, kind):
     assert isinstance(error, SmbosError)
     assert (error.exit_code, error.http_status, error.kind) == (exit_code, status, kind)
@@ -85,17 +90,32 @@ def test_every_runtime_problem_has_a_kind():
 
 
 def test_exit_codes_are_the_documented_ones():
-    assert {errors.EXIT_OK, errors.EXIT_CHECK_FAILED, errors.EXIT_INVALID_INPUT,
-            errors.EXIT_ENGINE_UNREACHABLE, errors.EXIT_INTERNAL, errors.EXIT_INTERRUPTED} \
-        == {0, 1, 2, 3, 70, 130}
+    assert {
+        errors.EXIT_OK,
+        errors.EXIT_CHECK_FAILED,
+        errors.EXIT_INVALID_INPUT,
+        errors.EXIT_ENGINE_UNREACHABLE,
+        errors.EXIT_INTERNAL,
+        errors.EXIT_INTERRUPTED,
+    } == {0, 1, 2, 3, 70, 130}
     assert {row[1] for row in TABLE} <= {1, 2, 3, 70}
 
 
 # Statuses the UI could answer with: none may be picked by number outside smbos/errors.py.
 HTTP_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 421, 422, 429, 500, 502, 503})
 # Calls that build an answer or an error: a status or an exit code given to one is picked by hand.
-ANSWERS = frozenset({"error", "ok", "page", "render_page", "JSONResponse", "Response",
-                     "HTMLResponse", "StreamingResponse"})
+ANSWERS = frozenset(
+    {
+        "error",
+        "ok",
+        "page",
+        "render_page",
+        "JSONResponse",
+        "Response",
+        "HTMLResponse",
+        "StreamingResponse",
+    }
+)
 STATUS_KEYWORDS = frozenset({"status", "status_code", "http_status", "exit_code"})
 
 
@@ -113,17 +133,24 @@ def _picked_by_hand(tree: ast.AST) -> list[tuple[int, object]]:
             name = _name(node.func)
             errorish = name.endswith(("Error", "Failed", "Refused", "Unreachable", "Found"))
             for arg in node.args:
-                if isinstance(arg, ast.Constant) and type(arg.value) is int and (
+                if (
+                    isinstance(arg, ast.Constant)
+                    and type(arg.value) is int
+                    and (
                         (name in ANSWERS and arg.value in HTTP_STATUSES)
-                        or (errorish and arg is not node.args[0])):
+                        or (errorish and arg is not node.args[0])
+                    )
+                ):
                     found.append((node.lineno, arg.value))
             for keyword in node.keywords:
                 if keyword.arg in STATUS_KEYWORDS and isinstance(keyword.value, ast.Constant):
                     found.append((node.lineno, keyword.value.value))
         elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
-            found += [(node.lineno, e.value) for e in node.value.elts
-                      if isinstance(e, ast.Constant) and type(e.value) is int
-                      and e.value in HTTP_STATUSES]
+            found += [
+                (node.lineno, e.value)
+                for e in node.value.elts
+                if isinstance(e, ast.Constant) and type(e.value) is int and e.value in HTTP_STATUSES
+            ]
     return found
 
 
@@ -142,12 +169,17 @@ def test_no_module_picks_an_exit_code_a_status_or_a_kind_by_hand():
 
 def test_the_check_catches_what_it_names():
     """The check above fails on each way of picking by hand (so it cannot pass vacuously)."""
-    for bad in ('raise SmbosError("x", 3)', 'error(409, "busy", Kind.BUSY)', "ok(data, 503)",
-                'Refused("x", exit_code=1)', 'return 401, Kind.TOKEN, "m"',
-                'JSONResponse({}, status_code=502)'):
+    for bad in (
+        'raise SmbosError("x", 3)',
+        'error(409, "busy", Kind.BUSY)',
+        "ok(data, 503)",
+        'Refused("x", exit_code=1)',
+        'return 401, Kind.TOKEN, "m"',
+        "JSONResponse({}, status_code=502)",
+    ):
         body = f"def f():\n    {bad}\n" if bad.startswith("return") else bad
         assert _picked_by_hand(ast.parse(body)), bad
-    assert not _picked_by_hand(ast.parse('Limits(max_connections=400)\nos.chmod(p, 0o644)'))
+    assert not _picked_by_hand(ast.parse("Limits(max_connections=400)\nos.chmod(p, 0o644)"))
 
 
 def test_docker_refusals_are_one_error():

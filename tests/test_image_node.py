@@ -43,8 +43,11 @@ def _modules() -> list:
 def test_every_image_module_has_node_tests_beside_it() -> None:
     modules = _modules()
     assert len(modules) > 10, modules
-    missing = [str(p.relative_to(ROOT)) for p in modules
-               if not p.with_name(p.name.removesuffix(".mjs") + ".test.mjs").is_file()]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in modules
+        if not p.with_name(p.name.removesuffix(".mjs") + ".test.mjs").is_file()
+    ]
     assert missing == []
 
 
@@ -64,8 +67,12 @@ class NodeTests:
         tests = sorted(IMAGE.rglob("*.test.mjs"))
         cls.output = tempfile.TemporaryFile(mode="w+")
         cls.process = subprocess.Popen(
-            [node, "--test", f"--test-concurrency={len(tests)}", *map(str, tests)], cwd=ROOT,
-            stdout=cls.output, stderr=subprocess.STDOUT, text=True)
+            [node, "--test", f"--test-concurrency={len(tests)}", *map(str, tests)],
+            cwd=ROOT,
+            stdout=cls.output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     @classmethod
     def result(cls) -> tuple[int, str]:
@@ -98,10 +105,23 @@ BAD_JOBS = [
     {"type": "pause_task"},
     {"type": "pause_task", "taskId": ""},
     {"type": "cancel_task", "taskId": "t", "extra": 1},
-    {"type": "register_group", "jid": "tg:1", "name": "n", "folder": "f", "trigger": "@A",
-     "requiresTrigger": "no"},
-    {"type": "schedule_task", "taskId": "t", "targetJid": "j", "prompt": "p",
-     "schedule_type": "weekly", "schedule_value": "v", "context_mode": "group"},
+    {
+        "type": "register_group",
+        "jid": "tg:1",
+        "name": "n",
+        "folder": "f",
+        "trigger": "@A",
+        "requiresTrigger": "no",
+    },
+    {
+        "type": "schedule_task",
+        "taskId": "t",
+        "targetJid": "j",
+        "prompt": "p",
+        "schedule_type": "weekly",
+        "schedule_value": "v",
+        "context_mode": "group",
+    },
     {"type": "update_task", "taskId": "t"},
     {"type": "toString"},
     ["not", "an", "object"],
@@ -116,22 +136,43 @@ def test_both_writers_leave_ipc_files_that_match_the_one_schema(tmp_path) -> Non
     for action in schedules.ACTIONS:
         schedules.queue(instance, "t1", "telegram-5", action)
     # The entrypoint: reconciliation (create, update, cancel) and chats (register, unregister).
-    (instance / interface.NAMES["instance"]["telegram_managed"]).write_text(
-        '{"chats": ["tg:9"]}')
+    (instance / interface.NAMES["instance"]["telegram_managed"]).write_text('{"chats": ["tg:9"]}')
     nanoclaw = tmp_path / "nanoclaw" / "dist"
     nanoclaw.mkdir(parents=True)
     (nanoclaw / "index.js").write_text("startSchedulerLoop( startIpcWatcher(")
     (nanoclaw / "ipc.js").write_text("data.taskId")
-    schedule = {"id": "daily", "prompt": "p", "schedule_type": "cron",
-                "schedule_value": "0 9 * * *", "context_mode": "isolated"}
-    runtime_tasks = [{"id": "smbos-daily", "prompt": "old", "schedule_type": "cron",
-                      "schedule_value": "0 9 * * *", "context_mode": "isolated",
-                      "group_folder": "web-chat"},
-                     {"id": "smbos-gone", "prompt": "p", "schedule_type": "once",
-                      "schedule_value": "2030-01-01T00:00:00", "context_mode": "group",
-                      "group_folder": "web-chat"}]
-    chat = {"jid": "tg:5", "name": "Me", "folder": "telegram-5", "trigger": "@A",
-            "requires_trigger": True}
+    schedule = {
+        "id": "daily",
+        "prompt": "p",
+        "schedule_type": "cron",
+        "schedule_value": "0 9 * * *",
+        "context_mode": "isolated",
+    }
+    runtime_tasks = [
+        {
+            "id": "smbos-daily",
+            "prompt": "old",
+            "schedule_type": "cron",
+            "schedule_value": "0 9 * * *",
+            "context_mode": "isolated",
+            "group_folder": "web-chat",
+        },
+        {
+            "id": "smbos-gone",
+            "prompt": "p",
+            "schedule_type": "once",
+            "schedule_value": "2030-01-01T00:00:00",
+            "context_mode": "group",
+            "group_folder": "web-chat",
+        },
+    ]
+    chat = {
+        "jid": "tg:5",
+        "name": "Me",
+        "folder": "telegram-5",
+        "trigger": "@A",
+        "requires_trigger": True,
+    }
     verdicts = node_eval(f"""
 import {{ prepareChats }} from {json.dumps(str(ENTRYPOINT_DIR / "channels.mjs"))};
 import {{ ipcProblems }} from {json.dumps(str(ENTRYPOINT_DIR / "ipc.mjs"))};
@@ -156,9 +197,18 @@ console.log(JSON.stringify({json.dumps(BAD_JOBS)}.map(ipcProblems)));
         assert file.name.endswith(ipc.SCHEMA["file_suffix"]), file  # no half-written file left
         jobs[str(file.relative_to(instance))] = json.loads(file.read_text())
     kinds = sorted(job["type"] for job in jobs.values())
-    assert kinds == sorted(["pause_task", "resume_task", "cancel_task",  # SMBOS
-                            "schedule_task", "schedule_task", "cancel_task",  # reconciliation
-                            "register_group", "unregister_group"]), jobs  # chats
+    assert kinds == sorted(
+        [
+            "pause_task",
+            "resume_task",
+            "cancel_task",  # SMBOS
+            "schedule_task",
+            "schedule_task",
+            "cancel_task",  # reconciliation
+            "register_group",
+            "unregister_group",
+        ]
+    ), jobs  # chats
     assert {name: ipc.problems(job) for name, job in jobs.items()} == {name: [] for name in jobs}
     assert set(ipc.JOBS) == set(kinds), "every job of the schema has a writer"
     # The two checks of the schema say the same of jobs it refuses.
@@ -180,10 +230,16 @@ def test_smbos_refuses_to_write_a_job_the_schema_does_not_allow(tmp_path) -> Non
 def test_the_container_shim_uses_the_shared_labels_and_keys() -> None:
     text = (IMAGE / "container").read_text()
     labels = dict(re.findall(r"^LABEL_([A-Z_]+)=(\S+)$", text, re.M))
-    assert labels == {"TURN": interface.LABEL_TURN, "AGENT": interface.LABEL_AGENT,
-                      "PROJECT": interface.LABEL_PROJECT}
-    code = "\n".join(line for line in text.splitlines()
-                     if not line.lstrip().startswith("#") and not line.startswith("LABEL_"))
+    assert labels == {
+        "TURN": interface.LABEL_TURN,
+        "AGENT": interface.LABEL_AGENT,
+        "PROJECT": interface.LABEL_PROJECT,
+    }
+    code = "\n".join(
+        line
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#") and not line.startswith("LABEL_")
+    )
     assert "io.smbos." not in code, "a label the shim writes by hand"
     keys = set(re.findall(r"\bSMBOS_[A-Z_]+", code))
     assert keys and keys <= set(interface.ENV.values()), keys - set(interface.ENV.values())
@@ -193,10 +249,12 @@ def test_the_dockerfile_uses_the_shared_names_and_copies_every_module() -> None:
     text = (ROOT / "Dockerfile.nanoclaw").read_text()
     container = interface.NAMES["container"]
     env = dict(re.findall(r"\b(SMBOS_[A-Z_]+|HTTP_PORT)=(\S+)", text))
-    assert env == {interface.ENV["agent_dir"]: container["agent_dir"],
-                   interface.ENV["store_dir"]: container["store_dir"],
-                   interface.ENV["relay_port"]: str(container["relay_port"]),
-                   interface.ENV["runtime_port"]: str(container["runtime_port"])}
+    assert env == {
+        interface.ENV["agent_dir"]: container["agent_dir"],
+        interface.ENV["store_dir"]: container["store_dir"],
+        interface.ENV["relay_port"]: str(container["relay_port"]),
+        interface.ENV["runtime_port"]: str(container["runtime_port"]),
+    }
     assert f"USER {container['user']}" in text
     assert f'LABEL {interface.LABEL_IMAGE}="nanoclaw"' in text
     assert f"CMD {json.dumps(interface.HEALTHCHECK)}" in text
@@ -205,8 +263,9 @@ def test_the_dockerfile_uses_the_shared_names_and_copies_every_module() -> None:
     copied = " ".join(re.findall(r"^COPY (smbos/image/\S.*) /opt/smbos/", text, re.M))
     for module in _modules():
         relative = module.relative_to(ROOT).as_posix()
-        assert relative in copied or f"{module.parent.relative_to(ROOT).as_posix()}/" in copied, \
+        assert relative in copied or f"{module.parent.relative_to(ROOT).as_posix()}/" in copied, (
             relative
+        )
     assert "smbos/image/interface.json" in copied
     assert "**/*.test.mjs" in (ROOT / ".dockerignore").read_text().splitlines()
 
@@ -214,9 +273,12 @@ def test_the_dockerfile_uses_the_shared_names_and_copies_every_module() -> None:
 def test_the_image_code_takes_shared_names_from_interface_json() -> None:
     """No `.mjs` file spells a shared label, key or file name: it reads interface.json."""
     names = interface.NAMES
-    shared = {*names["labels"].values(), *names["env"].values(),
-              *(v for k, v in names["instance"].items() if not k.startswith("$")),
-              *names["identity"].values()}
+    shared = {
+        *names["labels"].values(),
+        *names["env"].values(),
+        *(v for k, v in names["instance"].items() if not k.startswith("$")),
+        *names["identity"].values(),
+    }
     found = []
     for module in _modules():
         code = re.sub(r"^\s*//.*$|^\s*\*.*$|/\*\*.*?\*/", "", module.read_text(), flags=re.M)

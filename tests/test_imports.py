@@ -47,8 +47,9 @@ def _targets(node: ast.Import | ast.ImportFrom, package: str, modules: set[str])
         if target:
             found.append(target)
     # `from smbos import a` names `smbos` (the package) as well as `smbos.a`: only the module.
-    return [t for t in dict.fromkeys(found)
-            if not any(other.startswith(f"{t}.") for other in found)]
+    return [
+        t for t in dict.fromkeys(found) if not any(other.startswith(f"{t}.") for other in found)
+    ]
 
 
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
@@ -118,7 +119,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_package_has_no_import_cycle():
     found = cycles(import_graph())
     assert not found, "import cycles (function-level imports counted): " + "; ".join(
-        " -> ".join(group) for group in found)
+        " -> ".join(group) for group in found
+    )
 
 
 def test_a_cycle_through_a_function_is_found(tmp_path):
@@ -128,8 +130,9 @@ def test_a_cycle_through_a_function_is_found(tmp_path):
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("from pkg import b\n")
     (package / "b.py").write_text("def f():\n    from pkg.a import x\n")
-    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                  "    from pkg import a\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n"
+    )
     graph = import_graph(package)
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
     assert graph["pkg.c"] == set()
@@ -143,30 +146,57 @@ def test_a_cycle_through_a_function_is_found(tmp_path):
 # tests/test_startup.py and tests/test_status_path.py hold both). Every import inside a function
 # is listed here, (module, what it imports), with the reason.
 
-COMMAND = ("a command module, loaded by every start of the CLI: the command's machinery is "
-           "imported when the command runs (`--version`, `--help`: tests/test_startup.py)")
-STATUS = ("on the path of `smbos status` of an unchanged fleet, which loads no agent model, "
-          "Docker SDK or HTTP library (tests/test_status_path.py); only other callers need it")
-START = ("loaded by every start of the CLI (`smbos --version`): the library loads only when "
-         "it is used")
+COMMAND = (
+    "a command module, loaded by every start of the CLI: the command's machinery is "
+    "imported when the command runs (`--version`, `--help`: tests/test_startup.py)"
+)
+STATUS = (
+    "on the path of `smbos status` of an unchanged fleet, which loads no agent model, "
+    "Docker SDK or HTTP library (tests/test_status_path.py); only other callers need it"
+)
+START = (
+    "loaded by every start of the CLI (`smbos --version`): the library loads only when it is used"
+)
 DRAWING = "rich loads only for a table or text drawn: never for `--json` or `--version`"
-CRON = ("croniter (and dateutil) only for a fleet with cron schedules: a fleet without one "
-        "loads, validates and lists without them")
+CRON = (
+    "croniter (and dateutil) only for a fleet with cron schedules: a fleet without one "
+    "loads, validates and lists without them"
+)
 
 LAZY: dict[tuple[str, str], str] = {
-    **{("smbos.cli.agent", m): COMMAND for m in (
-        "smbos.controller", "smbos.redact", "smbos.chatstream", "smbos.operations",
-        "smbos.runtime", "smbos.schedules")},
+    **{
+        ("smbos.cli.agent", m): COMMAND
+        for m in (
+            "smbos.controller",
+            "smbos.redact",
+            "smbos.chatstream",
+            "smbos.operations",
+            "smbos.runtime",
+            "smbos.schedules",
+        )
+    },
     ("smbos.cli.base", "rich"): DRAWING,
     ("smbos.cli.base", "docker"): COMMAND,
     ("smbos.cli.base", "smbos.controller"): COMMAND,
-    **{("smbos.cli.fleet", m): COMMAND for m in (
-        "smbos.image", "smbos.integrations", "smbos.source", "smbos.operations", "smbos.up",
-        "smbos.controller")},
-    **{("smbos.cli.folders", m): COMMAND for m in (
-        "smbos.operations", "smbos.compose", "smbos.integrations")},
-    **{("smbos.cli.observe", m): COMMAND for m in (
-        "smbos.fleetindex", "smbos.controller", "smbos.doctor")},
+    **{
+        ("smbos.cli.fleet", m): COMMAND
+        for m in (
+            "smbos.image",
+            "smbos.integrations",
+            "smbos.source",
+            "smbos.operations",
+            "smbos.up",
+            "smbos.controller",
+        )
+    },
+    **{
+        ("smbos.cli.folders", m): COMMAND
+        for m in ("smbos.operations", "smbos.compose", "smbos.integrations")
+    },
+    **{
+        ("smbos.cli.observe", m): COMMAND
+        for m in ("smbos.fleetindex", "smbos.controller", "smbos.doctor")
+    },
     **{("smbos.cli.settings", m): COMMAND for m in ("smbos.operations", "smbos.controller")},
     ("smbos.cli.ui", "smbos.web.server"): COMMAND,
     ("smbos.contract", "httpx"): STATUS,
@@ -192,26 +222,37 @@ def function_imports(package: Path = PACKAGE) -> dict[tuple[str, str], list[str]
         tree = ast.parse(path.read_text(encoding="utf-8"))
         skipped = _type_checking_nodes(tree)
         anchor = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        functions = [n for n in ast.walk(tree)
-                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        inner = {id(n): f.name for f in functions for n in ast.walk(f)
-                 if isinstance(n, (ast.Import, ast.ImportFrom))}
+        functions = [
+            n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        inner = {
+            id(n): f.name
+            for f in functions
+            for n in ast.walk(f)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+        }
         for node in ast.walk(tree):
             if id(node) not in inner or id(node) in skipped:
                 continue
             assert isinstance(node, (ast.Import, ast.ImportFrom))
             for target in _targets(node, anchor, set(modules)):
                 found.setdefault((name, target), []).append(
-                    f"{path.relative_to(package.parent)}:{node.lineno} ({inner[id(node)]})")
+                    f"{path.relative_to(package.parent)}:{node.lineno} ({inner[id(node)]})"
+                )
     return found
 
 
 def test_imports_inside_functions_are_the_listed_ones():
     found = function_imports()
-    unlisted = [f"{module} imports {what} inside a function: {', '.join(found[module, what])}"
-                for module, what in sorted(found) if (module, what) not in LAZY]
-    assert not unlisted, ("move these imports to the top of the module, or list them in LAZY "
-                          "with the start-up reason:\n" + "\n".join(unlisted))
+    unlisted = [
+        f"{module} imports {what} inside a function: {', '.join(found[module, what])}"
+        for module, what in sorted(found)
+        if (module, what) not in LAZY
+    ]
+    assert not unlisted, (
+        "move these imports to the top of the module, or list them in LAZY "
+        "with the start-up reason:\n" + "\n".join(unlisted)
+    )
     stale = sorted(pair for pair in LAZY if pair not in found)
     assert not stale, f"LAZY lists imports no function makes any more: {stale}"
 
@@ -227,7 +268,8 @@ def test_an_import_inside_a_function_is_found(tmp_path):
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import yaml\n"
         "def f():\n    import docker.errors\n    from pkg import a\n"
         "    if TYPE_CHECKING:\n        import httpx\n"
-        "class C:\n    async def g(self):\n        from .a import json\n")
+        "class C:\n    async def g(self):\n        from .a import json\n"
+    )
     found = function_imports(package)
     assert sorted(found) == [("pkg.b", "docker"), ("pkg.b", "pkg.a")]
     assert found["pkg.b", "pkg.a"] == ["pkg/b.py:6 (f)", "pkg/b.py:11 (g)"]

@@ -13,8 +13,11 @@ from .conftest import ROOT, run_smbos
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_init_starts_a_fleet_that_every_command_works_from(tmp_path: Path) -> None:
@@ -26,8 +29,10 @@ def test_init_starts_a_fleet_that_every_command_works_from(tmp_path: Path) -> No
         assert (agent / name).is_file(), name
     assert (fleet / ".gitignore").read_text() == (scaffold.FLEET / "gitignore").read_text()
     assert "smbos up" in (fleet / "README.md").read_text()
-    assert result.stdout.splitlines()[-1] == \
-        "next: cd fleet, fill agents/assistant/.env (see .env.example), then `smbos up`"
+    assert (
+        result.stdout.splitlines()[-1]
+        == "next: cd fleet, fill agents/assistant/.env (see .env.example), then `smbos up`"
+    )
 
     checked = run_smbos("validate", cwd=fleet)
     assert checked.code == 0, checked.output
@@ -62,15 +67,17 @@ def test_init_refuses_an_existing_fleet_and_force_adds_only_what_is_missing(tmp_
     assert again.code == 2, again.output
     assert again.stderr.strip().splitlines() == [
         "error: agents: already holds a fleet; `smbos init --force` adds only what is "
-        "missing and never replaces a file"]
+        "missing and never replaces a file"
+    ]
     assert _tree(tmp_path) == before
 
     forced = run_smbos("init", "--force", cwd=tmp_path)
     assert forced.code == 0, forced.output
     assert "kept agents/assistant/" in forced.stdout and "kept README.md" in forced.stdout
     after = _tree(tmp_path)
-    assert {k: v for k, v in after.items() if k != ".gitignore"} == \
-        {k: v for k, v in before.items() if k != ".gitignore"}
+    assert {k: v for k, v in after.items() if k != ".gitignore"} == {
+        k: v for k, v in before.items() if k != ".gitignore"
+    }
     lines = (tmp_path / ".gitignore").read_text().splitlines()
     assert lines[:2] == ["node_modules/", ".env"] and lines.count(".env") == 1
     assert {"state/", "build/", "agents/*/.env.*", "agents/*/credentials/"} <= set(lines)
@@ -89,22 +96,41 @@ def test_init_where_a_file_stands_is_invalid_input(tmp_path: Path) -> None:
 def test_the_new_fleet_ignores_secrets_state_and_build_output_and_keeps_the_folders(tmp_path):
     assert run_smbos("init", cwd=tmp_path).code == 0
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    ignored = ["agents/assistant/.env", "agents/assistant/.env.bak", "agents/assistant/.env.lock",
-               "agents/assistant/credentials/calendar/tokens.json", "agents/.ports.json.lock",
-               "agents/assistant/memory/logs/turn.log", "agents/assistant/memory/.mcp.json",
-               "state/assistant/.env", "build/context/Dockerfile.nanoclaw",
-               "compose/docker-compose.yml"]
-    kept = ["agents/assistant/.env.example", "agents/assistant/config.yaml",
-            "agents/assistant/agent.md", "agents/assistant/memory/context.md",
-            "agents/.ports.json", "README.md", ".gitignore"]
-    proc = subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "--no-index",
-                           *ignored, *kept], capture_output=True, text=True)
+    ignored = [
+        "agents/assistant/.env",
+        "agents/assistant/.env.bak",
+        "agents/assistant/.env.lock",
+        "agents/assistant/credentials/calendar/tokens.json",
+        "agents/.ports.json.lock",
+        "agents/assistant/memory/logs/turn.log",
+        "agents/assistant/memory/.mcp.json",
+        "state/assistant/.env",
+        "build/context/Dockerfile.nanoclaw",
+        "compose/docker-compose.yml",
+    ]
+    kept = [
+        "agents/assistant/.env.example",
+        "agents/assistant/config.yaml",
+        "agents/assistant/agent.md",
+        "agents/assistant/memory/context.md",
+        "agents/.ports.json",
+        "README.md",
+        ".gitignore",
+    ]
+    proc = subprocess.run(
+        ["git", "-C", str(tmp_path), "check-ignore", "--no-index", *ignored, *kept],
+        capture_output=True,
+        text=True,
+    )
     assert proc.stdout.split() == ignored
 
 
 def test_the_fleet_gitignore_is_a_part_of_the_repositorys_own() -> None:
     """This repository is a fleet repository too: what a new fleet ignores, it ignores."""
     own = set((ROOT / ".gitignore").read_text().splitlines())
-    lines = [line for line in (scaffold.FLEET / "gitignore").read_text().splitlines()
-             if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in (scaffold.FLEET / "gitignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert [line for line in lines if line not in own] == []

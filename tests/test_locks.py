@@ -39,8 +39,9 @@ def test_parallel_settings_writes_keep_every_key(project):
         results = list(pool.map(write, range(20)))
     assert all(r.changed == [f"KEY_{i:02}"] for i, r in enumerate(results))
     values = envfile.read_env(agent.env_path)
-    assert {k: v for k, v in values.items() if k.startswith("KEY_")} == \
-        {f"KEY_{i:02}": f"value-{i}" for i in range(20)}
+    assert {k: v for k, v in values.items() if k.startswith("KEY_")} == {
+        f"KEY_{i:02}": f"value-{i}" for i in range(20)
+    }
     assert values["ANTHROPIC_API_KEY"] == "sk-test-placeholder"
     assert (agent.folder / ".env.lock").is_file()
 
@@ -51,11 +52,15 @@ def test_parallel_env_writer_processes_keep_every_key(tmp_path):
     env = tmp_path / ".env"
     env.write_text("KEEP=1\n")
     at = time.time() + 0.6
-    script = ("import sys, time; from pathlib import Path; from smbos import envfile; "
-              "time.sleep(max(0, float(sys.argv[3]) - time.time())); "
-              "envfile.write_env(Path(sys.argv[1]), {sys.argv[2]: 'v'})")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(env), f"PKEY_{i}", str(at)],
-                              cwd=ROOT) for i in range(10)]
+    script = (
+        "import sys, time; from pathlib import Path; from smbos import envfile; "
+        "time.sleep(max(0, float(sys.argv[3]) - time.time())); "
+        "envfile.write_env(Path(sys.argv[1]), {sys.argv[2]: 'v'})"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(env), f"PKEY_{i}", str(at)], cwd=ROOT)
+        for i in range(10)
+    ]
     assert [p.wait(60) for p in procs] == [0] * 10
     assert envfile.read_env(env) == {"KEEP": "1", **{f"PKEY_{i}": "v" for i in range(10)}}
 
@@ -72,8 +77,11 @@ def test_parallel_smbos_new_gives_every_agent_its_own_port(project):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(new, range(8)))
     assert [problems for _, _, problems, _ in results] == [[]] * 8
-    found = {folder.name: yaml.safe_load((folder / "config.yaml").read_text())["port"]
-             for folder in (project / "agents").iterdir() if folder.is_dir()}
+    found = {
+        folder.name: yaml.safe_load((folder / "config.yaml").read_text())["port"]
+        for folder in (project / "agents").iterdir()
+        if folder.is_dir()
+    }
     assert found == {f"agent-{i}": port for i, (_, port, _, _) in enumerate(results)}
     assert len(set(found.values())) == 8, found
     listed = run_smbos("validate", cwd=project)

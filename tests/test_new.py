@@ -18,10 +18,10 @@ from .conftest import compose_config_ok, run_smbos, write_agent
 TEMPLATES = scaffold.templates()
 
 
-
 def _left(agents: Path) -> list[str]:
     """What is in agents/, but the port lock that `new` takes (it stays: smbos/files.py)."""
     return sorted(p.name for p in agents.iterdir() if p.name != ".ports.json.lock")
+
 
 def _port(folder: Path) -> int:
     return yaml.safe_load((folder / "config.yaml").read_text())["port"]
@@ -29,8 +29,12 @@ def _port(folder: Path) -> int:
 
 def _tree(folder: Path) -> dict[str, str]:
     """Every path under `folder` with a hash of its bytes: to see that nothing changed."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            if p.is_file() else "dir" for p in sorted(folder.rglob("*"))}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def test_there_are_templates() -> None:
@@ -43,8 +47,14 @@ def test_new_from_each_template_validates(project: Path, template: str) -> None:
     assert result.code == 0, result
     assert "Traceback" not in result.output
     folder = project / "agents" / "helper"
-    for rel in ("agent.md", "config.yaml", ".env.example", "memory/context.md",
-                "memory/people.md", "memory/learnings.md"):
+    for rel in (
+        "agent.md",
+        "config.yaml",
+        ".env.example",
+        "memory/context.md",
+        "memory/people.md",
+        "memory/learnings.md",
+    ):
         assert (folder / rel).is_file(), rel
     assert not (folder / ".env").exists()  # real values are the operator's to add
     assert f"port {_port(folder)}" in result.stdout
@@ -61,11 +71,21 @@ def test_new_from_each_template_validates(project: Path, template: str) -> None:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_new_with_awkward_names_gives_a_file_compose_reads(project: Path, template: str,
-                                                          compose_bin) -> None:
+def test_new_with_awkward_names_gives_a_file_compose_reads(
+    project: Path, template: str, compose_bin
+) -> None:
     name = 'Ann: "the $HOME {x}" # 1 \\ été'
-    result = run_smbos("new", "ann", "-t", template, "--name", name,
-                       "--description", "Costs in $, 'quotes' & #hashes: yes", cwd=project)
+    result = run_smbos(
+        "new",
+        "ann",
+        "-t",
+        template,
+        "--name",
+        name,
+        "--description",
+        "Costs in $, 'quotes' & #hashes: yes",
+        cwd=project,
+    )
     assert result.code == 0, result
     agent = load_fleet(project / "agents").get("ann")
     assert agent is not None and agent.name == name
@@ -79,8 +99,9 @@ def test_new_with_awkward_names_gives_a_file_compose_reads(project: Path, templa
 
 
 @pytest.mark.parametrize("name", ["An\ndy", "A" * 81])
-def test_new_leaves_nothing_when_the_options_make_an_invalid_folder(project: Path,
-                                                                   name: str) -> None:
+def test_new_leaves_nothing_when_the_options_make_an_invalid_folder(
+    project: Path, name: str
+) -> None:
     result = run_smbos("new", "andy", "--name", name, cwd=project)
     assert result.code == 2, result
     assert "Traceback" not in result.output
@@ -134,10 +155,22 @@ def test_an_existing_id_is_refused_and_untouched(project: Path) -> None:
     assert [p.name for p in (project / "agents").iterdir()] == ["andy"]
 
 
-@pytest.mark.parametrize("agent_id", [
-    "Andy", "an dy", "a" * 33, "my-nanoclaw-bot", "-andy", "andy-", "andy_1", "ändy", ".andy",
-    "..", "a/b",
-])
+@pytest.mark.parametrize(
+    "agent_id",
+    [
+        "Andy",
+        "an dy",
+        "a" * 33,
+        "my-nanoclaw-bot",
+        "-andy",
+        "andy-",
+        "andy_1",
+        "ändy",
+        ".andy",
+        "..",
+        "a/b",
+    ],
+)
 def test_an_invalid_id_is_refused(project: Path, agent_id: str) -> None:
     result = run_smbos("new", "--", agent_id, cwd=project)  # `--`: `-andy` is not an option
     assert result.code == 2, result
@@ -194,9 +227,16 @@ def test_new_ignores_other_agents_problems(project: Path) -> None:
     assert "broken" not in result.output
 
 
-@pytest.mark.parametrize("command", ["validate", "list", "generate", "new",
-                                     *sorted(set(cli.commands) - {"validate", "list",
-                                                                  "generate", "new"})])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "validate",
+        "list",
+        "generate",
+        "new",
+        *sorted(set(cli.commands) - {"validate", "list", "generate", "new"}),
+    ],
+)
 def test_help_of_every_command(project: Path, command: str) -> None:
     result = run_smbos(command, "--help", cwd=project)
     assert result.code == 0, result

@@ -30,15 +30,27 @@ def test_package_data_holds_every_file_of_the_package() -> None:
     """Every file under smbos/ that is not Python is package data, as setuptools reads the
     patterns (recursive globs; a name starting with a dot matches no `*`), so an installed
     smbos has everything `smbos build`, `new`, `init` and the UI read."""
-    matched = {Path(path) for pattern in _package_data_patterns()
-               for path in glob.glob(str(ROOT / "smbos" / pattern), recursive=True)}
-    data = [path for path in (ROOT / "smbos").rglob("*")
-            if path.is_file() and path.suffix not in (".py", ".pyc")
-            and "__pycache__" not in path.parts]
+    matched = {
+        Path(path)
+        for pattern in _package_data_patterns()
+        for path in glob.glob(str(ROOT / "smbos" / pattern), recursive=True)
+    }
+    data = [
+        path
+        for path in (ROOT / "smbos").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    ]
     missing = [str(path.relative_to(ROOT)) for path in data if path not in matched]
-    assert not missing, f"not package data (pyproject.toml [tool.setuptools.package-data]): {missing}"
-    for needed in ("image/Dockerfile.nanoclaw", "image/dockerignore", "image/entrypoint.mjs",
-                   "scaffolds/_fleet/gitignore", "patches/001-web-chat-row.patch"):
+    assert not missing, (
+        f"not package data (pyproject.toml [tool.setuptools.package-data]): {missing}"
+    )
+    for needed in (
+        "image/Dockerfile.nanoclaw",
+        "image/dockerignore",
+        "image/entrypoint.mjs",
+        "scaffolds/_fleet/gitignore",
+        "patches/001-web-chat-row.patch",
+    ):
         assert (ROOT / "smbos" / needed).is_file(), needed
 
 

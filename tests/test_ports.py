@@ -45,8 +45,9 @@ def test_adding_an_agent_never_moves_another(project: Path) -> None:
     generated = run_smbos("generate", cwd=project)
     assert generated.code == 0, generated
     zed = _ports(project)["zed"]
-    assert json.loads((agents / ".ports.json").read_text()) == {"zed": zed}, \
+    assert json.loads((agents / ".ports.json").read_text()) == {"zed": zed}, (
         "only assigned ports are recorded, not fixed ones"
+    )
 
     rival = _rival("zed")
     write_agent(agents, rival, _cfg("Rival"))
@@ -76,9 +77,11 @@ def test_a_fixed_port_may_not_take_an_assigned_one(project: Path) -> None:
     write_agent(agents, "bob", _cfg("Bob", port=zed))
     result = run_smbos("validate", cwd=project)
     assert result.code == 2
-    assert result.stderr.strip() == (f"agents/bob/config.yaml: port: {zed} is assigned to agent "
-                                     "'zed' (agents/.ports.json); expected a port no other agent "
-                                     "uses")
+    assert result.stderr.strip() == (
+        f"agents/bob/config.yaml: port: {zed} is assigned to agent "
+        "'zed' (agents/.ports.json); expected a port no other agent "
+        "uses"
+    )
 
 
 def test_a_fixed_port_frees_the_record(project: Path) -> None:
@@ -103,7 +106,8 @@ def test_running_out_is_an_error_naming_the_agent(project: Path, monkeypatch) ->
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].endswith(
         "port: no free port left to assign in 3200-3202 (3 agents have one); set port: "
-        "in config.yaml"), lines[:3]
+        "in config.yaml"
+    ), lines[:3]
     assert "valid" not in result.stdout
     generated = run_smbos("generate", cwd=project)
     assert generated.code == 2 and not (project / "compose").exists()
@@ -120,20 +124,25 @@ def test_assignment_rules_in_process(tmp_path: Path, monkeypatch) -> None:
     fleet = load_fleet(agents)
     assert [str(p) for p in fleet.errors] == [
         f"{fleet.display_root}/d/config.yaml: port: no free port left to assign in 3200-3202 "
-        "(3 agents have one); set port: in config.yaml"]
+        "(3 agents have one); set port: in config.yaml"
+    ]
 
 
-@pytest.mark.parametrize("text,contains", [
-    ("{oops", "not valid JSON"),
-    ("[1, 2]", 'expected {"<agent id>": <port>, ...}'),
-    ('{"zed": "x"}', "zed: expected a port from 3200 to 3899"),
-    ('{"zed": 80}', "zed: expected a port from 3200 to 3899"),
-    ('{"a": 3300, "zed": 3300}', "zed: port 3300 is recorded for agent 'a' too"),
-])
+@pytest.mark.parametrize(
+    "text,contains",
+    [
+        ("{oops", "not valid JSON"),
+        ("[1, 2]", 'expected {"<agent id>": <port>, ...}'),
+        ('{"zed": "x"}', "zed: expected a port from 3200 to 3899"),
+        ('{"zed": 80}', "zed: expected a port from 3200 to 3899"),
+        ('{"a": 3300, "zed": 3300}', "zed: port 3300 is recorded for agent 'a' too"),
+    ],
+)
 def test_a_broken_record_is_reported(project: Path, text: str, contains: str) -> None:
     write_agent(project / "agents", "zed", _cfg("Zed"))
     (project / "agents" / ".ports.json").write_text(text)
     result = run_smbos("validate", cwd=project)
     assert result.code == 2
-    assert result.stderr.startswith("agents/.ports.json: ") and contains in result.stderr, \
+    assert result.stderr.startswith("agents/.ports.json: ") and contains in result.stderr, (
         result.stderr
+    )

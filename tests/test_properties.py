@@ -46,95 +46,242 @@ BASE_CONFIG = {
         {"id": "sweep", "interval": "2h", "prompt": "Sweep", "context_mode": "isolated"},
         {"id": "launch", "once": "2099-12-01T09:00:00", "prompt": "Launch"},
     ],
-    "skills": [{
-        "id": "ask", "title": "Ask", "prompt": "Answer {question}",
-        "inputs": [{"id": "question", "label": "Question", "type": "textarea",
-                    "required": True}],
-    }],
+    "skills": [
+        {
+            "id": "ask",
+            "title": "Ask",
+            "prompt": "Answer {question}",
+            "inputs": [
+                {"id": "question", "label": "Question", "type": "textarea", "required": True}
+            ],
+        }
+    ],
     "heal": {"enabled": True, "after": 2, "max_restarts": 3},
 }
 BASE_EXAMPLE = ENV_EXAMPLE + "\n# Notion.\nNOTION_TOKEN=\n\n# Telegram bot.\nTELEGRAM_BOT_TOKEN=\n"
 BASE_ENV = "ANTHROPIC_API_KEY=sk-test\nNOTION_TOKEN=ntn-test\nTELEGRAM_BOT_TOKEN=1:test\n"
 
 KEY_PATHS = [
-    ("name",), ("description",), ("enabled",), ("port",), ("runtime",),
-    ("runtime", "assistant_name"), ("runtime", "timezone"), ("runtime", "image"),
-    ("runtime", "agent_image"), ("runtime", "container_isolation"), ("runtime", "log_level"),
-    ("runtime", "max_concurrent_containers"), ("runtime", "swarms"), ("runtime", "resources"),
-    ("runtime", "resources", "cpus"), ("runtime", "resources", "memory"),
-    ("runtime", "resources", "pids"), ("channels",), ("channels", "telegram"),
-    ("channels", "telegram_only"), ("integrations",), ("tools",), ("schedules",), ("skills",),
-    ("heal",), ("heal", "enabled"), ("heal", "after"), ("heal", "max_restarts"),
-    ("schedules", 0, "prompt"), ("schedules", 0, "cron"), ("schedules", 1, "interval"),
-    ("schedules", 2, "once"), ("skills", 0, "prompt"), ("skills", 0, "inputs"),
+    ("name",),
+    ("description",),
+    ("enabled",),
+    ("port",),
+    ("runtime",),
+    ("runtime", "assistant_name"),
+    ("runtime", "timezone"),
+    ("runtime", "image"),
+    ("runtime", "agent_image"),
+    ("runtime", "container_isolation"),
+    ("runtime", "log_level"),
+    ("runtime", "max_concurrent_containers"),
+    ("runtime", "swarms"),
+    ("runtime", "resources"),
+    ("runtime", "resources", "cpus"),
+    ("runtime", "resources", "memory"),
+    ("runtime", "resources", "pids"),
+    ("channels",),
+    ("channels", "telegram"),
+    ("channels", "telegram_only"),
+    ("integrations",),
+    ("tools",),
+    ("schedules",),
+    ("skills",),
+    ("heal",),
+    ("heal", "enabled"),
+    ("heal", "after"),
+    ("heal", "max_restarts"),
+    ("schedules", 0, "prompt"),
+    ("schedules", 0, "cron"),
+    ("schedules", 1, "interval"),
+    ("schedules", 2, "once"),
+    ("skills", 0, "prompt"),
+    ("skills", 0, "inputs"),
 ]
 
 # ------------------------------------------------------------------------- strategies
 
-SPICY = st.sampled_from([
-    "$", "$$", "${HOME}", "$HOME", "${X:-y}", '"', "'", "\\", "\n", "\r\n", "\r", "\t", "{}",
-    "{question}", "{x}", "#", ": ", "- ", "---", "&a", "*a", "!!python/object", "%", "@", "`",
-    "\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff",
-    "é", "日本",
-    "🙂", "\u202e", " ", "null", "yes", "0x1F", "1e3", "~",
-])
+SPICY = st.sampled_from(
+    [
+        "$",
+        "$$",
+        "${HOME}",
+        "$HOME",
+        "${X:-y}",
+        '"',
+        "'",
+        "\\",
+        "\n",
+        "\r\n",
+        "\r",
+        "\t",
+        "{}",
+        "{question}",
+        "{x}",
+        "#",
+        ": ",
+        "- ",
+        "---",
+        "&a",
+        "*a",
+        "!!python/object",
+        "%",
+        "@",
+        "`",
+        "\x00",
+        "\x07",
+        "\x1b",
+        "\x7f",
+        "\x85",
+        "\u2028",
+        "\u2029",
+        "\ufeff",
+        "\ufffe",
+        "\uffff",
+        "é",
+        "日本",
+        "🙂",
+        "\u202e",
+        " ",
+        "null",
+        "yes",
+        "0x1F",
+        "1e3",
+        "~",
+    ]
+)
 texts = st.one_of(
     st.text(max_size=24),
     st.lists(st.one_of(SPICY, st.text(max_size=4)), max_size=6).map("".join),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True), texts,
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    texts,
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.one_of(texts, st.integers(0, 3)), inner,
-                                            max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(texts, st.integers(0, 3)), inner, max_size=3),
+    ),
     max_leaves=8,
 )
 names = st.one_of(texts, st.sampled_from(["Andy", "Ann $HOME", 'Q "x" \\ y', "{name}", "$$"]))
-ports = st.one_of(st.integers(1024, 65535), st.integers(-5, 70_000),
-                  st.sampled_from([3301, 3302, 1024, 65535, 3200]))
-cron_values = st.one_of(texts, st.sampled_from([
-    "0 8 * * 1-5", "61 * * * *", "* * *", "*/5 * * * *", "0 0 31 2 *", "@daily", "0 8 * * MON",
-    "0 8 * * 1-5 2026", "", "  0  8  *  *  * ",
-]))
-interval_values = st.one_of(texts, st.integers(-10, 10**12), st.sampled_from([
-    "90s", "15m", "2h", "1d", "5x", "10s", "59999", "60000", "1 h", "0",
-]))
-once_values = st.one_of(texts, st.sampled_from([
-    "2026-12-01T09:00:00", "2026-12-01 09:00", "tomorrow", "2026-12-01T09:00:00+02:00",
-    "2026-02-30T09:00:00", "2026-12-01",
-]))
+ports = st.one_of(
+    st.integers(1024, 65535),
+    st.integers(-5, 70_000),
+    st.sampled_from([3301, 3302, 1024, 65535, 3200]),
+)
+cron_values = st.one_of(
+    texts,
+    st.sampled_from(
+        [
+            "0 8 * * 1-5",
+            "61 * * * *",
+            "* * *",
+            "*/5 * * * *",
+            "0 0 31 2 *",
+            "@daily",
+            "0 8 * * MON",
+            "0 8 * * 1-5 2026",
+            "",
+            "  0  8  *  *  * ",
+        ]
+    ),
+)
+interval_values = st.one_of(
+    texts,
+    st.integers(-10, 10**12),
+    st.sampled_from(
+        [
+            "90s",
+            "15m",
+            "2h",
+            "1d",
+            "5x",
+            "10s",
+            "59999",
+            "60000",
+            "1 h",
+            "0",
+        ]
+    ),
+)
+once_values = st.one_of(
+    texts,
+    st.sampled_from(
+        [
+            "2026-12-01T09:00:00",
+            "2026-12-01 09:00",
+            "tomorrow",
+            "2026-12-01T09:00:00+02:00",
+            "2026-02-30T09:00:00",
+            "2026-12-01",
+        ]
+    ),
+)
 schedules = st.fixed_dictionaries(
-    {"id": st.one_of(st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,8}\Z"), texts),
-     "prompt": st.one_of(st.just("Do it"), texts)},
-    optional={"cron": cron_values, "interval": interval_values, "once": once_values,
-              "context_mode": st.one_of(st.sampled_from(["group", "isolated"]), texts),
-              "enabled": st.one_of(st.booleans(), values)},
+    {
+        "id": st.one_of(st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,8}\Z"), texts),
+        "prompt": st.one_of(st.just("Do it"), texts),
+    },
+    optional={
+        "cron": cron_values,
+        "interval": interval_values,
+        "once": once_values,
+        "context_mode": st.one_of(st.sampled_from(["group", "isolated"]), texts),
+        "enabled": st.one_of(st.booleans(), values),
+    },
 )
 valid_ids = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
 folder_names = st.one_of(
     valid_ids,
-    st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
-            min_size=1, max_size=40),
-).filter(lambda n: n not in (".", "..") and not n.startswith(".")
-         and len(n.encode()) <= 200)
+    st.text(
+        st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=40,
+    ),
+).filter(lambda n: n not in (".", "..") and not n.startswith(".") and len(n.encode()) <= 200)
 
 config_mutations = st.one_of(
     st.tuples(st.just("set"), st.sampled_from(KEY_PATHS), values),
-    st.tuples(st.just("set"), st.sampled_from([("name",), ("runtime", "assistant_name"),
-                                               ("description",), ("runtime", "agent_image"),
-                                               ("runtime", "image"),
-                                               ("schedules", 0, "prompt")]), names),
+    st.tuples(
+        st.just("set"),
+        st.sampled_from(
+            [
+                ("name",),
+                ("runtime", "assistant_name"),
+                ("description",),
+                ("runtime", "agent_image"),
+                ("runtime", "image"),
+                ("schedules", 0, "prompt"),
+            ]
+        ),
+        names,
+    ),
     st.tuples(st.just("set"), st.just(("port",)), ports),
-    st.tuples(st.just("set"), st.just(("runtime", "timezone")),
-              st.one_of(texts, st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York",
-                                                "Europe/Berln", "../etc/passwd"]))),
-    st.tuples(st.just("set"), st.just(("runtime", "resources", "memory")),
-              st.one_of(texts, st.sampled_from(["1g", "0b", "1.5G", "512", "2t"]))),
-    st.tuples(st.just("set"), st.just(("runtime", "resources", "cpus")),
-              st.one_of(st.floats(), st.integers(-1, 300))),
+    st.tuples(
+        st.just("set"),
+        st.just(("runtime", "timezone")),
+        st.one_of(
+            texts,
+            st.sampled_from(
+                ["UTC", "Asia/Tokyo", "America/New_York", "Europe/Berln", "../etc/passwd"]
+            ),
+        ),
+    ),
+    st.tuples(
+        st.just("set"),
+        st.just(("runtime", "resources", "memory")),
+        st.one_of(texts, st.sampled_from(["1g", "0b", "1.5G", "512", "2t"])),
+    ),
+    st.tuples(
+        st.just("set"),
+        st.just(("runtime", "resources", "cpus")),
+        st.one_of(st.floats(), st.integers(-1, 300)),
+    ),
     st.tuples(st.just("set"), st.tuples(texts), values),  # an unknown top-level key
     st.tuples(st.just("del"), st.sampled_from(KEY_PATHS)),
     st.tuples(st.just("schedule"), schedules),
@@ -147,37 +294,77 @@ file_mutations = st.one_of(
     st.tuples(st.just("agent.md"), values, texts),
     st.tuples(st.just("rename"), folder_names),
 )
-valid_schedules = st.fixed_dictionaries({
-    "id": st.from_regex(r"\Az[a-z0-9-]{0,8}\Z"),
-    "prompt": texts.filter(str.strip),
-}).flatmap(lambda item: st.one_of(
-    st.just({**item, "cron": "*/15 9-17 * * 1-5"}),
-    st.builds(lambda v: {**item, "interval": v},
-              st.one_of(st.integers(60_000, 10**9), st.sampled_from(["90s", "15m", "1d"]))),
-    st.builds(lambda v: {**item, "once": v.isoformat(timespec="seconds")},
-              st.datetimes(min_value=datetime(2100, 1, 1))),  # a `once` in the past is an error
-))
+valid_schedules = st.fixed_dictionaries(
+    {
+        "id": st.from_regex(r"\Az[a-z0-9-]{0,8}\Z"),
+        "prompt": texts.filter(str.strip),
+    }
+).flatmap(
+    lambda item: st.one_of(
+        st.just({**item, "cron": "*/15 9-17 * * 1-5"}),
+        st.builds(
+            lambda v: {**item, "interval": v},
+            st.one_of(st.integers(60_000, 10**9), st.sampled_from(["90s", "15m", "1d"])),
+        ),
+        st.builds(
+            lambda v: {**item, "once": v.isoformat(timespec="seconds")},
+            st.datetimes(min_value=datetime(2100, 1, 1)),
+        ),  # a `once` in the past is an error
+    )
+)
 # Changes that keep the folder valid more often than not, so the Compose side gets exercised.
 tame_mutations = st.one_of(
-    st.tuples(st.just("set"), st.sampled_from([("name",), ("runtime", "assistant_name"),
-                                               ("description",), ("runtime", "agent_image"),
-                                               ("schedules", 0, "prompt")]), names),
+    st.tuples(
+        st.just("set"),
+        st.sampled_from(
+            [
+                ("name",),
+                ("runtime", "assistant_name"),
+                ("description",),
+                ("runtime", "agent_image"),
+                ("schedules", 0, "prompt"),
+            ]
+        ),
+        names,
+    ),
     st.tuples(st.just("set"), st.just(("port",)), st.integers(1024, 65535)),
-    st.tuples(st.just("set"), st.just(("runtime", "timezone")),
-              st.sampled_from(["UTC", "Asia/Tokyo", "America/Argentina/Buenos_Aires"])),
-    st.tuples(st.just("set"), st.sampled_from([("enabled",), ("runtime", "swarms"),
-                                               ("channels", "telegram_only")]), st.booleans()),
-    st.tuples(st.just("set"), st.just(("runtime", "resources", "cpus")),
-              st.floats(0.01, 256)),
-    st.tuples(st.just("del"), st.sampled_from([("port",), ("name",), ("runtime", "assistant_name"),
-                                               ("schedules",), ("runtime",), ("skills",)])),
+    st.tuples(
+        st.just("set"),
+        st.just(("runtime", "timezone")),
+        st.sampled_from(["UTC", "Asia/Tokyo", "America/Argentina/Buenos_Aires"]),
+    ),
+    st.tuples(
+        st.just("set"),
+        st.sampled_from([("enabled",), ("runtime", "swarms"), ("channels", "telegram_only")]),
+        st.booleans(),
+    ),
+    st.tuples(st.just("set"), st.just(("runtime", "resources", "cpus")), st.floats(0.01, 256)),
+    st.tuples(
+        st.just("del"),
+        st.sampled_from(
+            [
+                ("port",),
+                ("name",),
+                ("runtime", "assistant_name"),
+                ("schedules",),
+                ("runtime",),
+                ("skills",),
+            ]
+        ),
+    ),
     st.tuples(st.just("schedule"), valid_schedules),
 )
 agent_mutations = st.one_of(
-    st.tuples(st.lists(tame_mutations, max_size=4), st.just([]),
-              st.sampled_from(["plain", "unicode", "flow"])),
-    st.tuples(st.lists(config_mutations, max_size=4), st.lists(file_mutations, max_size=2),
-              st.sampled_from(["plain", "unicode", "flow"])),
+    st.tuples(
+        st.lists(tame_mutations, max_size=4),
+        st.just([]),
+        st.sampled_from(["plain", "unicode", "flow"]),
+    ),
+    st.tuples(
+        st.lists(config_mutations, max_size=4),
+        st.lists(file_mutations, max_size=2),
+        st.sampled_from(["plain", "unicode", "flow"]),
+    ),
 )
 
 
@@ -216,8 +403,12 @@ def _delete(doc, path: tuple) -> None:
 
 def _dump(doc, style: str) -> str:
     try:
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=style == "unicode",
-                              default_flow_style=style == "flow")
+        return yaml.safe_dump(
+            doc,
+            sort_keys=False,
+            allow_unicode=style == "unicode",
+            default_flow_style=style == "flow",
+        )
     except yaml.YAMLError:
         return yaml.safe_dump(repr(doc))
 
@@ -254,7 +445,7 @@ def _build(agents: Path, agent_id: str, port: int, mutations) -> None:
         path = folder / op[1]
         if op[0] == "truncate":
             data = path.read_bytes()
-            path.write_bytes(data[:int(len(data) * op[2])])
+            path.write_bytes(data[: int(len(data) * op[2])])
         elif op[0] == "bytes":
             path.write_bytes(op[2])
         elif op[0] == "text":
@@ -264,12 +455,19 @@ def _build(agents: Path, agent_id: str, port: int, mutations) -> None:
 _counter = itertools.count()
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(andy=agent_mutations, bob=agent_mutations,
-       bob_port=st.integers(0, 4).map(lambda i: 3301 if i == 0 else 3302))  # 3301: andy's
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    andy=agent_mutations,
+    bob=agent_mutations,
+    bob_port=st.integers(0, 4).map(lambda i: 3301 if i == 0 else 3302),
+)  # 3301: andy's
 def test_generate_refuses_cleanly_or_writes_a_file_compose_accepts(
-        tmp_path_factory, compose_bin, andy, bob, bob_port):
+    tmp_path_factory, compose_bin, andy, bob, bob_port
+):
     project = tmp_path_factory.mktemp(f"prop{next(_counter)}", numbered=False)
     try:
         agents = project / "agents"
@@ -313,9 +511,15 @@ def test_generate_refuses_cleanly_or_writes_a_file_compose_accepts(
 @pytest.mark.parametrize("char", ["\ufffe", "\uffff", "\ufeff", "\x85", "\u2028", "\x00"])
 def test_unprintable_characters_are_escaped_in_the_compose_file(project: Path, char: str) -> None:
     """Found by the property above: YAML forbids U+FFFE/U+FFFF raw, so they must be escaped."""
-    write_agent(project / "agents", "andy", {
-        "name": "Andy", "runtime": {"container_isolation": "none"},
-        "schedules": [{"id": "x", "cron": "0 8 * * *", "prompt": f"odd {char} char"}]})
+    write_agent(
+        project / "agents",
+        "andy",
+        {
+            "name": "Andy",
+            "runtime": {"container_isolation": "none"},
+            "schedules": [{"id": "x", "cron": "0 8 * * *", "prompt": f"odd {char} char"}],
+        },
+    )
     result = run_smbos("generate", cwd=project)
     assert result.code == 0, result
     text = (project / "compose" / "docker-compose.yml").read_text(encoding="utf-8")
@@ -330,18 +534,43 @@ def test_unprintable_characters_are_escaped_in_the_compose_file(project: Path, c
 # kind, values a tag cannot hold, huge and odd numbers, deep nesting, duplicate keys, control
 # characters, byte order marks, several documents, merge keys, directives.
 ODD_YAML_SNIPPETS = [
-    "name: &n Andy\ndescription: *n\n", "a: &a [1]\nb: [*a, *a]\n", "runtime: &r {}\n",
-    "name: !!python/object/apply:os.system ['true']\n", "name: !custom x\n", "port: !!int abc\n",
-    "port: !!float 3301\n", "enabled: !!bool maybe\n", "name: !!binary aGVsbG8=\n",
-    "name: !!timestamp 2020-13-01\n", "port: 99999999999999999999999999999999\n",
-    "port: 0x0CE5\n", "port: 1_0_2_4\n", "port: 190:20:30\n", "name: 1e400\n",
-    "runtime: {resources: {cpus: .nan}}\n", "runtime: {resources: {cpus: -.inf}}\n",
-    "heal: {after: 10000000000000000000000}\n", "[" * 300 + "]" * 300 + "\n",
+    "name: &n Andy\ndescription: *n\n",
+    "a: &a [1]\nb: [*a, *a]\n",
+    "runtime: &r {}\n",
+    "name: !!python/object/apply:os.system ['true']\n",
+    "name: !custom x\n",
+    "port: !!int abc\n",
+    "port: !!float 3301\n",
+    "enabled: !!bool maybe\n",
+    "name: !!binary aGVsbG8=\n",
+    "name: !!timestamp 2020-13-01\n",
+    "port: 99999999999999999999999999999999\n",
+    "port: 0x0CE5\n",
+    "port: 1_0_2_4\n",
+    "port: 190:20:30\n",
+    "name: 1e400\n",
+    "runtime: {resources: {cpus: .nan}}\n",
+    "runtime: {resources: {cpus: -.inf}}\n",
+    "heal: {after: 10000000000000000000000}\n",
+    "[" * 300 + "]" * 300 + "\n",
     "a:\n" + "".join("  " * i + "- \n" for i in range(1, 80)),
-    "name: a\nname: b\n", "{a: 1, a: 1}\n", "runtime: {timezone: UTC, timezone: UTC}\n",
-    "<<: {name: x}\n", "name: \"\\x1b[31m[/]\"\n", "name: \"\\u2028\"\n", "name: \"\\0\"\n",
-    "name: \"\\ud800\"\n", "\ufeffname: x\n", "%YAML 1.1\n---\nname: x\n", "--- 1\n--- 2\n",
-    "? [a, b]\n: 1\n", "? {a: 1}\n: 1\n", "!!map {}\n", "!!seq []\n", "~\n", "''\n",
+    "name: a\nname: b\n",
+    "{a: 1, a: 1}\n",
+    "runtime: {timezone: UTC, timezone: UTC}\n",
+    "<<: {name: x}\n",
+    'name: "\\x1b[31m[/]"\n',
+    'name: "\\u2028"\n',
+    'name: "\\0"\n',
+    'name: "\\ud800"\n',
+    "\ufeffname: x\n",
+    "%YAML 1.1\n---\nname: x\n",
+    "--- 1\n--- 2\n",
+    "? [a, b]\n: 1\n",
+    "? {a: 1}\n: 1\n",
+    "!!map {}\n",
+    "!!seq []\n",
+    "~\n",
+    "''\n",
     "schedules: [{id: x, once: 2099-13-01T09:00:00, prompt: p}]\n",
     "schedules: [{id: x, once: 2099-01-01, prompt: p}]\n",
     "schedules: [{id: x, once: !!timestamp 2099-01-01T09:00:00Z, prompt: p}]\n",
@@ -358,20 +587,58 @@ ODD_YAML = st.sampled_from(ODD_YAML_SNIPPETS)
 AGENT_MD_TEXTS = st.one_of(
     texts,
     st.builds(lambda front, body: f"---\n{front}---\n{body}\n", ODD_YAML, texts),
-    st.builds(lambda body: f"---\nname: A\n---\n{body}\n", st.sampled_from([
-        "<!-- smbos:identity:end -->", "<!-- smbos:identity:begin -->", "", "\u2028---",
-        "\x1b]8;;https://evil.example\x07x", "[/]"])),
-    st.sampled_from(["---\nname: A\n", " ---\nname: A\n---\nb\n", "----\nb\n", "\ufeff# A\n",
-                     "---\r---\rb", "---\u2028---\nb\n"]),
+    st.builds(
+        lambda body: f"---\nname: A\n---\n{body}\n",
+        st.sampled_from(
+            [
+                "<!-- smbos:identity:end -->",
+                "<!-- smbos:identity:begin -->",
+                "",
+                "\u2028---",
+                "\x1b]8;;https://evil.example\x07x",
+                "[/]",
+            ]
+        ),
+    ),
+    st.sampled_from(
+        [
+            "---\nname: A\n",
+            " ---\nname: A\n---\nb\n",
+            "----\nb\n",
+            "\ufeff# A\n",
+            "---\r---\rb",
+            "---\u2028---\nb\n",
+        ]
+    ),
 )
 ENV_TEXTS = st.one_of(
     texts,
-    st.lists(st.sampled_from([
-        "ANTHROPIC_API_KEY=", "ANTHROPIC_API_KEY=sk-test", "# not secret", "# optional",
-        "# Not secret-free", "export K=v", "K", "=v", "K=a # b", "K='x", "[/]=1", "\x1b=1",
-        "NOTION_TOKEN=", "TELEGRAM_BOT_TOKEN=", "API_KEY=", "\ufeffK=v", "K=\u2028",
-        "sk-ant-api03-" + "x" * 40, "",
-    ]), max_size=8).map("\n".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "ANTHROPIC_API_KEY=",
+                "ANTHROPIC_API_KEY=sk-test",
+                "# not secret",
+                "# optional",
+                "# Not secret-free",
+                "export K=v",
+                "K",
+                "=v",
+                "K=a # b",
+                "K='x",
+                "[/]=1",
+                "\x1b=1",
+                "NOTION_TOKEN=",
+                "TELEGRAM_BOT_TOKEN=",
+                "API_KEY=",
+                "\ufeffK=v",
+                "K=\u2028",
+                "sk-ant-api03-" + "x" * 40,
+                "",
+            ]
+        ),
+        max_size=8,
+    ).map("\n".join),
 )
 FILE_CONTENTS = {
     "agent.md": AGENT_MD_TEXTS,
@@ -379,10 +646,17 @@ FILE_CONTENTS = {
     ".env.example": ENV_TEXTS,
     ".env": ENV_TEXTS,
 }
-folder_files = st.fixed_dictionaries({}, optional={
-    name: st.one_of(contents.map(lambda t: t.encode("utf-8", "surrogatepass")),
-                    st.binary(max_size=48), st.just(None))  # None: the file is missing
-    for name, contents in FILE_CONTENTS.items()})
+folder_files = st.fixed_dictionaries(
+    {},
+    optional={
+        name: st.one_of(
+            contents.map(lambda t: t.encode("utf-8", "surrogatepass")),
+            st.binary(max_size=48),
+            st.just(None),
+        )  # None: the file is missing
+        for name, contents in FILE_CONTENTS.items()
+    },
+)
 
 
 def _validate_cleanly(project: Path) -> int:
@@ -408,13 +682,17 @@ def test_every_odd_yaml_is_a_problem_or_fine(project: Path, where: str) -> None:
         if where == "config.yaml":
             (folder / where).write_text(snippet, encoding="utf-8", errors="surrogatepass")
         else:
-            (folder / where).write_text(f"---\n{snippet}---\n# Andy\n", encoding="utf-8",
-                                        errors="surrogatepass")
+            (folder / where).write_text(
+                f"---\n{snippet}---\n# Andy\n", encoding="utf-8", errors="surrogatepass"
+            )
         _validate_cleanly(project)
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(files=folder_files, name=st.one_of(valid_ids, folder_names))
 def test_the_loader_reports_any_folder_in_problem_lines(tmp_path_factory, files, name) -> None:
     """Whatever an agent folder holds (and whatever its name), the loader reports problems:

@@ -26,14 +26,21 @@ from .realruntime import REAL_IMAGE
 
 pytestmark = [pytest.mark.real, pytest.mark.docker]
 
+
 def test_build_records_patches_and_the_agent_image(real_build, docker_client):
     assert real_build["agent_image"].startswith("smbos/nanoclaw-agent:")
     assert docker_client.images.get(real_build["agent_image"])
     env = docker_client.images.get(REAL_IMAGE).attrs["Config"]["Env"]
     assert f"CONTAINER_IMAGE={real_build['agent_image']}" in env
     applied = real_build["patches"].split(",")
-    assert {"web-chat-row", "scheduler-loop", "chat-done", "turn-settings", "schedule-task-id",
-            "task-done"} <= set(applied)
+    assert {
+        "web-chat-row",
+        "scheduler-loop",
+        "chat-done",
+        "turn-settings",
+        "schedule-task-id",
+        "task-done",
+    } <= set(applied)
     assert "skipped ipc-watcher: already fixed" in real_build["output"]
 
 
@@ -43,12 +50,10 @@ def test_two_real_agents_chat_and_keep_history(real_fleet):
     up = real_fleet.up()
     assert up.code == 0, up.output
     status = json.loads(real_fleet.smbos("status", "--json").stdout)
-    assert {row["id"]: row["health"] for row in status} == {"alpha": "healthy",
-                                                            "beta": "healthy"}
+    assert {row["id"]: row["health"] for row in status} == {"alpha": "healthy", "beta": "healthy"}
 
     started = time.monotonic()
-    chat = real_fleet.smbos("chat", "alpha", "hello real runtime", "--timeout", "240",
-                            timeout=300)
+    chat = real_fleet.smbos("chat", "alpha", "hello real runtime", "--timeout", "240", timeout=300)
     elapsed = time.monotonic() - started
     assert chat.code == 0, chat.output
     assert "FAKE-REPLY: hello real runtime" in chat.stdout
@@ -61,9 +66,15 @@ def test_two_real_agents_chat_and_keep_history(real_fleet):
     assert any(r["path"] == "/v1/messages" for r in seen)
 
     # The turn's container is gone once `done` came (NanoClaw's close sentinel), or soon after.
-    real_fleet.wait(lambda: not real_fleet.client.containers.list(
-        filters={"label": ["io.smbos.turn=true", f"io.smbos.project={real_fleet.name}"]}),
-        timeout=60, what="the per-turn container to exit")
+    real_fleet.wait(
+        lambda: (
+            not real_fleet.client.containers.list(
+                filters={"label": ["io.smbos.turn=true", f"io.smbos.project={real_fleet.name}"]}
+            )
+        ),
+        timeout=60,
+        what="the per-turn container to exit",
+    )
 
     # History survives down and up.
     with RuntimeClient(real_fleet.url("alpha")) as client:
@@ -92,21 +103,32 @@ def test_kill_9_brings_the_runtime_back_healthy(real_fleet):
     def healthy_again():
         c = real_fleet.container("gamma")
         c.reload()
-        return c.attrs["RestartCount"] > restarts and \
-            c.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        return (
+            c.attrs["RestartCount"] > restarts
+            and c.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        )
 
     real_fleet.wait(healthy_again, timeout=180, interval=2, what="gamma healthy after kill -9")
 
 
 def test_doctor_lists_routes_patches_and_a_missing_agent_image(real_fleet):
     real_fleet.add_real("delta")
-    real_fleet.add_real("epsilon", config={"runtime": {
-        "container_isolation": "docker", "agent_image": "smbos-test/no-such-agent:never"}})
+    real_fleet.add_real(
+        "epsilon",
+        config={
+            "runtime": {
+                "container_isolation": "docker",
+                "agent_image": "smbos-test/no-such-agent:never",
+            }
+        },
+    )
     real_fleet.smbos("generate")
     doctor = real_fleet.smbos("doctor")
     assert doctor.code == 1
-    assert "FAIL per-turn agent images missing: smbos-test/no-such-agent:never (agents epsilon)" \
-        in doctor.stdout, doctor.stdout
+    assert (
+        "FAIL per-turn agent images missing: smbos-test/no-such-agent:never (agents epsilon)"
+        in doctor.stdout
+    ), doctor.stdout
     assert "runtime patches: " in doctor.stdout and "chat-done" in doctor.stdout
     # `up` refuses before starting anything, naming the agent and the fix.
     up = real_fleet.up()
@@ -116,12 +138,15 @@ def test_doctor_lists_routes_patches_and_a_missing_agent_image(real_fleet):
 
     (real_fleet.agents / "epsilon" / "config.yaml").unlink()
     import shutil
+
     shutil.rmtree(real_fleet.agents / "epsilon")
     real_fleet.ports.pop("epsilon")
     assert real_fleet.up().code == 0
     doctor = real_fleet.smbos("doctor")
-    assert "ok   delta: API routes health, state, tasks, messages, chat (full contract)" \
-        in doctor.stdout, doctor.stdout
+    assert (
+        "ok   delta: API routes health, state, tasks, messages, chat (full contract)"
+        in doctor.stdout
+    ), doctor.stdout
     assert "ok   per-turn agent images present" in doctor.stdout
 
 
@@ -130,8 +155,16 @@ def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_cli
     (pnpm_only / "src").mkdir(parents=True)
     (pnpm_only / "package.json").write_text('{"name": "nanoclaw"}\n')
     (pnpm_only / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
-    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source",
-                               str(pnpm_only), "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    result = run_smbos_process(
+        "build",
+        "--agents",
+        str(ROOT / "agents"),
+        "--source",
+        str(pnpm_only),
+        "--tag",
+        "smbos-test/never-built:x",
+        cwd=ROOT,
+    )
     assert result.code == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and "no package-lock.json" in lines[-1]
@@ -143,19 +176,32 @@ def test_a_source_smbos_cannot_serve_is_refused_in_one_line(tmp_path, docker_cli
     (v1 / "src").mkdir(parents=True)
     (v1 / "package.json").write_text('{"name": "nanoclaw"}\n')
     (v1 / "package-lock.json").write_text("{}\n")
-    result = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source", str(v1),
-                               "--tag", "smbos-test/never-built:x", cwd=ROOT)
+    result = run_smbos_process(
+        "build",
+        "--agents",
+        str(ROOT / "agents"),
+        "--source",
+        str(v1),
+        "--tag",
+        "smbos-test/never-built:x",
+        cwd=ROOT,
+    )
     assert result.code == 1
     assert "no web API" in result.stderr.strip().splitlines()[-1]
 
 
-def test_turns_run_with_the_agents_settings_limits_labels_and_network(real_fleet,
-                                                                    docker_client):
+def test_turns_run_with_the_agents_settings_limits_labels_and_network(real_fleet, docker_client):
     """ANTHROPIC_BASE_URL reached the turn (the fake API answered it); the per-turn container
     ran with the agent's turn limits, labels, network and no-new-privileges; telemetry is off."""
-    real_fleet.add_real("zeta", config={"runtime": {
-        "container_isolation": "docker",
-        "turn_resources": {"cpus": 0.5, "memory": "1g", "pids": 256}}})
+    real_fleet.add_real(
+        "zeta",
+        config={
+            "runtime": {
+                "container_isolation": "docker",
+                "turn_resources": {"cpus": 0.5, "memory": "1g", "pids": 256},
+            }
+        },
+    )
     assert real_fleet.up().code == 0
     status = json.loads(real_fleet.smbos("status", "--json", "zeta").stdout)
     assert "chat-done" in status[0]["patches"].split(",")
@@ -165,11 +211,22 @@ def test_turns_run_with_the_agents_settings_limits_labels_and_network(real_fleet
 
     seen_before = len(real_fleet.fake.requests())
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(real_fleet.smbos, "chat", "zeta", "fake:slow limits please",
-                              "--timeout", "240", timeout=300)
-        turn = real_fleet.wait(lambda: docker_client.containers.list(
-            filters={"label": ["io.smbos.turn=true", "io.smbos.agent=zeta"]}),
-            timeout=120, what="zeta's per-turn container")[0]
+        pending = pool.submit(
+            real_fleet.smbos,
+            "chat",
+            "zeta",
+            "fake:slow limits please",
+            "--timeout",
+            "240",
+            timeout=300,
+        )
+        turn = real_fleet.wait(
+            lambda: docker_client.containers.list(
+                filters={"label": ["io.smbos.turn=true", "io.smbos.agent=zeta"]}
+            ),
+            timeout=120,
+            what="zeta's per-turn container",
+        )[0]
         chat = pending.result()
     assert chat.code == 0, chat.output
     assert "FAKE-REPLY: fake:slow limits please" in chat.stdout
@@ -177,7 +234,7 @@ def test_turns_run_with_the_agents_settings_limits_labels_and_network(real_fleet
     host = turn.attrs["HostConfig"]
     assert turn.labels["io.smbos.project"] == real_fleet.name
     assert host["NanoCpus"] == 500_000_000
-    assert host["Memory"] == 1024 ** 3
+    assert host["Memory"] == 1024**3
     assert host["PidsLimit"] == 256
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["NetworkMode"] == f"{real_fleet.name}_zeta"
@@ -211,8 +268,9 @@ def test_the_ui_chat_shows_the_real_reply_and_ends(real_fleet):
             expect(page.locator("#a-health")).to_have_text("health healthy", timeout=60_000)
             page.locator("#chat-input").fill("hello from the real browser")
             page.locator("#chat-send").click()
-            reply = page.locator("#chat-log li.bot",
-                                 has_text="FAKE-REPLY: hello from the real browser")
+            reply = page.locator(
+                "#chat-log li.bot", has_text="FAKE-REPLY: hello from the real browser"
+            )
             expect(reply).to_be_visible(timeout=120_000)
             # The stream ended: the button is back to "Send" without waiting for an idle timeout.
             expect(page.locator("#chat-send")).to_have_text("Send", timeout=30_000)

@@ -47,8 +47,11 @@ def _last_user_text(body: dict) -> str:
         if message.get("role") != "user":
             continue
         content = message.get("content")
-        parts = [content] if isinstance(content, str) else [
-            c.get("text", "") for c in content or [] if c.get("type") == "text"]
+        parts = (
+            [content]
+            if isinstance(content, str)
+            else [c.get("text", "") for c in content or [] if c.get("type") == "text"]
+        )
         text = "\n".join(p for p in parts if not p.strip().startswith("<system-reminder>"))
         if text.strip():
             return text
@@ -57,8 +60,13 @@ def _last_user_text(body: dict) -> str:
 
 def _turn_requests(requests: list[dict], marker: str) -> list[dict]:
     """The Messages requests of the turn whose prompt is `marker` (and that offer tools)."""
-    return [r for r in requests if r["path"].startswith("/v1/messages")
-            and (r["body"] or {}).get("tools") and marker in _last_user_text(r["body"])]
+    return [
+        r
+        for r in requests
+        if r["path"].startswith("/v1/messages")
+        and (r["body"] or {}).get("tools")
+        and marker in _last_user_text(r["body"])
+    ]
 
 
 def saw(requests: list[dict], marker: str) -> dict:
@@ -80,10 +88,13 @@ def saw(requests: list[dict], marker: str) -> dict:
         for member, mark in MARKS.items():
             if mark in system:
                 members.setdefault(member, []).append("system prompt")
-    return {"requests": len(turn), "tools": sorted(tools),
-            "team_tools": sorted(tools & TEAM_TOOLS),
-            "members": {m: sorted(set(w)) for m, w in members.items()},
-            "subagent_list": subagent_list}
+    return {
+        "requests": len(turn),
+        "tools": sorted(tools),
+        "team_tools": sorted(tools & TEAM_TOOLS),
+        "members": {m: sorted(set(w)) for m, w in members.items()},
+        "subagent_list": subagent_list,
+    }
 
 
 def _agent_lines(description: str) -> dict[str, str]:
@@ -113,9 +124,13 @@ def test_agent_teams_and_members_by_configuration(real_fleet):
     folders = {}
     for agent_id, swarms in (("solo", False), ("crew", True)):
         schedule = {"id": "tick", "interval": "1m", "prompt": f"sched-check-{agent_id}"}
-        folders[agent_id] = real_fleet.add_real(agent_id, config={
-            "runtime": {"container_isolation": "docker", "swarms": swarms},
-            "schedules": [schedule]})
+        folders[agent_id] = real_fleet.add_real(
+            agent_id,
+            config={
+                "runtime": {"container_isolation": "docker", "swarms": swarms},
+                "schedules": [schedule],
+            },
+        )
         (folders[agent_id] / "team").mkdir()
         (folders[agent_id] / "team" / "scout.md").write_text(SCOUT)
         (folders[agent_id] / "team" / "editor.md").write_text(EDITOR)
@@ -136,8 +151,9 @@ def test_agent_teams_and_members_by_configuration(real_fleet):
         done = {a: _turn_requests(requests, f"sched-check-{a}") for a in ("solo", "crew")}
         return requests if all(done.values()) else None
 
-    requests = real_fleet.wait(scheduled, timeout=200, interval=5,
-                               what="a scheduled run of both agents")
+    requests = real_fleet.wait(
+        scheduled, timeout=200, interval=5, what="a scheduled run of both agents"
+    )
     for agent_id in ("solo", "crew"):
         seen[f"{agent_id} scheduled task"] = saw(requests, f"sched-check-{agent_id}")
     print("\nwhat the model saw:\n" + json.dumps(seen, indent=2))

@@ -39,10 +39,18 @@ def test_concurrent_turns_survive_each_others_restart_and_down_leaves_none(real_
     real_fleet.add_real("south")
     assert real_fleet.up().code == 0
     with ThreadPoolExecutor(2) as pool:
-        south_chat = pool.submit(real_fleet.smbos, "chat", "south", "fake:slow keep going",
-                                 "--timeout", "240", timeout=300)
-        real_fleet.wait(lambda: turns(real_fleet, "south"), timeout=120,
-                        what="south's turn container")
+        south_chat = pool.submit(
+            real_fleet.smbos,
+            "chat",
+            "south",
+            "fake:slow keep going",
+            "--timeout",
+            "240",
+            timeout=300,
+        )
+        real_fleet.wait(
+            lambda: turns(real_fleet, "south"), timeout=120, what="south's turn container"
+        )
         # north restarts while south's turn runs: north's NanoClaw cleans up its orphans at
         # start, and sees only its own turns.
         restart = real_fleet.smbos("restart", "north")
@@ -54,17 +62,26 @@ def test_concurrent_turns_survive_each_others_restart_and_down_leaves_none(real_
 
     # A turn in progress when the fleet goes down goes down with it.
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(real_fleet.smbos, "chat", "north", "fake:slow until down",
-                              "--timeout", "240", timeout=300)
-        real_fleet.wait(lambda: turns(real_fleet, "north"), timeout=120,
-                        what="north's turn container")
+        pending = pool.submit(
+            real_fleet.smbos,
+            "chat",
+            "north",
+            "fake:slow until down",
+            "--timeout",
+            "240",
+            timeout=300,
+        )
+        real_fleet.wait(
+            lambda: turns(real_fleet, "north"), timeout=120, what="north's turn container"
+        )
         status = json.loads(real_fleet.smbos("status", "--json", "north").stdout)
         assert status[0]["turns"] == 1
         assert real_fleet.smbos("down").code == 0
         assert turns(real_fleet) == []
         assert not real_fleet.client.containers.list(
-            all=True, filters={"label": ["io.smbos.turn=true",
-                                         f"io.smbos.project={real_fleet.name}"]})
+            all=True,
+            filters={"label": ["io.smbos.turn=true", f"io.smbos.project={real_fleet.name}"]},
+        )
         assert pending.result().code == 1  # the runtime went away mid-turn
 
 
@@ -89,8 +106,9 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
         logs = [r for r in page["runLogs"] if r["task_id"] == "smbos-ping"]
         return (page, mine, logs) if mine and mine[0]["last_run"] and logs else None
 
-    page, mine, logs = real_fleet.wait(ran, timeout=180, interval=5,
-                                       what="the interval schedule to run once")
+    page, mine, logs = real_fleet.wait(
+        ran, timeout=180, interval=5, what="the interval schedule to run once"
+    )
     task = mine[0]
     assert page["schedules"]["ok"] is True
     assert task["next_run"] and task["status"] == "active"
@@ -102,8 +120,14 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
     # Restarts never duplicate it.
     for _ in range(3):
         assert real_fleet.smbos("restart", "clock").code == 0
-    real_fleet.wait(lambda: json.loads(real_fleet.smbos("status", "--json", "clock").stdout)
-                    [0]["health"] == "healthy", timeout=120, what="clock healthy")
+    real_fleet.wait(
+        lambda: (
+            json.loads(real_fleet.smbos("status", "--json", "clock").stdout)[0]["health"]
+            == "healthy"
+        ),
+        timeout=120,
+        what="clock healthy",
+    )
     time.sleep(3)
     assert [t["id"] for t in _ours(_tasks(real_fleet, "clock"))] == ["smbos-ping"]
 
@@ -114,7 +138,9 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
     assert real_fleet.up().code == 0
     updated = real_fleet.wait(
         lambda: [t for t in _ours(_tasks(real_fleet, "clock")) if t["prompt"] == "scheduled pong"],
-        timeout=60, what="the edited prompt")
+        timeout=60,
+        what="the edited prompt",
+    )
     assert [t["id"] for t in _ours(_tasks(real_fleet, "clock"))] == ["smbos-ping"]
     assert updated[0]["status"] == "active"
 
@@ -126,8 +152,9 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
     with make_client(create_app(project, TOKEN)) as ui:
         refused = ui.post("/api/agents/clock/tasks/smbos-ping/resume")
         assert refused.status_code in (401, 403)
-        resumed = ui.post("/api/agents/clock/tasks/smbos-ping/resume",
-                          headers={"X-SMBOS-Token": TOKEN})
+        resumed = ui.post(
+            "/api/agents/clock/tasks/smbos-ping/resume", headers={"X-SMBOS-Token": TOKEN}
+        )
         assert resumed.status_code == 200, resumed.text
         assert resumed.json()["task"]["status"] == "active"
     assert _ours(_tasks(real_fleet, "clock"))[0]["status"] == "active"
@@ -136,8 +163,11 @@ def test_a_declared_schedule_runs_and_is_managed_on_the_real_runtime(real_fleet)
     config["schedules"] = []
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     assert real_fleet.up().code == 0
-    real_fleet.wait(lambda: not _ours(_tasks(real_fleet, "clock")), timeout=60,
-                    what="the removed schedule to be cancelled")
+    real_fleet.wait(
+        lambda: not _ours(_tasks(real_fleet, "clock")),
+        timeout=60,
+        what="the removed schedule to be cancelled",
+    )
 
 
 def test_a_runtime_without_a_scheduler_says_so(real_fleet, tmp_path):
@@ -146,22 +176,37 @@ def test_a_runtime_without_a_scheduler_says_so(real_fleet, tmp_path):
     from .realruntime import build_args, prepared_source
 
     tag = "smbos-test/nanoclaw-real-unpatched:test"
-    build = run_smbos_process("build", "--agents", str(ROOT / "agents"), "--source",
-                              str(prepared_source()), "--tag", tag, "--no-patches", *build_args(),
-                              cwd=ROOT, timeout=2400)
+    build = run_smbos_process(
+        "build",
+        "--agents",
+        str(ROOT / "agents"),
+        "--source",
+        str(prepared_source()),
+        "--tag",
+        tag,
+        "--no-patches",
+        *build_args(),
+        cwd=ROOT,
+        timeout=2400,
+    )
     assert build.code == 0, build.output[-3000:]
     assert "skipped chat-done: --no-patches" in build.stdout
-    real_fleet.add_real("plain", config={"runtime": {"container_isolation": "docker",
-                                                     "image": tag},
-                                         "schedules": [{"id": "x", "cron": "0 9 * * *",
-                                                        "prompt": "never"}]})
+    real_fleet.add_real(
+        "plain",
+        config={
+            "runtime": {"container_isolation": "docker", "image": tag},
+            "schedules": [{"id": "x", "cron": "0 9 * * *", "prompt": "never"}],
+        },
+    )
     up = real_fleet.up()
     assert up.code == 0, up.output
     assert "warning: agent plain: its schedules will not run" in up.stderr
     tasks = real_fleet.smbos("tasks", "plain")
     assert tasks.code == 1
-    assert "plain: scheduled tasks will not run: its NanoClaw cannot run scheduled tasks" \
+    assert (
+        "plain: scheduled tasks will not run: its NanoClaw cannot run scheduled tasks"
         in tasks.stderr
+    )
     doctor = real_fleet.smbos("doctor")
     assert "FAIL plain: scheduled tasks cannot run" in doctor.stdout
 
@@ -170,18 +215,19 @@ def test_secrets_never_shown_even_when_the_runtime_leaks_them(real_fleet):
     real_fleet.add_real("vault")
     # A broken per-turn image: NanoClaw logs the failed turn's input, key included, into
     # memory/logs/, and quotes the container's stderr in the chat error.
-    real_fleet.add_real("leaky", config={"runtime": {"container_isolation": "docker",
-                                                     "agent_image": BASE_IMAGE}})
+    real_fleet.add_real(
+        "leaky", config={"runtime": {"container_isolation": "docker", "agent_image": BASE_IMAGE}}
+    )
     assert real_fleet.up().code == 0
     secret = real_fleet.secrets["vault"]
     leaky_secret = real_fleet.secrets["leaky"]
 
-    echoed = real_fleet.smbos("chat", "vault", f"repeat after me {secret}", "--timeout", "240",
-                              timeout=300)
+    echoed = real_fleet.smbos(
+        "chat", "vault", f"repeat after me {secret}", "--timeout", "240", timeout=300
+    )
     assert echoed.code == 0, echoed.output
     assert "FAKE-REPLY: repeat after me [secret ANTHROPIC_API_KEY]" in echoed.stdout
-    failed = real_fleet.smbos("chat", "leaky", "this turn fails", "--timeout", "240",
-                              timeout=300)
+    failed = real_fleet.smbos("chat", "leaky", "this turn fails", "--timeout", "240", timeout=300)
     assert failed.code == 1
 
     logs_dir = real_fleet.agents / "leaky" / "memory" / "logs"
@@ -190,8 +236,12 @@ def test_secrets_never_shown_even_when_the_runtime_leaks_them(real_fleet):
 
     outputs = [echoed.output, failed.output]
     for agent_id in ("vault", "leaky"):
-        for args in (("logs", agent_id, "--tail", "all"), ("memory", agent_id),
-                     ("tasks", agent_id, "--json"), ("status", "--json")):
+        for args in (
+            ("logs", agent_id, "--tail", "all"),
+            ("memory", agent_id),
+            ("tasks", agent_id, "--json"),
+            ("status", "--json"),
+        ):
             outputs.append(real_fleet.smbos(*args).output)
     memory_file = f"logs/{leaked[0].name}"
     shown = real_fleet.smbos("memory", "leaky", memory_file)
@@ -207,8 +257,9 @@ def test_secrets_never_shown_even_when_the_runtime_leaks_them(real_fleet):
             for page_path in (f"/agents/{agent_id}", f"/agents/{agent_id}/settings"):
                 outputs.append(ui.get(page_path, headers=headers).text)
         outputs.append(ui.get(f"/api/agents/leaky/memory/{memory_file}", headers=headers).text)
-        chat = ui.post("/api/agents/vault/chat", headers=headers,
-                       json={"message": f"again {secret}"})
+        chat = ui.post(
+            "/api/agents/vault/chat", headers=headers, json={"message": f"again {secret}"}
+        )
         outputs.append(chat.text)
         assert "[secret ANTHROPIC_API_KEY]" in chat.text
     for text in outputs:

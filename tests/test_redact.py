@@ -22,10 +22,15 @@ KEY = "sk-ant-api03-" + "Qw7" * 10 + "-zz"
 
 def test_json_escaped_and_percent_encoded_copies_are_hidden():
     scrub = Redactor.from_values({"ODD": ODD, "KEY": KEY})
-    for form in (json.dumps(ODD)[1:-1], json.dumps(ODD, ensure_ascii=False)[1:-1],
-                 quote(ODD, safe=""), quote(ODD), quote_plus(ODD),
-                 re.sub("%..", lambda m: m.group().lower(), quote(ODD, safe="")),
-                 urlencode({"token": ODD}).split("=", 1)[1]):
+    for form in (
+        json.dumps(ODD)[1:-1],
+        json.dumps(ODD, ensure_ascii=False)[1:-1],
+        quote(ODD, safe=""),
+        quote(ODD),
+        quote_plus(ODD),
+        re.sub("%..", lambda m: m.group().lower(), quote(ODD, safe="")),
+        urlencode({"token": ODD}).split("=", 1)[1],
+    ):
         assert form != ODD
         for text in (f"got {form} back", json.dumps({"log": f"url ?t={form}"})):
             out = scrub(text)
@@ -45,19 +50,25 @@ def test_too_short_plain_or_common_values_are_reported():
         assert "common" in redact.weakness(common), common
     for strong in (KEY, ODD, "hunter2-xyz", "ntn_" + "x" * 30 + "Ab1", "Yb8#kq!Tz0"):
         assert redact.weakness(strong) is None, strong
-    assert redact.weak_secrets({"A": "4711", "NAME": "Al", "B": KEY, "C": ""},
-                               plain_keys={"NAME"}) == [("A", redact.weakness("4711"))]
+    assert redact.weak_secrets(
+        {"A": "4711", "NAME": "Al", "B": KEY, "C": ""}, plain_keys={"NAME"}
+    ) == [("A", redact.weakness("4711"))]
 
 
 def test_validate_warns_about_a_secret_it_cannot_hide(tmp_path):
     agents = tmp_path / "agents"
-    write_agent(agents, "alpha", env=f"ANTHROPIC_API_KEY={KEY}\nDB_PASS=hunter2\n"
-                                     "SITE_PASSWORD=password\nASSISTANT_NAME=Al\n")
+    write_agent(
+        agents,
+        "alpha",
+        env=f"ANTHROPIC_API_KEY={KEY}\nDB_PASS=hunter2\n"
+        "SITE_PASSWORD=password\nASSISTANT_NAME=Al\n",
+    )
     r = run_smbos("validate", "--agents", str(agents), cwd=tmp_path)
     assert r.code == 0, r.output
     lines = [line for line in r.output.splitlines() if line.startswith("warning:")]
-    assert any(line.startswith("warning: agents/alpha/.env: DB_PASS: shorter than 8")
-               for line in lines), r.output
+    assert any(
+        line.startswith("warning: agents/alpha/.env: DB_PASS: shorter than 8") for line in lines
+    ), r.output
     assert any("SITE_PASSWORD: a common word" in line for line in lines), r.output
     assert not any("ANTHROPIC_API_KEY" in line or "ASSISTANT_NAME" in line for line in lines)
     assert "hunter2" not in r.output and "password\n" not in r.output
@@ -94,12 +105,15 @@ def test_texts_without_a_secret_pass_at_once():
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(before=st.text(max_size=20), after=st.text(max_size=20),
-       cuts=st.lists(st.integers(0, 60), max_size=4), secret=st.sampled_from([KEY, ODD]),
-       form=st.sampled_from(["raw", "json", "quote"]))
+@given(
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+    secret=st.sampled_from([KEY, ODD]),
+    form=st.sampled_from(["raw", "json", "quote"]),
+)
 def test_no_split_of_a_secret_shows_it(before, after, cuts, secret, form):
-    shown = {"raw": secret, "json": json.dumps(secret)[1:-1],
-             "quote": quote(secret, safe="")}[form]
+    shown = {"raw": secret, "json": json.dumps(secret)[1:-1], "quote": quote(secret, safe="")}[form]
     text = before + shown + after
     bounds = sorted({min(c, len(text)) for c in cuts})
     texts = [text[a:b] for a, b in zip([0, *bounds], [*bounds, len(text)])]
@@ -109,7 +123,7 @@ def test_no_split_of_a_secret_shows_it(before, after, cuts, secret, form):
     assert shown not in joined and "[secret S]" in joined
     # No piece of the secret longer than a few characters survives.
     left = joined.replace("[secret S]", "\0")
-    assert not any(shown[i:i + 6] in left for i in range(len(shown) - 5)), (texts, out)
+    assert not any(shown[i : i + 6] in left for i in range(len(shown) - 5)), (texts, out)
 
 
 def test_the_settings_page_says_which_secrets_it_cannot_hide(folders):  # noqa: F811
@@ -118,13 +132,20 @@ def test_the_settings_page_says_which_secrets_it_cannot_hide(folders):  # noqa: 
     from .test_web_api import AUTH, TOKEN, make_client
 
     with make_client(create_app(folders, TOKEN)) as client:
-        for r in (client.get("/api/agents/alpha/env", headers=AUTH),
-                  client.put("/api/agents/alpha/env", headers=AUTH,
-                             json={"values": {"ASSISTANT_NAME": "Al"}})):
+        for r in (
+            client.get("/api/agents/alpha/env", headers=AUTH),
+            client.put(
+                "/api/agents/alpha/env", headers=AUTH, json={"values": {"ASSISTANT_NAME": "Al"}}
+            ),
+        ):
             assert r.status_code == 200, r.text
             warned = {line.split(":")[0]: line for line in r.json()["secret_warnings"]}
             assert "shorter than 8" in warned["DB_PASS"] and "DOOR_PIN" in warned
-            assert not {"ANTHROPIC_API_KEY", "SHOP_DOMAIN", "TELEGRAM_ONLY",
-                        "ASSISTANT_NAME"} & set(warned), warned
+            assert not {
+                "ANTHROPIC_API_KEY",
+                "SHOP_DOMAIN",
+                "TELEGRAM_ONLY",
+                "ASSISTANT_NAME",
+            } & set(warned), warned
             assert "hunter2" not in r.text and "4711" not in r.text
         assert 'id="env-warnings"' in client.get("/agents/alpha/settings").text

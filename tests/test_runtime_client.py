@@ -70,11 +70,11 @@ TRICKY_STREAM = (
     "\r\n"
     ":keep-alive\n"
     "event: message\n"
-    "data: {\"text\": \"line one\n"      # a second data line: joined with \n
-    "data: caf\u00e9 \u2603 \U0001f600\"}\n"
+    'data: {"text": "line one\n'  # a second data line: joined with \n
+    'data: caf\u00e9 \u2603 \U0001f600"}\n'
     "\n"
-    "event:error\r"                       # bare CR line endings, no space after the colon
-    "data: {\"text\":\"bad\"}\r"
+    "event:error\r"  # bare CR line endings, no space after the colon
+    'data: {"text":"bad"}\r'
     "\r"
     "id: 7\n"
     "event: done\n"
@@ -84,8 +84,8 @@ TRICKY_STREAM = (
 
 TRICKY_FRAMES = [
     SSEFrame("typing", "{}"),
-    SSEFrame("message", "{\"text\": \"line one\ncaf\u00e9 \u2603 \U0001f600\"}"),
-    SSEFrame("error", "{\"text\":\"bad\"}"),
+    SSEFrame("message", '{"text": "line one\ncaf\u00e9 \u2603 \U0001f600"}'),
+    SSEFrame("error", '{"text":"bad"}'),
     SSEFrame("done", "{}", "7"),
 ]
 
@@ -139,8 +139,9 @@ def test_sse_parser_comment_only_and_blank_lines_make_no_frames():
 def test_event_from_frame():
     assert event_from_frame(SSEFrame("typing", "{}")) == ChatEvent("typing")
     assert event_from_frame(SSEFrame("done", "")) == ChatEvent("done")
-    assert event_from_frame(SSEFrame("message", '{"text": "hi", "x": 1}')) == \
-        ChatEvent("message", "hi")
+    assert event_from_frame(SSEFrame("message", '{"text": "hi", "x": 1}')) == ChatEvent(
+        "message", "hi"
+    )
     assert event_from_frame(SSEFrame("error", '{"text": "boom"}')) == ChatEvent("error", "boom")
     assert event_from_frame(SSEFrame("progress", '{"pct": 3}')) is None
 
@@ -157,13 +158,18 @@ def test_event_from_frame_problems():
 
 def test_chat_decoder_sequence_and_end():
     decoder = ChatDecoder()
-    stream = (b"event: typing\ndata: {}\n\nevent: message\ndata: {\"text\":\"a\"}\n\n"
-              b"event: done\ndata: {}\n\nevent: message\ndata: {\"text\":\"late\"}\n\n")
+    stream = (
+        b'event: typing\ndata: {}\n\nevent: message\ndata: {"text":"a"}\n\n'
+        b'event: done\ndata: {}\n\nevent: message\ndata: {"text":"late"}\n\n'
+    )
     events = []
     for i in range(len(stream)):
-        events += decoder.feed(stream[i:i + 1])
-    assert [(e.type, e.text) for e in events] == [("typing", None), ("message", "a"),
-                                                  ("done", None)]
+        events += decoder.feed(stream[i : i + 1])
+    assert [(e.type, e.text) for e in events] == [
+        ("typing", None),
+        ("message", "a"),
+        ("done", None),
+    ]
     assert decoder.done
     assert decoder.finish() == []
 
@@ -180,33 +186,58 @@ def test_chat_decoder_without_done_is_a_stream_error():
 
 
 GOOD_TASK = {
-    "id": "task-1", "group_folder": "web-chat", "chat_jid": "web-chat@smbos",
-    "prompt": "say hi", "schedule_type": "cron", "schedule_value": "0 9 * * *",
-    "next_run": "2099-01-01T09:00:00.000Z", "last_run": None, "last_result": None,
-    "status": "active", "created_at": "2024-01-01T00:00:00.000Z", "context_mode": "isolated",
+    "id": "task-1",
+    "group_folder": "web-chat",
+    "chat_jid": "web-chat@smbos",
+    "prompt": "say hi",
+    "schedule_type": "cron",
+    "schedule_value": "0 9 * * *",
+    "next_run": "2099-01-01T09:00:00.000Z",
+    "last_run": None,
+    "last_result": None,
+    "status": "active",
+    "created_at": "2024-01-01T00:00:00.000Z",
+    "context_mode": "isolated",
 }
-GOOD_LOG = {"id": 3, "task_id": "task-1", "run_at": "2024-01-02T09:00:00.000Z",
-            "duration_ms": 1234, "status": "error", "result": None, "error": "boom"}
+GOOD_LOG = {
+    "id": 3,
+    "task_id": "task-1",
+    "run_at": "2024-01-02T09:00:00.000Z",
+    "duration_ms": 1234,
+    "status": "error",
+    "result": None,
+    "error": "boom",
+}
 
 
 def test_tasks_shape_ok_with_extra_fields():
-    page = parse_tasks({"tasks": [{**GOOD_TASK, "new_field": 1}], "runLogs": [GOOD_LOG],
-                        "extra": True})
+    page = parse_tasks(
+        {"tasks": [{**GOOD_TASK, "new_field": 1}], "runLogs": [GOOD_LOG], "extra": True}
+    )
     assert isinstance(page, TasksPage)
     assert page.tasks[0].schedule_type == "cron" and page.tasks[0].last_run is None
     assert page.run_logs[0].duration_ms == 1234 and page.run_logs[0].error == "boom"
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"tasks": [{k: v for k, v in GOOD_TASK.items() if k != "status"}], "runLogs": []},
-     "tasks[0].status"),
-    ({"tasks": [{**GOOD_TASK, "schedule_type": "weekly"}], "runLogs": []},
-     "tasks[0].schedule_type"),
-    ({"tasks": [], "runLogs": [GOOD_LOG, {**GOOD_LOG, "duration_ms": "slow"}]},
-     "runLogs[1].duration_ms"),
-    ({"tasks": []}, "runLogs"),
-    ([], "(top level)"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        (
+            {"tasks": [{k: v for k, v in GOOD_TASK.items() if k != "status"}], "runLogs": []},
+            "tasks[0].status",
+        ),
+        (
+            {"tasks": [{**GOOD_TASK, "schedule_type": "weekly"}], "runLogs": []},
+            "tasks[0].schedule_type",
+        ),
+        (
+            {"tasks": [], "runLogs": [GOOD_LOG, {**GOOD_LOG, "duration_ms": "slow"}]},
+            "runLogs[1].duration_ms",
+        ),
+        ({"tasks": []}, "runLogs"),
+        ([], "(top level)"),
+    ],
+)
 def test_tasks_shape_errors_name_the_field(data, field):
     with pytest.raises(RuntimeProblem) as info:
         parse_tasks(data)
@@ -216,26 +247,65 @@ def test_tasks_shape_errors_name_the_field(data, field):
 
 
 def test_state_shape_uses_contract_names():
-    state = parse_state({"dbExists": True, "sessions": 2, "groups": [
-        {"jid": "web-chat@smbos", "name": "Web Chat", "folder": "web-chat",
-         "trigger_pattern": "@Andy", "added_at": "2024-01-01T00:00:00Z", "requires_trigger": 1}],
-        "taskStats": {"total": 3, "active": 1, "paused": 1, "completed": 1}})
+    state = parse_state(
+        {
+            "dbExists": True,
+            "sessions": 2,
+            "groups": [
+                {
+                    "jid": "web-chat@smbos",
+                    "name": "Web Chat",
+                    "folder": "web-chat",
+                    "trigger_pattern": "@Andy",
+                    "added_at": "2024-01-01T00:00:00Z",
+                    "requires_trigger": 1,
+                }
+            ],
+            "taskStats": {"total": 3, "active": 1, "paused": 1, "completed": 1},
+        }
+    )
     assert isinstance(state, State)
     assert state.db_exists and state.sessions == 2 and state.groups[0].folder == "web-chat"
     assert state.task_stats.completed == 1
     with pytest.raises(RuntimeProblem) as info:
-        parse_state({"dbExists": True, "sessions": 0, "groups": [],
-                     "taskStats": {"total": 0, "active": 0, "paused": 0}})
+        parse_state(
+            {
+                "dbExists": True,
+                "sessions": 0,
+                "groups": [],
+                "taskStats": {"total": 0, "active": 0, "paused": 0},
+            }
+        )
     assert info.value.field == "taskStats.completed"
 
 
 def test_messages_shape_accepts_sqlite_integers():
-    messages = parse_messages({"messages": [
-        {"id": 17, "sender": "u", "sender_name": None, "content": "hi",
-         "timestamp": "2024-01-01T00:00:00Z", "is_from_me": 0, "is_bot_message": 1}]})
-    assert messages == [Message(id="17", sender="u", sender_name=None, content="hi",
-                                timestamp="2024-01-01T00:00:00Z", is_from_me=False,
-                                is_bot_message=True)]
+    messages = parse_messages(
+        {
+            "messages": [
+                {
+                    "id": 17,
+                    "sender": "u",
+                    "sender_name": None,
+                    "content": "hi",
+                    "timestamp": "2024-01-01T00:00:00Z",
+                    "is_from_me": 0,
+                    "is_bot_message": 1,
+                }
+            ]
+        }
+    )
+    assert messages == [
+        Message(
+            id="17",
+            sender="u",
+            sender_name=None,
+            content="hi",
+            timestamp="2024-01-01T00:00:00Z",
+            is_from_me=False,
+            is_bot_message=True,
+        )
+    ]
     with pytest.raises(RuntimeProblem) as info:
         parse_messages({"messages": [{"id": "1", "sender": "u"}]})
     assert info.value.field.startswith("messages[0].") and "more" in str(info.value)
@@ -261,8 +331,10 @@ def test_check_status_and_decode_json():
     assert info.value.kind is ProblemKind.BAD_STATUS and info.value.status == 400
     assert str(info.value) == "POST /api/chat: HTTP 400: message is required"
     huge = ("<html>\n" + "x" * 5000 + "\n</html>").encode()
-    for call in (lambda: check_status(502, huge, "GET /api/tasks"),
-                 lambda: decode_json(huge, "GET /api/tasks")):
+    for call in (
+        lambda: check_status(502, huge, "GET /api/tasks"),
+        lambda: decode_json(huge, "GET /api/tasks"),
+    ):
         with pytest.raises(RuntimeProblem) as info:
             call()
         text = str(info.value)
@@ -276,12 +348,16 @@ def test_check_status_and_decode_json():
 def test_classify_transport_error():
     request = httpx.Request("GET", "http://127.0.0.1:1/api/health")
     cases = [
-        (httpx.ConnectError("[Errno 111] Connection refused", request=request),
-         ProblemKind.REFUSED),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused", request=request),
+            ProblemKind.REFUSED,
+        ),
         (httpx.ConnectTimeout("timed out", request=request), ProblemKind.TIMEOUT),
         (httpx.ReadTimeout("timed out", request=request), ProblemKind.TIMEOUT),
-        (httpx.RemoteProtocolError("Server disconnected", request=request),
-         ProblemKind.STREAM_ERROR),
+        (
+            httpx.RemoteProtocolError("Server disconnected", request=request),
+            ProblemKind.STREAM_ERROR,
+        ),
         (httpx.ReadError("reset by peer", request=request), ProblemKind.STREAM_ERROR),
     ]
     for exc, kind in cases:
@@ -293,12 +369,18 @@ def test_classify_transport_error():
 def test_probe_result_mapping():
     def problem(kind):
         return RuntimeProblem(kind, "GET /api/health", "x")
+
     ok = probe_result(Health(status="ok"), None, 0.0123)
     assert ok.api is ApiStatus.OK and ok.latency_ms == 12.3 and ok.ok
     assert probe_result(None, problem(ProblemKind.REFUSED), 0.001).api is ApiStatus.DOWN
     assert probe_result(None, problem(ProblemKind.TIMEOUT), 2).api is ApiStatus.UNRESPONSIVE
-    for kind in (ProblemKind.BAD_STATUS, ProblemKind.NOT_JSON, ProblemKind.BAD_SHAPE,
-                 ProblemKind.ABSENT, ProblemKind.STREAM_ERROR):
+    for kind in (
+        ProblemKind.BAD_STATUS,
+        ProblemKind.NOT_JSON,
+        ProblemKind.BAD_SHAPE,
+        ProblemKind.ABSENT,
+        ProblemKind.STREAM_ERROR,
+    ):
         result = probe_result(None, problem(kind), 0.5)
         assert result.api is ApiStatus.ERROR and result.kind is kind and result.detail
     degraded = probe_result(Health(status="starting"), None, 0.01)
@@ -306,8 +388,9 @@ def test_probe_result_mapping():
 
 
 def test_capabilities_from_statuses():
-    caps = capabilities_from_statuses({"health": 200, "state": 404, "tasks": 404,
-                                       "messages": 404, "chat": 400})
+    caps = capabilities_from_statuses(
+        {"health": 200, "state": 404, "tasks": 404, "messages": 404, "chat": 400}
+    )
     assert caps == Capabilities(True, False, False, False, True)
     assert caps.routes == ["health", "chat"] and not caps.full
 
@@ -315,8 +398,14 @@ def test_capabilities_from_statuses():
 def test_base_url_and_timeouts_validation():
     assert normalize_base_url("http://127.0.0.1:3100/") == "http://127.0.0.1:3100"
     assert normalize_base_url("http://127.0.0.1:3100/prefix/") == "http://127.0.0.1:3100/prefix"
-    for bad in ("127.0.0.1:3100", "ftp://127.0.0.1", "http://", "http://u:p@127.0.0.1",
-                "http://127.0.0.1:99999", "http://127.0.0.1/?q=1"):
+    for bad in (
+        "127.0.0.1:3100",
+        "ftp://127.0.0.1",
+        "http://",
+        "http://u:p@127.0.0.1",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1/?q=1",
+    ):
         with pytest.raises(ValueError):
             normalize_base_url(bad)
     with pytest.raises(ValueError):
@@ -335,22 +424,42 @@ def closed_port() -> int:
 
 SEEDED_STORE = {
     "format": "smbos-nanoclaw-standin/1",
-    "messages": [], "sessions": {}, "groups": [],
-    "tasks": [{**GOOD_TASK, "status": "paused"},
-              {**GOOD_TASK, "id": "task-2", "schedule_type": "once",
-               "schedule_value": "2024-01-01T10:00:00", "status": "completed",
-               "next_run": None, "last_run": "2024-01-01T10:00:01.000Z",
-               "last_result": "done", "created_at": "2023-12-31T00:00:00.000Z"}],
-    "runLogs": [{**GOOD_LOG, "id": 1, "task_id": "task-2", "status": "success",
-                 "result": "done", "error": None}],
+    "messages": [],
+    "sessions": {},
+    "groups": [],
+    "tasks": [
+        {**GOOD_TASK, "status": "paused"},
+        {
+            **GOOD_TASK,
+            "id": "task-2",
+            "schedule_type": "once",
+            "schedule_value": "2024-01-01T10:00:00",
+            "status": "completed",
+            "next_run": None,
+            "last_run": "2024-01-01T10:00:01.000Z",
+            "last_result": "done",
+            "created_at": "2023-12-31T00:00:00.000Z",
+        },
+    ],
+    "runLogs": [
+        {
+            **GOOD_LOG,
+            "id": 1,
+            "task_id": "task-2",
+            "status": "success",
+            "result": "done",
+            "error": None,
+        }
+    ],
     "nextRunLogId": 2,
 }
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
-    server = Standin(tmp_path_factory.mktemp("standin"), store=SEEDED_STORE,
-                     reply_delay_ms=REPLY_DELAY_MS)
+    server = Standin(
+        tmp_path_factory.mktemp("standin"), store=SEEDED_STORE, reply_delay_ms=REPLY_DELAY_MS
+    )
     yield server
     server.stop()
 
@@ -435,8 +544,9 @@ class RawServer:
                 pass
 
 
-SSE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 def chunk(data: bytes) -> bytes:
@@ -516,6 +626,7 @@ def test_async_client_against_standin(standin):
                 async for _ in client.chat(""):
                     pass
             assert info.value.kind is ProblemKind.BAD_STATUS and info.value.status == 400
+
     asyncio.run(main())
 
 
@@ -577,8 +688,9 @@ def test_fault_partial_is_an_older_runtime(standin, fault):
     fault("partial")
     with RuntimeClient(standin.url) as client:
         caps = client.probe_capabilities()
-        assert caps == Capabilities(health=True, state=False, tasks=False, messages=False,
-                                    chat=True)
+        assert caps == Capabilities(
+            health=True, state=False, tasks=False, messages=False, chat=True
+        )
         for call in (client.state, client.tasks, client.messages):
             with pytest.raises(RuntimeProblem) as info:
                 call()
@@ -628,8 +740,7 @@ def test_fault_hang_async_probes_run_concurrently(standin, fault):
 
     async def main():
         clients = [AsyncRuntimeClient(standin.url, probe_timeout=FAST) for _ in range(4)]
-        clients.append(AsyncRuntimeClient(f"http://127.0.0.1:{closed_port()}",
-                                          probe_timeout=FAST))
+        clients.append(AsyncRuntimeClient(f"http://127.0.0.1:{closed_port()}", probe_timeout=FAST))
         started = time.monotonic()
         probes = await asyncio.gather(*(c.probe() for c in clients))
         elapsed = time.monotonic() - started
@@ -683,6 +794,7 @@ def test_refused_port():
     async def main():
         async with AsyncRuntimeClient(url) as client:
             return await client.probe()
+
     assert asyncio.run(main()).api is ApiStatus.DOWN
 
 
@@ -701,8 +813,9 @@ def test_silent_peer_probe_returns_within_budget():
 
 def test_total_budget_bounds_a_trickling_answer():
     def trickle(server, conn, head):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
         for _ in range(100):
             conn.sendall(b" ")
             time.sleep(0.1)
@@ -719,8 +832,10 @@ def test_total_budget_bounds_a_trickling_answer():
 
 def test_redirect_is_not_followed():
     def redirect(server, conn, head):
-        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:1/elsewhere\r\n"
-                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:1/elsewhere\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
 
     with RawServer(redirect) as server, RuntimeClient(server.url) as client:
         with pytest.raises(RuntimeProblem) as info:
@@ -730,10 +845,11 @@ def test_redirect_is_not_followed():
 
 def test_wrong_shape_from_server():
     def shaped(server, conn, head):
-        body = json.dumps({"tasks": [{**GOOD_TASK, "status": "sleeping"}],
-                           "runLogs": []}).encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        body = json.dumps({"tasks": [{**GOOD_TASK, "status": "sleeping"}], "runLogs": []}).encode()
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
 
     with RawServer(shaped) as server, RuntimeClient(server.url) as client:
         with pytest.raises(RuntimeProblem) as info:
@@ -775,8 +891,10 @@ def test_chat_ended_without_done():
 
 def test_chat_not_an_event_stream():
     def json_reply(server, conn, head):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
 
     with RawServer(json_reply) as server, RuntimeClient(server.url) as client:
         with pytest.raises(RuntimeProblem) as info:
@@ -802,20 +920,22 @@ def test_chat_silence_beyond_read_budget():
 
 
 def test_chat_events_split_across_tcp_writes():
-    frames = b"event: typing\r\ndata: {}\r\n\r\n: ping\r\nevent: message\r\ndata: {\"te"
+    frames = b'event: typing\r\ndata: {}\r\n\r\n: ping\r\nevent: message\r\ndata: {"te'
 
     def awkward(server, conn, head):
         conn.sendall(SSE_HEAD + chunk(frames))
         time.sleep(0.2)
-        conn.sendall(chunk(b"xt\": \"caf\xc3"))
+        conn.sendall(chunk(b'xt": "caf\xc3'))
         time.sleep(0.05)
-        conn.sendall(chunk(b"\xa9\"}\r") + chunk(b"\n\r\nevent: done\ndata: {}\n\n")
-                     + b"0\r\n\r\n")
+        conn.sendall(chunk(b'\xa9"}\r') + chunk(b"\n\r\nevent: done\ndata: {}\n\n") + b"0\r\n\r\n")
 
     with RawServer(awkward) as server, RuntimeClient(server.url) as client:
         seen = [(e.type, e.text, time.monotonic()) for e in client.chat("hi")]
-        assert [(t, x) for t, x, _ in seen] == [("typing", None), ("message", "caf\u00e9"),
-                                                ("done", None)]
+        assert [(t, x) for t, x, _ in seen] == [
+            ("typing", None),
+            ("message", "caf\u00e9"),
+            ("done", None),
+        ]
         assert seen[1][2] - seen[0][2] > 0.15
 
 

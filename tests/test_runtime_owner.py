@@ -17,14 +17,18 @@ from smbos.project import Project
 from .conftest import write_agent
 
 
-@pytest.mark.parametrize("account,sudo_user,warned", [
-    (None, None, False),          # uid 1000 is unused on this host: nobody else reads
-    ("node", None, False),        # the runtime's own account (the image's user)
-    ("alice", "alice", False),    # the operator's own account (sudo)
-    ("alice", "root", True),      # a person's account: say so
-])
-def test_root_says_when_uid_1000_is_someone_elses_account(tmp_path, monkeypatch, account,
-                                                          sudo_user, warned):
+@pytest.mark.parametrize(
+    "account,sudo_user,warned",
+    [
+        (None, None, False),  # uid 1000 is unused on this host: nobody else reads
+        ("node", None, False),  # the runtime's own account (the image's user)
+        ("alice", "alice", False),  # the operator's own account (sudo)
+        ("alice", "root", True),  # a person's account: say so
+    ],
+)
+def test_root_says_when_uid_1000_is_someone_elses_account(
+    tmp_path, monkeypatch, account, sudo_user, warned
+):
     def getpwuid(uid):
         if account is None or uid != 1000:
             raise KeyError(uid)
@@ -35,8 +39,10 @@ def test_root_says_when_uid_1000_is_someone_elses_account(tmp_path, monkeypatch,
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(os, "fchown", lambda fd, uid, gid: None)
     monkeypatch.setattr(os, "chown", lambda path, uid, gid, follow_symlinks=True: None)
-    expected = ("warning: uid 1000, the runtime's user (fixed by its image), is the account "
-                "'alice' on this host")
+    expected = (
+        "warning: uid 1000, the runtime's user (fixed by its image), is the account "
+        "'alice' on this host"
+    )
     agents = tmp_path / "agents"
     write_agent(agents, "bob")
     agent = Project.from_options(agents).load().get("bob")

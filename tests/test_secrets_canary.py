@@ -21,16 +21,26 @@ from .test_validate import run_all
 
 ALPHABET = string.ascii_letters + string.digits
 UNKNOWN_KEYS = ("MY_WEBHOOK_SIGNING_SECRET", "SHOP_DOMAIN")
-ALL_KEYS = sorted({*catalog.CREDENTIAL_KEYS, *catalog.CORE_ENV_KEYS, *catalog.PLAIN_KEYS,
-                   *(k for p in catalog.INTEGRATIONS.values() for k in p.keys),
-                   *(k for p in catalog.CHANNELS.values() for k in p.keys), *UNKNOWN_KEYS})
+ALL_KEYS = sorted(
+    {
+        *catalog.CREDENTIAL_KEYS,
+        *catalog.CORE_ENV_KEYS,
+        *catalog.PLAIN_KEYS,
+        *(k for p in catalog.INTEGRATIONS.values() for k in p.keys),
+        *(k for p in catalog.CHANNELS.values() for k in p.keys),
+        *UNKNOWN_KEYS,
+    }
+)
 PROJECT = ["-p", "canarytest"]  # commands that look at the engine look at nothing of ours
 
 
 def canary() -> str:
     """A unique value shaped like a credential: letters and digits, 32 of them."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(30)) + \
-        secrets.choice(string.digits) + secrets.choice(string.ascii_letters)
+    return (
+        "".join(secrets.choice(ALPHABET) for _ in range(30))
+        + secrets.choice(string.digits)
+        + secrets.choice(string.ascii_letters)
+    )
 
 
 class Canaries:
@@ -66,8 +76,9 @@ def _env_text(agent_id: str, canaries: Canaries) -> str:
     lines.append(f"this line is not KEY=value {canaries.plant(f'{agent_id}:broken')}")
     # A secret by name, with a value that does not look like one: masked for its name.
     letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(24))
-    lines.append(f"NOTION_TOKEN=plain-words-{agent_id}-"
-                 + canaries.plant(f"{agent_id}:plain", letters))
+    lines.append(
+        f"NOTION_TOKEN=plain-words-{agent_id}-" + canaries.plant(f"{agent_id}:plain", letters)
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -77,35 +88,60 @@ def _example_for(keys) -> str:
 
 def _fleet(project: Path, canaries: Canaries) -> list[str]:
     agents = project / "agents"
-    everything = {"name": "Full", "runtime": {"container_isolation": "none"},
-                  "channels": {"telegram": True}, "integrations": sorted(catalog.INTEGRATIONS)}
+    everything = {
+        "name": "Full",
+        "runtime": {"container_isolation": "none"},
+        "channels": {"telegram": True},
+        "integrations": sorted(catalog.INTEGRATIONS),
+    }
     integration_keys = [k for p in catalog.INTEGRATIONS.values() for k in p.keys]
-    write_agent(agents, "full", everything,
-                env_example=_example_for([*integration_keys, "TELEGRAM_BOT_TOKEN", "SHOP_DOMAIN"]),
-                env=_env_text("full", canaries))
+    write_agent(
+        agents,
+        "full",
+        everything,
+        env_example=_example_for([*integration_keys, "TELEGRAM_BOT_TOKEN", "SHOP_DOMAIN"]),
+        env=_env_text("full", canaries),
+    )
     # Credential files (calendar): their contents are secrets too, never read or shown.
     creds = agents / "full" / "credentials" / "calendar"
     creds.mkdir(parents=True)
     for name in ("gcp-oauth.keys.json", "tokens.json"):
         (creds / name).write_text('{"client_secret": "%s"}\n' % canaries.plant(f"full:{name}"))
     write_agent(agents, "plain", env=_env_text("plain", canaries))
-    write_agent(agents, "some", {"name": "Some", "runtime": {"container_isolation": "docker"},
-                                 "integrations": ["github", "notion"]},
-                env_example=_example_for(["GITHUB_TOKEN", "NOTION_TOKEN"]),
-                env=_env_text("some", canaries))
+    write_agent(
+        agents,
+        "some",
+        {
+            "name": "Some",
+            "runtime": {"container_isolation": "docker"},
+            "integrations": ["github", "notion"],
+        },
+        env_example=_example_for(["GITHUB_TOKEN", "NOTION_TOKEN"]),
+        env=_env_text("some", canaries),
+    )
     return ["full", "plain", "some"]
 
 
 def _commands(ids: list[str]) -> list[list[str]]:
     """Commands that only read (`generate` runs before them, on its own)."""
     commands = [
-        ["validate"], ["validate", "--json"], ["validate", "--strict"],
-        ["validate", "--strict", "--json"], ["list"], ["list", "--json"],
-        ["generate", "--check"], ["doctor", *PROJECT],
+        ["validate"],
+        ["validate", "--json"],
+        ["validate", "--strict"],
+        ["validate", "--strict", "--json"],
+        ["list"],
+        ["list", "--json"],
+        ["generate", "--check"],
+        ["doctor", *PROJECT],
     ]
     for agent_id in ids:
-        commands += [["env", agent_id], ["env", agent_id, "--json"], ["memory", agent_id],
-                     ["memory", agent_id, "context.md"], ["skill", agent_id]]
+        commands += [
+            ["env", agent_id],
+            ["env", agent_id, "--json"],
+            ["memory", agent_id],
+            ["memory", agent_id, "context.md"],
+            ["skill", agent_id],
+        ]
     commands += [["--help"], ["--version"]]
     commands += [[name, "--help"] for name in sorted(cli.commands)]
     return commands
@@ -158,28 +194,48 @@ def test_failing_fleet_never_prints_a_value(project: Path) -> None:
     ids = _fleet(project, canaries)
     agents = project / "agents"
     # Errors of every kind, in folders whose .env holds canaries.
-    write_agent(agents, "broken", {"prot": 1, "port": 80, "integrations": ["notoin"]},
-                env=_env_text("broken", canaries))
+    write_agent(
+        agents,
+        "broken",
+        {"prot": 1, "port": 80, "integrations": ["notoin"]},
+        env=_env_text("broken", canaries),
+    )
     write_agent(agents, "badmd", agent_md="---\nname: [x\n---\n", env=_env_text("badmd", canaries))
     (write_agent(agents, "envbytes", env=None) / ".env").write_bytes(
-        b"ANTHROPIC_API_KEY=" + canaries.plant("envbytes:bytes").encode() + b"\xff\xfe\n")
+        b"ANTHROPIC_API_KEY=" + canaries.plant("envbytes:bytes").encode() + b"\xff\xfe\n"
+    )
     (write_agent(agents, "envbig", env=None) / ".env").write_text(
-        f"ANTHROPIC_API_KEY={canaries.plant('envbig:big')}\n" + "# padding\n" * 8000)
+        f"ANTHROPIC_API_KEY={canaries.plant('envbig:big')}\n" + "# padding\n" * 8000
+    )
     leaked = canaries.plant("example:committed")
     write_agent(agents, "committed", env_example=ENV_EXAMPLE + f"\n# Oops.\nSOME_TOKEN={leaked}\n")
     compose_file = project / "compose" / "docker-compose.yml"
     compose_file.parent.mkdir()
     compose_file.write_text("# previous\n")
 
-    codes = _run_all(project, canaries, _commands(ids) + [
-        ["env", "broken"], ["memory", "broken"], ["new", "Bad"], ["new", "fresh2", "--port", "80"],
-        ["validate", "--agents", "agents/broken"],
-    ])
+    codes = _run_all(
+        project,
+        canaries,
+        _commands(ids)
+        + [
+            ["env", "broken"],
+            ["memory", "broken"],
+            ["new", "Bad"],
+            ["new", "fresh2", "--port", "80"],
+            ["validate", "--agents", "agents/broken"],
+        ],
+    )
     new = run_smbos("new", "fresh", cwd=project)
     assert new.code == 0, new
     canaries.assert_absent(new.output, "new")
-    for command in ("validate", "validate --json", "validate --strict", "list", "generate",
-                    "generate --check"):
+    for command in (
+        "validate",
+        "validate --json",
+        "validate --strict",
+        "list",
+        "generate",
+        "generate --check",
+    ):
         assert codes[command] == 2, command
     assert compose_file.read_text() == "# previous\n"
 

@@ -84,7 +84,7 @@ def sha256(data: str | bytes) -> str:
 
 def identity_block(claude_md: str) -> str:
     begin = claude_md.index(BEGIN) + len(BEGIN)
-    return claude_md[begin:claude_md.index(END, begin)].strip()
+    return claude_md[begin : claude_md.index(END, begin)].strip()
 
 
 def parse_reply(line: str) -> dict[str, str]:
@@ -96,8 +96,9 @@ def parse_reply(line: str) -> dict[str, str]:
 def chat_http(url: str, message: str, timeout: float = 60) -> list[tuple[str, dict]]:
     """POST /api/chat and read the whole event stream: [(event, data), ...]."""
     events: list[tuple[str, dict]] = []
-    with httpx.stream("POST", f"{url}/api/chat", json={"message": message},
-                      timeout=timeout) as response:
+    with httpx.stream(
+        "POST", f"{url}/api/chat", json={"message": message}, timeout=timeout
+    ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         buffer = ""
@@ -108,9 +109,9 @@ def chat_http(url: str, message: str, timeout: float = 60) -> list[tuple[str, di
                 kind, data = "", ""
                 for row in frame.splitlines():
                     if row.startswith("event:"):
-                        kind = row[len("event:"):].strip()
+                        kind = row[len("event:") :].strip()
                     elif row.startswith("data:"):
-                        data = row[len("data:"):].strip()
+                        data = row[len("data:") :].strip()
                 events.append((kind, json.loads(data) if data else {}))
     return events
 
@@ -139,8 +140,11 @@ def health(container) -> str:
 
 
 def memory_checksums(folder: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder)): sha256(path.read_bytes())
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): sha256(path.read_bytes())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def store_bytes(container) -> bytes:
@@ -150,8 +154,7 @@ def store_bytes(container) -> bytes:
 
 
 def messages(fleet: LiveFleet, agent_id: str) -> list[dict]:
-    response = httpx.get(f"{fleet.url(agent_id)}/api/messages", params={"limit": 1000},
-                         timeout=10)
+    response = httpx.get(f"{fleet.url(agent_id)}/api/messages", params={"limit": 1000}, timeout=10)
     assert response.status_code == 200
     return response.json()["messages"]
 
@@ -186,10 +189,12 @@ def assert_no_secret_anywhere(fleet: RecordingFleet) -> None:
         for container in containers:
             container.reload()
             name = container.labels.get("io.smbos.agent")
-            assert secret not in container_logs(container), \
+            assert secret not in container_logs(container), (
                 f"{agent_id}'s secret in the docker logs of {name}"
-            assert secret not in json.dumps(container.attrs), \
+            )
+            assert secret not in json.dumps(container.attrs), (
                 f"{agent_id}'s secret in docker inspect of {name}"
+            )
 
 
 # ------------------------------------------------------------------------------ the fleet
@@ -202,8 +207,9 @@ FLEET = {"alpha": "none", "beta": "none", "gamma": "docker"}
 def fleet(tmp_path_factory, docker_client, standin_image):  # noqa: F811
     root = tmp_path_factory.mktemp("smoke")
     (root / "agents").mkdir()
-    live = RecordingFleet(root=root, name=f"smoke{secrets.token_hex(4)}", image=standin_image,
-                          client=docker_client)
+    live = RecordingFleet(
+        root=root, name=f"smoke{secrets.token_hex(4)}", image=standin_image, client=docker_client
+    )
     try:
         for agent_id, isolation in FLEET.items():
             live.add(agent_id, isolation=isolation)
@@ -256,8 +262,9 @@ def test_nothing_is_published_beyond_loopback(fleet):
         if other_address:
             with socket.socket() as sock:
                 sock.settimeout(2)
-                assert sock.connect_ex((other_address, fleet.ports[agent_id])) != 0, \
+                assert sock.connect_ex((other_address, fleet.ports[agent_id])) != 0, (
                     f"{agent_id}'s port answers on {other_address}"
+                )
 
 
 def test_chat_reaches_each_agent_with_its_identity_and_credential(fleet):
@@ -276,8 +283,10 @@ def test_chat_reaches_each_agent_with_its_identity_and_credential(fleet):
         assert said.code == 0, said.output
         cli_reply = parse_reply(said.stdout.strip().splitlines()[-1])
         http_reply = reply_of(chat_http(fleet.url(agent_id), f"hello {agent_id} over HTTP"))
-        for reply, echo in ((cli_reply, f"hello {agent_id} from the CLI"),
-                            (http_reply, f"hello {agent_id} over HTTP")):
+        for reply, echo in (
+            (cli_reply, f"hello {agent_id} from the CLI"),
+            (http_reply, f"hello {agent_id} over HTTP"),
+        ):
             assert {k: reply.get(k) for k in expected} == expected, reply
             assert reply["echo"] == echo
 
@@ -324,8 +333,10 @@ def test_killed_runtime_is_brought_back_by_the_restart_policy(fleet):
 
     def restarted():
         container.reload()
-        return container.attrs["RestartCount"] > before \
+        return (
+            container.attrs["RestartCount"] > before
             and container.attrs["State"]["StartedAt"] != started_before
+        )
 
     fleet.wait(restarted, timeout=60, what="beta's container to be restarted")
     fleet.wait(lambda: health(container) == "healthy", timeout=90, what="beta healthy again")
@@ -366,8 +377,12 @@ def test_memory_and_store_survive_down_generate_up(fleet):
     down = fleet.smbos("down")
     assert down.code == 0, down.output
     assert fleet.containers() == []
-    volumes = {v.name for v in fleet.client.volumes.list(
-        filters={"label": f"com.docker.compose.project={fleet.name}"})}
+    volumes = {
+        v.name
+        for v in fleet.client.volumes.list(
+            filters={"label": f"com.docker.compose.project={fleet.name}"}
+        )
+    }
     assert volumes == {f"{fleet.name}_{agent_id}-store" for agent_id in FLEET}
     generate = fleet.smbos("generate")
     assert generate.code == 0, generate.output
@@ -391,8 +406,9 @@ def test_memory_and_store_survive_down_generate_up(fleet):
 
 def test_up_fails_clearly_when_an_agent_image_is_missing(test_fleet):  # noqa: F811
     test_fleet.add("steady")
-    test_fleet.add("imageless", config={"runtime": {"container_isolation": "none",
-                                                     "image": MISSING_IMAGE}})
+    test_fleet.add(
+        "imageless", config={"runtime": {"container_isolation": "none", "image": MISSING_IMAGE}}
+    )
     for agent_id in ("steady", "imageless"):
         open_for_runtime(test_fleet, agent_id)
     started = time.monotonic()

@@ -11,17 +11,33 @@ import sys
 import pytest
 
 # Heavy modules no command needs merely to start (`--version`, `--help`).
-HEAVY = ("smbos.agent", "smbos.compose", "smbos.controller", "smbos.runtime", "smbos.web",
-         "jinja2", "pydantic", "croniter", "docker", "httpx", "rich", "yaml", "starlette",
-         "uvicorn")
+HEAVY = (
+    "smbos.agent",
+    "smbos.compose",
+    "smbos.controller",
+    "smbos.runtime",
+    "smbos.web",
+    "jinja2",
+    "pydantic",
+    "croniter",
+    "docker",
+    "httpx",
+    "rich",
+    "yaml",
+    "starlette",
+    "uvicorn",
+)
 
 
 def loaded_modules(*args: str) -> set[str]:
-    code = ("import sys\nfrom smbos.cli import cli\n"
-            f"try:\n    cli({list(args)!r}, prog_name='smbos')\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted(sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
+    code = (
+        "import sys\nfrom smbos.cli import cli\n"
+        f"try:\n    cli({list(args)!r}, prog_name='smbos')\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     return set(proc.stdout.splitlines()[-1].split())
 
 

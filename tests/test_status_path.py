@@ -60,8 +60,19 @@ def test_the_cache_answers_as_the_full_load_and_is_used(project, cache):
     assert [a.id for a in second.agents] == ["alpha", "beta"]
 
 
-@pytest.mark.parametrize("edit", ["name", "port", "enabled", "agent_md", "new_folder",
-                                  "removed_folder", "ports_record", "env_example"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "name",
+        "port",
+        "enabled",
+        "agent_md",
+        "new_folder",
+        "removed_folder",
+        "ports_record",
+        "env_example",
+    ],
+)
 def test_every_change_the_load_sees_reaches_status(project, cache, edit):
     agents = project / "agents"
     alpha = write_agent(agents, "alpha", {"name": "Alpha", "port": 3301})
@@ -84,6 +95,7 @@ def test_every_change_the_load_sees_reaches_status(project, cache, edit):
         write_agent(agents, "gamma", {"name": "Gamma"})
     elif edit == "removed_folder":
         import shutil
+
         shutil.rmtree(agents / "beta")
     elif edit == "ports_record":
         (agents / ".ports.json").write_text(json.dumps({"beta": 3377}))
@@ -108,8 +120,10 @@ def test_a_broken_cache_costs_a_load_not_a_wrong_answer(project, cache):
     proj = Project.from_options(agents=project / "agents")
     fleetindex.load(proj)
     [file] = cache.glob("fleet-*.json")
-    for garbage in ("{not json", json.dumps({"signature": json.loads(file.read_text())
-                                              ["signature"], "agents": [{"id": 1}]})):
+    for garbage in (
+        "{not json",
+        json.dumps({"signature": json.loads(file.read_text())["signature"], "agents": [{"id": 1}]}),
+    ):
         file.write_text(garbage)
         index = fleetindex.load(proj)
         assert index_entries(index) == entries(proj)
@@ -117,8 +131,7 @@ def test_a_broken_cache_costs_a_load_not_a_wrong_answer(project, cache):
 
 def test_the_cache_holds_no_env_value(project, cache):
     secret = "sk-ant-canary-" + "7" * 24
-    write_agent(project / "agents", "alpha", {"name": "Alpha"},
-                env=f"ANTHROPIC_API_KEY={secret}\n")
+    write_agent(project / "agents", "alpha", {"name": "Alpha"}, env=f"ANTHROPIC_API_KEY={secret}\n")
     fleetindex.load(Project.from_options(agents=project / "agents"))
     [file] = cache.glob("fleet-*.json")
     assert secret not in file.read_text() and "alpha" in file.read_text()
@@ -139,8 +152,9 @@ def test_an_unknown_id_gets_the_full_loads_reason(project, cache):
 class FakeEngine:
     """An HTTP server on a Unix socket answering the two routes the reader uses."""
 
-    def __init__(self, path: Path, containers: list[dict], inspected: dict[str, dict],
-                 status: int = 200):
+    def __init__(
+        self, path: Path, containers: list[dict], inspected: dict[str, dict], status: int = 200
+    ):
         self.requests: list[str] = []
         outer = self
 
@@ -199,6 +213,7 @@ def test_the_socket_reader_reads_the_engine_api(tmp_path):
         assert reader.inspect("gone") is None
         query = fake.requests[0].split("?", 1)[1]
         from urllib.parse import parse_qs
+
         params = parse_qs(query)
         assert params["all"] == ["1"]
         assert json.loads(params["filters"][0]) == {"label": labels}
@@ -219,10 +234,13 @@ def test_an_engine_error_is_one_line_naming_the_engine(tmp_path, monkeypatch):
         fake.close()
 
 
-@pytest.mark.parametrize("make, reason", [
-    ("missing", "no such socket"),
-    ("refusing", "connection refused"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        ("missing", "no such socket"),
+        ("refusing", "connection refused"),
+    ],
+)
 def test_an_unreachable_socket_says_why(tmp_path, monkeypatch, make, reason):
     path = tmp_path / "docker.sock"
     if make == "refusing":  # a socket file nobody listens on
@@ -269,17 +287,22 @@ def test_the_status_probe_agrees_with_the_runtime_client(standin, fault, fault_t
         assert mine.api is ApiStatus.OK and mine.latency_ms is not None
 
 
-@pytest.mark.parametrize("answer, kind", [
-    (b'{"ok": true}', ProblemKind.BAD_SHAPE),
-    (b'{"status": 7}', ProblemKind.BAD_SHAPE),
-    (b'[]', ProblemKind.BAD_SHAPE),
-    (b'{"status": "starting"}', ProblemKind.BAD_SHAPE),
-    (b'', ProblemKind.NOT_JSON),
-])
+@pytest.mark.parametrize(
+    "answer, kind",
+    [
+        (b'{"ok": true}', ProblemKind.BAD_SHAPE),
+        (b'{"status": 7}', ProblemKind.BAD_SHAPE),
+        (b"[]", ProblemKind.BAD_SHAPE),
+        (b'{"status": "starting"}', ProblemKind.BAD_SHAPE),
+        (b"", ProblemKind.NOT_JSON),
+    ],
+)
 def test_odd_health_answers_are_named_as_the_runtime_client_names_them(answer, kind):
     def reply(server, conn, head):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(answer), answer))
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(answer), answer)
+        )
         conn.close()
 
     with RawServer(reply) as server:
@@ -301,8 +324,9 @@ def test_refused_and_silent_peers(standin, fault):  # noqa: F811
 def test_probes_run_concurrently(standin, fault):  # noqa: F811
     fault("hang")
     started = time.monotonic()
-    addresses = [("127.0.0.1", standin.port)] + [("127.0.0.1", p)
-                                                 for p in (closed_port(), closed_port())]
+    addresses = [("127.0.0.1", standin.port)] + [
+        ("127.0.0.1", p) for p in (closed_port(), closed_port())
+    ]
     probes = probe.Probes(addresses, FAST)
     results = [probes.result(address) for address in addresses]
     elapsed = time.monotonic() - started
@@ -321,19 +345,36 @@ def test_a_cached_status_loads_no_model_sdk_or_http_library(project, tmp_path):
     old = time.time() - 60
     for path in (project / "agents").rglob("*"):
         os.utime(path, (old, old))
-    env = {**os.environ, "SMBOS_CACHE_DIR": str(tmp_path / "cache"),
-           "DOCKER_HOST": f"unix://{tmp_path / 'none.sock'}"}
-    code = ("import sys\nfrom smbos.cli import cli\n"
-            "try:\n    cli(['status', '--json'], prog_name='smbos')\n"
-            "except SystemExit as exc:\n    print('exit', exc.code)\n"
-            "print(' '.join(sorted(sys.modules)))")
-    runs = [subprocess.run([sys.executable, "-c", code], cwd=project, env=env, text=True,
-                           capture_output=True, timeout=60) for _ in range(2)]
+    env = {
+        **os.environ,
+        "SMBOS_CACHE_DIR": str(tmp_path / "cache"),
+        "DOCKER_HOST": f"unix://{tmp_path / 'none.sock'}",
+    }
+    code = (
+        "import sys\nfrom smbos.cli import cli\n"
+        "try:\n    cli(['status', '--json'], prog_name='smbos')\n"
+        "except SystemExit as exc:\n    print('exit', exc.code)\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=project,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
     for run in runs:
         assert "exit 3" in run.stdout, run.stdout[-500:] + run.stderr
     first, second = (set(run.stdout.splitlines()[-1].split()) for run in runs)
     assert "smbos.agent" in first  # the first status loads the folders fully
-    heavy = sorted(m for m in second if m.split(".")[0] in
-                   ("pydantic", "yaml", "docker", "httpx", "jinja2", "croniter")
-                   or m == "smbos.agent")
+    heavy = sorted(
+        m
+        for m in second
+        if m.split(".")[0] in ("pydantic", "yaml", "docker", "httpx", "jinja2", "croniter")
+        or m == "smbos.agent"
+    )
     assert not heavy, heavy

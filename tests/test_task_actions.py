@@ -28,11 +28,30 @@ def written(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("folder", [
-    "../../../bob/data/ipc/main", "..", ".", "", "/etc", "/tmp/x", "web-chat/../main",
-    "a/b", "-dash", "_under", "x" * 65, "global", "GLOBAL", " main", "main\n", "mai\x00n",
-    "web chat", "ü", "main\\x",
-])
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "../../../bob/data/ipc/main",
+        "..",
+        ".",
+        "",
+        "/etc",
+        "/tmp/x",
+        "web-chat/../main",
+        "a/b",
+        "-dash",
+        "_under",
+        "x" * 65,
+        "global",
+        "GLOBAL",
+        " main",
+        "main\n",
+        "mai\x00n",
+        "web chat",
+        "ü",
+        "main\\x",
+    ],
+)
 def test_a_folder_name_nanoclaw_would_not_make_is_refused(tree, folder):
     alice, bob = tree
     with pytest.raises(Refused) as info:
@@ -46,12 +65,20 @@ def test_a_folder_name_nanoclaw_would_not_make_is_refused(tree, folder):
 @pytest.mark.parametrize("where", ["instance", "data", "ipc", "group", "tasks"])
 def test_a_link_on_the_way_is_refused(tree, where):
     alice, bob = tree
-    inside = {"instance": alice, "data": alice / "data", "ipc": alice / "data" / "ipc",
-              "group": alice / "data" / "ipc" / "main",
-              "tasks": alice / "data" / "ipc" / "main" / "tasks"}[where]
-    target = {"instance": bob, "data": bob / "data", "ipc": bob / "data" / "ipc",
-              "group": bob / "data" / "ipc" / "main",
-              "tasks": bob / "data" / "ipc" / "main" / "tasks"}[where]
+    inside = {
+        "instance": alice,
+        "data": alice / "data",
+        "ipc": alice / "data" / "ipc",
+        "group": alice / "data" / "ipc" / "main",
+        "tasks": alice / "data" / "ipc" / "main" / "tasks",
+    }[where]
+    target = {
+        "instance": bob,
+        "data": bob / "data",
+        "ipc": bob / "data" / "ipc",
+        "group": bob / "data" / "ipc" / "main",
+        "tasks": bob / "data" / "ipc" / "main" / "tasks",
+    }[where]
     os.rename(inside, inside.with_name(inside.name + ".real"))
     os.symlink(target, inside)
     with pytest.raises(Refused) as info:

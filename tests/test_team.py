@@ -49,14 +49,23 @@ You are the editor. Mark every sentence that breaks the voice guide.
 """
 
 
-def team_agent(agents: Path, agent_id: str = "crew", files: dict[str, str] | None = None,
-               swarms: bool = True, **config) -> Path:
-    cfg = {"name": agent_id.title(), "runtime": {"container_isolation": "none", "swarms": swarms},
-           **config}
+def team_agent(
+    agents: Path,
+    agent_id: str = "crew",
+    files: dict[str, str] | None = None,
+    swarms: bool = True,
+    **config,
+) -> Path:
+    cfg = {
+        "name": agent_id.title(),
+        "runtime": {"container_isolation": "none", "swarms": swarms},
+        **config,
+    }
     folder = write_agent(agents, agent_id, cfg)
     (folder / "team").mkdir(exist_ok=True)
-    for name, text in (files if files is not None else
-                       {"scout.md": SCOUT, "editor.md": EDITOR}).items():
+    for name, text in (
+        files if files is not None else {"scout.md": SCOUT, "editor.md": EDITOR}
+    ).items():
         (folder / "team" / name).write_text(text)
     return folder
 
@@ -66,9 +75,12 @@ def team_agent(agents: Path, agent_id: str = "crew", files: dict[str, str] | Non
 
 def test_a_valid_team_validates_and_is_listed(tmp_path):
     team_agent(tmp_path / "agents", integrations=["notion"])
-    (tmp_path / "agents" / "crew" / ".env").write_text("ANTHROPIC_API_KEY=sk-team-test-key\nNOTION_TOKEN=ntn-team-test-token\n")
+    (tmp_path / "agents" / "crew" / ".env").write_text(
+        "ANTHROPIC_API_KEY=sk-team-test-key\nNOTION_TOKEN=ntn-team-test-token\n"
+    )
     (tmp_path / "agents" / "crew" / ".env.example").write_text(
-        "# Anthropic API key\nANTHROPIC_API_KEY=\n\n# Notion token\nNOTION_TOKEN=\n")
+        "# Anthropic API key\nANTHROPIC_API_KEY=\n\n# Notion token\nNOTION_TOKEN=\n"
+    )
     write_agent(tmp_path / "agents", "solo")
     result = run_smbos("validate", cwd=tmp_path)
     assert result.code == 0 and "warning" not in result.output, result.output
@@ -77,10 +89,21 @@ def test_a_valid_team_validates_and_is_listed(tmp_path):
     assert rows["crew"]["teams"] is True and rows["solo"]["teams"] is False
     assert rows["solo"]["team"] == []
     assert rows["crew"]["team"] == [
-        {"file": "editor.md", "name": "editor", "description": "Checks a draft against the "
-         "voice guide", "tools": None, "model": None},
-        {"file": "scout.md", "name": "scout", "description": "Finds sources for a question",
-         "tools": ["Read", "WebSearch", "mcp__notion"], "model": "haiku"}]
+        {
+            "file": "editor.md",
+            "name": "editor",
+            "description": "Checks a draft against the voice guide",
+            "tools": None,
+            "model": None,
+        },
+        {
+            "file": "scout.md",
+            "name": "scout",
+            "description": "Finds sources for a question",
+            "tools": ["Read", "WebSearch", "mcp__notion"],
+            "model": "haiku",
+        },
+    ]
     table = run_smbos("list", cwd=tmp_path).stdout
     crew = next(line for line in table.splitlines() if line.startswith("crew"))
     solo = next(line for line in table.splitlines() if line.startswith("solo"))
@@ -90,29 +113,55 @@ def test_a_valid_team_validates_and_is_listed(tmp_path):
 
 BAD = [
     ("no_front.md", "Just a prompt.\n", "front matter: missing; expected ---"),
-    ("unclosed.md", "---\nname: a\n", "front matter: opened with '---' on line 1 and never "
-                                      "closed"),
+    ("unclosed.md", "---\nname: a\n", "front matter: opened with '---' on line 1 and never closed"),
     ("no_name.md", "---\ndescription: d\n---\nBody.\n", "name: required"),
     ("no_description.md", "---\nname: alpha\n---\nBody.\n", "description: required"),
-    ("blank_description.md", "---\nname: alpha\ndescription: '  '\n---\nBody.\n",
-     "description: expected a non-empty text"),
-    ("bad_name.md", "---\nname: Voice Editor\ndescription: d\n---\nBody.\n",
-     "name: 'Voice Editor' is not a member name"),
-    ("builtin.md", "---\nname: general-purpose\ndescription: d\n---\nBody.\n",
-     "name: 'general-purpose' is a Claude Code built-in subagent"),
-    ("unknown_key.md", "---\nname: alpha\ndescription: d\ntool: Read\n---\nBody.\n",
-     "tool: unknown key (did you mean 'tools'?)"),
-    ("tools_list.md", "---\nname: alpha\ndescription: d\ntools: [Read]\n---\nBody.\n",
-     "tools: expected tool names separated by commas"),
-    ("tools_empty.md", "---\nname: alpha\ndescription: d\ntools: ''\n---\nBody.\n",
-     "tools: is empty; leave it out"),
-    ("bad_model.md", "---\nname: alpha\ndescription: d\nmodel: gpt-4\n---\nBody.\n",
-     "model: 'gpt-4' is not a model"),
+    (
+        "blank_description.md",
+        "---\nname: alpha\ndescription: '  '\n---\nBody.\n",
+        "description: expected a non-empty text",
+    ),
+    (
+        "bad_name.md",
+        "---\nname: Voice Editor\ndescription: d\n---\nBody.\n",
+        "name: 'Voice Editor' is not a member name",
+    ),
+    (
+        "builtin.md",
+        "---\nname: general-purpose\ndescription: d\n---\nBody.\n",
+        "name: 'general-purpose' is a Claude Code built-in subagent",
+    ),
+    (
+        "unknown_key.md",
+        "---\nname: alpha\ndescription: d\ntool: Read\n---\nBody.\n",
+        "tool: unknown key (did you mean 'tools'?)",
+    ),
+    (
+        "tools_list.md",
+        "---\nname: alpha\ndescription: d\ntools: [Read]\n---\nBody.\n",
+        "tools: expected tool names separated by commas",
+    ),
+    (
+        "tools_empty.md",
+        "---\nname: alpha\ndescription: d\ntools: ''\n---\nBody.\n",
+        "tools: is empty; leave it out",
+    ),
+    (
+        "bad_model.md",
+        "---\nname: alpha\ndescription: d\nmodel: gpt-4\n---\nBody.\n",
+        "model: 'gpt-4' is not a model",
+    ),
     ("no_body.md", "---\nname: alpha\ndescription: d\n---\n\n  \n", "body: is empty"),
-    ("bad_yaml.md", "---\nname: [alpha\ndescription: d\n---\nBody.\n",
-     "front matter: not valid YAML at line"),
-    ("bom.md", "\ufeff---\nname: alpha\ndescription: d\n---\nBody.\n",
-     ": starts with a byte order mark"),
+    (
+        "bad_yaml.md",
+        "---\nname: [alpha\ndescription: d\n---\nBody.\n",
+        "front matter: not valid YAML at line",
+    ),
+    (
+        "bom.md",
+        "\ufeff---\nname: alpha\ndescription: d\n---\nBody.\n",
+        ": starts with a byte order mark",
+    ),
     ("two words.md", "---\nname: alpha\ndescription: d\n---\nBody.\n", "file name: expected"),
 ]
 
@@ -122,8 +171,11 @@ def test_each_bad_member_file_is_one_line_and_exit_2(tmp_path, file, text, messa
     team_agent(tmp_path / "agents", files={"editor.md": EDITOR, file: text})
     result = run_smbos("validate", cwd=tmp_path)
     assert result.code == 2, result.output
-    errors = [line for line in result.output.splitlines() if not line.startswith("warning:")
-              and "agents/crew" in line]
+    errors = [
+        line
+        for line in result.output.splitlines()
+        if not line.startswith("warning:") and "agents/crew" in line
+    ]
     assert len(errors) == 1, result.output
     assert errors[0].startswith(f"agents/crew/team/{file}: "), errors
     assert message in errors[0], errors
@@ -133,8 +185,10 @@ def test_two_members_with_one_name_and_a_team_that_is_a_file(tmp_path):
     team_agent(tmp_path / "agents", files={"editor.md": EDITOR, "other.md": EDITOR})
     result = run_smbos("validate", cwd=tmp_path)
     assert result.code == 2
-    assert ("agents/crew/team/other.md: name: 'editor' is also the name in team/editor.md; "
-            "each member needs its own name") in result.output
+    assert (
+        "agents/crew/team/other.md: name: 'editor' is also the name in team/editor.md; "
+        "each member needs its own name"
+    ) in result.output
     folder = write_agent(tmp_path / "agents", "flat")
     (folder / "team").write_text("not a folder\n")
     result = run_smbos("validate", cwd=tmp_path)
@@ -142,8 +196,10 @@ def test_two_members_with_one_name_and_a_team_that_is_a_file(tmp_path):
 
 
 def test_unknown_tools_and_stray_files_are_warnings(tmp_path):
-    member = SCOUT.replace("tools: Read, WebSearch, mcp__notion",
-                           "tools: Read, WebSerch, Teleport, mcp__calendar__list-events")
+    member = SCOUT.replace(
+        "tools: Read, WebSearch, mcp__notion",
+        "tools: Read, WebSerch, Teleport, mcp__calendar__list-events",
+    )
     folder = team_agent(tmp_path / "agents", files={"scout.md": member})
     (folder / "team" / "notes.txt").write_text("x")
     (folder / "team" / "drafts").mkdir()
@@ -164,8 +220,9 @@ def test_unknown_tools_and_stray_files_are_warnings(tmp_path):
     # The runtime's own server and the agent's own are known.
     member = SCOUT.replace("mcp__notion", "mcp__nanoclaw__schedule_task, mcp__calendar")
     (folder / "team" / "scout.md").write_text(member)
-    (folder / "config.yaml").write_text(yaml.safe_dump(
-        {"runtime": {"container_isolation": "none"}, "integrations": ["calendar"]}))
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump({"runtime": {"container_isolation": "none"}, "integrations": ["calendar"]})
+    )
     result = run_smbos("validate", cwd=tmp_path)
     assert "scout.md" not in result.output, result.output
 
@@ -254,11 +311,13 @@ def test_the_runtime_defaults_are_the_forks_own(tmp_path):
     with tarfile.open(tarball) as tar:
         member = tar.getmember("nanoclaw/src/container-runner.ts")
         source = tar.extractfile(member).read().decode()
-    block = source[source.index("if (!fs.existsSync(settingsFile))"):]
-    block = block[:block.index("}, null, 2)")]
+    block = source[source.index("if (!fs.existsSync(settingsFile))") :]
+    block = block[: block.index("}, null, 2)")]
     theirs = dict(re.findall(r"^\s*([A-Z_]+): '([^']*)',", block, re.M))
-    ours = node_eval(f"import {{ RUNTIME_GROUP_SETTINGS }} from {json.dumps(str(TEAMS))};\n"
-                     "console.log(JSON.stringify(RUNTIME_GROUP_SETTINGS));")
+    ours = node_eval(
+        f"import {{ RUNTIME_GROUP_SETTINGS }} from {json.dumps(str(TEAMS))};\n"
+        "console.log(JSON.stringify(RUNTIME_GROUP_SETTINGS));"
+    )
     assert ours == {"env": theirs} and theirs["CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS"] == "1"
 
 
@@ -272,7 +331,8 @@ def test_the_standin_keeps_a_groups_claude_home_as_the_runtime_does(tmp_path):
     kept = cwd / "data" / "sessions" / "web-chat" / ".claude"
     (kept / "agents").mkdir(parents=True)
     (kept / "settings.json").write_text(
-        '{"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "0", "X": "1"}}')
+        '{"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "0", "X": "1"}}'
+    )
     (kept / "agents" / "scout.md").write_text(SCOUT)
     (kept / "agents" / "editor.md").write_text(EDITOR)
     out = node_eval(f"""

@@ -26,14 +26,18 @@ CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
 
 def test_support_says_why_schedules_cannot_run(tmp_path):
     assert schedules.support(tmp_path).ok is None
-    (tmp_path / schedules.FACTS_FILE).write_text(json.dumps(
-        {"schedules": {"scheduler": False, "watcher": True, "taskIds": False}, "declared": 2}))
+    (tmp_path / schedules.FACTS_FILE).write_text(
+        json.dumps(
+            {"schedules": {"scheduler": False, "watcher": True, "taskIds": False}, "declared": 2}
+        )
+    )
     support = schedules.support(tmp_path)
     assert support.ok is False and support.declared == 2
     assert "no scheduler loop" in support.reason and "ignores task ids" in support.reason
     assert "smbos build" in support.reason
-    (tmp_path / schedules.FACTS_FILE).write_text(json.dumps(
-        {"schedules": {"scheduler": True, "watcher": True, "taskIds": True}}))
+    (tmp_path / schedules.FACTS_FILE).write_text(
+        json.dumps({"schedules": {"scheduler": True, "watcher": True, "taskIds": True}})
+    )
     assert schedules.support(tmp_path).ok is True
 
 
@@ -72,13 +76,19 @@ def test_a_task_action_the_runtime_never_applies_times_out_saying_why(tmp_path):
 
 def test_every_long_env_value_is_redacted_and_settings_are_not(tmp_path):
     env = tmp_path / ".env"
-    env.write_text("ANTHROPIC_API_KEY=sk-ant-canary-0123456789\nDB_PASS=hunter2hunter2\n"
-                   "TELEGRAM_ONLY=true\nTZ_NAME=Europe/Berlin\nPIN=1234\nPORTNUM=31337000\n")
+    env.write_text(
+        "ANTHROPIC_API_KEY=sk-ant-canary-0123456789\nDB_PASS=hunter2hunter2\n"
+        "TELEGRAM_ONLY=true\nTZ_NAME=Europe/Berlin\nPIN=1234\nPORTNUM=31337000\n"
+    )
     scrub = redact.Redactor.for_env_file(env)
-    text = ("key sk-ant-canary-0123456789 and hunter2hunter2 in Europe/Berlin; "
-            "TELEGRAM_ONLY=true 1234 31337000")
-    assert scrub(text) == ("key [secret ANTHROPIC_API_KEY] and [secret DB_PASS] in "
-                           "[secret TZ_NAME]; TELEGRAM_ONLY=true 1234 31337000")
+    text = (
+        "key sk-ant-canary-0123456789 and hunter2hunter2 in Europe/Berlin; "
+        "TELEGRAM_ONLY=true 1234 31337000"
+    )
+    assert scrub(text) == (
+        "key [secret ANTHROPIC_API_KEY] and [secret DB_PASS] in "
+        "[secret TZ_NAME]; TELEGRAM_ONLY=true 1234 31337000"
+    )
     assert scrub.deep({"a": [text, 3, None]})["a"][0].startswith("key [secret")
     assert redact.Redactor.for_env_file(tmp_path / "missing")("x") == "x"
 
@@ -110,13 +120,21 @@ esac
 exit 0
 """)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SMBOS_AGENT_ID": "andy",
-           "SMBOS_PROJECT": "smbos", "SMBOS_TURN_NETWORK": "smbos_andy", "SMBOS_TURN_CPUS": "1.5",
-           "SMBOS_TURN_MEMORY": "2g", "SMBOS_TURN_PIDS": "1024"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "SMBOS_AGENT_ID": "andy",
+        "SMBOS_PROJECT": "smbos",
+        "SMBOS_TURN_NETWORK": "smbos_andy",
+        "SMBOS_TURN_CPUS": "1.5",
+        "SMBOS_TURN_MEMORY": "2g",
+        "SMBOS_TURN_PIDS": "1024",
+    }
 
     def run(*args):
-        proc = subprocess.run(["sh", str(CONTAINER_CLI), *args], env=env, capture_output=True,
-                              text=True, timeout=30)
+        proc = subprocess.run(
+            ["sh", str(CONTAINER_CLI), *args], env=env, capture_output=True, text=True, timeout=30
+        )
         calls = log.read_text().splitlines() if log.exists() else []
         log.unlink(missing_ok=True)
         return proc, calls
@@ -125,23 +143,31 @@ exit 0
 
 
 def test_a_turn_runs_with_the_agents_labels_limits_and_network(fake_docker):
-    proc, calls = fake_docker("run", "-i", "--rm", "--name", "nanoclaw-web-chat-1",
-                              "-v", "/a:/b", "nanoclaw-agent:x")
+    proc, calls = fake_docker(
+        "run", "-i", "--rm", "--name", "nanoclaw-web-chat-1", "-v", "/a:/b", "nanoclaw-agent:x"
+    )
     assert proc.returncode == 0
     text = calls[0]
     assert text.startswith("run ")
-    for part in ("--label io.smbos.turn=true", "--label io.smbos.agent=andy",
-                 "--label io.smbos.project=smbos", "--network smbos_andy", "--cpus 1.5",
-                 "--memory 2g --memory-swap 2g", "--pids-limit 1024",
-                 "--security-opt no-new-privileges"):
+    for part in (
+        "--label io.smbos.turn=true",
+        "--label io.smbos.agent=andy",
+        "--label io.smbos.project=smbos",
+        "--network smbos_andy",
+        "--cpus 1.5",
+        "--memory 2g --memory-swap 2g",
+        "--pids-limit 1024",
+        "--security-opt no-new-privileges",
+    ):
         assert part in text, (part, text)
     assert text.endswith("-i --rm --name nanoclaw-web-chat-1 -v /a:/b nanoclaw-agent:x")
 
 
 def test_ls_shows_only_this_agents_turns_in_the_forks_json(fake_docker):
     proc, calls = fake_docker("ls", "--format", "json")
-    assert json.loads(proc.stdout) == [{"status": "running",
-                                        "configuration": {"id": "nanoclaw-web-chat-1"}}]
+    assert json.loads(proc.stdout) == [
+        {"status": "running", "configuration": {"id": "nanoclaw-web-chat-1"}}
+    ]
     assert "--filter label=io.smbos.agent=andy" in calls[0]
     assert "--filter label=io.smbos.turn=true" in calls[0]
 

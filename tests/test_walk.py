@@ -150,8 +150,15 @@ def fleet(scratch, deep) -> Path:
     limit) and dave (link loops) wrote something strange into their memory."""
     agents = scratch / "agents"
     for agent_id in ("alice", *BROKEN):
-        write_agent(agents, agent_id, {"name": agent_id.title(), "port": free_port(),
-                                       "runtime": {"container_isolation": "none"}})
+        write_agent(
+            agents,
+            agent_id,
+            {
+                "name": agent_id.title(),
+                "port": free_port(),
+                "runtime": {"container_isolation": "none"},
+            },
+        )
     nest(agents / "carol" / "memory", 20, "y" * 250)
     for name, target in (("one", "two"), ("two", "one"), ("loop", "loop")):
         os.symlink(target, agents / "dave" / "memory" / name)
@@ -166,8 +173,11 @@ def test_cli_commands_degrade_only_that_agent(fleet):
     validated = run_smbos("validate", cwd=fleet, env=NO_ENGINE)
     assert validated.code == 0, validated.output[:500]
     assert "agents/alice" not in validated.output
-    for agent_id, why in (("bob", "stopped at limit: folders nested more than 32 deep"),
-                          ("carol", "cannot read folder memory/yyy"), ("dave", None)):
+    for agent_id, why in (
+        ("bob", "stopped at limit: folders nested more than 32 deep"),
+        ("carol", "cannot read folder memory/yyy"),
+        ("dave", None),
+    ):
         lines = [line for line in validated.output.splitlines() if f"agents/{agent_id}" in line]
         if why is None:
             assert lines == [], lines  # a loop is inside the folder: nothing to say
@@ -195,17 +205,26 @@ def test_cli_commands_degrade_only_that_agent(fleet):
 def test_ui_pages_and_memory_degrade_only_that_agent(fleet):
     project = Project.from_options(fleet / "agents", None, "walks")
     with make_client(create_app(project, TOKEN, docker_client=FakeDocker())) as client:
-        for path in ("/", "/api/agents", "/api/status", *(f"/agents/{a}" for a in ("alice",
-                     *BROKEN)), *(f"/api/agents/{a}/memory" for a in ("alice", *BROKEN))):
+        for path in (
+            "/",
+            "/api/agents",
+            "/api/status",
+            *(f"/agents/{a}" for a in ("alice", *BROKEN)),
+            *(f"/api/agents/{a}/memory" for a in ("alice", *BROKEN)),
+        ):
             r = client.get(path, headers=AUTH)
             assert r.status_code == 200, (path, r.status_code, r.text[:300])
-        assert {a["id"] for a in client.get("/api/agents", headers=AUTH).json()["agents"]} \
-            == {"alice", *BROKEN}
+        assert {a["id"] for a in client.get("/api/agents", headers=AUTH).json()["agents"]} == {
+            "alice",
+            *BROKEN,
+        }
         assert client.get("/api/agents/alice/memory", headers=AUTH).json()["stopped"] == ""
         for agent_id in BROKEN:
             listing = client.get(f"/api/agents/{agent_id}/memory", headers=AUTH).json()
             assert "context.md" in {f["path"] for f in listing["files"]}
-            assert bool(listing["stopped"]) == (agent_id != "dave") and len(listing["stopped"]) < 300
+            assert (
+                bool(listing["stopped"]) == (agent_id != "dave") and len(listing["stopped"]) < 300
+            )
         r = client.get("/api/agents/dave/memory/loop", headers=AUTH)
         assert r.status_code == 404 and r.json()["kind"] == "not_found", r.text
 
@@ -235,10 +254,13 @@ def test_a_hard_link_in_memory_is_never_shown(project):
     assert "notes.md  (not shown: a hard link)" in listed.stdout
     validated = run_smbos("validate", cwd=project, env=NO_ENGINE)
     assert validated.code == 0
-    assert ("warning: agents/bob/memory/notes.md: hard link: has 2 names (a hard link): it may "
-            "be another file on this host") in validated.output, validated.output
-    with make_client(create_app(Project.from_options(agents, None, "walks"), TOKEN,
-                                docker_client=FakeDocker())) as client:
+    assert (
+        "warning: agents/bob/memory/notes.md: hard link: has 2 names (a hard link): it may "
+        "be another file on this host"
+    ) in validated.output, validated.output
+    with make_client(
+        create_app(Project.from_options(agents, None, "walks"), TOKEN, docker_client=FakeDocker())
+    ) as client:
         r = client.get("/api/agents/bob/memory/notes.md", headers=AUTH)
         assert r.status_code == 403 and secret not in r.text and "hard link" in r.json()["error"]
 
@@ -259,8 +281,9 @@ def test_up_hands_a_deep_memory_folder_over_within_limits(scratch, deep, monkeyp
     (agent.memory_dir).chmod(0o700)
     chowned: list[str] = []
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(os, "chown", lambda path, uid, gid, follow_symlinks=True:
-                        chowned.append(str(path)))
+    monkeypatch.setattr(
+        os, "chown", lambda path, uid, gid, follow_symlinks=True: chowned.append(str(path))
+    )
     monkeypatch.setattr(preflight, "_can", lambda path, uid, gid, want: path != agent.memory_dir)
     monkeypatch.setattr(preflight, "runtime_account_warning", lambda: "")  # whoever uid 1000 is
     notes: list[str] = []
@@ -270,7 +293,8 @@ def test_up_hands_a_deep_memory_folder_over_within_limits(scratch, deep, monkeyp
     assert problems == []
     assert len(chowned) == 1 + 1 + walk.MAX_DEPTH  # the folder, context.md, d/ ... d/
     (note,) = notes
-    assert note.startswith(f"warning: gave {agent.memory_dir} to uid 1000 (the runtime's user) "
-                           "only in part (stopped at limit: folders nested more than 32 deep")
+    assert note.startswith(
+        f"warning: gave {agent.memory_dir} to uid 1000 (the runtime's user) "
+        "only in part (stopped at limit: folders nested more than 32 deep"
+    )
     assert f"sudo chown -R 1000:1000 {agent.memory_dir}" in note
-

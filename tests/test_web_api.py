@@ -63,8 +63,14 @@ class UIServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -126,25 +132,41 @@ ANTHROPIC_API_KEY={CANARY}
 # not a core key: must survive every write
 UNKNOWN_FLAG=keep-me
 TELEGRAM_ONLY=false
-NOTION_TOKEN=ntn_{'x' * 30}
+NOTION_TOKEN=ntn_{"x" * 30}
 DB_PASS=hunter2
-ALERT_WEBHOOK=https://hooks.example.net/services/T0/B0/SIGNED-{'q' * 20}
+ALERT_WEBHOOK=https://hooks.example.net/services/T0/B0/SIGNED-{"q" * 20}
 DOOR_PIN=4711
 SHOP_DOMAIN=shop.example
 """
 
 SKILLS = [
-    {"id": "brief", "title": "Brief", "description": "A list",
-     "inputs": [{"id": "topic", "label": "Topic", "type": "text", "required": True},
-                {"id": "count", "label": "How many", "type": "number", "default": 3},
-                {"id": "tone", "label": "Tone", "type": "select", "options": ["short", "long"],
-                 "default": "short"},
-                {"id": "day", "label": "Day", "type": "date"},
-                {"id": "notes", "label": "Notes", "type": "textarea"}],
-     "prompt": "List {count} points about {topic} ({tone}) for {day}. {notes}",
-     "display": "list"},
-    {"id": "grid", "title": "Grid", "inputs": [], "prompt": "Answer with a table",
-     "display": "table"},
+    {
+        "id": "brief",
+        "title": "Brief",
+        "description": "A list",
+        "inputs": [
+            {"id": "topic", "label": "Topic", "type": "text", "required": True},
+            {"id": "count", "label": "How many", "type": "number", "default": 3},
+            {
+                "id": "tone",
+                "label": "Tone",
+                "type": "select",
+                "options": ["short", "long"],
+                "default": "short",
+            },
+            {"id": "day", "label": "Day", "type": "date"},
+            {"id": "notes", "label": "Notes", "type": "textarea"},
+        ],
+        "prompt": "List {count} points about {topic} ({tone}) for {day}. {notes}",
+        "display": "list",
+    },
+    {
+        "id": "grid",
+        "title": "Grid",
+        "inputs": [],
+        "prompt": "Answer with a table",
+        "display": "table",
+    },
 ]
 
 
@@ -153,24 +175,41 @@ def folders(tmp_path: Path) -> Project:
     """A project with two agents in plain folders; nothing listens on their ports."""
     agents = tmp_path / "agents"
     agents.mkdir()
-    md = ("---\nname: Alpha\n---\n# Alpha <script>alert('x')</script>\n\nHello **bold** "
-          "`code` [link](javascript:alert(1))\n\n- one\n- two\n")
-    example = ("# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
-               "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
-               "# optional: the shop's domain\n# not secret\nSHOP_DOMAIN=\n")
-    write_agent(agents, "alpha", {"name": "Alpha", "port": free_port(),
-                                  "runtime": {"container_isolation": "none"},
-                                  "integrations": ["notion"], "skills": SKILLS},
-                agent_md=md, env_example=example, env=ENV_TEXT,
-                memory={"context.md": "# Context\nremember this\n"})
+    md = (
+        "---\nname: Alpha\n---\n# Alpha <script>alert('x')</script>\n\nHello **bold** "
+        "`code` [link](javascript:alert(1))\n\n- one\n- two\n"
+    )
+    example = (
+        "# Anthropic API key\nANTHROPIC_API_KEY=\n\n# optional: oauth\n"
+        "CLAUDE_CODE_OAUTH_TOKEN=\n\n# Notion integration token\nNOTION_TOKEN=\n\n"
+        "# optional: the shop's domain\n# not secret\nSHOP_DOMAIN=\n"
+    )
+    write_agent(
+        agents,
+        "alpha",
+        {
+            "name": "Alpha",
+            "port": free_port(),
+            "runtime": {"container_isolation": "none"},
+            "integrations": ["notion"],
+            "skills": SKILLS,
+        },
+        agent_md=md,
+        env_example=example,
+        env=ENV_TEXT,
+        memory={"context.md": "# Context\nremember this\n"},
+    )
     (agents / "alpha" / "memory" / "notes").mkdir()
     (agents / "alpha" / "memory" / "notes" / "todo.md").write_text("- a\n")
     (agents / "alpha" / "memory" / "blob.bin").write_bytes(b"\x00\x01binary")
     (agents / "alpha" / "memory" / "big.md").write_text("y" * (ops.MEMORY_MAX_BYTES + 1))
     os.symlink("../.env", agents / "alpha" / "memory" / "leak.md")
-    write_agent(agents, "beta", {"name": "Beta", "port": free_port(),
-                                 "runtime": {"container_isolation": "none"}},
-                env=None)
+    write_agent(
+        agents,
+        "beta",
+        {"name": "Beta", "port": free_port(), "runtime": {"container_isolation": "none"}},
+        env=None,
+    )
     return Project.from_options(agents, None, f"w{secrets.token_hex(4)}")
 
 
@@ -193,8 +232,14 @@ def no_canary(response, *canaries: str) -> None:
 
 
 def test_pages_render_without_secrets(client):
-    for path in ("/", "/agents/alpha", "/agents/alpha/settings", "/agents/alpha/skills/brief",
-                 "/agents/beta", "/agents/beta/settings"):
+    for path in (
+        "/",
+        "/agents/alpha",
+        "/agents/alpha/settings",
+        "/agents/alpha/skills/brief",
+        "/agents/beta",
+        "/agents/beta/settings",
+    ):
         r = client.get(path)
         assert r.status_code == 200, (path, r.text[:300])
         assert r.headers["content-type"].startswith("text/html")
@@ -219,8 +264,12 @@ def test_identity_is_escaped_markdown(client):
 
 
 def test_markdown_renderer_is_safe():
-    out = str(markdown.render('# T <img src=x onerror=alert(1)>\n\n**<b>x</b>** "q" & \'a\'\n\n'
-                              '```\n<script>\n```\n> <i>quote</i>\n1. n <a href="y">\n'))
+    out = str(
+        markdown.render(
+            "# T <img src=x onerror=alert(1)>\n\n**<b>x</b>** \"q\" & 'a'\n\n"
+            '```\n<script>\n```\n> <i>quote</i>\n1. n <a href="y">\n'
+        )
+    )
     assert "<img" not in out and "<b>" not in out and "<script>" not in out and "<a " not in out
     assert "&lt;img" in out and "<pre><code>&lt;script&gt;</code></pre>" in out
     assert "<ol><li>" in out.replace("\n", "") and "<blockquote>" in out
@@ -268,11 +317,20 @@ def test_changing_requests_need_the_token_and_our_origin(client, folders, method
     assert r.status_code == 403 and r.json()["kind"] == "token"
     r = client.request(method, path, headers={"X-SMBOS-Token": ""}, **kwargs)
     assert r.status_code == 401
-    for origin in ("https://evil.example", "null", "http://127.0.0.1:9999", "http://localhost:8787"):
+    for origin in (
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1:9999",
+        "http://localhost:8787",
+    ):
         r = client.request(method, path, headers={**AUTH, "Origin": origin}, **kwargs)
         assert r.status_code == 403 and r.json()["kind"] == "origin", (origin, r.text)
-    r = client.request(method, path, headers={**AUTH, "Host": "attacker.example:8787",
-                                              "Origin": "http://attacker.example:8787"}, **kwargs)
+    r = client.request(
+        method,
+        path,
+        headers={**AUTH, "Host": "attacker.example:8787", "Origin": "http://attacker.example:8787"},
+        **kwargs,
+    )
     assert r.status_code == 421
     assert (folders.agents_dir / "alpha" / ".env").read_bytes() == env_before
     # With the token and our own Origin it goes through the guard (whatever the route says).
@@ -303,17 +361,31 @@ def test_guard_host_names():
 
 
 def test_unknown_agent_is_404_everywhere(client):
-    for method, path in [("GET", "/api/agents/zzz"), ("GET", "/api/agents/zzz/logs"),
-                         ("GET", "/api/agents/zzz/tasks"), ("GET", "/api/agents/zzz/messages"),
-                         ("GET", "/api/agents/zzz/env"), ("PUT", "/api/agents/zzz/env"),
-                         ("GET", "/api/agents/zzz/memory"), ("GET", "/api/agents/zzz/memory/x"),
-                         ("GET", "/api/agents/zzz/skills"), ("POST", "/api/agents/zzz/skills/x"),
-                         ("POST", "/api/agents/zzz/chat"), ("POST", "/api/agents/zzz/restart"),
-                         ("POST", "/api/agents/zzz/start"), ("POST", "/api/agents/zzz/stop"),
-                         ("GET", "/agents/zzz/api/health"), ("POST", "/agents/zzz/api/chat"),
-                         ("GET", "/api/status?agent=zzz")]:
-        r = client.request(method, path, headers=AUTH, json={"values": {}, "message": "x"}
-                           if method != "GET" else None)
+    for method, path in [
+        ("GET", "/api/agents/zzz"),
+        ("GET", "/api/agents/zzz/logs"),
+        ("GET", "/api/agents/zzz/tasks"),
+        ("GET", "/api/agents/zzz/messages"),
+        ("GET", "/api/agents/zzz/env"),
+        ("PUT", "/api/agents/zzz/env"),
+        ("GET", "/api/agents/zzz/memory"),
+        ("GET", "/api/agents/zzz/memory/x"),
+        ("GET", "/api/agents/zzz/skills"),
+        ("POST", "/api/agents/zzz/skills/x"),
+        ("POST", "/api/agents/zzz/chat"),
+        ("POST", "/api/agents/zzz/restart"),
+        ("POST", "/api/agents/zzz/start"),
+        ("POST", "/api/agents/zzz/stop"),
+        ("GET", "/agents/zzz/api/health"),
+        ("POST", "/agents/zzz/api/chat"),
+        ("GET", "/api/status?agent=zzz"),
+    ]:
+        r = client.request(
+            method,
+            path,
+            headers=AUTH,
+            json={"values": {}, "message": "x"} if method != "GET" else None,
+        )
         assert r.status_code == 404, (method, path, r.status_code, r.text)
         assert r.headers["content-type"] == "application/json"
         assert "zzz" in r.json()["error"]
@@ -326,11 +398,15 @@ def test_unknown_agent_is_404_everywhere(client):
 
 def test_runtime_down_is_502_json(client):
     """alpha's port has nothing listening: every runtime route says so as JSON."""
-    checks = [("GET", "/api/agents/alpha/tasks", None), ("GET", "/api/agents/alpha/messages", None),
-              ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
-              ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
-              ("GET", "/agents/alpha/api/health", None), ("GET", "/agents/alpha/api/state?x=1", None),
-              ("POST", "/agents/alpha/api/chat", {"message": "hi"})]
+    checks = [
+        ("GET", "/api/agents/alpha/tasks", None),
+        ("GET", "/api/agents/alpha/messages", None),
+        ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
+        ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
+        ("GET", "/agents/alpha/api/health", None),
+        ("GET", "/agents/alpha/api/state?x=1", None),
+        ("POST", "/agents/alpha/api/chat", {"message": "hi"}),
+    ]
     for method, path, body in checks:
         r = client.request(method, path, headers=AUTH, json=body)
         assert r.status_code == 502, (path, r.status_code, r.text)
@@ -340,13 +416,21 @@ def test_runtime_down_is_502_json(client):
 
 def test_bad_request_bodies(client):
     assert client.post("/api/agents/alpha/chat", headers=AUTH, json={}).status_code == 400
-    assert client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "  "}).status_code == 400
-    r = client.post("/api/agents/alpha/chat", headers={**AUTH, "Content-Type": "application/json"},
-                    content=b"{not json")
+    assert (
+        client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "  "}).status_code
+        == 400
+    )
+    r = client.post(
+        "/api/agents/alpha/chat",
+        headers={**AUTH, "Content-Type": "application/json"},
+        content=b"{not json",
+    )
     assert r.status_code == 400 and r.json()["error"] == "request body is not JSON"
     r = client.post("/api/agents/alpha/chat", headers=AUTH, content=b"x" * (1024 * 1024 + 10))
     assert r.status_code == 413
-    assert client.put("/api/agents/alpha/env", headers=AUTH, json={"values": "x"}).status_code == 400
+    assert (
+        client.put("/api/agents/alpha/env", headers=AUTH, json={"values": "x"}).status_code == 400
+    )
     assert client.get("/api/agents/alpha/logs?tail=abc").status_code == 400
     assert client.get("/api/agents/alpha/messages?limit=0").status_code == 400
     assert client.get("/api/heal?limit=-1").status_code == 400
@@ -362,35 +446,54 @@ def test_env_shows_masked_secrets_and_plain_settings(client):
     no_canary(r)
     keys = {k["key"]: k for k in r.json()["keys"]}
     assert list(keys)[: len(catalog.CORE_ENV_KEYS)] == list(catalog.CORE_ENV_KEYS)
-    assert keys["ANTHROPIC_API_KEY"] == {**keys["ANTHROPIC_API_KEY"], "set": True, "secret": True,
-                                         "value": envfile.mask(CANARY), "required": False}
+    assert keys["ANTHROPIC_API_KEY"] == {
+        **keys["ANTHROPIC_API_KEY"],
+        "set": True,
+        "secret": True,
+        "value": envfile.mask(CANARY),
+        "required": False,
+    }
     assert keys["NOTION_TOKEN"]["source"] == "integration notion"
     assert keys["NOTION_TOKEN"]["secret"] and keys["NOTION_TOKEN"]["required"]
     assert keys["NOTION_TOKEN"]["value"] == "****xxxx"
     assert keys["TELEGRAM_ONLY"]["value"] == "false" and not keys["TELEGRAM_ONLY"]["secret"]
     # Every other value is a secret, whatever its name or shape, unless .env.example says not.
-    assert keys["UNKNOWN_FLAG"] == {**keys["UNKNOWN_FLAG"], "value": "****", "source": ".env",
-                                    "secret": True}
-    assert keys["SHOP_DOMAIN"] == {**keys["SHOP_DOMAIN"], "value": "shop.example",
-                                   "secret": False}
-    for key, clear in (("DB_PASS", "hunter2"), ("DOOR_PIN", "4711"),
-                       ("ALERT_WEBHOOK", "hooks.example.net")):
+    assert keys["UNKNOWN_FLAG"] == {
+        **keys["UNKNOWN_FLAG"],
+        "value": "****",
+        "source": ".env",
+        "secret": True,
+    }
+    assert keys["SHOP_DOMAIN"] == {**keys["SHOP_DOMAIN"], "value": "shop.example", "secret": False}
+    for key, clear in (
+        ("DB_PASS", "hunter2"),
+        ("DOOR_PIN", "4711"),
+        ("ALERT_WEBHOOK", "hooks.example.net"),
+    ):
         assert keys[key]["secret"] and keys[key]["value"] in ("****", "****qqqq"), key
         assert clear not in r.text, key
     # At most the last four characters of a secret are ever shown.
     assert keys["ANTHROPIC_API_KEY"]["value"] == "****" + CANARY[-4:]
     assert keys["ASSISTANT_NAME"]["set"] is False and keys["ASSISTANT_NAME"]["value"] == ""
     settings = client.get("/agents/alpha/settings").text
-    assert envfile.mask(CANARY) not in settings and "UNKNOWN_FLAG" not in settings, \
+    assert envfile.mask(CANARY) not in settings and "UNKNOWN_FLAG" not in settings, (
         "the settings page holds nothing of .env: its script loads it with the token"
+    )
 
 
 def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
     env = folders.agents_dir / "alpha" / ".env"
     os.chmod(env, 0o640)
-    shown = {k["key"]: k["value"] for k in client.get("/api/agents/alpha/env", headers=AUTH).json()["keys"]}
-    values = {**shown, "ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": "",
-              "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/x y"}  # every field sent back, as a form
+    shown = {
+        k["key"]: k["value"]
+        for k in client.get("/api/agents/alpha/env", headers=AUTH).json()["keys"]
+    }
+    values = {
+        **shown,
+        "ASSISTANT_NAME": "Alfred",
+        "TELEGRAM_ONLY": "",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/x y",
+    }  # every field sent back, as a form
     r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
     assert r.status_code == 200, r.text
     no_canary(r)
@@ -408,12 +511,19 @@ def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     backup = env.with_name(".env.bak")
     assert backup.read_text() == ENV_TEXT and stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert sorted(p.name for p in env.parent.iterdir() if p.name.startswith(".env")) == \
-        [".env", ".env.bak", ".env.example", ".env.lock"], "a temp file was left behind"
+    assert sorted(p.name for p in env.parent.iterdir() if p.name.startswith(".env")) == [
+        ".env",
+        ".env.bak",
+        ".env.example",
+        ".env.lock",
+    ], "a temp file was left behind"
     # Nothing to change: nothing written, the backup stays the previous file.
     before = env.stat().st_mtime_ns
-    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values | {
-        "ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": ""}})
+    r = client.put(
+        "/api/agents/alpha/env",
+        headers=AUTH,
+        json={"values": values | {"ASSISTANT_NAME": "Alfred", "TELEGRAM_ONLY": ""}},
+    )
     assert r.json()["changed"] == [] and r.json()["backup"] is None
     assert env.stat().st_mtime_ns == before
 
@@ -421,20 +531,27 @@ def test_env_write_is_atomic_keeps_the_rest_and_backs_up(client, folders):
 def test_env_masked_value_round_trip_and_refusals(client, folders):
     env = folders.agents_dir / "alpha" / ".env"
     masked = envfile.mask(CANARY)
-    r = client.put("/api/agents/alpha/env", headers=AUTH,
-                   json={"values": {"ANTHROPIC_API_KEY": masked}})
+    r = client.put(
+        "/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": masked}}
+    )
     assert r.status_code == 200 and r.json()["unchanged"] == ["ANTHROPIC_API_KEY"]
     assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
     assert not env.with_name(".env.bak").exists()
     # A short secret is shown as **** alone; sending that back keeps it too.
-    r = client.put("/api/agents/alpha/env", headers=AUTH,
-                   json={"values": {"DB_PASS": "****", "DOOR_PIN": "****"}})
+    r = client.put(
+        "/api/agents/alpha/env",
+        headers=AUTH,
+        json={"values": {"DB_PASS": "****", "DOOR_PIN": "****"}},
+    )
     assert r.status_code == 200 and r.json()["changed"] == [], r.text
     assert envfile.read_env(env)["DOOR_PIN"] == "4711"
-    bad = [{"ANTHROPIC_API_KEY": "****zzzz"},           # masked, but not the current secret
-           {"bad key": "x"}, {"1X": "y"},
-           {"ASSISTANT_NAME": "two\nlines"},
-           {"ASSISTANT_NAME": ["list"]}]
+    bad = [
+        {"ANTHROPIC_API_KEY": "****zzzz"},  # masked, but not the current secret
+        {"bad key": "x"},
+        {"1X": "y"},
+        {"ASSISTANT_NAME": "two\nlines"},
+        {"ASSISTANT_NAME": ["list"]},
+    ]
     for values in bad:
         r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": values})
         assert r.status_code == 400, (values, r.text)
@@ -442,13 +559,16 @@ def test_env_masked_value_round_trip_and_refusals(client, folders):
         no_canary(r)
     assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == CANARY
     new = "sk-ant-api03-NEWSECRET" + secrets.token_hex(12)
-    r = client.put("/api/agents/alpha/env", headers=AUTH,
-                   json={"values": {"ANTHROPIC_API_KEY": new}})
+    r = client.put(
+        "/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": new}}
+    )
     assert r.status_code == 200 and r.json()["changed"] == ["ANTHROPIC_API_KEY"]
     no_canary(r, CANARY, new)
     assert envfile.read_env(env)["ANTHROPIC_API_KEY"] == new
     assert envfile.read_env(env.with_name(".env.bak"))["ANTHROPIC_API_KEY"] == CANARY
-    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": ""}})
+    r = client.put(
+        "/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": ""}}
+    )
     assert r.json()["removed"] == ["ANTHROPIC_API_KEY"]
     assert "ANTHROPIC_API_KEY" not in envfile.read_env(env)
 
@@ -456,8 +576,11 @@ def test_env_masked_value_round_trip_and_refusals(client, folders):
 def test_env_created_when_missing(client, folders):
     env = folders.agents_dir / "beta" / ".env"
     assert not env.exists()
-    r = client.put("/api/agents/beta/env", headers=AUTH,
-                   json={"values": {"CLAUDE_CODE_OAUTH_TOKEN": CANARY, "ASSISTANT_NAME": "B"}})
+    r = client.put(
+        "/api/agents/beta/env",
+        headers=AUTH,
+        json={"values": {"CLAUDE_CODE_OAUTH_TOKEN": CANARY, "ASSISTANT_NAME": "B"}},
+    )
     assert r.status_code == 200 and r.json()["backup"] is None
     no_canary(r)
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
@@ -516,10 +639,32 @@ def test_only_the_env_the_runtime_reads_is_handed_to_its_user(tmp_path, monkeypa
         assert env.stat().st_uid == 1000
 
 
-@pytest.mark.parametrize("value", ["plain", "with space", "a#b", "x=y", 'dq"inside', "$HOME",
-                                   "back\\slash", " lead", "trail ", "", "ünïcode ✓", "`cmd`",
-                                   "it's", "it's got 'quotes' and spaces", "'x'", '"y"', "'",
-                                   "a # not a comment", "#hash", " 'both' ", "line\u2028sep"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "with space",
+        "a#b",
+        "x=y",
+        'dq"inside',
+        "$HOME",
+        "back\\slash",
+        " lead",
+        "trail ",
+        "",
+        "ünïcode ✓",
+        "`cmd`",
+        "it's",
+        "it's got 'quotes' and spaces",
+        "'x'",
+        '"y"',
+        "'",
+        "a # not a comment",
+        "#hash",
+        " 'both' ",
+        "line\u2028sep",
+    ],
+)
 def test_env_values_read_back_the_same_by_both_readers(tmp_path, value):
     env = tmp_path / ".env"
     env.write_text("A=1\n")
@@ -537,16 +682,19 @@ def test_env_write_handles_duplicates_line_by_line(tmp_path):
     assert env.read_text() == 'A=one\nline2"\nB=two\nC=three\nD=four\nE=5\n'
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("K=a # b\n", "a # b"),              # `#` inside a value is not a comment
-    ("K='a # b'\n", "a # b"),
-    ("K=\"x\\ny\"\n", "x\\ny"),        # no escapes
-    ("K=$HOME\n", "$HOME"),              # no expansion
-    ("export K = spaced \n", "spaced"),
-    ("K=\"q'\n", "\"q'"),                # quotes that do not match stay
-    ("K=1\r\nK=2\r\n", "2"),             # the last one wins
-    ("  # K=commented\nK=ok\n", "ok"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("K=a # b\n", "a # b"),  # `#` inside a value is not a comment
+        ("K='a # b'\n", "a # b"),
+        ('K="x\\ny"\n', "x\\ny"),  # no escapes
+        ("K=$HOME\n", "$HOME"),  # no expansion
+        ("export K = spaced \n", "spaced"),
+        ("K=\"q'\n", "\"q'"),  # quotes that do not match stay
+        ("K=1\r\nK=2\r\n", "2"),  # the last one wins
+        ("  # K=commented\nK=ok\n", "ok"),
+    ],
+)
 def test_env_has_one_reading_the_runtimes(text, expected):
     """SMBOS reads `.env` as the runtime (and its entrypoint's parseEnvText) does."""
     assert envfile.parse_env_text(text)["K"] == expected
@@ -568,11 +716,21 @@ def test_memory_list_and_read(client):
     assert client.get("/api/agents/alpha/memory/notes/todo.md").json()["text"] == "- a\n"
 
 
-@pytest.mark.parametrize("path,status", [
-    ("../.env", (400, 404)), ("..%2F.env", (400,)), ("notes/../../.env", (400, 404)),
-    ("notes%2F..%2F..%2F.env", (400,)), ("%2Fetc%2Fpasswd", (400,)), ("leak.md", (400,)),
-    ("blob.bin", (415,)), ("big.md", (413,)), ("missing.md", (404,)), ("notes", (404,)),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("../.env", (400, 404)),
+        ("..%2F.env", (400,)),
+        ("notes/../../.env", (400, 404)),
+        ("notes%2F..%2F..%2F.env", (400,)),
+        ("%2Fetc%2Fpasswd", (400,)),
+        ("leak.md", (400,)),
+        ("blob.bin", (415,)),
+        ("big.md", (413,)),
+        ("missing.md", (404,)),
+        ("notes", (404,)),
+    ],
+)
 def test_memory_refusals(client, path, status):
     r = client.get(f"/api/agents/alpha/memory/{path}")
     assert r.status_code in status, (path, r.status_code, r.text)
@@ -582,8 +740,17 @@ def test_memory_refusals(client, path, status):
 
 def test_memory_paths_are_checked_in_the_operation(folders):
     agent = folders.load().get("alpha")
-    for rel in ("../.env", "notes/../../.env", "/etc/passwd", "leak.md", "..", ".", "",
-                "C:/x", "a\x00b"):
+    for rel in (
+        "../.env",
+        "notes/../../.env",
+        "/etc/passwd",
+        "leak.md",
+        "..",
+        ".",
+        "",
+        "C:/x",
+        "a\x00b",
+    ):
         with pytest.raises(SmbosError) as info:
             ops.read_memory(agent, rel)
         assert info.value.http_status in (400, 404)
@@ -594,8 +761,12 @@ def test_memory_paths_are_checked_in_the_operation(folders):
     assert ops.read_memory(agent, "notes/./todo.md") == "- a\n"
 
 
-TEMP_NAMES = [".smbos-tmp.mcp.json", "..mcp.json.smbos-tmp", ".smbos-tmp.CLAUDE.md",
-              "notes/.smbos-tmp.x.md"]
+TEMP_NAMES = [
+    ".smbos-tmp.mcp.json",
+    "..mcp.json.smbos-tmp",
+    ".smbos-tmp.CLAUDE.md",
+    "notes/.smbos-tmp.x.md",
+]
 
 
 def test_entrypoint_temp_files_are_never_shown_and_git_ignored(client, folders):
@@ -617,8 +788,18 @@ def test_entrypoint_temp_files_are_never_shown_and_git_ignored(client, folders):
         assert cli.code == 2 and "never shown" in cli.stderr and CANARY not in cli.output
     repo = Path(__file__).resolve().parent.parent
     for name in TEMP_NAMES + [".mcp.json"]:
-        ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", "--no-index",
-                                  f"agents/andy/memory/{name}"], check=False)
+        ignored = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "check-ignore",
+                "-q",
+                "--no-index",
+                f"agents/andy/memory/{name}",
+            ],
+            check=False,
+        )
         assert ignored.returncode == 0, f"{name} is not git-ignored"
 
 
@@ -628,11 +809,14 @@ def test_entrypoint_temp_files_are_never_shown_and_git_ignored(client, folders):
 def test_skill_values_are_checked(client):
     r = client.get("/api/agents/alpha/skills")
     assert [s["id"] for s in r.json()["skills"]] == ["brief", "grid"]
-    cases = [({}, "topic: required"), ({"topic": "x", "count": "many"}, "count: expected a number"),
-             ({"topic": "x", "tone": "loud"}, "tone: expected one of short, long"),
-             ({"topic": "x", "day": "31/12/2026"}, "day: expected a date"),
-             ({"topic": "x", "extra": "1"}, "extra: not an input"),
-             ({"topic": "a\nb"}, "topic: expected a single line")]
+    cases = [
+        ({}, "topic: required"),
+        ({"topic": "x", "count": "many"}, "count: expected a number"),
+        ({"topic": "x", "tone": "loud"}, "tone: expected one of short, long"),
+        ({"topic": "x", "day": "31/12/2026"}, "day: expected a date"),
+        ({"topic": "x", "extra": "1"}, "extra: not an input"),
+        ({"topic": "a\nb"}, "topic: expected a single line"),
+    ]
     for values, message in cases:
         r = client.post("/api/agents/alpha/skills/brief", headers=AUTH, json={"values": values})
         assert r.status_code == 400 and message in r.json()["error"], (values, r.text)
@@ -645,13 +829,21 @@ def test_skill_prompt_rendering_and_result_parsing(folders):
     prompt = ops.skill_prompt(skill, {"topic": "tea", "day": "2026-03-01", "notes": "a\nb"})
     assert prompt == "List 3 points about tea (short) for 2026-03-01. a\nb"
     assert ops.skill_prompt(skill, {"topic": "x", "count": "2.0"}).startswith("List 2 points")
-    assert ops.parse_list("Intro\n- one\n* two\n3. three\n  + four\nnot this") == \
-        ["one", "two", "three", "four"]
+    assert ops.parse_list("Intro\n- one\n* two\n3. three\n  + four\nnot this") == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
     assert ops.parse_list("just\n\ntext") == ["just", "text"]
-    table = ops.parse_table("Here:\n\n| Day | Start | Note |\n|---|:-:|---|\n| Mon | 09:00 | a \\| b |\n"
-                            "| Tue | 10:00 |\n\nAfter")
-    assert table == {"headers": ["Day", "Start", "Note"],
-                     "rows": [["Mon", "09:00", "a | b"], ["Tue", "10:00", ""]]}
+    table = ops.parse_table(
+        "Here:\n\n| Day | Start | Note |\n|---|:-:|---|\n| Mon | 09:00 | a \\| b |\n"
+        "| Tue | 10:00 |\n\nAfter"
+    )
+    assert table == {
+        "headers": ["Day", "Start", "Note"],
+        "rows": [["Mon", "09:00", "a | b"], ["Tue", "10:00", ""]],
+    }
     assert ops.parse_table("no table | here") is None
     grid = folders.load().get("alpha").config.skills[1]
     assert ops.skill_result(grid, "plain")["display"] == "text"
@@ -667,13 +859,19 @@ def test_engine_unreachable_keeps_the_ui_up(folders, monkeypatch, tmp_path):
         assert r.status_code == 503
         data = r.json()
         assert data["engine"]["ok"] is False and "unreachable" in data["engine"]["error"]
-        assert {a["id"]: a["state"] for a in data["agents"]} == {"alpha": "unknown", "beta": "unknown"}
+        assert {a["id"]: a["state"] for a in data["agents"]} == {
+            "alpha": "unknown",
+            "beta": "unknown",
+        }
         page = c.get("/").text
-        assert 'id="engine-banner" class="banner error" role="alert">' in page, \
+        assert 'id="engine-banner" class="banner error" role="alert">' in page, (
             "the banner is shown (not hidden) when the engine is away"
+        )
         assert "no-engine.sock" in page
-        for method, path in [("POST", "/api/agents/alpha/restart"),
-                             ("GET", "/api/agents/alpha/logs")]:
+        for method, path in [
+            ("POST", "/api/agents/alpha/restart"),
+            ("GET", "/api/agents/alpha/logs"),
+        ]:
             r = c.request(method, path, headers=AUTH)
             assert r.status_code == 503 and r.json()["kind"] == "engine_unreachable", r.text
         r = c.get("/api/agents/alpha")
@@ -690,7 +888,8 @@ def test_heal_log(folders):
     (state / "heal-log.jsonl").write_text(
         '{"at": "2026-01-01T00:00:00+00:00", "agent": "alpha", "action": "restarted", '
         '"reason": "3 failing health checks"}\nnot json\n'
-        '{"at": "2026-01-01T00:05:00+00:00", "agent": "beta", "action": "skipped", "reason": "cap"}\n')
+        '{"at": "2026-01-01T00:05:00+00:00", "agent": "beta", "action": "skipped", "reason": "cap"}\n'
+    )
     with make_client(create_app(folders, TOKEN)) as c:
         actions = c.get("/api/heal").json()["actions"]
     assert [a["agent"] for a in actions] == ["beta", "alpha"]
@@ -722,26 +921,39 @@ def test_openapi_lists_every_route(client):
 
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    served = {(route.name, method.lower()) for route in client.app.routes
-              if route.name != "static" for method in route.methods - {"HEAD"}}
+    served = {
+        (route.name, method.lower())
+        for route in client.app.routes
+        if route.name != "static"
+        for method in route.methods - {"HEAD"}
+    }
     written = {(name, method) for name, spec in ROUTES.items() for method in spec}
-    assert served == written, ("served, not written:", served - written,
-                               "written, not served:", written - served)
+    assert served == written, (
+        "served, not written:",
+        served - written,
+        "written, not served:",
+        written - served,
+    )
     listed = {(m, p) for p, ops_ in doc["paths"].items() for m in ops_}
     assert len(listed) == len(served) + 1  # static files are one entry
     assert ("get", "/static/{file}") in listed
     for method, path in sorted(listed):
         url = _example_path(path)
-        r = client.request(method.upper(), url, headers=AUTH,
-                           json={} if method in ("post", "put") else None)
+        r = client.request(
+            method.upper(), url, headers=AUTH, json={} if method in ("post", "put") else None
+        )
         assert r.status_code != 405, (method, path, r.text[:200])
         assert not no_route(r), f"{method.upper()} {url} is documented but no route answers it"
     assert no_route(client.get("/api/agents/nosuch/nothing")) and no_route(client.get("/nothing"))
     assert len(served) >= 25
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
-            assert op["responses"] and op["summary"] and op.get("operationId") or path == \
-                "/static/{file}", (method, path)
+            assert (
+                op["responses"]
+                and op["summary"]
+                and op.get("operationId")
+                or path == "/static/{file}"
+            ), (method, path)
             if method in ("post", "put"):
                 assert op.get("security") == [{"token": []}], (method, path)
     assert len(routes()) == len(client.app.routes)
@@ -765,9 +977,14 @@ def test_ui_command_makes_the_token_once_and_serves(folders, monkeypatch):
     root = folders.project_dir
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "SMBOS_UI_TOKEN"}
-    proc = subprocess.Popen([sys.executable, "-m", "smbos", "ui", "--port", str(port)],
-                            cwd=root, env={**env, "SMBOS_PROJECT": folders.name},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smbos", "ui", "--port", str(port)],
+        cwd=root,
+        env={**env, "SMBOS_PROJECT": folders.name},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -785,8 +1002,13 @@ def test_ui_command_makes_the_token_once_and_serves(folders, monkeypatch):
     token = (root / "state" / "ui-token").read_text().strip()
     assert f"#token={token}" in stdout + stderr
     served = serve_in_this_process(monkeypatch)
-    again = run_smbos("ui", "--port", str(free_port()), cwd=root,
-                      env={"SMBOS_PROJECT": folders.name, "SMBOS_UI_TOKEN": None})
+    again = run_smbos(
+        "ui",
+        "--port",
+        str(free_port()),
+        cwd=root,
+        env={"SMBOS_PROJECT": folders.name, "SMBOS_UI_TOKEN": None},
+    )
     assert again.code == 0 and len(served) == 1, again
     assert token not in again.output and "state/ui-token" in again.output
     short = run_smbos("ui", "--host", "0.0.0.0", cwd=root, env={"SMBOS_UI_TOKEN": "short"})
@@ -815,13 +1037,23 @@ def test_ui_token_never_on_the_command_line(folders, monkeypatch):
     assert run_smbos("ui", "--token-file", str(token_file), cwd=root).code == 2
     token_file.write_text(TOKEN + "\n")
     served = serve_in_this_process(monkeypatch)
-    shown = run_smbos("ui", "--port", str(free_port()), "--token-file", str(token_file),
-                      "--show-token", cwd=root, env={"SMBOS_PROJECT": folders.name})
+    shown = run_smbos(
+        "ui",
+        "--port",
+        str(free_port()),
+        "--token-file",
+        str(token_file),
+        "--show-token",
+        cwd=root,
+        env={"SMBOS_PROJECT": folders.name},
+    )
     assert shown.code == 0 and f"(from {token_file})" in shown.output, shown
     monkeypatch.chdir(root)  # the app was made for `agents/` of the directory it ran in
     with make_client(served[0]) as c:
         assert c.get("/api/agents/alpha/env", headers=AUTH).status_code == 200
-        assert c.get("/api/agents/alpha/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
+        assert (
+            c.get("/api/agents/alpha/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
+        )
     assert not (root / "state" / "ui-token").exists()
 
 
@@ -838,15 +1070,28 @@ def test_cli_env_skill_memory_share_the_operations(folders):
     assert keys["ANTHROPIC_API_KEY"]["value"] == envfile.mask(CANARY)
     table = run_smbos("env", "alpha", cwd=root, env=env)
     assert table.code == 0 and CANARY not in table.output and envfile.mask(CANARY) in table.stdout
-    changed = run_smbos("env", "alpha", "ASSISTANT_NAME=Al", "UNKNOWN_FLAG=",
-                        f"ANTHROPIC_API_KEY={envfile.mask(CANARY)}", cwd=root, env=env)
+    changed = run_smbos(
+        "env",
+        "alpha",
+        "ASSISTANT_NAME=Al",
+        "UNKNOWN_FLAG=",
+        f"ANTHROPIC_API_KEY={envfile.mask(CANARY)}",
+        cwd=root,
+        env=env,
+    )
     assert changed.code == 0, changed.output
     assert "set ASSISTANT_NAME" in changed.stdout and "removed UNKNOWN_FLAG" in changed.stdout
     values = envfile.read_env(folders.agents_dir / "alpha" / ".env")
     assert values["ANTHROPIC_API_KEY"] == CANARY and values["ASSISTANT_NAME"] == "Al"
-    proc = subprocess.run([sys.executable, "-m", "smbos", "env", "beta", "--stdin",
-                           "ANTHROPIC_API_KEY"], cwd=root, input=CANARY + "\n", text=True,
-                          capture_output=True, env={**os.environ, **env}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "smbos", "env", "beta", "--stdin", "ANTHROPIC_API_KEY"],
+        cwd=root,
+        input=CANARY + "\n",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+        check=False,
+    )
     assert proc.returncode == 0 and CANARY not in proc.stdout + proc.stderr
     assert envfile.read_env(folders.agents_dir / "beta" / ".env")["ANTHROPIC_API_KEY"] == CANARY
     bad = run_smbos("env", "alpha", "ASSISTANT_NAME", cwd=root, env=env)
@@ -856,12 +1101,21 @@ def test_cli_env_skill_memory_share_the_operations(folders):
     listed = run_smbos("skill", "alpha", cwd=root, env=env)
     assert "brief: Brief [list]" in listed.stdout
     # A skill runs only on a running container: asked of an engine that is away, exit 3.
-    down = run_smbos("skill", "alpha", "brief", "-i", "topic=x", cwd=root,
-                     env={**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    down = run_smbos(
+        "skill",
+        "alpha",
+        "brief",
+        "-i",
+        "topic=x",
+        cwd=root,
+        env={**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
     assert down.code == 3 and "Docker engine unreachable" in down.stderr, down.output
     mem = run_smbos("memory", "alpha", cwd=root, env=env)
     assert "context.md" in mem.stdout and "leak.md" not in mem.stdout
-    assert run_smbos("memory", "alpha", "context.md", cwd=root, env=env).stdout.startswith("# Context")
+    assert run_smbos("memory", "alpha", "context.md", cwd=root, env=env).stdout.startswith(
+        "# Context"
+    )
     leak = run_smbos("memory", "alpha", "../.env", cwd=root, env=env)
     assert leak.code == 2 and CANARY not in leak.output
 
@@ -874,11 +1128,16 @@ def live(tmp_path_factory, docker_client, standin_image):  # noqa: F811 - fixtur
     """Two stand-in agents, up through the real CLI, shared by the tests below."""
     root = tmp_path_factory.mktemp("webfleet")
     (root / "agents").mkdir()
-    fleet = LiveFleet(root=root, name=f"w{secrets.token_hex(4)}", image=standin_image,
-                      client=docker_client)
-    fleet.add("alpha", config={"schedules": [{"id": "daily", "cron": "0 9 * * *",
-                                              "prompt": "daily check"}],
-                               "skills": SKILLS})
+    fleet = LiveFleet(
+        root=root, name=f"w{secrets.token_hex(4)}", image=standin_image, client=docker_client
+    )
+    fleet.add(
+        "alpha",
+        config={
+            "schedules": [{"id": "daily", "cron": "0 9 * * *", "prompt": "daily check"}],
+            "skills": SKILLS,
+        },
+    )
     fleet.add("beta")
     try:
         up = fleet.smbos("up", "--no-build", "--wait-timeout", "150")
@@ -947,9 +1206,12 @@ def test_live_chat_streams(server, live):
     """The reply streams: `typing` reaches us before the runtime has produced the message."""
     url = f"{server.url}/api/agents/alpha/chat"
     events, stamps = [], []
-    with httpx.Client(timeout=60, trust_env=False) as c, \
-            c.stream("POST", url, headers={**AUTH, "Origin": server.url},
-                     json={"message": "hello ünïcode"}) as r:
+    with (
+        httpx.Client(timeout=60, trust_env=False) as c,
+        c.stream(
+            "POST", url, headers={**AUTH, "Origin": server.url}, json={"message": "hello ünïcode"}
+        ) as r,
+    ):
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         buffer = ""
@@ -972,9 +1234,12 @@ def test_live_chat_streams(server, live):
 def test_live_proxy_streams_two_agents_at_once(server, live):
     async def one(client, agent_id, message):
         stamps, body = [], ""
-        async with client.stream("POST", f"{server.url}/agents/{agent_id}/api/chat",
-                                 headers={**AUTH, "Accept": "text/event-stream"},
-                                 json={"message": message}) as r:
+        async with client.stream(
+            "POST",
+            f"{server.url}/agents/{agent_id}/api/chat",
+            headers={**AUTH, "Accept": "text/event-stream"},
+            json={"message": message},
+        ) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
             async for chunk in r.aiter_text():
@@ -985,8 +1250,9 @@ def test_live_proxy_streams_two_agents_at_once(server, live):
     async def both():
         async with httpx.AsyncClient(timeout=60, trust_env=False) as client:
             started = time.monotonic()
-            results = await asyncio.gather(*(one(client, a, f"to {a} {i}")
-                                             for i in range(3) for a in ("alpha", "beta")))
+            results = await asyncio.gather(
+                *(one(client, a, f"to {a} {i}") for i in range(3) for a in ("alpha", "beta"))
+            )
             return results, time.monotonic() - started
 
     results, elapsed = asyncio.run(both())
@@ -995,7 +1261,10 @@ def test_live_proxy_streams_two_agents_at_once(server, live):
         events = sse_events(body)
         assert [e[0] for e in events] == ["typing", "message", "done"], body
         fields = reply_fields(events[1][1]["text"])
-        assert fields["assistant"] == agent_id.title() and fields["echo"] == f"to {agent_id} {index // 2}"
+        assert (
+            fields["assistant"] == agent_id.title()
+            and fields["echo"] == f"to {agent_id} {index // 2}"
+        )
         first_typing = next(t for t, chunk in stamps if "typing" in chunk)
         first_message = next(t for t, chunk in stamps if "event: message" in chunk)
         assert first_message - first_typing >= 0.05, "the proxy buffered the stream"
@@ -1005,16 +1274,20 @@ def test_live_proxy_streams_two_agents_at_once(server, live):
 @pytest.mark.docker
 def test_live_skill_run(api, server, live):
     values = {"topic": "tea & <b>", "count": "2", "day": "2026-03-01"}
-    r = api.post("/api/agents/alpha/skills/brief", headers={**AUTH, "Accept": "application/json"},
-                 json={"values": values})
+    r = api.post(
+        "/api/agents/alpha/skills/brief",
+        headers={**AUTH, "Accept": "application/json"},
+        json={"values": values},
+    )
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["prompt"] == "List 2 points about tea & <b> (short) for 2026-03-01. "
     assert reply_fields(data["messages"][0])["echo"] == data["prompt"]
     assert data["result"]["display"] == "list" and data["result"]["items"] == [data["messages"][0]]
     with httpx.Client(timeout=60, trust_env=False) as c:
-        body = c.post(f"{server.url}/api/agents/alpha/skills/grid", headers=AUTH,
-                      json={"values": {}}).text
+        body = c.post(
+            f"{server.url}/api/agents/alpha/skills/grid", headers=AUTH, json={"values": {}}
+        ).text
     events = sse_events(body)
     assert [e[0] for e in events] == ["prompt", "typing", "message", "result", "done"], body
     assert events[0][1]["text"] == "Answer with a table"
@@ -1033,22 +1306,25 @@ def test_live_lifecycle_and_restart_needed(api, live):
     restart the UI says is needed."""
     env_path = live.agents / "alpha" / ".env"
     new_secret = "sk-ant-api03-ROTATED" + secrets.token_hex(12)
-    r = api.put("/api/agents/alpha/env", headers=AUTH,
-                json={"values": {"ANTHROPIC_API_KEY": new_secret}})
+    r = api.put(
+        "/api/agents/alpha/env", headers=AUTH, json={"values": {"ANTHROPIC_API_KEY": new_secret}}
+    )
     assert r.status_code == 200 and r.json()["changed"] == ["ANTHROPIC_API_KEY"]
     assert r.json()["restart_needed"] is True
     assert new_secret not in r.text and live.secrets["alpha"] not in r.text
     if os.geteuid() == 0:
         assert env_path.stat().st_uid == 1000, "the runtime's user must read .env at start"
     # As root, the one warning may say whose account uid 1000 is on this host (tests of their own).
-    assert [w for w in r.json()["warnings"] if "the runtime's user (fixed" not in w] == [] \
-        or os.geteuid() != 0
+    assert [
+        w for w in r.json()["warnings"] if "the runtime's user (fixed" not in w
+    ] == [] or os.geteuid() != 0
     row = api.get("/api/status", params={"agent": "alpha"}).json()["agents"][0]
     assert row["restart_needed"] is True
     old_hash = hashlib.sha256(live.secrets["alpha"].encode()).hexdigest()[:12]
     new_hash = hashlib.sha256(new_secret.encode()).hexdigest()[:12]
-    reply = sse_events(api.post("/api/agents/alpha/chat", headers=AUTH,
-                                json={"message": "before"}).text)[1][1]["text"]
+    reply = sse_events(
+        api.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "before"}).text
+    )[1][1]["text"]
     assert reply_fields(reply)["credential_sha256_12"] == old_hash
 
     stop = api.post("/api/agents/alpha/stop", headers=AUTH)
@@ -1059,14 +1335,16 @@ def test_live_lifecycle_and_restart_needed(api, live):
     start = api.post("/api/agents/alpha/start", headers=AUTH)
     assert start.status_code == 200 and start.json()["status"]["state"] == "running"
     wait_healthy(api, "alpha")
-    restart = api.post("/api/agents/alpha/restart",
-                       headers={**AUTH, "Origin": str(api.base_url).rstrip("/")})
+    restart = api.post(
+        "/api/agents/alpha/restart", headers={**AUTH, "Origin": str(api.base_url).rstrip("/")}
+    )
     assert restart.status_code == 200, restart.text
     assert restart.json()["action"] == "restart"
     row = wait_healthy(api, "alpha")
     assert row["restart_needed"] is False and row["uptime_s"] < 60
-    reply = sse_events(api.post("/api/agents/alpha/chat", headers=AUTH,
-                                json={"message": "after"}).text)[1][1]["text"]
+    reply = sse_events(
+        api.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "after"}).text
+    )[1][1]["text"]
     assert reply_fields(reply)["credential_sha256_12"] == new_hash
     # An action while another runs on the same agent is refused, not queued.
     with httpx.Client(base_url=api.base_url, timeout=60, trust_env=False) as other:
@@ -1115,19 +1393,61 @@ def test_env_reading_is_the_entrypoints(tmp_path):
             pytest.fail("node is required in CI (the entrypoint's .env reader is tested with it)")
         pytest.skip("node not found: the entrypoint's reader cannot be run here")
     rng = random.Random(7)
-    pieces = ["K", "A_1", "export ", "=", "==", " ", "\t", "#", " #", "'", '"', "x", "é",
-              "\u00a0", "\u2028", "\r", "\r\n", "\n", "\v", "\ufeff", "$HOME", "\\n", "ok"]
-    texts = ["K=a # b\n", "K='a # b'\n", 'K="x\\ny"\n', "export K = spaced \n", "K=\"q'\n",
-             "K=1\r\nK=2\r\n", "  # K=commented\nK=ok\n", "K=''x''\n", "K=\u00a0v\u00a0\n",
-             "=nokey\n", "export\tK=v\n", "K='\n"]
+    pieces = [
+        "K",
+        "A_1",
+        "export ",
+        "=",
+        "==",
+        " ",
+        "\t",
+        "#",
+        " #",
+        "'",
+        '"',
+        "x",
+        "é",
+        "\u00a0",
+        "\u2028",
+        "\r",
+        "\r\n",
+        "\n",
+        "\v",
+        "\ufeff",
+        "$HOME",
+        "\\n",
+        "ok",
+    ]
+    texts = [
+        "K=a # b\n",
+        "K='a # b'\n",
+        'K="x\\ny"\n',
+        "export K = spaced \n",
+        "K=\"q'\n",
+        "K=1\r\nK=2\r\n",
+        "  # K=commented\nK=ok\n",
+        "K=''x''\n",
+        "K=\u00a0v\u00a0\n",
+        "=nokey\n",
+        "export\tK=v\n",
+        "K='\n",
+    ]
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(400)]
     script = tmp_path / "read.mjs"
     reader = Path(__file__).resolve().parent.parent / "smbos" / "image" / "entrypoint" / "env.mjs"
-    script.write_text(f"import {{ parseEnvText }} from {json.dumps(str(reader))};\n"
-                      "let input = ''; process.stdin.on('data', (d) => { input += d; });\n"
-                      "process.stdin.on('end', () => process.stdout.write(JSON.stringify("
-                      "JSON.parse(input).map((t) => parseEnvText(t)))));\n")
-    proc = subprocess.run([node, str(script)], input=json.dumps(texts), capture_output=True,
-                          text=True, timeout=60, check=True)
+    script.write_text(
+        f"import {{ parseEnvText }} from {json.dumps(str(reader))};\n"
+        "let input = ''; process.stdin.on('data', (d) => { input += d; });\n"
+        "process.stdin.on('end', () => process.stdout.write(JSON.stringify("
+        "JSON.parse(input).map((t) => parseEnvText(t)))));\n"
+    )
+    proc = subprocess.run(
+        [node, str(script)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     for text, theirs in zip(texts, json.loads(proc.stdout)):
         assert envfile.parse_env_text(text) == theirs, repr(text)

@@ -28,9 +28,16 @@ from .test_web_api import SKILLS, TOKEN, UIServer, reply_fields
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
 CHROMIUM = os.environ.get("SMBOS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 
 
@@ -66,10 +73,22 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             context = browser.new_context(viewport={"width": 1360, "height": 900})
             page = context.new_page()
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error" else None)
-            page.on("request", lambda req: problems.append(f"request elsewhere: {req.url}")
-                    if not req.url.startswith(server.url) else None)
+            page.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"console {msg.type}: {msg.text}")
+                    if msg.type == "error"
+                    else None
+                ),
+            )
+            page.on(
+                "request",
+                lambda req: (
+                    problems.append(f"request elsewhere: {req.url}")
+                    if not req.url.startswith(server.url)
+                    else None
+                ),
+            )
             page.set_default_timeout(30_000)
 
             # -- the fleet page, opened from the printed link: the token moves to localStorage
@@ -99,7 +118,8 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             }""")
             alpha.locator('button[data-verb="restart"]').click()
             expect(alpha.locator(".busy")).to_have_text(
-                re.compile("restarting…|waiting for health…"), timeout=5_000)
+                re.compile("restarting…|waiting for health…"), timeout=5_000
+            )
             shot(page, "02-restarting")
             expect(alpha.locator(".busy")).to_have_text("", timeout=120_000)
             expect(alpha.locator(".c-health")).to_have_text("healthy")
@@ -133,10 +153,14 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             assert "typing…" in page.evaluate("window.__chat"), "no typing state before the reply"
             fields = reply_fields(reply.inner_text().strip().splitlines()[-1])
             assert fields["assistant"] == "Alpha" and fields["echo"] == "hello from the browser"
-            assert fields["credential_sha256_12"] == hashlib.sha256(secret.encode()).hexdigest()[:12]
+            assert (
+                fields["credential_sha256_12"] == hashlib.sha256(secret.encode()).hexdigest()[:12]
+            )
             expect(page.locator("#chat-send")).to_have_text("Send")
             page.locator("#history-refresh").click()
-            expect(page.locator("#chat-log li.me", has_text="hello from the browser")).to_be_visible()
+            expect(
+                page.locator("#chat-log li.me", has_text="hello from the browser")
+            ).to_be_visible()
             page.locator("#memory-files button", has_text="context.md").click()
             expect(page.locator("#memory-text")).to_contain_text("Context of alpha")
             shot(page, "04-agent-chat")
@@ -154,7 +178,9 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             expect(page.locator("#restart-banner")).to_be_visible()
             values = envfile.read_env(test_fleet.agents / "alpha" / ".env")
             assert values["ANTHROPIC_API_KEY"] == secret, "the secret is intact"
-            assert values["TELEGRAM_ONLY"] == "false" and values["ASSISTANT_HAS_OWN_NUMBER"] == "true"
+            assert (
+                values["TELEGRAM_ONLY"] == "false" and values["ASSISTANT_HAS_OWN_NUMBER"] == "true"
+            )
             assert secret not in page.content()
             shot(page, "05-settings-saved")
             page.locator("#restart-now").click()
@@ -172,7 +198,8 @@ def test_operator_flow_in_chromium(test_fleet):  # noqa: F811
             expect(page.locator("#skill-result ul li")).to_have_count(1, timeout=30_000)
             expect(page.locator("#skill-result ul li")).to_contain_text("echo=List%203%20points")
             expect(page.locator("#skill-prompt")).to_have_text(
-                "List 3 points about tea (short) for 2026-03-01. ")
+                "List 3 points about tea (short) for 2026-03-01. "
+            )
             shot(page, "07-skill")
 
             # -- the secret reached no page, and nothing was fetched from elsewhere

@@ -45,12 +45,14 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     with StubRuntime() as evil, StubRuntime() as victim:
-        evil.routes.update({
-            "/api/page": Answer(EVIL_PAGE, "text/html; charset=utf-8"),
-            "/api/script.js": Answer(EVIL_SCRIPT, "application/javascript"),
-            "/api/data": Answer('{"html": "<img src=x onerror=alert(1)>"}', "application/json"),
-            "/api/sniff": Answer(EVIL_PAGE, "application/json"),
-        })
+        evil.routes.update(
+            {
+                "/api/page": Answer(EVIL_PAGE, "text/html; charset=utf-8"),
+                "/api/script.js": Answer(EVIL_SCRIPT, "application/javascript"),
+                "/api/data": Answer('{"html": "<img src=x onerror=alert(1)>"}', "application/json"),
+                "/api/sniff": Answer(EVIL_PAGE, "application/json"),
+            }
+        )
         project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
         env_path = project.agents_dir / "victim" / ".env"
         env_before = env_path.read_bytes()
@@ -61,8 +63,10 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
                 page = browser.new_context().new_page()
                 page.set_default_timeout(15_000)
                 page.on("request", lambda req: seen.append(f"{req.method} {req.url}"))
-                page.on("dialog", lambda dialog: (seen.append(f"dialog {dialog.message}"),
-                                                  dialog.dismiss()))
+                page.on(
+                    "dialog",
+                    lambda dialog: (seen.append(f"dialog {dialog.message}"), dialog.dismiss()),
+                )
 
                 # The link smbos ui prints: the token is checked, then kept.
                 page.goto(f"{server.url}/#token={TOKEN}")
@@ -72,21 +76,26 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
 
                 # A link with another token: refused by the server, the kept token stays.
                 page.goto(f"{server.url}/agents/victim#token=planted-{'x' * 30}")
-                expect(page.locator("#token-notice")).to_contain_text("the token in the link was refused")
+                expect(page.locator("#token-notice")).to_contain_text(
+                    "the token in the link was refused"
+                )
                 assert page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')") == TOKEN
                 assert "#token" not in page.url
 
                 # The settings page fills itself through the API, with the token.
                 page.goto(f"{server.url}/agents/victim/settings")
                 expect(page.locator('input[name="ANTHROPIC_API_KEY"]')).to_have_value(
-                    envfile.mask(envfile.read_env(env_path)["ANTHROPIC_API_KEY"]))
+                    envfile.mask(envfile.read_env(env_path)["ANTHROPIC_API_KEY"])
+                )
 
                 # The proxy is a raw view of an agent: a navigation, which carries no token
                 # header, is refused. With the header (as a script or a tool sends it) what
                 # comes back is checked as below.
                 response = page.goto(f"{server.url}/agents/evil/api/data")
-                assert response.status == 401 and response.headers["content-type"] == \
-                    "application/json"
+                assert (
+                    response.status == 401
+                    and response.headers["content-type"] == "application/json"
+                )
                 page.context.set_extra_http_headers({"X-SMBOS-Token": TOKEN})
 
                 # An agent's page through the proxy: refused, nothing of it runs.
@@ -98,8 +107,10 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
 
                 # Data that passes is sandboxed: an opaque origin, no storage, no script. A
                 # page typed as JSON is not JSON the proxy can read (and redact): not relayed.
-                for path, status in (("/agents/evil/api/data", 200),
-                                     ("/agents/evil/api/sniff", 502)):
+                for path, status in (
+                    ("/agents/evil/api/data", 200),
+                    ("/agents/evil/api/sniff", 502),
+                ):
                     response = page.goto(server.url + path)
                     assert response.status == status, path
                     assert page.evaluate("window.__ran === undefined")
@@ -123,8 +134,9 @@ def test_agent_content_never_runs_as_the_ui(tmp_path):
         assert env_path.read_bytes() == env_before, "another agent's .env was rewritten"
         assert not [s for s in seen if "/api/agents/victim/env" in s and s.startswith("PUT")]
         assert not [s for s in seen if s.startswith("dialog")], seen
-        assert all("/api/script.js" not in path for _, path, _ in evil.requests), \
+        assert all("/api/script.js" not in path for _, path, _ in evil.requests), (
             "the browser never even fetched the agent's script (CSP)"
+        )
 
 
 def test_exposed_ui_opens_its_pages_after_the_token(tmp_path):
@@ -168,8 +180,10 @@ def test_a_tunnel_name_gets_the_token_page_until_given_the_token(tmp_path):
         project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
         app = create_app(project, TOKEN, allow_hosts=("tunnel.example",))
         with UIServer(app) as server, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=[
-                *CHROMIUM_ARGS, "--host-resolver-rules=MAP tunnel.example 127.0.0.1"])
+            browser = p.chromium.launch(
+                executable_path=executable,
+                args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP tunnel.example 127.0.0.1"],
+            )
             try:
                 url = f"http://tunnel.example:{server.port}"
                 page = browser.new_context().new_page()
@@ -178,9 +192,15 @@ def test_a_tunnel_name_gets_the_token_page_until_given_the_token(tmp_path):
                 assert response.status == 401
                 assert page.evaluate("document.body.dataset.page") == "session"
                 expect(page.locator("#token-form")).to_be_visible()
-                assert "Victim" not in page.content() and 'data-agent="victim"' not in page.content()
-                for path in ("/api/agents", "/api/agents/victim/memory", "/api/status",
-                             "/agents/victim/api/messages"):
+                assert (
+                    "Victim" not in page.content() and 'data-agent="victim"' not in page.content()
+                )
+                for path in (
+                    "/api/agents",
+                    "/api/agents/victim/memory",
+                    "/api/status",
+                    "/agents/victim/api/messages",
+                ):
                     status = page.evaluate(f"fetch('{path}').then(r => r.status)")
                     assert status == 401, (path, status)
                 shot(page, "11-tunnel-token-page")

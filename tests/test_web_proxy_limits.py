@@ -68,8 +68,9 @@ class SlowRuntime:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def close(self):
         self.release.set()
@@ -85,8 +86,9 @@ def served(tmp_path, monkeypatch):
     runtimes = {"alpha": SlowRuntime(), "beta": SlowRuntime()}
     agents = tmp_path / "agents"
     for agent_id, runtime in runtimes.items():
-        write_agent(agents, agent_id, {"port": runtime.port,
-                                       "runtime": {"container_isolation": "none"}})
+        write_agent(
+            agents, agent_id, {"port": runtime.port, "runtime": {"container_isolation": "none"}}
+        )
     project = Project.from_options(agents, None, f"l{secrets.token_hex(4)}")
     try:
         with UIServer(create_app(project, TOKEN, docker_client=FakeDocker())) as server:
@@ -97,8 +99,9 @@ def served(tmp_path, monkeypatch):
 
 
 async def _open(stack: AsyncExitStack, client: httpx.AsyncClient, url: str) -> httpx.Response:
-    r = await stack.enter_async_context(client.stream(
-        "GET", url, headers={**AUTH, "Accept": "text/event-stream"}))
+    r = await stack.enter_async_context(
+        client.stream("GET", url, headers={**AUTH, "Accept": "text/event-stream"})
+    )
     if r.status_code == 200:
         r.chunks = r.aiter_bytes()  # kept: a dropped iterator closes the connection
         await r.chunks.__anext__()  # the first event: the stream is open end to end
@@ -111,8 +114,10 @@ def test_slow_streams_are_bounded_and_the_ui_still_reaches_agents(served):
     server, runtimes = served
 
     async def scenario():
-        async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as c, \
-                AsyncExitStack() as stack:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as c,
+            AsyncExitStack() as stack,
+        ):
             first = [await _open(stack, c, "/agents/alpha/api/stream") for _ in range(2)]
             assert [r.status_code for r in first] == [200, 200]
             third = await _open(stack, c, "/agents/alpha/api/stream")
@@ -129,8 +134,10 @@ def test_slow_streams_are_bounded_and_the_ui_still_reaches_agents(served):
                 assert r.status_code == 200 and r.json() == {"messages": []}, r.text
             assert time.monotonic() - started < 3
         # Closed by the client: each slot is given back, and a new stream opens.
-        async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as c, \
-                AsyncExitStack() as stack:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as c,
+            AsyncExitStack() as stack,
+        ):
             for _ in range(50):
                 r = await _open(stack, c, "/agents/alpha/api/stream")
                 if r.status_code == 200:
@@ -149,14 +156,18 @@ def test_a_proxied_stream_ends_at_its_time_limit(served, monkeypatch):
     async def scenario():
         async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as c:
             started = time.monotonic()
-            async with c.stream("GET", "/agents/alpha/api/stream",
-                                headers={**AUTH, "Accept": "text/event-stream"}) as r:
+            async with c.stream(
+                "GET", "/agents/alpha/api/stream", headers={**AUTH, "Accept": "text/event-stream"}
+            ) as r:
                 body = (await r.aread()).decode()
             assert time.monotonic() - started < 5 and "event: typing" in body
             assert "done" not in body, "ended by the proxy, not the runtime"
             for _ in range(3):  # the slots it held are free again
-                async with c.stream("GET", "/agents/alpha/api/stream",
-                                    headers={**AUTH, "Accept": "text/event-stream"}) as again:
+                async with c.stream(
+                    "GET",
+                    "/agents/alpha/api/stream",
+                    headers={**AUTH, "Accept": "text/event-stream"},
+                ) as again:
                     assert again.status_code == 200
                     await again.aread()
 
@@ -166,4 +177,7 @@ def test_a_proxied_stream_ends_at_its_time_limit(served, monkeypatch):
 def test_the_refusal_is_in_the_error_tree():
     refusal = TooManyStreams("x")
     assert (refusal.exit_code, refusal.http_status, refusal.kind) == (
-        EXIT_CHECK_FAILED, 429, Kind.TOO_MANY_STREAMS)
+        EXIT_CHECK_FAILED,
+        429,
+        Kind.TOO_MANY_STREAMS,
+    )

@@ -17,17 +17,32 @@ from .test_web_runtime import SECRETS, fleet, runtime_of  # noqa: F401 - the fle
 
 TUNNEL = "tunnel.example"
 TUNNEL_HOST = {"Host": TUNNEL}
-READS = ["/api/agents", "/api/agents/alpha", "/api/status", "/api/heal",
-         "/api/agents/alpha/memory", "/api/agents/alpha/memory/context.md",
-         "/api/agents/alpha/tasks", "/api/agents/alpha/messages", "/api/agents/alpha/skills",
-         "/api/agents/alpha/logs", "/agents/alpha/api/health", "/agents/alpha/api/messages"]
+READS = [
+    "/api/agents",
+    "/api/agents/alpha",
+    "/api/status",
+    "/api/heal",
+    "/api/agents/alpha/memory",
+    "/api/agents/alpha/memory/context.md",
+    "/api/agents/alpha/tasks",
+    "/api/agents/alpha/messages",
+    "/api/agents/alpha/skills",
+    "/api/agents/alpha/logs",
+    "/agents/alpha/api/health",
+    "/agents/alpha/api/messages",
+]
 PAGES = ["/", "/agents/alpha", "/agents/alpha/settings", "/agents/alpha/skills/brief"]
 
 
 @pytest.fixture
 def tunnelled(fleet):  # noqa: F811
-    app = create_app(fleet.project, TOKEN, allow_hosts=(TUNNEL,), transport=fleet.transport(),
-                     docker_client=fleet.docker)
+    app = create_app(
+        fleet.project,
+        TOKEN,
+        allow_hosts=(TUNNEL,),
+        transport=fleet.transport(),
+        docker_client=fleet.docker,
+    )
     with make_client(app) as c:
         yield c
 
@@ -39,8 +54,9 @@ def test_reads_under_an_allowed_name_need_the_token(tunnelled, fleet, path):  # 
     assert r.status_code == 401 and r.json()["kind"] == "token", (path, r.status_code, r.text)
     assert "alpha" not in r.text.replace("/agents/alpha", "")
     tunnelled.cookies.set(SESSION_COOKIE, Guard(token=TOKEN).session)
-    assert tunnelled.get(path, headers=TUNNEL_HOST).status_code == 401, \
+    assert tunnelled.get(path, headers=TUNNEL_HOST).status_code == 401, (
         "the session cookie opens pages only"
+    )
     tunnelled.cookies.clear()
     r = tunnelled.get(path, headers={**TUNNEL_HOST, **AUTH})
     assert r.status_code == 200, (path, r.status_code, r.text)
@@ -65,14 +81,21 @@ def test_loopback_names_stay_as_they_were(tunnelled):
     assert tunnelled.post("/api/session", headers=AUTH).json()["exposed"] is False
 
 
-@pytest.mark.parametrize("bind,host,remote", [
-    ("127.0.0.1", "127.0.0.1:8787", False), ("127.0.0.1", "localhost", False),
-    ("127.0.0.1", "[::1]:8787", False), ("127.0.0.1", "LOCALHOST:1", False),
-    ("127.0.0.1", "tunnel.example", True), ("127.0.0.1", "Tunnel.Example:443", True),
-    ("127.0.0.1", None, True), ("127.0.0.1", "", True),
-    ("0.0.0.0", "127.0.0.1:8787", True),  # any client can send that Host to a public socket
-    ("::1", "[::1]:8787", False),
-])
+@pytest.mark.parametrize(
+    "bind,host,remote",
+    [
+        ("127.0.0.1", "127.0.0.1:8787", False),
+        ("127.0.0.1", "localhost", False),
+        ("127.0.0.1", "[::1]:8787", False),
+        ("127.0.0.1", "LOCALHOST:1", False),
+        ("127.0.0.1", "tunnel.example", True),
+        ("127.0.0.1", "Tunnel.Example:443", True),
+        ("127.0.0.1", None, True),
+        ("127.0.0.1", "", True),
+        ("0.0.0.0", "127.0.0.1:8787", True),  # any client can send that Host to a public socket
+        ("::1", "[::1]:8787", False),
+    ],
+)
 def test_guard_remote(bind, host, remote):
     guard = Guard(token=TOKEN, bind_host=bind, extra_hosts=("tunnel.example",))
     assert guard.remote(host) is remote

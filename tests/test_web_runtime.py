@@ -19,20 +19,37 @@ from smbos.web.app import create_app
 from .conftest import write_agent
 from .dockerfleet import free_port
 from .fakefleet import FakeFleet
-from .test_web_api import (AUTH, SKILLS, TOKEN, assert_all_running, make_client, no_canary,
-                           reply_fields, sse_events)
+from .test_web_api import (
+    AUTH,
+    SKILLS,
+    TOKEN,
+    assert_all_running,
+    make_client,
+    no_canary,
+    reply_fields,
+    sse_events,
+)
 
-SECRETS = {agent_id: f"sk-ant-canary-{agent_id}-{secrets.token_hex(12)}"
-           for agent_id in ("alpha", "beta")}
+SECRETS = {
+    agent_id: f"sk-ant-canary-{agent_id}-{secrets.token_hex(12)}" for agent_id in ("alpha", "beta")
+}
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> FakeFleet:
     agents = tmp_path / "agents"
     for agent_id, extra in (("alpha", {"skills": SKILLS}), ("beta", {})):
-        write_agent(agents, agent_id, {"name": agent_id.title(), "port": free_port(),
-                                       "runtime": {"container_isolation": "none"}, **extra},
-                    env=f"ANTHROPIC_API_KEY={SECRETS[agent_id]}\n")
+        write_agent(
+            agents,
+            agent_id,
+            {
+                "name": agent_id.title(),
+                "port": free_port(),
+                "runtime": {"container_isolation": "none"},
+                **extra,
+            },
+            env=f"ANTHROPIC_API_KEY={SECRETS[agent_id]}\n",
+        )
         hour_ago = time.time() - 3600  # written before the containers started
         os.utime(agents / agent_id / ".env", (hour_ago, hour_ago))
     fleet = FakeFleet(Project.from_options(agents, None, f"f{secrets.token_hex(4)}"))
@@ -43,8 +60,7 @@ def fleet(tmp_path: Path) -> FakeFleet:
 
 @pytest.fixture
 def client(fleet):
-    app = create_app(fleet.project, TOKEN, transport=fleet.transport(),
-                     docker_client=fleet.docker)
+    app = create_app(fleet.project, TOKEN, transport=fleet.transport(), docker_client=fleet.docker)
     with make_client(app) as c:
         yield c
 
@@ -127,8 +143,9 @@ def test_proxy_get_post_and_query(client, fleet):
     client.post("/api/agents/alpha/chat", headers=AUTH, json={"message": "two"})
     limited = client.get("/agents/alpha/api/messages?limit=1", headers=AUTH).json()["messages"]
     assert len(limited) == 1, "the query string reaches the runtime"
-    assert client.get("/agents/alpha/api/tasks?x=1", headers=AUTH).status_code == 404, \
+    assert client.get("/agents/alpha/api/tasks?x=1", headers=AUTH).status_code == 404, (
         "the runtime's own answer comes back as it was"
+    )
     # NanoClaw's 404 has no body and no type (docs/runtime-api.md, section 1.1): passed as it is.
     missing = client.get("/agents/alpha/api/no-such-route", headers=AUTH)
     assert missing.status_code == 404 and missing.content == b""
@@ -142,8 +159,11 @@ def test_proxy_get_post_and_query(client, fleet):
 
 def test_skill_run_as_json_and_as_a_stream(client):
     values = {"topic": "tea & <b>", "count": "2", "day": "2026-03-01"}
-    r = client.post("/api/agents/alpha/skills/brief",
-                    headers={**AUTH, "Accept": "application/json"}, json={"values": values})
+    r = client.post(
+        "/api/agents/alpha/skills/brief",
+        headers={**AUTH, "Accept": "application/json"},
+        json={"values": values},
+    )
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["prompt"] == "List 2 points about tea & <b> (short) for 2026-03-01. "
@@ -172,11 +192,13 @@ def test_task_actions_go_through_the_ipc_folder(client, fleet):
 def test_a_runtime_that_does_not_answer_is_502(client, fleet):
     fleet.docker.of("alpha").status = "exited"
     for method, path, body in [
-            ("GET", "/api/agents/alpha/tasks", None), ("GET", "/api/agents/alpha/messages", None),
-            ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
-            ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
-            ("POST", "/api/agents/alpha/tasks/daily/pause", None),
-            ("GET", "/agents/alpha/api/health", None)]:
+        ("GET", "/api/agents/alpha/tasks", None),
+        ("GET", "/api/agents/alpha/messages", None),
+        ("POST", "/api/agents/alpha/chat", {"message": "hi"}),
+        ("POST", "/api/agents/alpha/skills/brief", {"values": {"topic": "x"}}),
+        ("POST", "/api/agents/alpha/tasks/daily/pause", None),
+        ("GET", "/agents/alpha/api/health", None),
+    ]:
         r = client.request(method, path, headers=AUTH, json=body)
         assert r.status_code == 502, (path, r.status_code, r.text)
         assert r.json()["kind"] == "runtime_refused", (path, r.text)
@@ -184,8 +206,7 @@ def test_a_runtime_that_does_not_answer_is_502(client, fleet):
 
 
 def test_lifecycle_and_restart_needed(client, fleet):
-    r = client.put("/api/agents/alpha/env", headers=AUTH,
-                   json={"values": {"ASSISTANT_NAME": "Al"}})
+    r = client.put("/api/agents/alpha/env", headers=AUTH, json={"values": {"ASSISTANT_NAME": "Al"}})
     assert r.status_code == 200 and r.json()["restart_needed"] is True
     row = client.get("/api/status", params={"agent": "alpha"}).json()["agents"][0]
     assert row["restart_needed"] is True
@@ -214,7 +235,9 @@ def test_lifecycle_refusals(client, fleet):
     fleet.docker.of("alpha").fail_with = docker.errors.APIError("conflict", explanation="busy\nnow")
     r = client.post("/api/agents/alpha/stop", headers=AUTH)
     assert r.status_code == 502 and r.json() == {
-        "error": "alpha: stop failed: Docker: busy now", "kind": "docker"}
+        "error": "alpha: stop failed: Docker: busy now",
+        "kind": "docker",
+    }
     assert client.app.state.ui.actions == {}, "a failed action is not left in progress"
 
 
@@ -235,10 +258,14 @@ def test_telegram_in_status_and_on_the_pages(tmp_path):
     """The UI shows the channel as `smbos status` does: what the runtime records, never the token."""
     token = "123456789:AA" + secrets.token_hex(16)
     agents = tmp_path / "agents"
-    write_agent(agents, "tele", {"port": free_port(), "channels": {"telegram": True}},
-                env=f"ANTHROPIC_API_KEY=sk-ant-x\nTELEGRAM_BOT_TOKEN={token}\n",
-                env_example="# Anthropic API key.\nANTHROPIC_API_KEY=\n"
-                            "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n")
+    write_agent(
+        agents,
+        "tele",
+        {"port": free_port(), "channels": {"telegram": True}},
+        env=f"ANTHROPIC_API_KEY=sk-ant-x\nTELEGRAM_BOT_TOKEN={token}\n",
+        env_example="# Anthropic API key.\nANTHROPIC_API_KEY=\n"
+        "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n",
+    )
     write_agent(agents, "quiet", {"port": free_port()})
     fleet = FakeFleet(Project.from_options(agents, None, f"f{secrets.token_hex(4)}"))
     fleet.run("tele")
@@ -250,7 +277,9 @@ def test_telegram_in_status_and_on_the_pages(tmp_path):
     with make_client(app) as c:
         rows = {r["id"]: r for r in c.get("/api/status").json()["agents"]}
         assert (rows["tele"]["telegram"], rows["tele"]["telegram_detail"]) == (
-            "failed", "401: Unauthorized")
+            "failed",
+            "401: Unauthorized",
+        )
         assert rows["quiet"]["telegram"] == "off"
         (data / "smbos-telegram.json").write_text('{"state": "connected"}')
         assert c.get("/api/agents/tele").json()["status"]["telegram"] == "connected"

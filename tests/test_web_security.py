@@ -21,17 +21,22 @@ from .fakefleet import FakeDocker
 from .stubruntime import Answer, StubRuntime, transport
 from .test_web_api import AUTH, BASE, CANARY, TOKEN, make_client
 
-EVIL_PAGE = ("<!doctype html><title>evil</title><script>fetch('/api/agents/victim/env', "
-             "{method: 'PUT'})</script>")
+EVIL_PAGE = (
+    "<!doctype html><title>evil</title><script>fetch('/api/agents/victim/env', "
+    "{method: 'PUT'})</script>"
+)
 
 
 def _project(tmp_path: Path, ports: dict[str, int]) -> Project:
     agents = tmp_path / "agents"
     agents.mkdir()
     for agent_id, port in ports.items():
-        write_agent(agents, agent_id, {"name": agent_id.title(), "port": port,
-                                       "runtime": {"container_isolation": "none"}},
-                    env=f"ANTHROPIC_API_KEY={CANARY}\nANTHROPIC_BASE_URL=https://api.anthropic.com\n")
+        write_agent(
+            agents,
+            agent_id,
+            {"name": agent_id.title(), "port": port, "runtime": {"container_isolation": "none"}},
+            env=f"ANTHROPIC_API_KEY={CANARY}\nANTHROPIC_BASE_URL=https://api.anthropic.com\n",
+        )
     return Project.from_options(agents, None, f"s{secrets.token_hex(4)}")
 
 
@@ -44,8 +49,9 @@ def stubs():
 def client(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN, transport=transport(*stubs),
-                                docker_client=FakeDocker())) as c:
+    with make_client(
+        create_app(project, TOKEN, transport=transport(*stubs), docker_client=FakeDocker())
+    ) as c:
         c.project = project
         yield c
 
@@ -53,11 +59,23 @@ def client(tmp_path, stubs):
 # ------------------------------------------------------------- 1. proxied agent answers
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/html", "text/html; charset=utf-8", "TEXT/HTML", "application/xhtml+xml",
-    "image/svg+xml", "application/javascript", "text/javascript", "text/plain",
-    "text/xml", "application/pdf", "text/html;application/json", None,
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/html",
+        "text/html; charset=utf-8",
+        "TEXT/HTML",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/javascript",
+        "text/javascript",
+        "text/plain",
+        "text/xml",
+        "application/pdf",
+        "text/html;application/json",
+        None,
+    ],
+)
 def test_proxy_refuses_anything_but_json_and_event_streams(client, stubs, content_type):
     evil, _ = stubs
     evil.routes["/api/page"] = Answer(EVIL_PAGE, content_type)
@@ -68,19 +86,27 @@ def test_proxy_refuses_anything_but_json_and_event_streams(client, stubs, conten
     assert "<script" not in r.text and "fetch(" not in r.text
 
 
-@pytest.mark.parametrize("given,expected", [
-    ("application/json", "application/json"),
-    ("application/json; charset=utf-8", "application/json; charset=utf-8"),
-    ("text/event-stream", "text/event-stream"),
-])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ("application/json", "application/json"),
+        ("application/json; charset=utf-8", "application/json; charset=utf-8"),
+        ("text/event-stream", "text/event-stream"),
+    ],
+)
 def test_proxied_data_is_never_sniffed_nor_run(client, stubs, given, expected):
     """What passes is data: typed as the runtime said, never sniffed, and sandboxed (no script,
     an opaque origin) should a browser be sent to it."""
     evil, _ = stubs
-    evil.routes["/api/data"] = Answer('{"html": "<script>alert(1)</script>"}', given,
-                                      headers={"Set-Cookie": "agent=1; Path=/",
-                                               "Content-Disposition": "inline",
-                                               "Access-Control-Allow-Origin": "*"})
+    evil.routes["/api/data"] = Answer(
+        '{"html": "<script>alert(1)</script>"}',
+        given,
+        headers={
+            "Set-Cookie": "agent=1; Path=/",
+            "Content-Disposition": "inline",
+            "Access-Control-Allow-Origin": "*",
+        },
+    )
     r = client.get("/agents/evil/api/data", headers=AUTH)
     assert r.status_code == 200
     assert r.headers["content-type"] == expected
@@ -120,13 +146,22 @@ def test_no_same_origin_url_but_the_uis_script_can_run(client):
 def exposed(tmp_path, stubs):
     evil, victim = stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
-    with make_client(create_app(project, TOKEN, host="0.0.0.0", transport=transport(*stubs),
-                                docker_client=FakeDocker())) as c:
+    with make_client(
+        create_app(
+            project, TOKEN, host="0.0.0.0", transport=transport(*stubs), docker_client=FakeDocker()
+        )
+    ) as c:
         yield c
 
 
-PAGES = ["/", "/agents/victim", "/agents/victim/settings", "/agents/nosuch",
-         "/agents/victim/skills/x", "/no-such-page"]
+PAGES = [
+    "/",
+    "/agents/victim",
+    "/agents/victim/settings",
+    "/agents/nosuch",
+    "/agents/victim/skills/x",
+    "/no-such-page",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -161,12 +196,19 @@ def test_exposed_pages_open_with_the_session_cookie(exposed):
     assert gone.status_code == 200 and "Max-Age=0" in gone.headers["set-cookie"]
 
 
-@pytest.mark.parametrize("host,answered", [
-    ("127.0.0.1:8787", True), ("localhost:8787", True), ("[::1]:8787", True),
-    ("127.0.0.2:8787", True),                      # an address of this machine
-    (f"{socket.gethostname()}:8787", True),
-    ("evil.example:8787", False), ("203.0.113.7:8787", False), ("127.0.0.1.evil.example", False),
-])
+@pytest.mark.parametrize(
+    "host,answered",
+    [
+        ("127.0.0.1:8787", True),
+        ("localhost:8787", True),
+        ("[::1]:8787", True),
+        ("127.0.0.2:8787", True),  # an address of this machine
+        (f"{socket.gethostname()}:8787", True),
+        ("evil.example:8787", False),
+        ("203.0.113.7:8787", False),
+        ("127.0.0.1.evil.example", False),
+    ],
+)
 def test_exposed_ui_answers_only_under_this_machines_names(exposed, host, answered):
     r = exposed.get("/api/openapi.json", headers={"Host": host})
     assert (r.status_code != 421) is answered, (host, r.status_code)
@@ -178,7 +220,9 @@ def test_exposed_ui_answers_only_under_this_machines_names(exposed, host, answer
 def test_settings_need_the_token_on_loopback_too(client):
     r = client.get("/api/agents/victim/env")
     assert r.status_code == 401 and r.json()["kind"] == "token"
-    assert client.get("/api/agents/victim/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
+    assert (
+        client.get("/api/agents/victim/env", headers={"X-SMBOS-Token": "x" * 20}).status_code == 403
+    )
     page = client.get("/agents/victim/settings")
     assert page.status_code == 200
     assert "ANTHROPIC_BASE_URL" not in page.text and "****" not in page.text
@@ -200,10 +244,22 @@ def test_one_agents_cookies_never_reach_another(client, stubs):
         assert "cookie" not in {k.lower() for k in headers}, headers
 
 
-@pytest.mark.parametrize("path", [
-    "%252e%252e/%252e%252e/etc/passwd", "%2e%2e/x", "..%2f..%2fx", "a/%00", "%00", "a%0ab",
-    "a/%2e/b", "a//b", "a\\b", "%25", "%c0%ae%c0%ae/x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "%252e%252e/%252e%252e/etc/passwd",
+        "%2e%2e/x",
+        "..%2f..%2fx",
+        "a/%00",
+        "%00",
+        "a%0ab",
+        "a/%2e/b",
+        "a//b",
+        "a\\b",
+        "%25",
+        "%c0%ae%c0%ae/x",
+    ],
+)
 def test_proxy_paths_are_plain_segments(client, stubs, path):
     evil, _ = stubs
     r = client.get(f"/agents/evil/api/{path}", headers=AUTH)
@@ -219,14 +275,20 @@ def test_a_tls_tunnel_under_an_allowed_name_may_change_things(tmp_path, stubs):
     app = create_app(project, TOKEN, allow_hosts=("ui.example.com",), transport=transport(*stubs))
     with make_client(app) as c:
         tunnel = {**AUTH, "Host": "ui.example.com", "Origin": "https://ui.example.com"}
-        r = c.put("/api/agents/victim/env", headers=tunnel,
-                  json={"values": {"ASSISTANT_NAME": "Vic"}})
+        r = c.put(
+            "/api/agents/victim/env", headers=tunnel, json={"values": {"ASSISTANT_NAME": "Vic"}}
+        )
         assert r.status_code == 200, r.text
-        for origin, host in (("https://evil.example", "ui.example.com"),
-                             ("https://127.0.0.1:8787", "127.0.0.1:8787"),
-                             ("http://ui.example.com.evil", "ui.example.com")):
-            r = c.put("/api/agents/victim/env", headers={**AUTH, "Host": host, "Origin": origin},
-                      json={"values": {"ASSISTANT_NAME": "Eve"}})
+        for origin, host in (
+            ("https://evil.example", "ui.example.com"),
+            ("https://127.0.0.1:8787", "127.0.0.1:8787"),
+            ("http://ui.example.com.evil", "ui.example.com"),
+        ):
+            r = c.put(
+                "/api/agents/victim/env",
+                headers={**AUTH, "Host": host, "Origin": origin},
+                json={"values": {"ASSISTANT_NAME": "Eve"}},
+            )
             assert r.status_code == 403 and r.json()["kind"] == "origin", (origin, r.text)
 
 
@@ -256,12 +318,19 @@ def test_proxy_paths_over_a_real_server(tmp_path, served_stubs):
     evil, victim = served_stubs
     project = _project(tmp_path, {"evil": evil.port, "victim": victim.port})
     evil.routes["/api/health"] = Answer('{"status": "ok"}')
-    with UIServer(create_app(project, TOKEN)) as server, \
-            httpx.Client(base_url=server.url, trust_env=False, timeout=10) as c:
+    with (
+        UIServer(create_app(project, TOKEN)) as server,
+        httpx.Client(base_url=server.url, trust_env=False, timeout=10) as c,
+    ):
         assert c.get("/agents/evil/api/health").status_code == 401, "the proxy needs the token"
         assert c.get("/agents/evil/api/health", headers=AUTH).status_code == 200
-        for raw in ("%252e%252e/%252e%252e/api/health", "%252E%252E%252Fx", "a%2500b", "%00",
-                    "..%252f..%252fx"):
+        for raw in (
+            "%252e%252e/%252e%252e/api/health",
+            "%252E%252E%252Fx",
+            "a%2500b",
+            "%00",
+            "..%252f..%252fx",
+        ):
             r = c.get(httpx.URL(f"{server.url}/agents/evil/api/{raw}"), headers=AUTH)
             assert r.status_code == 400, (raw, r.status_code, r.text)
     assert [path for _, path, _ in evil.requests] == ["/api/health"]

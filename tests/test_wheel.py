@@ -32,18 +32,24 @@ DEPRECATIONS = ("BuildBackendWarning", "SetuptoolsDeprecationWarning", "Deprecat
 
 
 def _run(args: list, cwd: Path, env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    assert proc.returncode == 0, (f"{' '.join(map(str, args))}: exit {proc.returncode}\n"
-                                  f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    proc = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, args))}: exit {proc.returncode}\n"
+        f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc
 
 
 def _checkout_copy(target: Path) -> Path:
     """The checkout's files as a clone would have them (tracked and new, nothing ignored: no
     .venv, no build/), links kept, so the wheel is built from what the repository holds."""
-    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard",
-                             "-z"], capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source, dest = ROOT / name, target / name
         if not source.exists() and not source.is_symlink():
@@ -54,27 +60,46 @@ def _checkout_copy(target: Path) -> Path:
 
 
 def _ensure_base_image() -> None:
-    proc = subprocess.run(["bash", str(ROOT / "tests" / "docker" / "make-base-image.sh")],
-                          capture_output=True, text=True, timeout=1200,
-                          env={**os.environ, "SMBOS_TEST_BASE_IMAGE": BASE_IMAGE})
+    proc = subprocess.run(
+        ["bash", str(ROOT / "tests" / "docker" / "make-base-image.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "SMBOS_TEST_BASE_IMAGE": BASE_IMAGE},
+    )
     assert proc.returncode == 0, f"making {BASE_IMAGE} failed:\n{proc.stderr[-3000:]}"
 
 
 def test_the_wheel_installed_elsewhere_runs_a_fleet(tmp_path, docker_client):
     assert ROOT not in tmp_path.parents and not any(
-        (folder / "Dockerfile.nanoclaw").exists() for folder in tmp_path.parents)
+        (folder / "Dockerfile.nanoclaw").exists() for folder in tmp_path.parents
+    )
     _ensure_base_image()
     times: dict[str, float] = {}
-    base_env = {key: value for key, value in os.environ.items()
-                if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "SMBOS_AGENTS",
-                               "SMBOS_COMPOSE_FILE", "SMBOS_COMPOSE", "SMBOS_DEBUG")}
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in (
+            "PYTHONPATH",
+            "VIRTUAL_ENV",
+            "PYTHONHOME",
+            "SMBOS_AGENTS",
+            "SMBOS_COMPOSE_FILE",
+            "SMBOS_COMPOSE",
+            "SMBOS_DEBUG",
+        )
+    }
 
     # The wheel, from a copy of the checkout: no deprecation warning, every package file in it.
     started = time.monotonic()
     tree = _checkout_copy(tmp_path / "src")
     wheels = tmp_path / "wheelhouse"
-    built = _run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", wheels, tree],
-                 cwd=tmp_path, env=base_env)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", wheels, tree],
+        cwd=tmp_path,
+        env=base_env,
+    )
     said = built.stdout + built.stderr
     assert not [word for word in DEPRECATIONS if word in said], said[-6000:]
     [wheel] = wheels.glob("smbos-*.whl")
@@ -91,13 +116,22 @@ def test_the_wheel_installed_elsewhere_runs_a_fleet(tmp_path, docker_client):
     started = time.monotonic()
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], cwd=tmp_path, env=base_env)
-    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[compose]"],
-         cwd=tmp_path, env=base_env)
+    _run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[compose]"],
+        cwd=tmp_path,
+        env=base_env,
+    )
     times["venv and pip install"] = time.monotonic() - started
-    env = {**base_env, "PATH": f"{venv / 'bin'}{os.pathsep}{base_env.get('PATH', '')}",
-           "VIRTUAL_ENV": str(venv)}
-    where = _run([venv / "bin" / "python", "-c", "import smbos; print(smbos.__file__)"],
-                 cwd=tmp_path, env=env).stdout.strip()
+    env = {
+        **base_env,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{base_env.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+    }
+    where = _run(
+        [venv / "bin" / "python", "-c", "import smbos; print(smbos.__file__)"],
+        cwd=tmp_path,
+        env=env,
+    ).stdout.strip()
     assert Path(where).is_relative_to(venv), where
 
     # A fleet of its own: init, then every command from its folder.
@@ -123,13 +157,33 @@ def test_the_wheel_installed_elsewhere_runs_a_fleet(tmp_path, docker_client):
         times["init and validate"] = time.monotonic() - started
 
         started = time.monotonic()
-        standin = shutil.copytree(ROOT / "tests" / "standin", tmp_path / "standin",
-                                  ignore=shutil.ignore_patterns("dist", "node_modules"))
-        build = _run([smbos, "build", "--source", standin, "--no-agent-image",
-                      *[arg for image_arg in ("BASE_IMAGE", "BUILD_IMAGE", "DOCKER_CLI_IMAGE",
-                                              "AGENT_IMAGE")
-                        for arg in ("--build-arg", f"{image_arg}={BASE_IMAGE}")]],
-                     cwd=fleet_dir, env=env, timeout=1800)
+        standin = shutil.copytree(
+            ROOT / "tests" / "standin",
+            tmp_path / "standin",
+            ignore=shutil.ignore_patterns("dist", "node_modules"),
+        )
+        build = _run(
+            [
+                smbos,
+                "build",
+                "--source",
+                standin,
+                "--no-agent-image",
+                *[
+                    arg
+                    for image_arg in (
+                        "BASE_IMAGE",
+                        "BUILD_IMAGE",
+                        "DOCKER_CLI_IMAGE",
+                        "AGENT_IMAGE",
+                    )
+                    for arg in ("--build-arg", f"{image_arg}={BASE_IMAGE}")
+                ],
+            ],
+            cwd=fleet_dir,
+            env=env,
+            timeout=1800,
+        )
         assert f"built {tag}" in build.stdout, build.stdout
         assert (fleet_dir / "build" / "context" / "Dockerfile.nanoclaw").is_file()
         times["build"] = time.monotonic() - started
@@ -138,8 +192,12 @@ def test_the_wheel_installed_elsewhere_runs_a_fleet(tmp_path, docker_client):
         _run([smbos, "up", "--no-build", "--wait-timeout", "120"], cwd=fleet_dir, env=env)
         times["up"] = time.monotonic() - started
         started = time.monotonic()
-        chat = _run([smbos, "chat", "assistant", "hello from the wheel"], cwd=fleet_dir, env=env,
-                    timeout=120)
+        chat = _run(
+            [smbos, "chat", "assistant", "hello from the wheel"],
+            cwd=fleet_dir,
+            env=env,
+            timeout=120,
+        )
         assert "assistant=Assistant" in chat.stdout, chat.stdout
         assert "echo=hello%20from%20the%20wheel" in chat.stdout, chat.stdout
         assert key not in chat.stdout + chat.stderr

@@ -34,14 +34,14 @@ if TYPE_CHECKING:  # each command imports what it uses: `--version` pays for non
     from smbos.agent import Fleet
 
 
-
 def make_console(stderr: bool = False) -> Console:
     """A console that never reads data as markup or emoji codes: what it prints is `cell`s."""
     from rich.console import Console  # on first use: `status --json` never draws
 
     wide = None if (sys.stderr if stderr else sys.stdout).isatty() else 200
-    return Console(stderr=stderr, width=wide, highlight=False, soft_wrap=not wide, markup=False,
-                   emoji=False)
+    return Console(
+        stderr=stderr, width=wide, highlight=False, soft_wrap=not wide, markup=False, emoji=False
+    )
 
 
 def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported on first use
@@ -58,13 +58,21 @@ def Table(*args, **kwargs) -> RichTable:  # noqa: N802 - rich's Table, imported 
 # name cannot move the cursor, retitle the terminal, make a hyperlink or split its row. Other
 # characters (accents, scripts, emoji) are shown as they are.
 
+
 def _escape(code: int) -> str:
     named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
     return named.get(code) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
 
 
-_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029,
-             *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROLS = [
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
 _ONE_LINE = {code: _escape(code) for code in _CONTROLS}
 _TEXT = {code: escaped for code, escaped in _ONE_LINE.items() if code not in (0x09, 0x0A)}
 
@@ -146,8 +154,10 @@ class SmbosGroup(click.Group):
     def _internal(ctx: click.Context, exc: Exception):
         if os.environ.get("SMBOS_DEBUG"):
             raise exc
-        err(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-            "(set SMBOS_DEBUG=1 for a traceback)")
+        err(
+            f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set SMBOS_DEBUG=1 for a traceback)"
+        )
         ctx.exit(EXIT_INTERNAL)
 
 
@@ -160,15 +170,31 @@ def docker_errors() -> tuple[type[Exception], ...]:
 def project_options(func):
     """--agents, --file and --project-name, shared by every command."""
 
-    @click.option("--agents", "agents", type=click.Path(file_okay=False, path_type=Path),
-                  envvar="SMBOS_AGENTS", default="agents", show_default=True,
-                  help="The folder of agent folders.")
-    @click.option("--file", "compose_file", type=click.Path(dir_okay=False, path_type=Path),
-                  envvar="SMBOS_COMPOSE_FILE", default=None,
-                  help="The Compose file [default: compose/docker-compose.yml beside the agents "
-                       "folder].")
-    @click.option("-p", "--project-name", "project_name", envvar="SMBOS_PROJECT", default=None,
-                  help="The Compose project name [default: smbos].")
+    @click.option(
+        "--agents",
+        "agents",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="SMBOS_AGENTS",
+        default="agents",
+        show_default=True,
+        help="The folder of agent folders.",
+    )
+    @click.option(
+        "--file",
+        "compose_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="SMBOS_COMPOSE_FILE",
+        default=None,
+        help="The Compose file [default: compose/docker-compose.yml beside the agents folder].",
+    )
+    @click.option(
+        "-p",
+        "--project-name",
+        "project_name",
+        envvar="SMBOS_PROJECT",
+        default=None,
+        help="The Compose project name [default: smbos].",
+    )
     @functools.wraps(func)
     def wrapper(agents, compose_file, project_name, **kwargs):
         project = Project.from_options(agents, compose_file, project_name)
@@ -228,23 +254,42 @@ def _rest(rest: int, unit: str) -> str:
 
 def status_table(rows) -> RichTable:
     table = Table(box=None, pad_edge=False)
-    for column in ("AGENT", "STATE", "HEALTH", "API", "PORT", "UPTIME", "RESTARTS", "TURNS",
-                   "TELEGRAM", "DRIFT"):
+    for column in (
+        "AGENT",
+        "STATE",
+        "HEALTH",
+        "API",
+        "PORT",
+        "UPTIME",
+        "RESTARTS",
+        "TURNS",
+        "TELEGRAM",
+        "DRIFT",
+    ):
         table.add_column(column, no_wrap=True)
     for row in rows:
         api = row.api
         if row.latency_ms is not None and row.api == "ok":
             api = f"ok {row.latency_ms:.0f}ms"
-        table.add_row(*map(cell, (
-            row.id, row.state, row.health, api,
-            row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
-            human_seconds(row.uptime_s), row.restarts, row.turns,
-            row.telegram + (f" ({row.telegram_detail})" if row.telegram_detail else ""),
-            row.drift or "-")))
+        table.add_row(
+            *map(
+                cell,
+                (
+                    row.id,
+                    row.state,
+                    row.health,
+                    api,
+                    row.published or (f"127.0.0.1:{row.port}" if row.port else "-"),
+                    human_seconds(row.uptime_s),
+                    row.restarts,
+                    row.turns,
+                    row.telegram + (f" ({row.telegram_detail})" if row.telegram_detail else ""),
+                    row.drift or "-",
+                ),
+            )
+        )
     return table
 
 
 def main() -> None:
     cli(prog_name="smbos")
-
-

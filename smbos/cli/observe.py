@@ -27,8 +27,9 @@ from smbos.project import Project
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option("--watch", "-w", is_flag=True, help="Refresh every --interval seconds.")
 @click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.2, 3600))
-def status_(project: Project, ids: tuple[str, ...], as_json: bool, watch: bool,
-            interval: float) -> None:
+def status_(
+    project: Project, ids: tuple[str, ...], as_json: bool, watch: bool, interval: float
+) -> None:
     """Show each agent: state, health, API, port, uptime, restarts, drift."""
     from smbos import fleetindex
     from smbos.controller import Controller
@@ -71,13 +72,13 @@ def _print_recent_heals(project: Project, ids: set[str], hours: float = 24) -> N
 cli.add_command(status_, name="ps")
 
 
-
 @cli.command()
 @project_options
 @click.argument("agent_id", metavar="ID")
 @click.option("--follow", "-f", is_flag=True, help="Keep following, across restarts.")
-@click.option("--tail", "-n", default="100", show_default=True,
-              help="Lines to show from the end (or 'all').")
+@click.option(
+    "--tail", "-n", default="100", show_default=True, help="Lines to show from the end (or 'all')."
+)
 def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
     """Show an agent's container log."""
     if tail != "all" and not tail.isdigit():
@@ -86,12 +87,9 @@ def logs(project: Project, agent_id: str, follow: bool, tail: str) -> None:
 
     controller = Controller(project)  # the engine is reached on first use, after the id check
     agent = controller.resolve([agent_id])[0]
-    for line in controller.logs(agent, tail=int(tail) if tail.isdigit() else "all",
-                                follow=follow):
+    for line in controller.logs(agent, tail=int(tail) if tail.isdigit() else "all", follow=follow):
         out(line)
         sys.stdout.flush()
-
-
 
 
 @cli.command()
@@ -108,8 +106,12 @@ def doctor(project: Project) -> None:
 
 @cli.command()
 @project_options
-@click.option("--all", "all_agents", is_flag=True,
-              help="Global switch: heal every agent, not only those with heal.enabled.")
+@click.option(
+    "--all",
+    "all_agents",
+    is_flag=True,
+    help="Global switch: heal every agent, not only those with heal.enabled.",
+)
 @click.option("--once", is_flag=True, help="Look once and exit.")
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1, 3600))
 def heal(project: Project, all_agents: bool, once: bool, interval: float) -> None:

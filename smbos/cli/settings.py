@@ -42,12 +42,21 @@ def _restart_needed(project: Project, agent) -> bool | None:
 @project_options
 @click.argument("agent_id", metavar="ID")
 @click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option("--stdin", "stdin_key", metavar="KEY", default=None,
-              help="Read KEY's value from the first line of stdin (keeps a secret out of the "
-                   "shell history).")
+@click.option(
+    "--stdin",
+    "stdin_key",
+    metavar="KEY",
+    default=None,
+    help="Read KEY's value from the first line of stdin (keeps a secret out of the shell history).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
-def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_key: str | None,
-         as_json: bool) -> None:
+def env_(
+    project: Project,
+    agent_id: str,
+    assignments: tuple[str, ...],
+    stdin_key: str | None,
+    as_json: bool,
+) -> None:
     """Show an agent's .env settings (secrets masked), or change them.
 
     KEY=VALUE sets a key, KEY= removes it; every other line of .env is kept. The file is
@@ -63,8 +72,10 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
         line = sys.stdin.readline().rstrip("\r\n")
         if not line.strip():
             # An empty value removes the key: never what a piped secret that came out empty means.
-            raise SmbosError(f"--stdin {stdin_key}: stdin gave an empty value; nothing changed "
-                             f"(to remove the key: smbos env {agent_id} {stdin_key}=)")
+            raise SmbosError(
+                f"--stdin {stdin_key}: stdin gave an empty value; nothing changed "
+                f"(to remove the key: smbos env {agent_id} {stdin_key}=)"
+            )
         changes[stdin_key] = line
     if changes:
         result = ops.update_env(agent, changes)
@@ -85,21 +96,27 @@ def env_(project: Project, agent_id: str, assignments: tuple[str, ...], stdin_ke
         return
     keys = ops.env_keys(agent)
     if as_json:
-        out_json({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
-                  "restart_needed": _restart_needed(project, agent)})
+        out_json(
+            {
+                "agent_id": agent.id,
+                "keys": [k.to_json() for k in keys],
+                "restart_needed": _restart_needed(project, agent),
+            }
+        )
         return
     table = Table(box=None, pad_edge=False)
     for column in ("KEY", "VALUE", "SOURCE", "REQUIRED"):
         table.add_column(column, no_wrap=column != "SOURCE")
     for key in keys:
-        table.add_row(*map(cell, (key.key, key.value or "-", key.source,
-                                  "yes" if key.required else "")))
+        table.add_row(
+            *map(cell, (key.key, key.value or "-", key.source, "yes" if key.required else ""))
+        )
     make_console().print(table)
     if _restart_needed(project, agent):
-        err(f"{agent.id}: .env changed after the agent started; restart needed: "
-            f"smbos restart {agent.id}")
-
-
+        err(
+            f"{agent.id}: .env changed after the agent started; restart needed: "
+            f"smbos restart {agent.id}"
+        )
 
 
 @cli.command(name="memory")

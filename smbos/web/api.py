@@ -43,8 +43,12 @@ async def api_status(request: Request) -> Response:
 
 async def api_agents(request: Request) -> Response:
     fleet = await ui_state(request).fleet()
-    return ok({"agents": [ops.agent_summary(a) for a in fleet.agents],
-               "problems": [str(p) for p in fleet.errors]})
+    return ok(
+        {
+            "agents": [ops.agent_summary(a) for a in fleet.agents],
+            "problems": [str(p) for p in fleet.errors],
+        }
+    )
 
 
 async def api_agent(request: Request) -> Response:
@@ -52,14 +56,16 @@ async def api_agent(request: Request) -> Response:
     agent = await state.agent(request.path_params["agent_id"])
     status = await state.agent_status(agent.id)
     data = ops.agent_summary(agent)
-    data.update({
-        "identity": agent.identity,
-        "front_matter": agent.front.model_dump(mode="json"),
-        "config": agent.config.model_dump(mode="json"),
-        "status": status["agent"],
-        "engine": status["engine"],
-        "runtime_url": ops.runtime_url(agent),
-    })
+    data.update(
+        {
+            "identity": agent.identity,
+            "front_matter": agent.front.model_dump(mode="json"),
+            "config": agent.config.model_dump(mode="json"),
+            "status": status["agent"],
+            "engine": status["engine"],
+            "runtime_url": ops.runtime_url(agent),
+        }
+    )
     return ok(data)
 
 
@@ -122,13 +128,15 @@ async def api_task_action(request: Request) -> Response:
 
     def act():
         with state.blocking_runtime(url) as client:
-            task = schedules.apply(_instance_dir(state, agent), task_id, action,
-                                   lambda: client.tasks().tasks)
+            task = schedules.apply(
+                _instance_dir(state, agent), task_id, action, lambda: client.tasks().tasks
+            )
         return None if task is None else redact.for_agent(agent).deep(task.model_dump(mode="json"))
 
     task = await asyncio.to_thread(act)  # NotFound, Refused: the error boundary answers
-    return ok({"ok": True, "agent_id": agent.id, "task_id": task_id, "action": action,
-               "task": task})
+    return ok(
+        {"ok": True, "agent_id": agent.id, "task_id": task_id, "action": action, "task": task}
+    )
 
 
 async def api_messages(request: Request) -> Response:
@@ -156,9 +164,14 @@ async def api_env_get(request: Request) -> Response:
     state = ui_state(request)
     agent = await state.agent(request.path_params["agent_id"])
     keys = await run_in_threadpool(ops.env_keys, agent)
-    return ok({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
-               "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
-               "restart_needed": await state.restart_needed(agent)})
+    return ok(
+        {
+            "agent_id": agent.id,
+            "keys": [k.to_json() for k in keys],
+            "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
+            "restart_needed": await state.restart_needed(agent),
+        }
+    )
 
 
 async def api_env_put(request: Request) -> Response:
@@ -171,17 +184,28 @@ async def api_env_put(request: Request) -> Response:
     result = await run_in_threadpool(ops.update_env, agent, values)
     keys = await run_in_threadpool(ops.env_keys, agent)
     data = result.to_json()
-    data.update({"agent_id": agent.id, "keys": [k.to_json() for k in keys],
-                 "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
-                 "restart_needed": await state.restart_needed(agent)})
+    data.update(
+        {
+            "agent_id": agent.id,
+            "keys": [k.to_json() for k in keys],
+            "secret_warnings": await run_in_threadpool(_secret_warnings, agent),
+            "restart_needed": await state.restart_needed(agent),
+        }
+    )
     return ok(data)
 
 
 async def api_memory(request: Request) -> Response:
     agent = await ui_state(request).agent(request.path_params["agent_id"])
     listing = await run_in_threadpool(ops.list_memory, agent)
-    return ok({"agent_id": agent.id, "files": listing.files, "stopped": listing.stopped,
-               "max_bytes": ops.MEMORY_MAX_BYTES})
+    return ok(
+        {
+            "agent_id": agent.id,
+            "files": listing.files,
+            "stopped": listing.stopped,
+            "max_bytes": ops.MEMORY_MAX_BYTES,
+        }
+    )
 
 
 async def api_memory_file(request: Request) -> Response:
@@ -193,8 +217,9 @@ async def api_memory_file(request: Request) -> Response:
 
 async def api_skills(request: Request) -> Response:
     agent = await ui_state(request).agent(request.path_params["agent_id"])
-    return ok({"agent_id": agent.id,
-               "skills": [s.model_dump(mode="json") for s in agent.config.skills]})
+    return ok(
+        {"agent_id": agent.id, "skills": [s.model_dump(mode="json") for s in agent.config.skills]}
+    )
 
 
 async def api_heal(request: Request) -> Response:

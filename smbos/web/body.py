@@ -22,7 +22,7 @@ from smbos.errors import SmbosError, TooLarge
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
-MAX_JSON_INT = 2 ** 63 - 1
+MAX_JSON_INT = 2**63 - 1
 
 _TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"\s*:?|[\[\]{},]', re.DOTALL)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -72,8 +72,11 @@ def field_name(path: tuple) -> str:
         if isinstance(part, str) and _NAME_RE.fullmatch(part):
             out += f".{part}" if out else part
         else:
-            shown = part if isinstance(part, int) else json.dumps(
-                _SURROGATE_RE.sub("?", part)[:40], ensure_ascii=False)
+            shown = (
+                part
+                if isinstance(part, int)
+                else json.dumps(_SURROGATE_RE.sub("?", part)[:40], ensure_ascii=False)
+            )
             out = f"{out or 'body'}[{shown}]"
     return out or "body"
 
@@ -112,16 +115,20 @@ def _check(data: Any) -> None:
             raise SmbosError(f"{field_name(where)}: {value.why}")
         if isinstance(value, str):
             if _SURROGATE_RE.search(value):
-                raise SmbosError(f"{field_name(where)}: a lone surrogate (\\ud800-\\udfff) is "
-                                 "not text; send UTF-8")
+                raise SmbosError(
+                    f"{field_name(where)}: a lone surrogate (\\ud800-\\udfff) is "
+                    "not text; send UTF-8"
+                )
             continue
         if isinstance(value, (dict, list)) and len(where) >= MAX_JSON_DEPTH:
             raise SmbosError(f"{field_name(where)}: nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, dict):
             for key, item in reversed(value.items()):
                 if _SURROGATE_RE.search(key):
-                    raise SmbosError(f"{field_name(where)}: a key with a lone surrogate "
-                                     "(\\ud800-\\udfff) is not text; send UTF-8")
+                    raise SmbosError(
+                        f"{field_name(where)}: a key with a lone surrogate "
+                        "(\\ud800-\\udfff) is not text; send UTF-8"
+                    )
                 todo.append((item, (*where, key)))
         elif isinstance(value, list):
             todo.extend((item, (*where, index)) for index, item in reversed(list(enumerate(value))))

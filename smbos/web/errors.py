@@ -42,8 +42,11 @@ def error(exc: SmbosError) -> JSONResponse:
 
 
 def _answer(status: int, message: str, kind: Kind) -> JSONResponse:
-    return JSONResponse({"error": message, "kind": Kind(kind).value}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": message, "kind": Kind(kind).value},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def ok(data: Any, status: int = 200) -> JSONResponse:
@@ -51,8 +54,9 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
 
 
 def runtime_unavailable(agent: Agent, problem: RuntimeProblem) -> RuntimeUnavailable:
-    return RuntimeUnavailable(f"{agent.id}: runtime at {ops.runtime_url(agent)}: {problem}",
-                              problem)
+    return RuntimeUnavailable(
+        f"{agent.id}: runtime at {ops.runtime_url(agent)}: {problem}", problem
+    )
 
 
 def runtime_error(agent: Agent, problem: RuntimeProblem) -> JSONResponse:
@@ -85,14 +89,17 @@ async def _runtime_problem(request: Request, problem: RuntimeProblem) -> Respons
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if _wants_json(request.url.path):
         return _answer(exc.status_code, exc.detail or "error", Kind.HTTP)  # the router's own
-    return _error_page(request, exc.status_code,
-                       "Not found" if exc.status_code == 404 else "Error", exc.detail or "")
+    return _error_page(
+        request,
+        exc.status_code,
+        "Not found" if exc.status_code == 404 else "Error",
+        exc.detail or "",
+    )
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     # One line naming the failure; never a traceback or a request body in the answer.
-    failure = Internal(f"internal error: {type(exc).__name__}: "
-                       f"{' '.join(str(exc).split())[:300]}")
+    failure = Internal(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     if _wants_json(request.url.path):
         return error(failure)
     return _error_page(request, failure.http_status, "Internal error", str(failure))

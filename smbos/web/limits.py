@@ -57,14 +57,20 @@ class StreamSlots:
         """A slot for one more request, or TooManyStreams saying which bound it would pass."""
         client = client or "unknown"
         if self.agents[agent_id] >= self.per_agent:
-            raise TooManyStreams(f"{agent_id}: {self.per_agent} proxied requests to this agent "
-                                 "are open already; close one (or wait for one to end)")
+            raise TooManyStreams(
+                f"{agent_id}: {self.per_agent} proxied requests to this agent "
+                "are open already; close one (or wait for one to end)"
+            )
         if self.clients[client] >= self.per_client:
-            raise TooManyStreams(f"{self.per_client} proxied requests from {client} are open "
-                                 "already; close one (or wait for one to end)")
+            raise TooManyStreams(
+                f"{self.per_client} proxied requests from {client} are open "
+                "already; close one (or wait for one to end)"
+            )
         if self.open >= self.total:
-            raise TooManyStreams(f"{self.total} proxied requests are open already (the proxy's "
-                                 "bound); try again when one ends")
+            raise TooManyStreams(
+                f"{self.total} proxied requests are open already (the proxy's "
+                "bound); try again when one ends"
+            )
         self.agents[agent_id] += 1
         self.clients[client] += 1
         self.open += 1

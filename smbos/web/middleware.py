@@ -54,8 +54,14 @@ class GuardMiddleware:
             response: Response
             if isinstance(refused, NeedsSession):
                 # A page, without the token: a page whose script gets the session cookie.
-                response = render_page(self.templates, "session.html", refused.http_status,
-                                       title="UI token", message=str(refused), exposed=True)
+                response = render_page(
+                    self.templates,
+                    "session.html",
+                    refused.http_status,
+                    title="UI token",
+                    message=str(refused),
+                    exposed=True,
+                )
             else:
                 response = error(refused)
             return await response(scope, receive, send_with_headers)

@@ -31,19 +31,35 @@ async def fleet_page(request: Request) -> Response:
     state = ui_state(request)
     fleet = await state.fleet()
     engine_problem = await state.check_engine()
-    return page(request, "fleet.html", title="Fleet", fleet=fleet, engine_problem=engine_problem,
-                problems=[str(p) for p in fleet.errors])
+    return page(
+        request,
+        "fleet.html",
+        title="Fleet",
+        fleet=fleet,
+        engine_problem=engine_problem,
+        problems=[str(p) for p in fleet.errors],
+    )
 
 
 async def agent_page(request: Request) -> Response:
     agent = await page_agent(request)
     if isinstance(agent, Response):
         return agent
-    config = yaml.safe_dump(agent.config.model_dump(mode="json", exclude_defaults=False),
-                            sort_keys=False, allow_unicode=True, width=100)
-    return page(request, "agent.html", title=agent.name, agent=agent,
-                identity=markdown.render(agent.identity), config_text=config,
-                summary=ops.agent_summary(agent))
+    config = yaml.safe_dump(
+        agent.config.model_dump(mode="json", exclude_defaults=False),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return page(
+        request,
+        "agent.html",
+        title=agent.name,
+        agent=agent,
+        identity=markdown.render(agent.identity),
+        config_text=config,
+        summary=ops.agent_summary(agent),
+    )
 
 
 async def settings_page(request: Request) -> Response:
@@ -62,7 +78,9 @@ async def skill_page(request: Request) -> Response:
     try:
         skill = ops.find_skill(agent, request.path_params["skill_id"])
     except NotFound as exc:
-        return page(request, "error.html", status=exc.http_status, title="Unknown skill",
-                    message=str(exc))
-    return page(request, "skill.html", title=f"{agent.name}: {skill.title}", agent=agent,
-                skill=skill)
+        return page(
+            request, "error.html", status=exc.http_status, title="Unknown skill", message=str(exc)
+        )
+    return page(
+        request, "skill.html", title=f"{agent.name}: {skill.title}", agent=agent, skill=skill
+    )

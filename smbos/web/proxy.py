@@ -31,24 +31,26 @@ from smbos.web.relay import MAX_JSON_BYTES, EventStreamRedactor, redact_json
 from smbos.web.state import PROXY_TIMEOUT, ui_state
 from smbos.web.streams import SSE_HEADERS
 
-PROXY_STREAM_TIMEOUT = httpx.Timeout(connect=2.0, read=CHAT_TIMEOUTS.read, write=10.0,
-                                     pool=5.0)
+PROXY_STREAM_TIMEOUT = httpx.Timeout(connect=2.0, read=CHAT_TIMEOUTS.read, write=10.0, pool=5.0)
 _REQUEST_HEADERS = ("content-type", "accept", "cache-control", "last-event-id")
 # What an agent's answer may be: data, never a document or a script.
 PROXY_MEDIA_TYPES = frozenset({"application/json", "text/event-stream"})
 # Every proxied answer: never sniffed into something else, and sandboxed (an opaque origin, no
 # script) should a browser render it anyway.
-PROXY_HEADERS = {"X-Content-Type-Options": "nosniff",
-                 "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
-                 "Cache-Control": "no-store"}
+PROXY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
 # A path under /api/: plain segments only. `%` is refused (a double-encoded `..` or NUL would be
 # decoded by the runtime), and so are `.`/`..` segments, empty ones and control characters.
 _PROXY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*$")
 
 
 def proxy_path_ok(sub: str) -> bool:
-    return sub == "" or all(_PROXY_SEGMENT_RE.match(part) and part not in (".", "..")
-                            for part in sub.split("/"))
+    return sub == "" or all(
+        _PROXY_SEGMENT_RE.match(part) and part not in (".", "..") for part in sub.split("/")
+    )
 
 
 def proxy_media_type(content_type: str | None) -> tuple[str, str | None] | None:
@@ -76,8 +78,12 @@ async def _whole(response: httpx.Response, route: str) -> bytes:
     async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) > MAX_JSON_BYTES:
-            raise RuntimeProblem(ProblemKind.BAD_SHAPE, route,
-                                 f"answer larger than {MAX_JSON_BYTES} bytes", field="body")
+            raise RuntimeProblem(
+                ProblemKind.BAD_SHAPE,
+                route,
+                f"answer larger than {MAX_JSON_BYTES} bytes",
+                field="body",
+            )
     return bytes(body)
 
 
@@ -115,8 +121,10 @@ async def proxy(request: Request) -> Response:
     agent = await state.agent(request.path_params["agent_id"])
     sub = request.path_params["path"]
     if not proxy_path_ok(sub):
-        raise SmbosError("expected a path under /api/ of plain segments (no '..', '%', "
-                         "'\\' or control characters)")
+        raise SmbosError(
+            "expected a path under /api/ of plain segments (no '..', '%', "
+            "'\\' or control characters)"
+        )
     url = f"{ops.runtime_url(agent)}/api/{sub}"
     if request.url.query:
         url += f"?{request.url.query}"
@@ -125,11 +133,15 @@ async def proxy(request: Request) -> Response:
         parse_json_object(body)  # the runtime's POST routes take a JSON object: checked here
     headers = {k: request.headers[k] for k in _REQUEST_HEADERS if k in request.headers}
     streaming = "text/event-stream" in request.headers.get("accept", "") or (
-        request.method == "POST" and sub == "chat")
-    upstream = state.http.build_request(request.method, httpx.URL(url), content=body,
-                                        headers=headers,
-                                        timeout=PROXY_STREAM_TIMEOUT if streaming
-                                        else PROXY_TIMEOUT)
+        request.method == "POST" and sub == "chat"
+    )
+    upstream = state.http.build_request(
+        request.method,
+        httpx.URL(url),
+        content=body,
+        headers=headers,
+        timeout=PROXY_STREAM_TIMEOUT if streaming else PROXY_TIMEOUT,
+    )
     route = f"{request.method} /api/{sub}"
     slot = state.proxy_slots.take(agent.id, request.client.host if request.client else None)
     try:
@@ -153,8 +165,12 @@ async def proxy(request: Request) -> Response:
     if not isinstance(answer, AsyncIterator):
         await done()
         return answer
-    return _Relayed(answer, done=done, status_code=response.status_code,
-                    headers=_out_headers(response, {**PROXY_HEADERS, **SSE_HEADERS}))
+    return _Relayed(
+        answer,
+        done=done,
+        status_code=response.status_code,
+        headers=_out_headers(response, {**PROXY_HEADERS, **SSE_HEADERS}),
+    )
 
 
 def _out_headers(response: httpx.Response, out: dict[str, str]) -> dict[str, str]:
@@ -164,8 +180,7 @@ def _out_headers(response: httpx.Response, out: dict[str, str]) -> dict[str, str
     return out
 
 
-async def _answer(agent, route: str, response: httpx.Response
-                  ) -> Response | AsyncIterator[bytes]:
+async def _answer(agent, route: str, response: httpx.Response) -> Response | AsyncIterator[bytes]:
     """The whole answer (JSON, an empty one, a refusal), or the redacted event stream."""
     typed = proxy_media_type(response.headers.get("content-type"))
     if typed is None:
@@ -176,10 +191,13 @@ async def _answer(agent, route: str, response: httpx.Response
             body = b""
         if body:
             shown = " ".join((response.headers.get("content-type") or "none").split())[:80]
-            return error(RuntimeContentType(
-                f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
-                f"{response.status_code} and Content-Type {shown!r}; "
-                "the proxy passes only JSON and event streams"))
+            return error(
+                RuntimeContentType(
+                    f"{agent.id}: runtime at {ops.runtime_url(agent)} answered {route} with "
+                    f"{response.status_code} and Content-Type {shown!r}; "
+                    "the proxy passes only JSON and event streams"
+                )
+            )
         return Response(status_code=response.status_code, headers=dict(PROXY_HEADERS))
     media, charset = typed
     scrub = redact.for_agent(agent)
@@ -188,9 +206,11 @@ async def _answer(agent, route: str, response: httpx.Response
             body = await _whole(response, route)
         except httpx.HTTPError as exc:
             raise classify_transport_error(exc, route) from None
-        return Response(redact_json(body, charset, scrub, route) if body else b"",
-                        status_code=response.status_code,
-                        headers=_out_headers(response, dict(PROXY_HEADERS)))
+        return Response(
+            redact_json(body, charset, scrub, route) if body else b"",
+            status_code=response.status_code,
+            headers=_out_headers(response, dict(PROXY_HEADERS)),
+        )
 
     async def relay() -> AsyncIterator[bytes]:
         events = EventStreamRedactor(scrub)

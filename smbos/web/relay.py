@@ -42,9 +42,12 @@ def _dumps(data: Any) -> bytes:
 def redact_json(body: bytes, charset: str | None, redactor: Redactor, route: str) -> bytes:
     """The JSON answer `body`, redacted and written as UTF-8; RuntimeProblem when it is not JSON
     the proxy can read."""
-    unreadable = RuntimeProblem(ProblemKind.NOT_JSON, route,
-                                "answered application/json with a body that is not JSON the "
-                                "proxy can read (it relays only what it can redact)")
+    unreadable = RuntimeProblem(
+        ProblemKind.NOT_JSON,
+        route,
+        "answered application/json with a body that is not JSON the "
+        "proxy can read (it relays only what it can redact)",
+    )
     try:
         text = body.decode(charset or json.detect_encoding(body))
         return _dumps(redactor.deep(json.loads(text)))
@@ -66,8 +69,10 @@ def _rebuild(value: Any, texts: Iterator[str], redactor: Redactor) -> Any:
     if isinstance(value, str):
         return next(texts)
     if isinstance(value, dict):
-        return {redactor(key) if isinstance(key, str) else key: _rebuild(item, texts, redactor)
-                for key, item in value.items()}
+        return {
+            redactor(key) if isinstance(key, str) else key: _rebuild(item, texts, redactor)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_rebuild(item, texts, redactor) for item in value]
     return value
@@ -147,8 +152,11 @@ class EventStreamRedactor:
             self.last_id = entry.frame.id
         lines.append(f"event: {entry.frame.event}".encode())
         if entry.data is _RAW:
-            lines += [f"data: {line}".encode() for line in "".join(entry.texts).split("\n")
-                      ] if entry.needed else []
+            lines += (
+                [f"data: {line}".encode() for line in "".join(entry.texts).split("\n")]
+                if entry.needed
+                else []
+            )
         else:
             try:
                 data = _dumps(_rebuild(entry.data, iter(entry.texts), self.redactor))

@@ -76,8 +76,10 @@ def read_token_file(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
     token = lines[0].strip() if lines else ""
     if len(token) < MIN_TOKEN_CHARS:
-        raise ValueError(f"{path}: the token is shorter than {MIN_TOKEN_CHARS} characters; "
-                         "put a longer one there (or delete state/ui-token to make a new one)")
+        raise ValueError(
+            f"{path}: the token is shorter than {MIN_TOKEN_CHARS} characters; "
+            "put a longer one there (or delete state/ui-token to make a new one)"
+        )
     return token
 
 
@@ -134,8 +136,9 @@ class Guard:
         if self.every_address:
             names.add(socket.gethostname().lower())
         self.allowed_hosts = {n.lower() for n in names}
-        self.session = hmac.new(self.token.encode(), b"smbos-ui-session",
-                                hashlib.sha256).hexdigest()
+        self.session = hmac.new(
+            self.token.encode(), b"smbos-ui-session", hashlib.sha256
+        ).hexdigest()
 
     @property
     def exposed(self) -> bool:
@@ -173,8 +176,9 @@ class Guard:
         except Exception:  # noqa: BLE001 - a malformed Cookie header is no session
             return False
         morsel = cookies.get(SESSION_COOKIE)
-        return morsel is not None and secrets.compare_digest(morsel.value.encode(),
-                                                             self.session.encode())
+        return morsel is not None and secrets.compare_digest(
+            morsel.value.encode(), self.session.encode()
+        )
 
     def origin_ok(self, origin: str | None, scheme: str, host_header: str | None) -> bool:
         """No Origin (a tool such as curl) is fine; one that is not this UI's is refused. Under an
@@ -189,13 +193,13 @@ class Guard:
             return False
         if parts.netloc.lower() != host_header.lower():
             return False
-        return parts.scheme == scheme or (parts.scheme == "https"
-                                          and host_name(host_header) in self.tunnel_hosts)
+        return parts.scheme == scheme or (
+            parts.scheme == "https" and host_name(host_header) in self.tunnel_hosts
+        )
 
     @staticmethod
     def is_page(path: str) -> bool:
-        return not (path.startswith("/api/") or "/api/" in path
-                    or path.startswith(PUBLIC_PREFIXES))
+        return not (path.startswith("/api/") or "/api/" in path or path.startswith(PUBLIC_PREFIXES))
 
     def check(self, method: str, path: str, headers, scheme: str) -> None:
         """Returns when the request may go on, else raises the refusal (smbos.errors):
@@ -203,8 +207,10 @@ class Guard:
         that gets one), WrongHost, OtherOrigin, Unauthorized or WrongToken."""
         host = headers.get("host")
         if not self.host_ok(host):
-            raise WrongHost("this UI answers only under its own address (Host header refused); "
-                            "start it with --allow-host NAME to add a name")
+            raise WrongHost(
+                "this UI answers only under its own address (Host header refused); "
+                "start it with --allow-host NAME to add a name"
+            )
         changing = method.upper() not in SAFE_METHODS
         if changing and not self.origin_ok(headers.get("origin"), scheme, host):
             raise OtherOrigin("request from another site refused (Origin is not this UI)")
@@ -215,22 +221,24 @@ class Guard:
         elif self.is_page(path) and not changing:
             if not remote or self.token_ok(given) or self.session_ok(headers.get("cookie")):
                 return
-            raise NeedsSession(f"this UI is reached as {host_name(host)}, from beyond this "
-                               "machine: give the UI token (state/ui-token) to open its pages")
+            raise NeedsSession(
+                f"this UI is reached as {host_name(host)}, from beyond this "
+                "machine: give the UI token (state/ui-token) to open its pages"
+            )
         else:
             guarded = changing or remote or bool(_ALWAYS_GUARDED_RE.match(path))
         if guarded:
             if not given:
-                raise Unauthorized(f"missing {TOKEN_HEADER} header; the token is in "
-                                   "state/ui-token")
+                raise Unauthorized(f"missing {TOKEN_HEADER} header; the token is in state/ui-token")
             if not self.token_ok(given):
                 raise WrongToken(f"wrong {TOKEN_HEADER}")
 
     def session_cookie(self, secure: bool) -> str:
         """The Set-Cookie value that opens the pages for this browser (until it closes). Not
         readable by scripts (HttpOnly), never sent by another site's requests (SameSite)."""
-        return (f"{SESSION_COOKIE}={self.session}; Path=/; HttpOnly; SameSite=Strict"
-                + ("; Secure" if secure else ""))
+        return f"{SESSION_COOKIE}={self.session}; Path=/; HttpOnly; SameSite=Strict" + (
+            "; Secure" if secure else ""
+        )
 
     @staticmethod
     def session_cookie_cleared() -> str:

@@ -33,8 +33,9 @@ class UIToken:
     where: str = ""  # how messages name it when it is not state/ui-token
 
 
-def resolve_token(project: Project, given: str | None = None,
-                  token_file: Path | None = None) -> UIToken:
+def resolve_token(
+    project: Project, given: str | None = None, token_file: Path | None = None
+) -> UIToken:
     """The token of SMBOS_UI_TOKEN (`given`), else of --token-file, else the one in
     state/ui-token (made once). Never from the command line, where `ps` shows it."""
     if given:
@@ -45,8 +46,9 @@ def resolve_token(project: Project, given: str | None = None,
         try:
             return UIToken(read_token_file(token_file), False, "token-file", str(token_file))
         except (OSError, UnicodeDecodeError) as exc:
-            raise SmbosError(f"--token-file: {token_file}: cannot read "
-                             f"({getattr(exc, 'strerror', None) or exc})") from None
+            raise SmbosError(
+                f"--token-file: {token_file}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+            ) from None
         except ValueError as exc:
             raise SmbosError(f"--token-file: {exc}") from None
     try:
@@ -64,10 +66,12 @@ def check_port(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise Refused(f"--port: {host}:{port} is already in use; pick another with "
-                              "--port") from None
-            raise Refused(f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})"
-                          ) from None
+                raise Refused(
+                    f"--port: {host}:{port} is already in use; pick another with --port"
+                ) from None
+            raise Refused(
+                f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})"
+            ) from None
 
 
 def url_for(host: str, port: int) -> str:
@@ -77,20 +81,31 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(project: Project, host: str, port: int, token: UIToken, *,
-          allow_hosts: tuple[str, ...] = (), access_log: bool = False,
-          say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-          show_token: bool = False) -> None:
+def serve(
+    project: Project,
+    host: str,
+    port: int,
+    token: UIToken,
+    *,
+    allow_hosts: tuple[str, ...] = (),
+    access_log: bool = False,
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    show_token: bool = False,
+) -> None:
     """Serve the UI until interrupted."""
     check_port(host, port)
     if not is_loopback(host):
-        say(f"warning: the UI listens on {host}, reachable beyond this machine; every "
+        say(
+            f"warning: the UI listens on {host}, reachable beyond this machine; every "
             "page, API and proxy request then needs the token, and traffic is not encrypted "
-            "(prefer an SSH tunnel to 127.0.0.1)")
+            "(prefer an SSH tunnel to 127.0.0.1)"
+        )
     remote_names = [name for name in allow_hosts if not is_loopback(name.lower())]
     if remote_names:
-        say(f"requests under {', '.join(remote_names)} come from beyond this machine: each "
-            "needs the token (every page, API and proxy request), as with --host 0.0.0.0")
+        say(
+            f"requests under {', '.join(remote_names)} come from beyond this machine: each "
+            "needs the token (every page, API and proxy request), as with --host 0.0.0.0"
+        )
     app = create_app(project, token.value, host=host, allow_hosts=allow_hosts)
     url = url_for(host, port)
     say(f"SMBOS UI for {project.agents_dir}/ on {url}")
@@ -100,10 +115,21 @@ def serve(project: Project, host: str, port: int, token: UIToken, *,
         say(f"{what} {where}); open this link once, the browser keeps it:")
         say(f"  {url}#token={token.value}")
     elif token.source == "file":
-        say(f"actions need the UI token in {token_path(project.project_dir)} (paste it once in "
-            "the page, or run with --show-token for a link)")
+        say(
+            f"actions need the UI token in {token_path(project.project_dir)} (paste it once in "
+            "the page, or run with --show-token for a link)"
+        )
     say("press Ctrl+C to stop")
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            access_log=access_log, proxy_headers=False, server_header=False,
-                            date_header=False, lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=access_log,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+    )
     uvicorn.Server(config).run()

@@ -68,8 +68,15 @@ class UIState:
     runtime client too. `docker_client`: the Docker SDK client (default: `controller.engine()`).
     Both stay the caller's: `close()` closes only what the state made itself."""
 
-    def __init__(self, project: Project, guard: Guard, engine_timeout: int = 10, *,
-                 transport: httpx.AsyncBaseTransport | None = None, docker_client=None):
+    def __init__(
+        self,
+        project: Project,
+        guard: Guard,
+        engine_timeout: int = 10,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        docker_client=None,
+    ):
         self.project = project
         self.guard = guard
         self.engine_timeout = engine_timeout
@@ -97,7 +104,8 @@ class UIState:
     def transport(self) -> httpx.AsyncBaseTransport:
         if self._transport is None:
             self._transport = httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=400, max_keepalive_connections=100))
+                limits=httpx.Limits(max_connections=400, max_keepalive_connections=100)
+            )
         return self._transport
 
     @property
@@ -105,17 +113,24 @@ class UIState:
         """The proxy's own pool: as many connections as the proxy may have requests open."""
         if self._proxy_transport is None:
             self._proxy_transport = httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=self.proxy_slots.total,
-                                    max_keepalive_connections=self.proxy_slots.total))
+                limits=httpx.Limits(
+                    max_connections=self.proxy_slots.total,
+                    max_keepalive_connections=self.proxy_slots.total,
+                )
+            )
         return self._proxy_transport
 
     @property
     def http(self) -> httpx.AsyncClient:
         """The proxy's HTTP client (on `proxy_transport`)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(transport=_Shared(self.proxy_transport),
-                                           trust_env=False, follow_redirects=False,
-                                           timeout=PROXY_TIMEOUT, cookies=_no_cookies())
+            self._http = httpx.AsyncClient(
+                transport=_Shared(self.proxy_transport),
+                trust_env=False,
+                follow_redirects=False,
+                timeout=PROXY_TIMEOUT,
+                cookies=_no_cookies(),
+            )
         return self._http
 
     def runtime(self, base_url: str, **options) -> AsyncRuntimeClient:
@@ -126,8 +141,9 @@ class UIState:
         """The blocking runtime client of one agent (for work done in a worker thread): on the
         given transport when it answers blocking requests too, else on its own connection."""
         given = self._given_transport
-        return RuntimeClient(base_url, transport=given
-                             if isinstance(given, httpx.BaseTransport) else None)
+        return RuntimeClient(
+            base_url, transport=given if isinstance(given, httpx.BaseTransport) else None
+        )
 
     async def close(self) -> None:
         if self._http is not None:
@@ -158,8 +174,10 @@ class UIState:
 
     def _engine_failed(self, exc: BaseException) -> EngineUnreachable:
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        message = (f"Docker engine stopped answering ({reason}); start it (`sudo systemctl start "
-                   "docker`) or point DOCKER_HOST at a running engine")
+        message = (
+            f"Docker engine stopped answering ({reason}); start it (`sudo systemctl start "
+            "docker`) or point DOCKER_HOST at a running engine"
+        )
         with self._client_lock:
             self._client = None
             self._engine_error = message
@@ -232,7 +250,8 @@ class UIState:
             data = row.to_json()
             agent = fleet.get(row.id)
             data["restart_needed"] = agent is not None and ops.restart_needed(
-                agent, row.state, row.uptime_s, measured_at)
+                agent, row.state, row.uptime_s, measured_at
+            )
             data["action"] = self.actions.get(row.id)
             out.append(data)
         return out
@@ -242,8 +261,15 @@ class UIState:
         for agent in fleet.agents:
             if ids and agent.id not in ids:
                 continue
-            row = AgentStatus(id=agent.id, name=agent.name, enabled=agent.enabled,
-                              port=agent.port, state="unknown", health="-", api="-")
+            row = AgentStatus(
+                id=agent.id,
+                name=agent.name,
+                enabled=agent.enabled,
+                port=agent.port,
+                state="unknown",
+                health="-",
+                api="-",
+            )
             data = row.to_json()
             data["restart_needed"] = False
             data["action"] = self.actions.get(agent.id)

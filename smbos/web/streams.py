@@ -49,7 +49,7 @@ class _Scrubbed:
         self.stream = stream
         self.running = scrub.running()
         self.waiting: deque[ChatEvent] = deque()  # in order; those with a text wait for it
-        self.texts: deque[str] = deque()          # redacted texts not yet given to an event
+        self.texts: deque[str] = deque()  # redacted texts not yet given to an event
         self.failure: BaseException | None = None
         self.ended = False
 
@@ -91,8 +91,9 @@ class _Scrubbed:
         await self.stream.aclose()
 
 
-async def open_chat(state: UIState, agent: Agent, message: str
-                    ) -> tuple[AsyncRuntimeClient, _Scrubbed, ChatEvent | None]:
+async def open_chat(
+    state: UIState, agent: Agent, message: str
+) -> tuple[AsyncRuntimeClient, _Scrubbed, ChatEvent | None]:
     """(client, stream, first event) of a chat turn; RuntimeProblem when the runtime does not
     answer with an event stream. Texts come redacted (`smbos.redact`)."""
     client = state.runtime(ops.runtime_url(agent))
@@ -154,9 +155,16 @@ async def api_skill_run(request: Request) -> Response:
         finally:
             await stream.aclose()
             await client.aclose()
-        return ok({"agent_id": agent.id, "skill": skill.id, "prompt": prompt,
-                   "messages": reply.messages, "errors": reply.errors,
-                   "result": ops.skill_result(skill, reply.text)})
+        return ok(
+            {
+                "agent_id": agent.id,
+                "skill": skill.id,
+                "prompt": prompt,
+                "messages": reply.messages,
+                "errors": reply.errors,
+                "result": ops.skill_result(skill, reply.text),
+            }
+        )
 
     async def events_() -> AsyncIterator[bytes]:
         reply = Reply()

@@ -49,8 +49,12 @@ class Target:
     def http(self) -> httpx.Client:
         """A plain HTTP client of the runtime, for exact answers (one per target)."""
         if self._http is None:
-            self._http = httpx.Client(base_url=self.base_url, transport=self.transport,
-                                      trust_env=False, timeout=httpx.Timeout(10.0, read=300.0))
+            self._http = httpx.Client(
+                base_url=self.base_url,
+                transport=self.transport,
+                trust_env=False,
+                timeout=httpx.Timeout(10.0, read=300.0),
+            )
         return self._http
 
     def close(self) -> None:
@@ -86,13 +90,15 @@ def fake_target(root: Path) -> Iterator[Target]:
     fleet = FakeFleet(Project.from_options(root / "agents", None, "smbos"))
     runtime = fleet.run(AGENT)
     runtime.instance_dir.mkdir(parents=True, exist_ok=True)
-    yield Target("fake", "http://127.0.0.1:3201", runtime.instance_dir, ASSISTANT,
-                 fleet.transport())
+    yield Target(
+        "fake", "http://127.0.0.1:3201", runtime.instance_dir, ASSISTANT, fleet.transport()
+    )
 
 
 def standin_target(root: Path) -> Iterator[Target]:
-    server = Standin(root / "instance", env={"ASSISTANT_NAME": ASSISTANT,
-                                             "STANDIN_IPC_POLL_MS": "50"})
+    server = Standin(
+        root / "instance", env={"ASSISTANT_NAME": ASSISTANT, "STANDIN_IPC_POLL_MS": "50"}
+    )
     try:
         yield Target("standin", server.url, server.folder, ASSISTANT)
     finally:

@@ -76,8 +76,11 @@ def test_health_answers_ok(runtime):
         assert client.probe_capabilities().full
 
 
-@pytest.mark.parametrize("method, path", FORK["not_found_requests"],
-                         ids=[f"{m} {p}" for m, p in FORK["not_found_requests"]])
+@pytest.mark.parametrize(
+    "method, path",
+    FORK["not_found_requests"],
+    ids=[f"{m} {p}" for m, p in FORK["not_found_requests"]],
+)
 def test_any_other_request_is_an_empty_404(runtime, method, path):
     response = runtime.http.request(method, path)
     expected = FORK["not_found"]
@@ -103,8 +106,12 @@ def test_state_lists_the_web_chat_and_counts_the_tasks(runtime):
     assert [{key: g[key] for key in WEB_CHAT} for g in web] == [WEB_CHAT]
     tasks = get_json(runtime, "/api/tasks")["tasks"]
     count = lambda status: sum(1 for t in tasks if t["status"] == status)  # noqa: E731
-    assert state["taskStats"] == {"total": len(tasks), "active": count("active"),
-                                  "paused": count("paused"), "completed": count("completed")}
+    assert state["taskStats"] == {
+        "total": len(tasks),
+        "active": count("active"),
+        "paused": count("paused"),
+        "completed": count("completed"),
+    }
     with runtime.client() as client:
         assert client.state().db_exists
 
@@ -126,8 +133,9 @@ def test_tasks_page_has_tasks_and_run_logs(runtime):
 @pytest.mark.parametrize("refusal", FORK["chat_refusals"], ids=lambda r: r["body"] or "empty")
 def test_a_bad_chat_body_is_refused_and_runs_nothing(runtime, refusal):
     before = get_json(runtime, "/api/messages")["messages"]
-    response = runtime.http.post("/api/chat", content=refusal["body"].encode(),
-                                 headers={"Content-Type": "application/json"})
+    response = runtime.http.post(
+        "/api/chat", content=refusal["body"].encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == FORK["chat_refusal_content_type"]
     assert response.content == compact({"error": refusal["error"]})
@@ -154,8 +162,11 @@ def turn(runtime) -> Turn:
         raw = response.read()
     frames = FRAME.findall(raw)
     assert b"".join(b"event: %s\ndata: %s\n\n" % f for f in frames) == raw, raw[:2000]
-    return Turn(message, response.headers["content-type"],
-                [(kind.decode(), json.loads(data)) for kind, data in frames])
+    return Turn(
+        message,
+        response.headers["content-type"],
+        [(kind.decode(), json.loads(data)) for kind, data in frames],
+    )
 
 
 def test_a_chat_streams_typing_then_messages_then_done(runtime, turn):
@@ -189,11 +200,12 @@ def test_the_turn_is_in_the_history_oldest_first(runtime, turn):
     assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)
     assert get_json(runtime, "/api/messages?limit=1")["messages"] == rows[-1:]
     everything = get_json(runtime, "/api/messages")["messages"]
-    assert everything[-len(rows):] == rows
+    assert everything[-len(rows) :] == rows
     with runtime.client() as client:
         typed = client.messages(limit=len(rows))
-    assert [(m.is_from_me, m.is_bot_message) for m in typed] == \
-        [(False, False)] + [(True, True)] * len(turn.texts)
+    assert [(m.is_from_me, m.is_bot_message) for m in typed] == [(False, False)] + [
+        (True, True)
+    ] * len(turn.texts)
 
 
 @pytest.mark.parametrize("limit, expected", [("0", "none"), ("-1", "all"), ("many", "none")])
@@ -212,9 +224,19 @@ def _tasks(runtime: Target) -> dict[str, dict]:
 
 
 def _schedule(runtime: Target, task_id: str, prompt: str) -> None:
-    runtime.write_ipc(WEB_CHAT["folder"], f"{task_id}-{secrets.token_hex(2)}.json", {
-        "type": "schedule_task", "taskId": task_id, "prompt": prompt, "schedule_type": "cron",
-        "schedule_value": "0 9 1 1 *", "targetJid": WEB_CHAT["jid"], "context_mode": "group"})
+    runtime.write_ipc(
+        WEB_CHAT["folder"],
+        f"{task_id}-{secrets.token_hex(2)}.json",
+        {
+            "type": "schedule_task",
+            "taskId": task_id,
+            "prompt": prompt,
+            "schedule_type": "cron",
+            "schedule_value": "0 9 1 1 *",
+            "targetJid": WEB_CHAT["jid"],
+            "context_mode": "group",
+        },
+    )
 
 
 def test_tasks_follow_ipc_schedule_pause_resume_and_cancel(runtime):
@@ -222,12 +244,30 @@ def test_tasks_follow_ipc_schedule_pause_resume_and_cancel(runtime):
     _schedule(runtime, task_id, "contract: first")
     task = until(lambda: _tasks(runtime).get(task_id), "the scheduled task")
     assert set(task) == set(FORK["task_keys"])
-    assert {k: task[k] for k in ("group_folder", "chat_jid", "prompt", "schedule_type",
-                                 "schedule_value", "status", "context_mode", "last_run",
-                                 "last_result")} == {
-        "group_folder": WEB_CHAT["folder"], "chat_jid": WEB_CHAT["jid"],
-        "prompt": "contract: first", "schedule_type": "cron", "schedule_value": "0 9 1 1 *",
-        "status": "active", "context_mode": "group", "last_run": None, "last_result": None}
+    assert {
+        k: task[k]
+        for k in (
+            "group_folder",
+            "chat_jid",
+            "prompt",
+            "schedule_type",
+            "schedule_value",
+            "status",
+            "context_mode",
+            "last_run",
+            "last_result",
+        )
+    } == {
+        "group_folder": WEB_CHAT["folder"],
+        "chat_jid": WEB_CHAT["jid"],
+        "prompt": "contract: first",
+        "schedule_type": "cron",
+        "schedule_value": "0 9 1 1 *",
+        "status": "active",
+        "context_mode": "group",
+        "last_run": None,
+        "last_result": None,
+    }
     assert ISO_MS.match(task["next_run"]) and ISO_MS.match(task["created_at"])
 
     # The same id again updates the task (the schedule-task-id patch), never a second one.
@@ -236,8 +276,9 @@ def test_tasks_follow_ipc_schedule_pause_resume_and_cancel(runtime):
     assert [t for t in _tasks(runtime) if t == task_id] == [task_id]
 
     # Another group's folder may not act on the web chat's task: the file is consumed, no change.
-    foreign = runtime.write_ipc("contract-other", "pause.json",
-                                {"type": "pause_task", "taskId": task_id})
+    foreign = runtime.write_ipc(
+        "contract-other", "pause.json", {"type": "pause_task", "taskId": task_id}
+    )
     until(lambda: _tasks(runtime) and not foreign.exists(), "the foreign file consumed")
     assert _tasks(runtime)[task_id]["status"] == "active"
 
@@ -245,8 +286,7 @@ def test_tasks_follow_ipc_schedule_pause_resume_and_cancel(runtime):
         schedules.queue(runtime.instance_dir, task_id, WEB_CHAT["folder"], action)
         until(lambda: _tasks(runtime)[task_id]["status"] == status, f"{action}: {status}")
         stats = get_json(runtime, "/api/state")["taskStats"]
-        assert stats[status] == sum(1 for t in _tasks(runtime).values()
-                                    if t["status"] == status)
+        assert stats[status] == sum(1 for t in _tasks(runtime).values() if t["status"] == status)
     schedules.queue(runtime.instance_dir, task_id, WEB_CHAT["folder"], "cancel")
     until(lambda: task_id not in _tasks(runtime), "the task cancelled")
 
@@ -261,22 +301,43 @@ def test_chats_follow_ipc_register_and_unregister_from_main(runtime):
     folder = f"contract-{secrets.token_hex(3)}"
 
     def group():
-        return next((g for g in get_json(runtime, "/api/state")["groups"] if g["jid"] == jid),
-                    None)
+        return next((g for g in get_json(runtime, "/api/state")["groups"] if g["jid"] == jid), None)
 
     # Only the main group's folder may register a chat.
-    ignored = runtime.write_ipc(WEB_CHAT["folder"], "register.json", {
-        "type": "register_group", "jid": jid, "name": "Contract chat", "folder": folder,
-        "trigger": "@Contract", "requiresTrigger": True})
+    ignored = runtime.write_ipc(
+        WEB_CHAT["folder"],
+        "register.json",
+        {
+            "type": "register_group",
+            "jid": jid,
+            "name": "Contract chat",
+            "folder": folder,
+            "trigger": "@Contract",
+            "requiresTrigger": True,
+        },
+    )
     until(lambda: get_json(runtime, "/api/state") and not ignored.exists(), "the file consumed")
     assert group() is None
 
-    runtime.write_ipc("main", f"{folder}.json", {
-        "type": "register_group", "jid": jid, "name": "Contract chat", "folder": folder,
-        "trigger": "@Contract", "requiresTrigger": True})
+    runtime.write_ipc(
+        "main",
+        f"{folder}.json",
+        {
+            "type": "register_group",
+            "jid": jid,
+            "name": "Contract chat",
+            "folder": folder,
+            "trigger": "@Contract",
+            "requiresTrigger": True,
+        },
+    )
     registered = until(group, "the chat registered")
     assert {k: registered[k] for k in ("jid", "name", "folder", "trigger_pattern")} == {
-        "jid": jid, "name": "Contract chat", "folder": folder, "trigger_pattern": "@Contract"}
+        "jid": jid,
+        "name": "Contract chat",
+        "folder": folder,
+        "trigger_pattern": "@Contract",
+    }
 
     runtime.write_ipc("main", f"{folder}-gone.json", {"type": "unregister_group", "jid": jid})
     until(lambda: group() is None, "the chat unregistered")

@@ -13,21 +13,29 @@ CITATION = re.compile(r"(?:docs/runtime-api\.md|runtime contract),?\s+sections?\
 
 
 def _sections() -> set[str]:
-    return set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", DOC.read_text(encoding="utf-8"),
-                          re.MULTILINE))
+    return set(
+        re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", DOC.read_text(encoding="utf-8"), re.MULTILINE)
+    )
 
 
 def test_every_citation_names_a_section_of_the_page():
     sections = _sections()
     assert {"1", "1.5", "2", "4"} <= sections, sorted(sections)
     cited = 0
-    for path in sorted([*(ROOT / "smbos").rglob("*.py"), *(ROOT / "smbos").rglob("*.mjs"),
-                        *(ROOT / "tests").rglob("*.py")]):
+    for path in sorted(
+        [
+            *(ROOT / "smbos").rglob("*.py"),
+            *(ROOT / "smbos").rglob("*.mjs"),
+            *(ROOT / "tests").rglob("*.py"),
+        ]
+    ):
         text = path.read_text(encoding="utf-8")
         for number in CITATION.findall(text):
             cited += 1
-            assert number in sections, f"{path.relative_to(ROOT)} cites section {number} of " \
-                                       f"docs/runtime-api.md, which has {sorted(sections)}"
+            assert number in sections, (
+                f"{path.relative_to(ROOT)} cites section {number} of "
+                f"docs/runtime-api.md, which has {sorted(sections)}"
+            )
     assert cited >= 4, "the runtime modules cite the page"
 
 
