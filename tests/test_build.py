@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smbos import image, patches, source
+from smbos.nanoclaw import image, patches, source
 from smbos.cli import cli
 from smbos.errors import SmbosError
 
@@ -231,7 +231,9 @@ def test_a_patch_that_does_not_fit_stops_the_build_loudly(tmp_path):
     with pytest.raises(SmbosError) as caught:
         patches.apply(root)
     message = str(caught.value)
-    assert message.startswith("runtime patch web-chat-row (smbos/patches/001-web-chat-row.patch)")
+    assert message.startswith(
+        "runtime patch web-chat-row (smbos/nanoclaw/patches/001-web-chat-row.patch)"
+    )
     assert "found 0 times in src/index.ts" in message and "--no-patches" in message
 
 
@@ -342,8 +344,8 @@ def test_an_installed_smbos_stages_the_whole_build_context_in_the_project(tmp_pa
         found = [p.relative_to(context).as_posix() for p in context.glob(pattern)]
         assert found and set(found) <= sent, (pattern, found)
     for name in ("entrypoint.mjs", "healthcheck.mjs", "container"):
-        assert (context / "smbos" / "image" / name).read_bytes() == (
-            ROOT / "smbos" / "image" / name
+        assert (context / "smbos" / "nanoclaw" / "image" / name).read_bytes() == (
+            ROOT / "smbos" / "nanoclaw" / "image" / name
         ).read_bytes()
     assert "build/nanoclaw-src/package.json" in sent
     assert "build/smbos-ca.crt" in sent

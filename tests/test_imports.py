@@ -169,10 +169,10 @@ LAZY: dict[tuple[str, str], str] = {
         for m in (
             "smbos.controller",
             "smbos.redact",
-            "smbos.chatstream",
+            "smbos.nanoclaw.chatstream",
             "smbos.operations",
-            "smbos.runtime",
-            "smbos.schedules",
+            "smbos.nanoclaw.runtime",
+            "smbos.nanoclaw.schedules",
         )
     },
     ("smbos.cli.base", "rich"): DRAWING,
@@ -181,9 +181,9 @@ LAZY: dict[tuple[str, str], str] = {
     **{
         ("smbos.cli.fleet", m): COMMAND
         for m in (
-            "smbos.image",
+            "smbos.nanoclaw.image",
             "smbos.integrations",
-            "smbos.source",
+            "smbos.nanoclaw.source",
             "smbos.operations",
             "smbos.up",
             "smbos.controller",
@@ -199,13 +199,13 @@ LAZY: dict[tuple[str, str], str] = {
     },
     **{("smbos.cli.settings", m): COMMAND for m in ("smbos.operations", "smbos.controller")},
     ("smbos.cli.ui", "smbos.web.server"): COMMAND,
-    ("smbos.contract", "httpx"): STATUS,
+    ("smbos.nanoclaw.contract", "httpx"): STATUS,
     ("smbos.controller", "docker"): STATUS,
     ("smbos.controller", "smbos.dockercompose"): STATUS,
     ("smbos.controller", "smbos.redact"): STATUS,
     ("smbos.engine", "docker"): STATUS,
-    ("smbos.integrations", "smbos.image"): STATUS,
-    ("smbos.probe", "smbos.shapes"): STATUS,
+    ("smbos.integrations", "smbos.nanoclaw.image"): STATUS,
+    ("smbos.nanoclaw.probe", "smbos.nanoclaw._shapes"): STATUS,
     ("smbos.project", "smbos.loader"): START,
     ("smbos.project", "smbos.compose"): START,
     ("smbos.scaffold", "jinja2"): START,
