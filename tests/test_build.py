@@ -352,6 +352,18 @@ def test_an_installed_smbos_stages_the_whole_build_context_in_the_project(tmp_pa
     assert not [path for path in sent if ".env" in path], sent
 
 
+def test_staging_leaves_no_image_files_of_an_earlier_layout(tmp_path):
+    """The context's `smbos/` folder is staged afresh: the image's files of an earlier build, at
+    a path this package no longer uses (smbos/image/ before ADR 020), are gone."""
+    spec = image.BuildSpec(project_dir=tmp_path, tag="t", agent_image=False)
+    stale = spec.context / "smbos" / "image" / "entrypoint.mjs"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("// an earlier build's entrypoint\n")
+    image._stage_files(spec)
+    assert not stale.parent.exists()
+    assert (spec.context / image.IMAGE_FILES / "entrypoint.mjs").is_file()
+
+
 def test_smbos_build_works_from_a_project_outside_any_checkout(tmp_path, monkeypatch):
     """`smbos build` in a fleet folder of its own stages the context there and then asks the
     engine (none answers here: exit 3); it once stopped at "Dockerfile.nanoclaw not found"."""

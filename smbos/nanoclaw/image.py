@@ -146,8 +146,10 @@ def _stage_files(spec: BuildSpec) -> None:
     shutil.copyfile(PACKAGE_IMAGE / DOCKERFILE, context / DOCKERFILE)
     shutil.copyfile(PACKAGE_IMAGE / PACKAGE_DOCKERIGNORE, context / ".dockerignore")
     files = context / IMAGE_FILES
-    if files.parent.exists():
-        shutil.rmtree(files.parent)
+    # The whole `smbos/` folder of the context, so that no file of an earlier layout stays.
+    top = context / IMAGE_FILES.parts[0]
+    if top.exists():
+        shutil.rmtree(top)
     shutil.copytree(
         PACKAGE_IMAGE, files, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
     )
