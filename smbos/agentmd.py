@@ -1,10 +1,9 @@
 """`agent.md` read one way: its front matter and the body that becomes the agent's identity.
 
 The image's entrypoint reads the same file at every start (`readAgentMd` in
-smbos/image/entrypoint/identity.mjs) and writes the body into `CLAUDE.md` between the identity
-markers (smbos/image/interface.json, `identity`).
-Both readers follow these rules, proven on one set of cases (tests/fixtures/agent-md-cases.json)
-and on random texts:
+smbos/nanoclaw/image/entrypoint/identity.mjs) and writes the body into `CLAUDE.md` between the
+identity markers (smbos/nanoclaw/image/interface.json, `identity`). Both readers follow these rules,
+proven on one set of cases (tests/fixtures/agent-md-cases.json) and on random texts:
 
 - a byte order mark at the very start is dropped; `\\r\\n` and a lone `\\r` are line breaks, as
   `\\n` is; no other character breaks a line (not U+2028, U+0085, \\v, \\f, ...);
@@ -20,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smbos.interface import IDENTITY_BEGIN as BEGIN
-from smbos.interface import IDENTITY_END as END
+from smbos.nanoclaw.interface import IDENTITY_BEGIN as BEGIN
+from smbos.nanoclaw.interface import IDENTITY_END as END
 
 _BLANK = " \t"
 _TRIM = " \t\n\v\f"

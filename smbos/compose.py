@@ -20,7 +20,7 @@ from smbos import __version__, files, runenv
 from smbos.agent import Agent, Fleet
 from smbos.defaults import COMPOSE_FILE, DEFAULT_IMAGE, DEFAULT_PROJECT  # noqa: F401 - re-exported
 from smbos.errors import SmbosError
-from smbos.interface import (
+from smbos.nanoclaw.interface import (
     AGENT_MOUNT,
     CONTAINER_USER,
     HEALTHCHECK,
@@ -119,7 +119,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters["q"] = _quote
-# Names shared with the image (smbos/image/interface.json).
+# Names shared with the image (smbos/nanoclaw/image/interface.json).
 _env.globals.update(label_agent=LABEL_AGENT, healthcheck=["CMD", *HEALTHCHECK])
 
 

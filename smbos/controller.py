@@ -21,7 +21,7 @@ from smbos.engine import EngineUnreachable  # noqa: F401 - re-exported: the CLI'
 from smbos.engine import client as engine  # noqa: F401 - likewise
 from smbos.errors import NoContainer, UnknownAgent  # noqa: F401 - UnknownAgent re-exported
 from smbos.fleetindex import AgentView, FleetView
-from smbos.interface import (
+from smbos.nanoclaw.interface import (
     LABEL_AGENT,
     LABEL_HASH,
     LABEL_PATCHES,
@@ -30,7 +30,7 @@ from smbos.interface import (
     published,
     reach,
 )
-from smbos.probe import Probes
+from smbos.nanoclaw.probe import Probes
 from smbos.project import Project
 
 if TYPE_CHECKING:  # `status` loads none of these (nor the agent models: smbos.fleetindex)
@@ -76,7 +76,7 @@ class AgentStatus:
         return asdict(self)
 
     def apply_probe(self, result) -> None:
-        """The API column from a health probe (`smbos.probe`)."""
+        """The API column from a health probe (`smbos.nanoclaw.probe`)."""
         self.api = result.api.value
         self.api_detail = result.detail or ""
         self.latency_ms = result.latency_ms

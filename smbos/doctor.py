@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smbos import dockercompose, image, integrations, preflight, runtime, schedules
+from smbos import dockercompose, integrations, preflight
 from smbos import engine as engines
 from smbos.controller import Controller
 from smbos.engine import EngineUnreachable
-from smbos.interface import reach
-from smbos.runtime import RuntimeProblem
+from smbos.nanoclaw import image, runtime, schedules
+from smbos.nanoclaw.interface import reach
+from smbos.nanoclaw.runtime import RuntimeProblem
 
 if TYPE_CHECKING:
     from smbos.project import Project

@@ -67,7 +67,7 @@ class Kind(str, Enum):
     INTERNAL = "internal"  # a bug: one line, never a traceback
     RUNTIME_CONTENT_TYPE = "runtime_content_type"  # the proxy refused what a runtime answered
     TOO_MANY_STREAMS = "too_many_streams"  # the proxy has as many requests open as it allows
-    # An agent's runtime failed (smbos.contract.ProblemKind, prefixed).
+    # An agent's runtime failed (smbos.nanoclaw.contract.ProblemKind, prefixed).
     RUNTIME_REFUSED = "runtime_refused"
     RUNTIME_TIMEOUT = "runtime_timeout"
     RUNTIME_BAD_STATUS = "runtime_bad_status"
@@ -163,7 +163,7 @@ class EngineUnreachable(SmbosError):
 
 
 class RuntimeUnavailable(SmbosError):
-    """An agent's runtime failed (`problem`: a `smbos.contract.RuntimeProblem`)."""
+    """An agent's runtime failed (`problem`: a `smbos.nanoclaw.contract.RuntimeProblem`)."""
 
     exit_code = EXIT_CHECK_FAILED
     http_status = 502

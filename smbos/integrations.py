@@ -21,8 +21,9 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from smbos import catalog, interface
+from smbos import catalog
 from smbos.errors import Problem, Severity
+from smbos.nanoclaw import interface
 
 if TYPE_CHECKING:
     from smbos.agent import Agent
@@ -102,7 +103,7 @@ def servers_missing_from_images(
 ) -> list[tuple[str, str, list[str]]]:
     """(agent id, agent image, packages) for each agent whose per-turn agent image (the label
     `smbos build` puts on it) lacks MCP servers the agent runs."""
-    from smbos import image
+    from smbos.nanoclaw import image
 
     found = []
     for agent in agents:

@@ -18,7 +18,7 @@ from typing import Any
 from smbos import redact, walk
 from smbos.agent import Agent
 from smbos.errors import Forbidden, NotFound, NotText, SmbosError, TooLarge
-from smbos.interface import MCP_CONFIG_FILE, TEMP_PREFIX
+from smbos.nanoclaw.interface import MCP_CONFIG_FILE, TEMP_PREFIX
 
 MEMORY_MAX_BYTES = 512 * 1024
 MEMORY_MAX_FILES = 1000

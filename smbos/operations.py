@@ -17,7 +17,6 @@ from typing import Any
 from smbos import catalog, envfile, preflight
 from smbos.agent import Agent, config_keys
 from smbos.errors import SmbosError
-from smbos.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.memory import (  # noqa: F401 - re-exported
     MEMORY_MAX_BYTES,
     MEMORY_MAX_FILES,
@@ -26,6 +25,7 @@ from smbos.memory import (  # noqa: F401 - re-exported
     list_memory,
     read_memory,
 )
+from smbos.nanoclaw.interface import RUNTIME_GID, RUNTIME_UID
 from smbos.redact import is_secret  # noqa: F401 - the one rule, used here and re-exported
 from smbos.skills import (  # noqa: F401 - re-exported
     MESSAGE_MAX_CHARS,

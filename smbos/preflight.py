@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from smbos import integrations, walk
 from smbos.agent import Agent
 from smbos.errors import Problem
-from smbos.interface import RUNTIME_GID, RUNTIME_UID
+from smbos.nanoclaw.interface import RUNTIME_GID, RUNTIME_UID
 
 if TYPE_CHECKING:  # only its type: `smbos env` imports this module and needs no renderer
     from smbos.compose import Host

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from smbos import integrations
 from smbos.errors import Problem
-from smbos.interface import AGENT_MOUNT, ENV, RELAY_PORT, RUNTIME_PORT, STORE_MOUNT
+from smbos.nanoclaw.interface import AGENT_MOUNT, ENV, RELAY_PORT, RUNTIME_PORT, STORE_MOUNT
 
 if TYPE_CHECKING:
     from smbos.agent import Agent
@@ -62,13 +62,13 @@ def schedules_json(agent: Agent) -> str:
 
 def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str, str]:
     """Every variable the Compose file sets for the agent's container, sorted by name (the
-    image's names from smbos/image/interface.json, `env`; the rest are NanoClaw's own)."""
+    image's names from smbos/nanoclaw/image/interface.json, `env`; the rest are NanoClaw's own)."""
     runtime = agent.config.runtime
     turns = runtime.turn_resources
     env = {
         "ASSISTANT_NAME": agent.assistant_name,
         # runtime.swarms: Claude Code agent teams in every group's turns
-        # (smbos/image/entrypoint/teams.mjs).
+        # (smbos/nanoclaw/image/entrypoint/teams.mjs).
         ENV["agent_teams"]: "on" if agent.teams else "off",
         ENV["runtime_port"]: str(RUNTIME_PORT),
         "LOG_LEVEL": runtime.log_level,
@@ -90,7 +90,7 @@ def environment(agent: Agent, project_name: str, instance_dir: Path) -> dict[str
     if runtime.agent_image:
         env["CONTAINER_IMAGE"] = runtime.agent_image
     if runtime.container_isolation == "docker":
-        # Per-turn containers (smbos/image/container): on this agent's own network, with
+        # Per-turn containers (smbos/nanoclaw/image/container): on this agent's own network, with
         # these limits; Compose names the network <project>_<service>.
         env.update(
             {

@@ -3,8 +3,8 @@
 Each file is a Claude Code subagent definition: YAML front matter with `name` and `description`
 (required), `tools` and `model` (optional), and a Markdown body that is the member's prompt. At
 every start the entrypoint installs the files where the agent's turns load subagents from
-(smbos/image/entrypoint/teams.mjs); here they are only read, for `smbos validate`, the listings
-and the configuration hash (a changed member means the container is out of date).
+(smbos/nanoclaw/image/entrypoint/teams.mjs); here they are only read, for `smbos validate`, the
+listings and the configuration hash (a changed member means the container is out of date).
 
 A problem is one line naming the file and the field, as everywhere (ADR 004). A tool that is
 neither a Claude Code tool nor one of the agent's MCP servers is a warning: Claude Code ignores

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from smbos import compose, image, integrations, preflight, schedules
+from smbos import compose, integrations, preflight
 from smbos.controller import AgentStatus, Controller
 from smbos.errors import CheckFailed, InvalidInput, SmbosError
+from smbos.nanoclaw import image, schedules
 
 if TYPE_CHECKING:
     from smbos.agent import Agent

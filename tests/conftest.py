@@ -201,10 +201,10 @@ def fake_runtimes(fake_fleet, monkeypatch):
     every `RuntimeClient` the commands make."""
     import functools
 
-    from smbos import runtime
+    from smbos.nanoclaw import runtime
 
     monkeypatch.setattr(
-        "smbos.runtime.RuntimeClient",
+        "smbos.nanoclaw.runtime.RuntimeClient",
         functools.partial(runtime.RuntimeClient, transport=fake_fleet.transport()),
     )
     return fake_fleet

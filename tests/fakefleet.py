@@ -18,8 +18,8 @@ import httpx
 
 from smbos import compose
 from smbos.agent import Agent
-from smbos.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT
-from smbos.interface import RELAY_PORT_KEY as RELAY_PORT
+from smbos.nanoclaw.interface import LABEL_AGENT, LABEL_HASH, LABEL_PROJECT
+from smbos.nanoclaw.interface import RELAY_PORT_KEY as RELAY_PORT
 from smbos.project import Project
 
 from .fakeruntime import FakeRuntime

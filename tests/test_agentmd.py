@@ -1,7 +1,7 @@
 """`agent.md` is read one way: by SMBOS (smbos/agentmd.py) and by the image's entrypoint
 (`readAgentMd`), which writes its body into CLAUDE.md. Both follow one set of cases
 (tests/fixtures/agent-md-cases.json) and agree on random texts. (The identity block itself is
-tested by node beside it: smbos/image/entrypoint/identity.test.mjs.)"""
+tested by node beside it: smbos/nanoclaw/image/entrypoint/identity.test.mjs.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .conftest import ROOT, node_eval, run_smbos, write_agent
 
 CASES_FILE = ROOT / "tests" / "fixtures" / "agent-md-cases.json"
 CASES = json.loads(CASES_FILE.read_text(encoding="utf-8"))
-IDENTITY = ROOT / "smbos" / "image" / "entrypoint" / "identity.mjs"
+IDENTITY = ROOT / "smbos" / "nanoclaw" / "image" / "entrypoint" / "identity.mjs"
 
 
 def python_reading(text: str) -> dict:

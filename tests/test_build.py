@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smbos import image, patches, source
+from smbos.nanoclaw import image, patches, source
 from smbos.cli import cli
 from smbos.errors import SmbosError
 
@@ -231,7 +231,9 @@ def test_a_patch_that_does_not_fit_stops_the_build_loudly(tmp_path):
     with pytest.raises(SmbosError) as caught:
         patches.apply(root)
     message = str(caught.value)
-    assert message.startswith("runtime patch web-chat-row (smbos/patches/001-web-chat-row.patch)")
+    assert message.startswith(
+        "runtime patch web-chat-row (smbos/nanoclaw/patches/001-web-chat-row.patch)"
+    )
     assert "found 0 times in src/index.ts" in message and "--no-patches" in message
 
 
@@ -342,12 +344,24 @@ def test_an_installed_smbos_stages_the_whole_build_context_in_the_project(tmp_pa
         found = [p.relative_to(context).as_posix() for p in context.glob(pattern)]
         assert found and set(found) <= sent, (pattern, found)
     for name in ("entrypoint.mjs", "healthcheck.mjs", "container"):
-        assert (context / "smbos" / "image" / name).read_bytes() == (
-            ROOT / "smbos" / "image" / name
+        assert (context / "smbos" / "nanoclaw" / "image" / name).read_bytes() == (
+            ROOT / "smbos" / "nanoclaw" / "image" / name
         ).read_bytes()
     assert "build/nanoclaw-src/package.json" in sent
     assert "build/smbos-ca.crt" in sent
     assert not [path for path in sent if ".env" in path], sent
+
+
+def test_staging_leaves_no_image_files_of_an_earlier_layout(tmp_path):
+    """The context's `smbos/` folder is staged afresh: the image's files of an earlier build, at
+    a path this package no longer uses (smbos/image/ before ADR 020), are gone."""
+    spec = image.BuildSpec(project_dir=tmp_path, tag="t", agent_image=False)
+    stale = spec.context / "smbos" / "image" / "entrypoint.mjs"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("// an earlier build's entrypoint\n")
+    image._stage_files(spec)
+    assert not stale.parent.exists()
+    assert (spec.context / image.IMAGE_FILES / "entrypoint.mjs").is_file()
 
 
 def test_smbos_build_works_from_a_project_outside_any_checkout(tmp_path, monkeypatch):

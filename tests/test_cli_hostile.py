@@ -223,7 +223,7 @@ def test_build_progress_on_a_terminal_is_text(project: Path, fake_fleet, monkeyp
     lines): a build line holding markup or escapes is shown as text, never parsed."""
     from rich.console import Console
 
-    from smbos import image, patches
+    from smbos.nanoclaw import image, patches
 
     hostile_agent(project)
     shown = []

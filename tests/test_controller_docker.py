@@ -28,7 +28,7 @@ import yaml
 
 from smbos.controller import AgentStatus, Healer, _parse_time, heal_log
 from smbos.project import Project
-from smbos.runtime import PROBE_TIMEOUTS, RuntimeClient
+from smbos.nanoclaw.runtime import PROBE_TIMEOUTS, RuntimeClient
 
 from .conftest import write_agent
 from .dockerfleet import LiveFleet

@@ -7,7 +7,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from smbos import image
+from smbos.nanoclaw import image
 
 from .conftest import run_smbos, write_agent
 from .dockerfleet import free_port

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smbos import errors
-from smbos.contract import ProblemKind, RuntimeProblem
+from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem
 from smbos.errors import (
     Busy,
     CheckFailed,
@@ -38,7 +38,7 @@ from smbos.errors import (
     WrongToken,
     from_docker,
 )
-from smbos.image import BuildFailed
+from smbos.nanoclaw.image import BuildFailed
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,10 @@
 """The image's Node code, in the fast tier: its own tests, and the names it shares with SMBOS.
 
-- `node --test` over smbos/image/ (each module's `*.test.mjs` beside it: Node's own runner, no
+- `node --test` over smbos/nanoclaw/image/ (each module's `*.test.mjs` beside it: Node's own runner, no
   dependencies), and a test file for every module.
 - NanoClaw's IPC files are written by SMBOS (`schedules.queue`) and by the entrypoint (schedule
   reconciliation, chat registration): the files both leave match the one schema
-  (smbos/image/interface.json, `ipc`), and both checks of it agree.
+  (smbos/nanoclaw/image/interface.json, `ipc`), and both checks of it agree.
 - Dockerfile.nanoclaw and the `container` shim cannot read interface.json: the names they use
   are checked against it here.
 """
@@ -19,11 +19,11 @@ import tempfile
 
 import pytest
 
-from smbos import interface, ipc, schedules
+from smbos.nanoclaw import interface, ipc, schedules
 
 from .conftest import IN_CI, ROOT, node_eval
 
-IMAGE = ROOT / "smbos" / "image"
+IMAGE = ROOT / "smbos" / "nanoclaw" / "image"
 ENTRYPOINT_DIR = IMAGE / "entrypoint"
 
 
@@ -52,7 +52,7 @@ def test_every_image_module_has_node_tests_beside_it() -> None:
 
 
 class NodeTests:
-    """`node --test` over smbos/image/, run in the background: each test file is a process of
+    """`node --test` over smbos/nanoclaw/image/, run in the background: each test file is a process of
     its own and most of their time is Node starting, so conftest.py starts them when the
     session's tests are collected, beside the Python tests, and the test below waits."""
 
@@ -260,13 +260,13 @@ def test_the_dockerfile_uses_the_shared_names_and_copies_every_module() -> None:
     assert f"CMD {json.dumps(interface.HEALTHCHECK)}" in text
     assert 'ENTRYPOINT ["node", "/opt/smbos/entrypoint.mjs"]' in text
     # Every file the programs import reaches /opt/smbos, and the test files stay out.
-    copied = " ".join(re.findall(r"^COPY (smbos/image/\S.*) /opt/smbos/", text, re.M))
+    copied = " ".join(re.findall(r"^COPY (smbos/nanoclaw/image/\S.*) /opt/smbos/", text, re.M))
     for module in _modules():
         relative = module.relative_to(ROOT).as_posix()
         assert relative in copied or f"{module.parent.relative_to(ROOT).as_posix()}/" in copied, (
             relative
         )
-    assert "smbos/image/interface.json" in copied
+    assert "smbos/nanoclaw/image/interface.json" in copied
     assert "**/*.test.mjs" in (ROOT / ".dockerignore").read_text().splitlines()
 
 

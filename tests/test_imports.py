@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from smbos import nanoclaw
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "smbos"
 
@@ -169,10 +171,10 @@ LAZY: dict[tuple[str, str], str] = {
         for m in (
             "smbos.controller",
             "smbos.redact",
-            "smbos.chatstream",
+            "smbos.nanoclaw.chatstream",
             "smbos.operations",
-            "smbos.runtime",
-            "smbos.schedules",
+            "smbos.nanoclaw.runtime",
+            "smbos.nanoclaw.schedules",
         )
     },
     ("smbos.cli.base", "rich"): DRAWING,
@@ -181,9 +183,9 @@ LAZY: dict[tuple[str, str], str] = {
     **{
         ("smbos.cli.fleet", m): COMMAND
         for m in (
-            "smbos.image",
+            "smbos.nanoclaw.image",
             "smbos.integrations",
-            "smbos.source",
+            "smbos.nanoclaw.source",
             "smbos.operations",
             "smbos.up",
             "smbos.controller",
@@ -199,13 +201,13 @@ LAZY: dict[tuple[str, str], str] = {
     },
     **{("smbos.cli.settings", m): COMMAND for m in ("smbos.operations", "smbos.controller")},
     ("smbos.cli.ui", "smbos.web.server"): COMMAND,
-    ("smbos.contract", "httpx"): STATUS,
+    ("smbos.nanoclaw.contract", "httpx"): STATUS,
     ("smbos.controller", "docker"): STATUS,
     ("smbos.controller", "smbos.dockercompose"): STATUS,
     ("smbos.controller", "smbos.redact"): STATUS,
     ("smbos.engine", "docker"): STATUS,
-    ("smbos.integrations", "smbos.image"): STATUS,
-    ("smbos.probe", "smbos.shapes"): STATUS,
+    ("smbos.integrations", "smbos.nanoclaw.image"): STATUS,
+    ("smbos.nanoclaw.probe", "smbos.nanoclaw._shapes"): STATUS,
     ("smbos.project", "smbos.loader"): START,
     ("smbos.project", "smbos.compose"): START,
     ("smbos.scaffold", "jinja2"): START,
@@ -273,3 +275,93 @@ def test_an_import_inside_a_function_is_found(tmp_path):
     found = function_imports(package)
     assert sorted(found) == [("pkg.b", "docker"), ("pkg.b", "pkg.a")]
     assert found["pkg.b", "pkg.a"] == ["pkg/b.py:6 (f)", "pkg/b.py:11 (g)"]
+
+
+# ------------------------------------------------------------------ the NanoClaw folder's facade
+#
+# Everything that knows NanoClaw is in smbos/nanoclaw/ (docs/decisions/020-nanoclaw-in-one-folder.md).
+# The rest of the package uses it through the modules `smbos.nanoclaw.PUBLIC` names, and only
+# their public names: a second runtime beside it then offers the same surface, and a change inside
+# the folder that keeps that surface changes nothing outside it.
+
+
+def facade_breaches(
+    package: Path = PACKAGE, folder: str = "smbos.nanoclaw", public: tuple[str, ...] = ()
+) -> list[str]:
+    """Where a module outside `folder` imports one of its modules not in `public`, or a name
+    starting with `_` from one (`from f.m import _x`, or `m._x` of a module imported as `m`)."""
+    public = public or nanoclaw.PUBLIC
+    modules = {_module_name(p, package.parent): p for p in package.rglob("*.py")}
+    found: list[str] = []
+    for name, path in sorted(modules.items()):
+        if name == folder or name.startswith(f"{folder}."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound: set[str] = set()  # local names of the folder's modules
+        where = f"{path.relative_to(package.parent)}"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == folder:
+                    for alias in node.names:
+                        bound.add(alias.asname or alias.name)
+                        if alias.name not in public:
+                            found.append(f"{where}:{node.lineno} imports {folder}.{alias.name}")
+                elif node.module.startswith(f"{folder}."):
+                    module = node.module.removeprefix(f"{folder}.").split(".")[0]
+                    if module not in public:
+                        found.append(f"{where}:{node.lineno} imports {node.module}")
+                    found += [
+                        f"{where}:{node.lineno} imports {node.module}.{alias.name}"
+                        for alias in node.names
+                        if alias.name.startswith("_")
+                    ]
+            elif isinstance(node, ast.Import):
+                found += [
+                    f"{where}:{node.lineno} imports {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith(f"{folder}.")
+                    and alias.name.removeprefix(f"{folder}.").split(".")[0] not in public
+                ]
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+                and node.attr.startswith("_")
+            ):
+                found.append(f"{where}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_rest_of_smbos_uses_nanoclaw_through_its_public_modules():
+    folder = PACKAGE / "nanoclaw"
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    # The facade names the folder's modules as they are: the public ones, and no other.
+    assert sorted(nanoclaw.PUBLIC) == sorted(m for m in modules if not m.startswith("_"))
+    found = facade_breaches()
+    assert not found, "outside smbos/nanoclaw/, use only the modules of PUBLIC:\n" + "\n".join(
+        found
+    )
+
+
+def test_a_reach_into_the_folder_is_found(tmp_path):
+    """A private module, a module the facade does not list and a private name are each found,
+    whether imported or reached as an attribute; the folder's own modules may use them."""
+    package = tmp_path / "pkg"
+    (package / "rt").mkdir(parents=True)
+    for name in ("__init__", "rt/__init__", "rt/client", "rt/_shapes", "rt/hidden"):
+        (package / f"{name}.py").write_text("")
+    (package / "rt" / "client.py").write_text("from pkg.rt import _shapes\n")
+    (package / "ok.py").write_text("from pkg.rt import client\nfrom pkg.rt.client import Client\n")
+    (package / "bad.py").write_text(
+        "from pkg.rt import client, hidden\nfrom pkg.rt._shapes import parse\n"
+        "from pkg.rt.client import _timeouts\nimport pkg.rt.hidden\nclient._pool\n"
+    )
+    found = facade_breaches(package, "pkg.rt", ("client",))
+    assert found == [
+        "pkg/bad.py:1 imports pkg.rt.hidden",
+        "pkg/bad.py:2 imports pkg.rt._shapes",
+        "pkg/bad.py:3 imports pkg.rt.client._timeouts",
+        "pkg/bad.py:4 imports pkg.rt.hidden",
+        "pkg/bad.py:5 uses client._pool",
+    ]

@@ -1,7 +1,7 @@
 """Integrations on the SMBOS side, fast and in-process (the real runtime: test_real_integrations).
 
 Telegram chats (schema, Compose environment; the entrypoint's registration jobs and token
-withholding are tested by node: smbos/image/entrypoint/channels.test.mjs), MCP server packages (pinned, installed by `smbos build`, npx flagged), credential
+withholding are tested by node: smbos/nanoclaw/image/entrypoint/channels.test.mjs), MCP server packages (pinned, installed by `smbos build`, npx flagged), credential
 files (declared, validated, mounted into every turn by the container CLI), and the Telegram
 status SMBOS reads back.
 """
@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smbos import catalog, compose, image, integrations
+from smbos import catalog, compose, integrations
+from smbos.nanoclaw import image
 from smbos.loader import load_fleet
 
 from .conftest import ENV_EXAMPLE, ROOT, run_smbos, write_agent
 
-CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
+CONTAINER_CLI = ROOT / "smbos" / "nanoclaw" / "image" / "container"
 NOTION_EXAMPLE = ENV_EXAMPLE + "# Notion secret.\nNOTION_TOKEN=\n"
 TELEGRAM_EXAMPLE = ENV_EXAMPLE + "# Telegram bot token.\nTELEGRAM_BOT_TOKEN=\n"
 
@@ -441,7 +442,7 @@ def test_the_switch_and_the_chats_through_the_image(test_fleet):
 def test_a_server_that_cannot_be_installed_fails_the_build_naming_it(tmp_path, docker_client):
     """The MCP layer on a minimal agent Dockerfile (the local test base image), with a package
     the npm registry does not have: the build stops before the runtime image, naming it."""
-    from smbos import patches, source
+    from smbos.nanoclaw import patches, source
     from .dockerfleet import BASE_IMAGE
     from .realruntime import CA_BUNDLE, ensure_base_images
 

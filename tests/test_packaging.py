@@ -45,11 +45,11 @@ def test_package_data_holds_every_file_of_the_package() -> None:
         f"not package data (pyproject.toml [tool.setuptools.package-data]): {missing}"
     )
     for needed in (
-        "image/Dockerfile.nanoclaw",
-        "image/dockerignore",
-        "image/entrypoint.mjs",
+        "nanoclaw/image/Dockerfile.nanoclaw",
+        "nanoclaw/image/dockerignore",
+        "nanoclaw/image/entrypoint.mjs",
         "scaffolds/_fleet/gitignore",
-        "patches/001-web-chat-row.patch",
+        "nanoclaw/patches/001-web-chat-row.patch",
     ):
         assert (ROOT / "smbos" / needed).is_file(), needed
 
@@ -57,6 +57,6 @@ def test_package_data_holds_every_file_of_the_package() -> None:
 def test_the_packaged_dockerfile_and_dockerignore_are_the_repository_roots() -> None:
     """One file each (ADR 018): the package's copies link to the root's, which the project's
     layout names and the stand-in build uses; a wheel carries their contents."""
-    image = ROOT / "smbos" / "image"
+    image = ROOT / "smbos" / "nanoclaw" / "image"
     assert (image / "Dockerfile.nanoclaw").samefile(ROOT / "Dockerfile.nanoclaw")
     assert (image / "dockerignore").samefile(ROOT / ".dockerignore")

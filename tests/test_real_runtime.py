@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from smbos.runtime import RuntimeClient
+from smbos.nanoclaw.runtime import RuntimeClient
 
 from .conftest import ROOT, run_smbos_process
 from .realruntime import REAL_IMAGE

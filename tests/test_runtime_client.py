@@ -1,4 +1,4 @@
-"""The runtime client (`smbos/runtime.py`): pure parsing, then real HTTP on 127.0.0.1.
+"""The runtime client (`smbos/nanoclaw/runtime.py`): pure parsing, then real HTTP on 127.0.0.1.
 
 The HTTP tests run against the NanoClaw stand-in (`tests/standin/`, started with Node on a free
 port by `tests/standinprocess.py`) and, where a precise misbehaviour is needed (a drop
@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from smbos.runtime import (
+from smbos.nanoclaw.runtime import (
     ApiStatus,
     AsyncRuntimeClient,
     Capabilities,

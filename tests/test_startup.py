@@ -15,7 +15,7 @@ HEAVY = (
     "smbos.agent",
     "smbos.compose",
     "smbos.controller",
-    "smbos.runtime",
+    "smbos.nanoclaw.runtime",
     "smbos.web",
     "jinja2",
     "pydantic",

@@ -1,6 +1,6 @@
 """The parts `smbos status` is made of, which each command's start-up cost keeps apart from the
 rest: the folder cache (smbos.fleetindex), the engine reader on the local socket (smbos.engine)
-and the health probe on the standard library (smbos.contract). Each must give the answer the full
+and the health probe on the standard library (smbos.nanoclaw.contract). Each must give the answer the full
 machinery gives; the cache must never give a stale one.
 """
 
@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smbos import engine, fleetindex, probe
+from smbos import engine, fleetindex
+from smbos.nanoclaw import probe
 from smbos.project import Project
-from smbos.runtime import ApiStatus, ProblemKind, RuntimeClient, Timeouts
+from smbos.nanoclaw.runtime import ApiStatus, ProblemKind, RuntimeClient, Timeouts
 
 from .conftest import write_agent
 from .test_runtime_client import RawServer, closed_port, fault, standin  # noqa: F401 - fixtures

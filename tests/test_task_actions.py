@@ -1,7 +1,7 @@
 """Pause, resume and cancel write an IPC file where the runtime's `group_folder` says, and the
 runtime is not trusted with it: a folder name NanoClaw would not make, or a link anywhere on the
 way (state/<id> itself, data, ipc, the group's folder, tasks), is refused naming the task and
-the folder, and nothing is written outside the agent's own IPC tree (smbos/schedules.py)."""
+the folder, and nothing is written outside the agent's own IPC tree (smbos/nanoclaw/schedules.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smbos import schedules
+from smbos.nanoclaw import schedules
 from smbos.errors import Refused
 
 

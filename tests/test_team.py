@@ -29,7 +29,7 @@ from .conftest import IN_CI, ROOT, node_eval, run_smbos, write_agent
 from .fakefleet import FakeDocker
 from .test_web_api import make_client
 
-TEAMS = ROOT / "smbos" / "image" / "entrypoint" / "teams.mjs"
+TEAMS = ROOT / "smbos" / "nanoclaw" / "image" / "entrypoint" / "teams.mjs"
 STANDIN_AGENT = ROOT / "tests" / "standin" / "src" / "agent.js"
 TOKEN = "t" * 32
 

@@ -2,7 +2,7 @@
 CLI, without an engine (the real runtime runs them in test_real_turns.py).
 
 The entrypoint's reconciliation is tested by node beside it
-(smbos/image/entrypoint/schedules.test.mjs); the `container` CLI here, as it ships: the shell
+(smbos/nanoclaw/image/entrypoint/schedules.test.mjs); the `container` CLI here, as it ships: the shell
 script run with a fake `docker` first on PATH that records its arguments.
 """
 
@@ -16,12 +16,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from smbos import redact, schedules
+from smbos import redact
+from smbos.nanoclaw import schedules
 from smbos.errors import SmbosError
 
 from .conftest import ROOT
 
-CONTAINER_CLI = ROOT / "smbos" / "image" / "container"
+CONTAINER_CLI = ROOT / "smbos" / "nanoclaw" / "image" / "container"
 
 
 def test_support_says_why_schedules_cannot_run(tmp_path):

@@ -1382,7 +1382,7 @@ def test_live_no_container_is_409(live):
 
 def test_env_reading_is_the_entrypoints(tmp_path):
     """Python's reading of `.env` and the image entrypoint's `parseEnvText` (the one reader of
-    smbos/image/entrypoint/env.mjs) agree, on tricky lines and on random ones (one run of node
+    smbos/nanoclaw/image/entrypoint/env.mjs) agree, on tricky lines and on random ones (one run of node
     for all of them)."""
     import random
     import shutil
@@ -1434,7 +1434,14 @@ def test_env_reading_is_the_entrypoints(tmp_path):
     ]
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(400)]
     script = tmp_path / "read.mjs"
-    reader = Path(__file__).resolve().parent.parent / "smbos" / "image" / "entrypoint" / "env.mjs"
+    reader = (
+        Path(__file__).resolve().parent.parent
+        / "smbos"
+        / "nanoclaw"
+        / "image"
+        / "entrypoint"
+        / "env.mjs"
+    )
     script.write_text(
         f"import {{ parseEnvText }} from {json.dumps(str(reader))};\n"
         "let input = ''; process.stdin.on('data', (d) => { input += d; });\n"

@@ -108,7 +108,7 @@ def test_the_wheel_installed_elsewhere_runs_a_fleet(tmp_path, docker_client):
         for path in (tree / "smbos").rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 assert path.relative_to(tree).as_posix() in names, f"{path} is not in {wheel.name}"
-        dockerfile = archive.read("smbos/image/Dockerfile.nanoclaw").decode()
+        dockerfile = archive.read("smbos/nanoclaw/image/Dockerfile.nanoclaw").decode()
     assert dockerfile == (ROOT / "Dockerfile.nanoclaw").read_text()
     times["wheel"] = time.monotonic() - started
 

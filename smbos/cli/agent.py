@@ -27,7 +27,7 @@ from smbos.errors import (
     SmbosError,
     UnknownAgent,
 )
-from smbos.interface import reach
+from smbos.nanoclaw.interface import reach
 from smbos.project import Project
 
 
@@ -81,9 +81,9 @@ def chat(project: Project, agent_id: str, message: str, timeout: int, idle_timeo
     error, the stream breaks, or a time limit is reached; 3 when the Docker engine is unreachable.
     """
     from smbos import redact
-    from smbos.chatstream import Reply, scrubbed
+    from smbos.nanoclaw.chatstream import Reply, scrubbed
+    from smbos.nanoclaw.runtime import RuntimeClient, RuntimeProblem, Timeouts
     from smbos.operations import check_message
-    from smbos.runtime import RuntimeClient, RuntimeProblem, Timeouts
 
     check_message(message)  # an empty message is refused here, not by the runtime
     agent, url = _running(project, agent_id)
@@ -132,8 +132,9 @@ def tasks(
     the runtime shows the change. Exits 1 when the agent is not running or its runtime cannot
     run scheduled tasks; 3 when the Docker engine is unreachable.
     """
-    from smbos import redact, schedules
-    from smbos.runtime import RuntimeClient, RuntimeProblem
+    from smbos import redact
+    from smbos.nanoclaw import schedules
+    from smbos.nanoclaw.runtime import RuntimeClient, RuntimeProblem
 
     actions = [
         (a, t) for a, t in (("pause", pause_id), ("resume", resume_id), ("cancel", cancel_id)) if t
@@ -246,8 +247,8 @@ def skill_(
     agent's web chat and the reply streams back. Without SKILL, list the agent's skills."""
     from smbos import operations as ops
     from smbos import redact
-    from smbos.chatstream import Reply, scrubbed
-    from smbos.runtime import RuntimeClient, RuntimeProblem
+    from smbos.nanoclaw.chatstream import Reply, scrubbed
+    from smbos.nanoclaw.runtime import RuntimeClient, RuntimeProblem
 
     agent = folder_agent(project, agent_id)
     if skill_id is None:

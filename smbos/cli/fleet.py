@@ -118,8 +118,9 @@ def _build_image(
     agent_image: bool = True,
     no_cache: bool = False,
 ):
-    from smbos import image, integrations
-    from smbos import source as source_mod
+    from smbos import integrations
+    from smbos.nanoclaw import image
+    from smbos.nanoclaw import source as source_mod
     from smbos.operations import parse_assignments
 
     if source is not None and (git_url or ref):

@@ -16,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smbos import envfile, redact, schedules
+from smbos import envfile, redact
 from smbos import operations as ops
 from smbos.agent import Agent
 from smbos.controller import heal_log
 from smbos.errors import Busy, EngineUnreachable, NotFound, SmbosError, from_docker
+from smbos.nanoclaw import schedules
 from smbos.web.body import read_json
 from smbos.web.errors import ok
 from smbos.web.openapi import document

@@ -32,7 +32,7 @@ from smbos.errors import (
     SmbosError,
     from_docker,
 )
-from smbos.runtime import RuntimeProblem
+from smbos.nanoclaw.runtime import RuntimeProblem
 from smbos.web.render import page
 
 

@@ -21,9 +21,9 @@ from starlette.responses import Response, StreamingResponse
 
 from smbos import operations as ops
 from smbos import redact
-from smbos.contract import ProblemKind, RuntimeProblem
 from smbos.errors import RuntimeContentType, SmbosError
-from smbos.runtime import CHAT_TIMEOUTS, classify_transport_error
+from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem
+from smbos.nanoclaw.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web import limits
 from smbos.web.body import parse_json_object, read_body
 from smbos.web.errors import error

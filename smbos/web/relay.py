@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from smbos.chatstream import SSEFrame, SSEParser
-from smbos.contract import ProblemKind, RuntimeProblem
+from smbos.nanoclaw.chatstream import SSEFrame, SSEParser
+from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem
 from smbos.redact import Redactor
 
 MAX_JSON_BYTES = 16 * 1024 * 1024

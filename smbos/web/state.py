@@ -26,9 +26,9 @@ from smbos import operations as ops
 from smbos.agent import Agent, Fleet
 from smbos.controller import AgentStatus, Controller, EngineUnreachable, engine
 from smbos.errors import UnknownAgent
-from smbos.interface import reach
+from smbos.nanoclaw.interface import reach
+from smbos.nanoclaw.runtime import AsyncRuntimeClient, RuntimeClient
 from smbos.project import Project
-from smbos.runtime import AsyncRuntimeClient, RuntimeClient
 from smbos.web import limits
 from smbos.web.security import Guard
 

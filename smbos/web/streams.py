@@ -21,8 +21,8 @@ from starlette.responses import Response, StreamingResponse
 from smbos import operations as ops
 from smbos import redact
 from smbos.agent import Agent
-from smbos.chatstream import Reply
-from smbos.runtime import AsyncRuntimeClient, ChatEvent, RuntimeProblem
+from smbos.nanoclaw.chatstream import Reply
+from smbos.nanoclaw.runtime import AsyncRuntimeClient, ChatEvent, RuntimeProblem
 from smbos.web.body import read_json
 from smbos.web.errors import ok
 from smbos.web.state import UIState, ui_state

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from smbos.project import Project
-from smbos.runtime import RuntimeClient
+from smbos.nanoclaw.runtime import RuntimeClient
 
 from ..conftest import write_agent
 from ..fakefleet import FakeFleet

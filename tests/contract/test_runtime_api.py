@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from smbos import schedules
+from smbos.nanoclaw import schedules
 
 from ..fakeruntime import FORK
 from .targets import TARGETS, Target, start

@@ -5,10 +5,10 @@ part of them).
 
 What every client of an agent's NanoClaw API shares: the routes, time budgets, the classified
 `RuntimeProblem`, status and JSON checks, what a health answer means (`Probe`) and which routes a
-runtime serves (`Capabilities`). `smbos.runtime` builds its httpx clients on these (and
-re-exports them); `smbos.shapes` and `smbos.chatstream` read the answers.
+runtime serves (`Capabilities`). `smbos.nanoclaw.runtime` builds its httpx clients on these (and
+re-exports them); `smbos.nanoclaw._shapes` and `smbos.nanoclaw.chatstream` read the answers.
 
-The health probe of `smbos status`, on the standard library alone, is `smbos.probe`.
+The health probe of `smbos status`, on the standard library alone, is `smbos.nanoclaw.probe`.
 """
 
 from __future__ import annotations

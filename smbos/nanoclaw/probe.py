@@ -1,7 +1,7 @@
 """The health probe of `smbos status`: one `GET /api/health` per agent, concurrently, on the
-standard library's `http.client`, so that `smbos status` pays neither for httpx nor for pydantic
-at start-up (together more than `docker compose ps` takes in all). A well-formed answer is read
-here; any other is handed to `smbos.shapes.parse_health` (imported then, for that reason), so a
+standard library's `http.client`, so that `smbos status` pays neither for httpx nor for pydantic at
+start-up (together more than `docker compose ps` takes in all). A well-formed answer is read here;
+any other is handed to `smbos.nanoclaw._shapes.parse_health` (imported then, for that reason), so a
 bad shape is named exactly as the runtime client names it.
 """
 
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from smbos.contract import (
+from smbos.nanoclaw.contract import (
     HEALTH,
     MAX_BODY_BYTES,
     PROBE_TIMEOUTS,
@@ -32,7 +32,7 @@ from smbos.contract import (
 )
 
 if TYPE_CHECKING:
-    from smbos.shapes import Health
+    from smbos.nanoclaw._shapes import Health
 
 HEALTH_ROUTE = HEALTH.label
 
@@ -51,7 +51,7 @@ class _Status:
 def _health(data: Any) -> _Status | Health:
     if isinstance(data, dict) and isinstance(data.get("status"), str):
         return _Status(data["status"])
-    from smbos.shapes import parse_health  # raises the exact `bad_shape` problem
+    from smbos.nanoclaw._shapes import parse_health  # raises the exact `bad_shape` problem
 
     return parse_health(data, HEALTH_ROUTE)
 

@@ -6,7 +6,7 @@
 // database.
 //
 // <instance>/.smbos-runtime.json: what this runtime can do, for `smbos tasks`, `doctor` and the
-// UI on the host (they cannot look inside the image; smbos/schedules.py reads it). Rewritten at
+// UI on the host (they cannot look inside the image; smbos/nanoclaw/schedules.py reads it). Rewritten at
 // every start.
 import fs from 'node:fs';
 import path from 'node:path';

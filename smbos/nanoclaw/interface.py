@@ -2,9 +2,9 @@
 and reads, the environment keys, the ports, the runtime's user, the mounts, the files the image
 leaves in the instance directory, and how a published port is reached.
 
-The names are read from `smbos/image/interface.json`, the one file the image's entrypoint reads
-them from too (`smbos/image/entrypoint/interface.mjs`): a rename there is a rename on both sides.
-The Compose renderer writes these, the controller and the UI read them.
+The names are read from `smbos/nanoclaw/image/interface.json`, the one file the image's entrypoint
+reads them from too (`smbos/nanoclaw/image/entrypoint/interface.mjs`): a rename there is a rename on
+both sides. The Compose renderer writes these, the controller and the UI read them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ _LABELS, _ENV, _CONTAINER, _INSTANCE = (
 LABEL_AGENT: str = _LABELS["agent"]
 LABEL_PROJECT: str = _LABELS["project"]
 LABEL_HASH: str = _LABELS["config_hash"]
-# Set on the containers NanoClaw starts for each turn (smbos/image/container), with the agent and
-# project labels of the agent that started them.
+# Set on the containers NanoClaw starts for each turn (smbos/nanoclaw/image/container), with the
+# agent and project labels of the agent that started them.
 LABEL_TURN: str = _LABELS["turn"]
 # Labels of the runtime image (set by `smbos build`).
 LABEL_IMAGE: str = _LABELS["image"]

@@ -1,4 +1,4 @@
-// The names the image shares with SMBOS, read from ../interface.json (smbos/interface.py reads
+// The names the image shares with SMBOS, read from ../interface.json (smbos/nanoclaw/interface.py reads
 // the same file): labels, environment keys, paths, the identity markers, NanoClaw's IPC jobs.
 import fs from 'node:fs';
 

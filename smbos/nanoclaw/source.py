@@ -1,11 +1,11 @@
 """Where NanoClaw comes from, and whether SMBOS can serve it.
 
 A source is a git URL at a ref (with the sub-folder that holds NanoClaw), a local folder, or a
-tarball. `stage()` puts a plain copy of it in the runtime image's build context (`smbos.image`),
-where the runtime patches are applied and from which both images are built; `inspect()` reads
-what the copy is (which container CLI it calls, which web API routes it serves) and refuses, in
-one line, a source SMBOS cannot run: one without `package-lock.json` (upstream v2 is pnpm-only)
-or without the web API (upstream v1 and v2 have none).
+tarball. `stage()` puts a plain copy of it in the runtime image's build context
+(`smbos.nanoclaw.image`), where the runtime patches are applied and from which both images are
+built; `inspect()` reads what the copy is (which container CLI it calls, which web API routes it
+serves) and refuses, in one line, a source SMBOS cannot run: one without `package-lock.json`
+(upstream v2 is pnpm-only) or without the web API (upstream v1 and v2 have none).
 
 The default is the SMBOS fork of NanoClaw at a pinned commit: the newest one the real-runtime
 tests pass on.

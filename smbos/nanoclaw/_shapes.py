@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from smbos.contract import ProblemKind, RuntimeProblem, snippet
+from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem, snippet
 
 
 def _id_text(value: Any) -> Any:

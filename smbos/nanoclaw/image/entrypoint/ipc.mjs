@@ -1,6 +1,6 @@
 // NanoClaw's IPC as the entrypoint writes it: one job a file in data/ipc/<group folder>/tasks/,
 // each job checked against the one schema in interface.json (`ipc`), which SMBOS's own writer
-// (smbos/ipc.py, for `smbos tasks`) checks too.
+// (smbos/nanoclaw/ipc.py, for `smbos tasks`) checks too.
 import fs from 'node:fs';
 import path from 'node:path';
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeGuard
 
-from smbos.contract import ProblemKind, RuntimeProblem, check_status, snippet
+from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem, check_status, snippet
 
 MAX_SSE_LINE_CHARS = 16 * 1024 * 1024
 EVENT_STREAM = "text/event-stream"

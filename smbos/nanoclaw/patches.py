@@ -1,8 +1,8 @@
 """Runtime patches: small, versioned changes to NanoClaw's own code that make it behave.
 
 NanoClaw is customised by changing its code (its skills do exactly that); SMBOS keeps a few such
-changes in `smbos/patches/*.patch` and applies them to the staged source before the image is built.
-Each patch wires or fixes NanoClaw's own code and never re-implements it.
+changes in `smbos/nanoclaw/patches/*.patch` and applies them to the staged source before the image
+is built. Each patch wires or fixes NanoClaw's own code and never re-implements it.
 
 A patch file is a header of `# key: value` lines and one or more hunks:
 
@@ -137,9 +137,9 @@ def parse(text: str, name: str = "<patch>") -> Patch:
 
 def bundled() -> list[Patch]:
     """The patches shipped with SMBOS, in file-name order."""
-    folder = resources.files("smbos") / "patches"
+    folder = resources.files("smbos.nanoclaw") / "patches"
     return [
-        parse(entry.read_text(encoding="utf-8"), f"smbos/patches/{entry.name}")
+        parse(entry.read_text(encoding="utf-8"), f"smbos/nanoclaw/patches/{entry.name}")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".patch")
     ]

@@ -8,7 +8,7 @@ import { agentBody, readAgentMd, withIdentity, writeIdentity } from './identity.
 import { IDENTITY } from './interface.mjs';
 
 // The cases smbos/agentmd.py is proven on too (tests/test_agentmd.py runs both readers on them).
-const CASES = JSON.parse(fs.readFileSync(new URL('../../../tests/fixtures/agent-md-cases.json', import.meta.url), 'utf8'));
+const CASES = JSON.parse(fs.readFileSync(new URL('../../../../tests/fixtures/agent-md-cases.json', import.meta.url), 'utf8'));
 const { begin: BEGIN, end: END } = IDENTITY;
 
 test('agent.md is read by the shared cases', () => {

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from smbos import ipc
 from smbos.errors import NotFound, Refused, SmbosError
-from smbos.interface import RUNTIME_FACTS_FILE as FACTS_FILE
+from smbos.nanoclaw import ipc
+from smbos.nanoclaw.interface import RUNTIME_FACTS_FILE as FACTS_FILE
 
 ACTIONS = {"pause": "pause_task", "resume": "resume_task", "cancel": "cancel_task"}
 

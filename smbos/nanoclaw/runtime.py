@@ -5,10 +5,10 @@ have the same surface: one typed method per route, `probe()` for the status tabl
 `probe_capabilities()` for runtimes that serve only part of the API (docs/runtime-api.md,
 section 4).
 
-Everything that does not do I/O lives in plain functions shared by both clients: checking the
-status code, decoding JSON, validating shapes, classifying transport failures, and parsing the
-server-sent events of `POST /api/chat` incrementally. The transport-free part that the status
-table's own probe shares (budgets, problems, what a health answer means) is `smbos.contract`.
+Everything that does not do I/O lives in plain functions shared by both clients: checking the status
+code, decoding JSON, validating shapes, classifying transport failures, and parsing the server-sent
+events of `POST /api/chat` incrementally. The transport-free part that the status table's own probe
+shares (budgets, problems, what a health answer means) is `smbos.nanoclaw.contract`.
 
 Every failure is a `RuntimeProblem` with a `kind` (`ProblemKind`) and a one-line message that
 never quotes more than about 100 characters of a response body.
@@ -27,7 +27,22 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from smbos.chatstream import (
+from smbos.nanoclaw._shapes import (
+    Group,
+    Health,
+    Message,
+    RunLog,
+    State,
+    Task,
+    TasksPage,
+    TaskStats,
+    parse_health,
+    parse_messages,
+    parse_state,
+    parse_tasks,
+    validate_shape,
+)
+from smbos.nanoclaw.chatstream import (
     EVENT_STREAM,
     MAX_SSE_LINE_CHARS,  # noqa: F401 - part of this module's surface
     ChatDecoder,
@@ -38,7 +53,7 @@ from smbos.chatstream import (
     check_chat_reply,
     event_from_frame,
 )
-from smbos.contract import (
+from smbos.nanoclaw.contract import (
     CAPABILITY_CHAT_BODY,
     CHAT,
     CHAT_TIMEOUTS,
@@ -67,21 +82,6 @@ from smbos.contract import (
     probe_result,
     snippet,
     total_exceeded,
-)
-from smbos.shapes import (
-    Group,
-    Health,
-    Message,
-    RunLog,
-    State,
-    Task,
-    TasksPage,
-    TaskStats,
-    parse_health,
-    parse_messages,
-    parse_state,
-    parse_tasks,
-    validate_shape,
 )
 
 __all__ = [

@@ -11,9 +11,9 @@
   `nanoclaw-agent:latest` that another checkout on the same engine may own. The runtime image
   records it (`CONTAINER_IMAGE` and the `io.smbos.agent-image` label), so each pair stays together.
 
-Both are built from the same staged copy of the source (`smbos.source`), with the runtime patches
-applied (`smbos.patches`) unless asked not to. An extra CA (`--ca-cert`) is trusted by every build
-stage and at run time: corporate networks and TLS-intercepting proxies need it.
+Both are built from the same staged copy of the source (`smbos.nanoclaw.source`), with the runtime
+patches applied (`smbos.nanoclaw.patches`) unless asked not to. An extra CA (`--ca-cert`) is trusted
+by every build stage and at run time: corporate networks and TLS-intercepting proxies need it.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import docker.errors
 
-from smbos import patches as patches_mod
-from smbos import source as source_mod
 from smbos.errors import CheckFailed, SmbosError
-from smbos.interface import (  # noqa: F401 - re-exported
+from smbos.nanoclaw import patches as patches_mod
+from smbos.nanoclaw import source as source_mod
+from smbos.nanoclaw.interface import (  # noqa: F401 - re-exported
     LABEL_AGENT_IMAGE,
     LABEL_IMAGE,
     LABEL_MCP_PACKAGES,
@@ -48,7 +48,7 @@ CONTEXT = Path("build") / "context"
 AGENT_CONTEXT = Path("build") / "nanoclaw-agent"
 # Inside the runtime image's context, as in the repository root: the program files, the extra CA
 # (the staged source is at `source.STAGE_DIR`).
-IMAGE_FILES = Path("smbos") / "image"
+IMAGE_FILES = Path("smbos") / "nanoclaw" / "image"
 CA_FILE = Path("build") / "smbos-ca.crt"
 AGENT_REPO = "smbos/nanoclaw-agent"
 CA_IN_IMAGE = "/etc/smbos/ca/smbos-ca.crt"
@@ -146,8 +146,10 @@ def _stage_files(spec: BuildSpec) -> None:
     shutil.copyfile(PACKAGE_IMAGE / DOCKERFILE, context / DOCKERFILE)
     shutil.copyfile(PACKAGE_IMAGE / PACKAGE_DOCKERIGNORE, context / ".dockerignore")
     files = context / IMAGE_FILES
-    if files.parent.exists():
-        shutil.rmtree(files.parent)
+    # The whole `smbos/` folder of the context, so that no file of an earlier layout stays.
+    top = context / IMAGE_FILES.parts[0]
+    if top.exists():
+        shutil.rmtree(top)
     shutil.copytree(
         PACKAGE_IMAGE, files, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
     )

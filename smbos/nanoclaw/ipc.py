@@ -2,9 +2,9 @@
 
 NanoClaw's watcher reads one JSON object a file from `data/ipc/<group folder>/tasks/` of the
 instance directory. Two programs write such files: SMBOS on the host (`smbos tasks`, the UI:
-`schedules.queue`) and the image's entrypoint (schedule reconciliation, Telegram chat
-registration: smbos/image/entrypoint/ipc.mjs). Both build each job against the one schema in
-smbos/image/interface.json (`ipc`), so a job's shape is changed in one place, and
+`schedules.queue`) and the image's entrypoint (schedule reconciliation, Telegram chat registration:
+smbos/nanoclaw/image/entrypoint/ipc.mjs). Both build each job against the one schema in
+smbos/nanoclaw/image/interface.json (`ipc`), so a job's shape is changed in one place, and
 tests/test_image_node.py checks the files both writers leave.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smbos.interface import NAMES
+from smbos.nanoclaw.interface import NAMES
 
 SCHEMA: dict[str, Any] = NAMES["ipc"]
 JOBS: dict[str, dict[str, Any]] = SCHEMA["jobs"]
