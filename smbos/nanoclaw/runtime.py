@@ -23,10 +23,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from smbos.nanoclaw._client import (
+    ClientBase,
+    classify_transport_error,
+    messages_params,
+    normalize_base_url,
+    too_large,
+)
 from smbos.nanoclaw._shapes import (
     Group,
     Health,
@@ -72,15 +78,12 @@ from smbos.nanoclaw.contract import (
     Route,
     RuntimeProblem,
     Timeouts,
-    as_timeouts,
     capabilities_from_statuses,
     check_status,
     deadline_of,
     decode_json,
-    one_line,
     over,
     probe_result,
-    snippet,
     total_exceeded,
 )
 
@@ -126,107 +129,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- problems
-
-
-def classify_transport_error(
-    exc: Exception, route: str, *, streaming: bool = False, read_budget: float | None = None
-) -> RuntimeProblem:
-    """The `RuntimeProblem` for an httpx (or socket) failure on `route`."""
-    cause = one_line(str(exc)) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
-        return RuntimeProblem(ProblemKind.TIMEOUT, route, f"connect timed out ({cause})")
-    if isinstance(exc, httpx.TimeoutException):
-        budget = f" after {read_budget:g} s" if read_budget else ""
-        what = "no event" if streaming else "no answer"
-        return RuntimeProblem(ProblemKind.TIMEOUT, route, f"{what}{budget} (read timed out)")
-    if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError)):
-        lowered = cause.lower()
-        detail = (
-            "connection refused"
-            if "refused" in lowered or not cause
-            else f"cannot connect ({snippet(cause)})"
-        )
-        return RuntimeProblem(ProblemKind.REFUSED, route, detail)
-    if isinstance(
-        exc,
-        (
-            httpx.ReadError,
-            httpx.WriteError,
-            httpx.RemoteProtocolError,
-            httpx.CloseError,
-            ConnectionError,
-        ),
-    ):
-        where = "mid-stream" if streaming else "before the answer was complete"
-        return RuntimeProblem(
-            ProblemKind.STREAM_ERROR, route, f"connection dropped {where} ({snippet(cause)})"
-        )
-    if isinstance(exc, httpx.DecodingError):
-        return RuntimeProblem(
-            ProblemKind.STREAM_ERROR, route, f"undecodable body ({snippet(cause)})"
-        )
-    return RuntimeProblem(
-        ProblemKind.STREAM_ERROR, route, f"{type(exc).__name__}: {snippet(cause)}"
-    )
-
-
-# --------------------------------------------------------------------------- shared client base
-
-
-def normalize_base_url(base_url: str) -> str:
-    """`http(s)://host[:port][/prefix]` without a trailing slash; ValueError otherwise."""
-    if not isinstance(base_url, str):
-        raise TypeError("base_url must be a string")
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base URL must be http(s)://host[:port], got {snippet(base_url)!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(
-            f"base URL must have no credentials, query or fragment: {snippet(base_url)!r}"
-        )
-    try:
-        _ = parts.port  # urllib parses the port lazily: this is the check
-    except ValueError:
-        raise ValueError(f"base URL has a bad port: {snippet(base_url)!r}") from None
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _messages_params(limit: int) -> dict[str, int]:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    return {"limit": limit}
-
-
-def _too_large(route: str) -> RuntimeProblem:
-    return RuntimeProblem(
-        ProblemKind.BAD_SHAPE, route, f"answer larger than {MAX_BODY_BYTES} bytes", field="body"
-    )
-
-
-class _ClientBase:
-    def __init__(
-        self, base_url: str, probe_timeout: Timeouts | float, chat_timeout: Timeouts | float
-    ) -> None:
-        self.base_url = normalize_base_url(base_url)
-        self.probe_timeout = as_timeouts(probe_timeout, PROBE_TIMEOUTS)
-        self.chat_timeout = as_timeouts(chat_timeout, CHAT_TIMEOUTS)
-
-    def _client_options(self) -> dict[str, Any]:
-        # trust_env=False: no proxy from the environment, so traffic only goes to base_url;
-        # no redirects followed, for the same reason (a 3xx is a bad status).
-        return {
-            "base_url": self.base_url,
-            "timeout": self.probe_timeout.to_httpx(),
-            "follow_redirects": False,
-            "trust_env": False,
-            "headers": {"User-Agent": "smbos-runtime-client"},
-        }
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.base_url!r})"
-
-
 # --------------------------------------------------------------------------- blocking client
 
 
@@ -253,7 +155,7 @@ class ChatStream(Iterator[ChatEvent]):
         self.close()
 
 
-class RuntimeClient(_ClientBase):
+class RuntimeClient(ClientBase):
     """Blocking client of one runtime. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -293,7 +195,7 @@ class RuntimeClient(_ClientBase):
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
-                        raise _too_large(route.label)
+                        raise too_large(route.label)
                     if over(deadline):
                         raise total_exceeded(route.label, budget)
                 status = response.status_code
@@ -324,7 +226,7 @@ class RuntimeClient(_ClientBase):
         return parse_tasks(self._fetch(TASKS), TASKS.label)
 
     def messages(self, limit: int = 200) -> list[Message]:
-        return parse_messages(self._fetch(MESSAGES, _messages_params(limit)), MESSAGES.label)
+        return parse_messages(self._fetch(MESSAGES, messages_params(limit)), MESSAGES.label)
 
     def chat(self, message: str) -> ChatStream:
         return ChatStream(self._chat_events(chat_request_body(message)))
@@ -408,7 +310,7 @@ class AsyncChatStream(AsyncIterator[ChatEvent]):
         await self.aclose()
 
 
-class AsyncRuntimeClient(_ClientBase):
+class AsyncRuntimeClient(ClientBase):
     """asyncio client of one runtime, same surface as `RuntimeClient` with `await`.
 
     Its I/O methods repeat `RuntimeClient`'s line for line with `async`/`await` (the usual price
@@ -452,7 +354,7 @@ class AsyncRuntimeClient(_ClientBase):
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
-                        raise _too_large(route.label)
+                        raise too_large(route.label)
                     if over(deadline):
                         raise total_exceeded(route.label, budget)
                 status = response.status_code
@@ -483,7 +385,7 @@ class AsyncRuntimeClient(_ClientBase):
         return parse_tasks(await self._fetch(TASKS), TASKS.label)
 
     async def messages(self, limit: int = 200) -> list[Message]:
-        params = _messages_params(limit)
+        params = messages_params(limit)
         return parse_messages(await self._fetch(MESSAGES, params), MESSAGES.label)
 
     def chat(self, message: str) -> AsyncChatStream:
