@@ -10,27 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from smbos import agentmd, catalog, envfile, integrations, ports, redact, runenv, walk
-from smbos.agent import Agent, Fleet, config_keys, mcp_servers
+from smbos import agentmd, envcheck, envfile, integrations, ports, runenv, walk
+from smbos.agent import Agent, Fleet, mcp_servers
 from smbos.defaults import DEFAULT_PROJECT
 from smbos.errors import Problem, Severity
 from smbos.files import display_path
-from smbos.ids import did_you_mean, id_problem
-from smbos.safeyaml import load_yaml
+from smbos.folderread import present, read_text, yaml_mapping
+from smbos.ids import id_problem
+from smbos.modelproblems import validation_problems
 from smbos.schema import (
     AGENT_MD,
     CONFIG_YAML,
-    ENV,
-    ENV_EXAMPLE,
     MEMORY,
     AgentConfig,
     FrontMatter,
@@ -39,134 +36,9 @@ from smbos.team import TeamMember, read_team
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_AGENT_MD_BYTES = 1024 * 1024
-MAX_ENV_BYTES = 64 * 1024
-
-
-# --------------------------------------------- problems from the models' errors (ADR 004)
-
-
-_UNION_TAGS = frozenset({"str", "int", "float", "bool", "datetime", "none"})
-_UNION_TAG_PREFIXES = ("function-", "list[", "dict[", "literal[")
-
-
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _UNION_TAGS or str(part).startswith(_UNION_TAG_PREFIXES):
-            # A union member's tag (`interval.str`), not a key: a field such as `integrations`
-            # or `interval` must not be mistaken for one.
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys allowed where an unknown key was found."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        if info is None:
-            return []
-        current = _model_in(info.annotation)
-    return list(current.model_fields) if hasattr(current, "model_fields") else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found:
-            return found
-    return None
-
-
-def _short(value: Any) -> str:
-    text = value.isoformat() if isinstance(value, date) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def validation_problems(exc: ValidationError, model: type[BaseModel], path: str) -> list[Problem]:
-    """One Problem per pydantic error, with field paths like `schedules[0].cron`."""
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            allowed = _fields_at(model, loc[:-1])
-            message = f"unknown key{did_you_mean(key, allowed)}"
-            if allowed and not did_you_mean(key, allowed):
-                message += f"; expected one of: {', '.join(allowed)}"
-        elif kind == "missing":
-            message = "required"
-        elif kind == "value_error":
-            message = str(error.get("ctx", {}).get("error") or error["msg"])
-        else:
-            message = f"{error['msg'].rstrip('.')}"
-            if kind.endswith("_type") or kind.startswith(("literal", "string_pattern")):
-                message += f", got {_short(error.get('input'))}"
-            message = message[0].lower() + message[1:]
-        problems.append(Problem(path, _loc(loc) or "(top level)", message))
-    return problems
 
 
 # ----------------------------------------------------------------------------- reading
-
-
-_INLINE_COMMENT = (
-    "the value holds ' #', which the runtime reads as part of the value (a '#' "
-    "starts a comment only at the start of a line); put the comment on its own "
-    "line"
-)
-
-
-def _read_text(
-    path: Path, display: str, limit: int, problems: list[Problem], raw: bool = False
-) -> str | None:
-    """The file as text, or None with the problem added. `raw`: keep line endings as they are
-    (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
-    do not expect one see it as part of the first line (a front matter fence, a key)."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
-    if not path.is_file():
-        problems.append(Problem(display, "", "is not a regular file"))
-        return None
-    if size > limit:
-        problems.append(
-            Problem(
-                display, "", f"{size} bytes is too large for this file; expected at most {limit}"
-            )
-        )
-        return None
-    try:
-        text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        problems.append(Problem(display, "", "is not UTF-8 text"))
-        return None
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
-    if text.startswith(envfile.BOM):
-        problems.append(
-            Problem(
-                display,
-                "",
-                "starts with a byte order mark (U+FEFF), which hides "
-                "the first line from its readers; save the file as "
-                "UTF-8 without BOM",
-            )
-        )
-        return None
-    return text
 
 
 def _check_folder(folder: Path, display: str, problems: list[Problem]) -> None:
@@ -236,11 +108,11 @@ def _load_one(
     _check_folder(folder, display, problems)
     front, identity, md_sha = _read_agent_md(folder, display, problems)
     config = _read_config(folder, display, problems)
-    example = _read_env_example(folder, display, config, problems)
+    example = envcheck.read_env_example(folder, display, config, problems)
     _check_memory(folder, display, problems)
     # team/: the members, their tools checked against the agent's MCP servers (smbos.team).
     members = read_team(folder, display, set(mcp_servers(config)), problems)
-    env_keys = _read_env(folder, display, example, problems)
+    env_keys = envcheck.read_env(folder, display, example, problems)
     if any(p.is_error for p in problems[start:]):
         return None
     agent = Agent(
@@ -267,41 +139,9 @@ def _load_one(
         problems += too_large
         return None
     severity = Severity.ERROR if strict_env else Severity.WARNING
-    problems += _missing_env_keys(agent, folder, display, severity)
+    problems += envcheck.missing_env_keys(agent, folder, display, severity)
     problems += integrations.credential_problems(folder, config, display, severity)
     return _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha, members)
-
-
-def _present(path: Path, display: str, expected: str, problems: list[Problem]) -> bool:
-    """Whether a file the folder must hold is there (a dangling link is there, and said to be
-    wrong when read); a problem naming what was expected when it is not."""
-    if path.exists() or path.is_symlink():
-        return True
-    problems.append(Problem(display, "", f"missing; expected {expected}"))
-    return False
-
-
-def _yaml_mapping(
-    text: str, display: str, field: str, problems: list[Problem], first_line: int = 1
-) -> dict | None:
-    """The YAML mapping `text` holds ({} for an empty document), else None with the problems
-    said (not YAML, not a mapping, a key that is not a string). `field`: where the text is
-    (front matter), or "" for a whole file, whose mapping is "(top level)"."""
-    before = len(problems)
-    data = load_yaml(text, display, problems, field, first_line)
-    field = field or "(top level)"
-    if data is None:
-        return {} if len(problems) == before else None
-    if not isinstance(data, dict):
-        problems.append(
-            Problem(display, field, f"expected a mapping of keys, got {type(data).__name__}")
-        )
-        return None
-    bad_keys = [k for k in data if not isinstance(k, str)]
-    if bad_keys:
-        problems.append(Problem(display, str(bad_keys[0]), "keys must be strings"))
-        return None
-    return data
 
 
 def _read_agent_md(
@@ -310,9 +150,9 @@ def _read_agent_md(
     """agent.md: (front matter, the body that is the identity, the file's sha256)."""
     path, where = folder / AGENT_MD, f"{display}/{AGENT_MD}"
     front = FrontMatter()
-    if not _present(path, where, "the agent's identity in Markdown", problems):
+    if not present(path, where, "the agent's identity in Markdown", problems):
         return front, "", ""
-    text = _read_text(path, where, MAX_AGENT_MD_BYTES, problems)
+    text = read_text(path, where, MAX_AGENT_MD_BYTES, problems)
     if text is None:
         return front, "", ""
     sha = hashlib.sha256(text.encode()).hexdigest()
@@ -326,7 +166,7 @@ def _read_agent_md(
             )
         return front, "", sha  # no body to speak of until the agent.md can be read
     if parts.front is not None:
-        data = _yaml_mapping(parts.front, where, "front matter", problems, first_line=2)
+        data = yaml_mapping(parts.front, where, "front matter", problems, first_line=2)
         if data is not None:
             try:
                 front = FrontMatter.model_validate(data)
@@ -344,10 +184,10 @@ def _read_agent_md(
 def _read_config(folder: Path, display: str, problems: list[Problem]) -> AgentConfig:
     """config.yaml, validated; the defaults when it cannot be read (its problems said)."""
     path, where = folder / CONFIG_YAML, f"{display}/{CONFIG_YAML}"
-    if not _present(path, where, "a YAML mapping (may be empty)", problems):
+    if not present(path, where, "a YAML mapping (may be empty)", problems):
         return AgentConfig()
-    text = _read_text(path, where, MAX_CONFIG_BYTES, problems)
-    data = _yaml_mapping(text, where, "", problems) if text is not None else None
+    text = read_text(path, where, MAX_CONFIG_BYTES, problems)
+    data = yaml_mapping(text, where, "", problems) if text is not None else None
     if data is None:
         return AgentConfig()
     try:
@@ -358,49 +198,6 @@ def _read_config(folder: Path, display: str, problems: list[Problem]) -> AgentCo
     _check_unique(config, where, problems)
     _check_once(config, where, problems)
     return config
-
-
-def _read_env_example(
-    folder: Path, display: str, config: AgentConfig, problems: list[Problem]
-) -> list[envfile.ExampleKey]:
-    """.env.example: every key documented (those the configuration needs among them), no
-    committed secret, the `# not secret` marker where it may be."""
-    path, where = folder / ENV_EXAMPLE, f"{display}/{ENV_EXAMPLE}"
-    if not _present(
-        path, where, "every key this agent needs, documented, with empty values", problems
-    ):
-        return []
-    text = _read_text(path, where, MAX_ENV_BYTES, problems)
-    if text is None:
-        return []
-    example, line_problems = envfile.parse_example(text)
-    problems += [Problem(where, f"line {line}", message) for line, message in line_problems]
-    for key in example:
-        problems += _marker_problems(key, where)
-        if envfile.looks_like_secret(key.value):
-            problems.append(
-                Problem(
-                    where,
-                    key.key,
-                    "looks like a real secret; expected an empty value or a "
-                    "placeholder such as <your-key> (put real values in .env, "
-                    "which is not committed)",
-                )
-            )
-    documented = {k.key for k in example}
-    if not documented & set(catalog.CREDENTIAL_KEYS):
-        problems.append(
-            Problem(
-                where,
-                catalog.CREDENTIAL_KEYS[0],
-                f"not documented; every agent needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
-            )
-        )
-    for needed, why in config_keys(config):
-        if needed not in documented:
-            documented.add(needed)  # said once, for the first that needs it
-            problems.append(Problem(where, needed, f"not documented; {why} needs it"))
-    return example
 
 
 def _check_memory(folder: Path, display: str, problems: list[Problem]) -> None:
@@ -415,85 +212,6 @@ def _check_memory(folder: Path, display: str, problems: list[Problem]) -> None:
                 else "is not a directory",
             )
         )
-
-
-def _read_env(
-    folder: Path, display: str, example: list[envfile.ExampleKey], problems: list[Problem]
-) -> frozenset[str]:
-    """.env: which keys are set (values are read to check them, never kept or shown)."""
-    path, where = folder / ENV, f"{display}/{ENV}"
-    if path.is_dir():
-        problems.append(
-            Problem(
-                where,
-                "",
-                "is a directory (left by a bind mount of a missing "
-                "file?); expected a file of KEY=value lines: remove "
-                "it",
-            )
-        )
-        return frozenset()
-    if not path.exists():
-        return frozenset()
-    text = _read_text(path, where, MAX_ENV_BYTES, problems, raw=True)
-    if text is None:
-        return frozenset()
-    values = envfile.parse_env_text(text)
-    for key in envfile.inline_comment_keys(text):
-        problems.append(Problem(where, key, _INLINE_COMMENT, Severity.WARNING))
-    plain = catalog.PLAIN_KEYS | {k.key for k in example if k.not_secret}
-    for key, why in redact.weak_secrets(values, plain):
-        problems.append(Problem(where, key, why, Severity.WARNING))
-    return frozenset(k for k, v in values.items() if v.strip())
-
-
-def _missing_env_keys(
-    agent: Agent, folder: Path, display: str, severity: Severity
-) -> list[Problem]:
-    """A problem for each key `.env` must set and does not (warnings unless strict)."""
-    where = f"{display}/{ENV}" if (folder / ENV).exists() else f"{display}/{ENV} (missing)"
-    found = []
-    if not agent.env_keys & set(catalog.CREDENTIAL_KEYS):
-        found.append(
-            Problem(
-                where,
-                catalog.CREDENTIAL_KEYS[0],
-                f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
-                severity,
-            )
-        )
-    for key, why in agent.required_env_keys():
-        if key not in agent.env_keys:
-            found.append(Problem(where, key, f"not set; required by {why}", severity))
-    return found
-
-
-def _marker_problems(key: envfile.ExampleKey, display: str) -> list[Problem]:
-    """Warnings about the `# not secret` marker: on a key whose name says credential, and a
-    comment that only mentions the words (the value stays masked)."""
-    if key.not_secret and envfile.CREDENTIAL_NAME_RE.search(key.key):
-        return [
-            Problem(
-                display,
-                key.key,
-                f"marked {envfile.NOT_SECRET!r} but its name looks "
-                "like a credential's: its value is shown in clear by `smbos env` and the "
-                "UI; remove the marker unless the value really is not secret",
-                Severity.WARNING,
-            )
-        ]
-    if not key.not_secret and re.search(r"\bnot\s+secret\b", key.comment, re.IGNORECASE):
-        return [
-            Problem(
-                display,
-                key.key,
-                "its comment mentions 'not secret', which is not the "
-                f"marker: the value stays masked; to show it in clear, put the line "
-                f"{envfile.NOT_SECRET!r} of its own above the key",
-                Severity.WARNING,
-            )
-        ]
-    return []
 
 
 def _check_once(config: AgentConfig, display: str, problems: list[Problem]) -> None:
