@@ -211,7 +211,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("smbos.project", "smbos.loader"): START,
     ("smbos.project", "smbos.compose"): START,
     ("smbos.scaffold", "jinja2"): START,
-    ("smbos.schema", "croniter"): CRON,
+    ("smbos.schedulespec", "croniter"): CRON,
 }
 
 
