@@ -1,50 +1,113 @@
 """YAML as an agent folder may hold it: one document, no anchors or aliases (no document can
 expand), no key given twice in a mapping (loaders keep the last value silently), problems as
 one-line `Problem`s with the file's own line numbers (`agent.md` is split by smbos.agentmd).
+
+Two readers apply the same rules (`_Rules`). With libyaml (`yaml.__with_libyaml__`), its C
+parser reads the text into events and Python composes and constructs them: a fleet of 10,000
+agents is 20,000 documents, which PyYAML's pure-Python scanner reads ten times slower. Problems
+are always reported by the pure-Python reader (the reference): a text the C reader finds any
+problem in, or one of the few kinds of text the two parsers read differently
+(`_REFERENCE_ONLY`), is read by it, so what is accepted, the problems' texts and their line
+numbers do not depend on which reader is installed (tests/test_safeyaml.py compares the two).
+Composition stays in Python (not libyaml's composer) so that anchors are refused as they are met
+and deep nesting ends in a RecursionError, never in C recursion.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from smbos.errors import Problem
 
+# Whether libyaml's C parser reads the texts first (tests turn it off to read with the
+# reference alone).
+FAST = bool(getattr(yaml, "__with_libyaml__", False))
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """A safe loader that refuses anchors and aliases, so no document can expand (YAML bombs)."""
+# Texts only the reference reads: those with a character PyYAML's reader refuses (libyaml's set
+# differs, and a lone surrogate cannot be handed to it as UTF-8), a tab (which libyaml accepts
+# after a value, PyYAML not), a byte order mark (which libyaml skips anywhere, PyYAML only at
+# the start), or what could be a block scalar's header with a comment and no space before it
+# (`|#`, which libyaml reads as a comment). The reference then says what it always said of them.
+_REFERENCE_ONLY = re.compile(
+    f"[\t\ufeff]|[|>][-+0-9]*#|{yaml.reader.Reader.NON_PRINTABLE.pattern}")
 
-    def compose_node(self, parent, index):  # type: ignore[override]
-        event = self.peek_event()
+
+class _Rules:
+    """What an agent folder's YAML may not do, whichever parser reads it."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()  # type: ignore[attr-defined]
         # An alias, or an anchor (`&name`, which only an alias would use): refused at once.
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, "anchors and aliases are not supported", event.start_mark)
-        return super().compose_node(parent, index)
+        return super().compose_node(parent, index)  # type: ignore[misc]
 
-    def construct_object(self, node, deep=False):  # type: ignore[override]
-        # A value its tag cannot hold (`!!int abc`, `!!bool maybe`) is a problem at its line,
-        # never an exception out of the loader.
+    def construct_object(self, node, deep=False):  # type: ignore[no-untyped-def]
+        # A value its tag cannot hold (`!!int abc`, `!!bool maybe`, an empty `!!int`) is a
+        # problem at its line, never an exception out of the loader.
         try:
-            return super().construct_object(node, deep=deep)
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (ValueError, LookupError, TypeError, ArithmeticError) as exc:
             tag = str(node.tag).rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
                 node.start_mark) from None
 
-    def construct_yaml_timestamp(self, node):  # type: ignore[override]
+    def construct_yaml_timestamp(self, node):  # type: ignore[no-untyped-def]
         # What looks like a timestamp but is no time (`2027-13-01`) stays the text it is, as if
         # quoted: the field it is given to says what is wrong with it, as it would quoted.
+        # `!!timestamp` on what is no date at all is a value its tag cannot hold.
+        text = self.construct_scalar(node)  # type: ignore[attr-defined]
+        if not self.timestamp_regexp.match(text):  # type: ignore[attr-defined]
+            raise ValueError("not a date or a time")
         try:
-            return super().construct_yaml_timestamp(node)
+            return super().construct_yaml_timestamp(node)  # type: ignore[misc]
         except ValueError:
-            return self.construct_scalar(node)
+            return self.construct_scalar(node)  # type: ignore[attr-defined]
 
 
-_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                               _NoAliasLoader.construct_yaml_timestamp)
+class _NoAliasLoader(_Rules, yaml.SafeLoader):
+    """The reference: PyYAML's pure-Python reader, with the rules."""
+
+
+_LOADERS: list[type] = [_NoAliasLoader]
+
+if FAST:
+    class _FastLoader(_Rules, Composer, yaml.cyaml.CParser, SafeConstructor, Resolver):
+        """libyaml's parser (events), PyYAML's composer and constructor, with the rules."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            event = self.peek_event()
+            if isinstance(event, yaml.ScalarEvent):
+                # The non-specific tag `!` leaves the type to the value for PyYAML, while
+                # libyaml marks the value as not plain (`! 12` would be the text "12").
+                if event.tag == "!":
+                    event.implicit = (True, False)
+                # PyYAML ends a plain value at `?` inside `[...]` or `{...}` (YAML 1.1) and then
+                # refuses the `?`; libyaml reads on: the reference says what is wrong.
+                if (not event.style and "?" in event.value and parent is not None
+                        and parent.flow_style):
+                    raise yaml.YAMLError("a plain value with '?' in a flow collection")
+            return super().compose_node(parent, index)
+
+    _LOADERS.append(_FastLoader)
+
+for _loader in _LOADERS:
+    _loader.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[attr-defined]
+                            _Rules.construct_yaml_timestamp)
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
@@ -55,13 +118,23 @@ def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
 
 
 def load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
-               first_line: int = 1) -> Any:
+              first_line: int = 1) -> Any:
     """`first_line`: the file's line number of the text's first line (front matter: 2).
     A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
     silently): the data is not returned then."""
+    if FAST and _REFERENCE_ONLY.search(text) is None:
+        found: list[Problem] = []
+        data = _read(_FastLoader, text, display, found, field, first_line)
+        if not found:
+            return data
+    return _read(_NoAliasLoader, text, display, problems, field, first_line)
+
+
+def _read(loader_class: type, text: str, display: str, problems: list[Problem], field: str,
+          first_line: int) -> Any:
     loader = None
     try:
-        loader = _NoAliasLoader(text)  # its reader refuses unprintable characters at once
+        loader = loader_class(text)  # the reference's reader refuses unprintables at once
         node = loader.get_single_node()
         duplicates = _duplicate_keys(node, "") if node is not None else []
         for key, line, first in duplicates:
