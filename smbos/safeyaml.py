@@ -2,15 +2,24 @@
 expand), no key given twice in a mapping (loaders keep the last value silently), problems as
 one-line `Problem`s with the file's own line numbers (`agent.md` is split by smbos.agentmd).
 
-Two readers apply the same rules (`_Rules`). With libyaml (`yaml.__with_libyaml__`), its C
-parser reads the text into events and Python composes and constructs them: a fleet of 10,000
-agents is 20,000 documents, which PyYAML's pure-Python scanner reads ten times slower. Problems
-are always reported by the pure-Python reader (the reference): a text the C reader finds any
-problem in, or one of the few kinds of text the two parsers read differently
-(`_REFERENCE_ONLY`), is read by it, so what is accepted, the problems' texts and their line
-numbers do not depend on which reader is installed (tests/test_safeyaml.py compares the two).
-Composition stays in Python (not libyaml's composer) so that anchors are refused as they are met
-and deep nesting ends in a RecursionError, never in C recursion.
+A fleet of 10,000 agents is 20,000 documents, which PyYAML's pure-Python scanner reads ten
+times slower than libyaml. So with libyaml (`yaml.__with_libyaml__`) its C parser reads them,
+and PyYAML's constructor builds the data with the same rules (`_Rules`):
+
+- most texts are composed by libyaml too (`_ComposedLoader`): a text without `&` can hold no
+  anchor, so no alias either (an alias of no anchor is an error), and the rules left to check,
+  duplicate keys, are checked on the nodes;
+- a text with `&`, or with `?` and a flow collection (`_EventsLoader`), is composed in Python
+  from libyaml's events, where anchors are refused as they come (as the reference does), and a
+  plain `?` inside `[...]` or `{...}`, which libyaml reads on and PyYAML refuses, is found;
+- the reference, PyYAML's pure-Python reader (`_NoAliasLoader`), reads the few kinds of text
+  the parsers read differently (`_REFERENCE_ONLY`) and every text a C path finds any problem in
+  (a value its tag cannot hold included: the reference says at which line).
+
+So problems are always the reference's, and what is accepted, the problems' texts and their line
+numbers do not depend on whether libyaml is installed (tests/test_safeyaml.py compares them).
+libyaml's composer recurses in C; it is used only from libyaml 0.2.6, whose parser stops at 1,000
+levels of nesting (`C_COMPOSER`).
 """
 
 from __future__ import annotations
@@ -21,13 +30,14 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from smbos.errors import Problem
 
-# Whether libyaml's C parser reads the texts first (tests turn it off to read with the
-# reference alone).
+# Whether libyaml reads the texts first, and composes them (tests turn these off to compare).
 FAST = bool(getattr(yaml, "__with_libyaml__", False))
+C_COMPOSER = FAST and yaml._yaml.get_version() >= (0, 2, 6)  # type: ignore[attr-defined]
 
 # Texts only the reference reads: those with a character PyYAML's reader refuses (libyaml's set
 # differs, and a lone surrogate cannot be handed to it as UTF-8), a tab (which libyaml accepts
@@ -49,17 +59,6 @@ class _Rules:
                 None, None, "anchors and aliases are not supported", event.start_mark)
         return super().compose_node(parent, index)  # type: ignore[misc]
 
-    def construct_object(self, node, deep=False):  # type: ignore[no-untyped-def]
-        # A value its tag cannot hold (`!!int abc`, `!!bool maybe`, an empty `!!int`) is a
-        # problem at its line, never an exception out of the loader.
-        try:
-            return super().construct_object(node, deep=deep)  # type: ignore[misc]
-        except (ValueError, LookupError, TypeError, ArithmeticError) as exc:
-            tag = str(node.tag).rsplit(":", 1)[-1]
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
-                node.start_mark) from None
-
     def construct_yaml_timestamp(self, node):  # type: ignore[no-untyped-def]
         # What looks like a timestamp but is no time (`2027-13-01`) stays the text it is, as if
         # quoted: the field it is given to says what is wrong with it, as it would quoted.
@@ -73,14 +72,41 @@ class _Rules:
             return self.construct_scalar(node)  # type: ignore[attr-defined]
 
 
+# What a value its tag cannot hold raises out of PyYAML's constructors (`!!int abc`, `!!bool
+# maybe`, an empty `!!int`, `!!timestamp soon`).
+_UNFIT = (ValueError, LookupError, TypeError, ArithmeticError)
+
+
 class _NoAliasLoader(_Rules, yaml.SafeLoader):
     """The reference: PyYAML's pure-Python reader, with the rules."""
+
+    def construct_object(self, node, deep=False):  # type: ignore[no-untyped-def]
+        # A value its tag cannot hold is a problem at its line, never an exception out of the
+        # loader. (The libyaml readers leave such a text to the reference, which says where.)
+        try:
+            return super().construct_object(node, deep=deep)
+        except _UNFIT as exc:
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
+                node.start_mark) from None
 
 
 _LOADERS: list[type] = [_NoAliasLoader]
 
 if FAST:
-    class _FastLoader(_Rules, Composer, yaml.cyaml.CParser, SafeConstructor, Resolver):
+    class _Libyaml:
+        """Where libyaml's events say less than PyYAML's."""
+
+        def resolve(self, kind, value, implicit):  # type: ignore[no-untyped-def]
+            # An empty value under the non-specific tag `!` is neither plain nor quoted for
+            # libyaml (the empty text); PyYAML resolves it as plain (null).
+            if kind is ScalarNode and implicit == (False, False):
+                implicit = (True, False)
+            return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+    class _EventsLoader(_Rules, _Libyaml, Composer, yaml.cyaml.CParser, SafeConstructor,
+                        Resolver):
         """libyaml's parser (events), PyYAML's composer and constructor, with the rules."""
 
         def __init__(self, stream: str) -> None:
@@ -91,23 +117,32 @@ if FAST:
 
         def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
             event = self.peek_event()
-            if isinstance(event, yaml.ScalarEvent):
-                # The non-specific tag `!` leaves the type to the value for PyYAML, while
-                # libyaml marks the value as not plain (`! 12` would be the text "12").
-                if event.tag == "!":
-                    event.implicit = (True, False)
-                # PyYAML ends a plain value at `?` inside `[...]` or `{...}` (YAML 1.1) and then
-                # refuses the `?`; libyaml reads on: the reference says what is wrong.
-                if (not event.style and "?" in event.value and parent is not None
-                        and parent.flow_style):
-                    raise yaml.YAMLError("a plain value with '?' in a flow collection")
+            # PyYAML ends a plain value at `?` inside `[...]` or `{...}` (YAML 1.1) and then
+            # refuses the `?`; libyaml reads on: the reference says what is wrong.
+            if (isinstance(event, yaml.ScalarEvent) and not event.style and "?" in event.value
+                    and parent is not None and parent.flow_style):
+                raise yaml.YAMLError("a plain value with '?' in a flow collection")
             return super().compose_node(parent, index)
 
-    _LOADERS.append(_FastLoader)
+    class _ComposedLoader(_Rules, _Libyaml, yaml.CSafeLoader):
+        """libyaml's parser and composer, PyYAML's constructor with the rules: for texts
+        without `&` (no anchors, so no aliases) and without a `?` in a flow collection."""
+
+    _LOADERS += [_EventsLoader, _ComposedLoader]
 
 for _loader in _LOADERS:
     _loader.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[attr-defined]
                             _Rules.construct_yaml_timestamp)
+
+
+def _c_loader(text: str) -> type | None:
+    """The libyaml reader for `text`, None when only the reference may read it."""
+    if not FAST or _REFERENCE_ONLY.search(text) is not None:
+        return None
+    if C_COMPOSER and "&" not in text and ("?" not in text or ("[" not in text
+                                                             and "{" not in text)):
+        return _ComposedLoader
+    return _EventsLoader
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
@@ -122,11 +157,15 @@ def load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
     """`first_line`: the file's line number of the text's first line (front matter: 2).
     A key given twice in one mapping is an error naming it (YAML loaders keep the last value,
     silently): the data is not returned then."""
-    if FAST and _REFERENCE_ONLY.search(text) is None:
+    fast = _c_loader(text)
+    if fast is not None:
         found: list[Problem] = []
-        data = _read(_FastLoader, text, display, found, field, first_line)
-        if not found:
-            return data
+        try:
+            data = _read(fast, text, display, found, field, first_line)
+            if not found:
+                return data
+        except _UNFIT:
+            pass  # a value its tag cannot hold: the reference says where
     return _read(_NoAliasLoader, text, display, problems, field, first_line)
 
 

@@ -32,9 +32,16 @@ PIECES = [
 NEAR_YAML = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
-def _read(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
+# How a text may be read: by the reference alone, libyaml's events composed in Python, or libyaml
+# composing too (each mode also takes what the modes before it take).
+MODES = {"reference": (False, False), "events": (True, False), "composed": (True, True)}
+
+
+def _read(text: str, mode: str, monkeypatch: pytest.MonkeyPatch,
           first_line: int = 1) -> tuple[str, list[Problem]]:
+    fast, composed = MODES[mode]
     monkeypatch.setattr(safeyaml, "FAST", fast)
+    monkeypatch.setattr(safeyaml, "C_COMPOSER", composed and safeyaml.C_COMPOSER)
     problems: list[Problem] = []
     data = safeyaml.load_yaml(text, "agents/andy/config.yaml", problems, "front matter",
                               first_line=first_line)
@@ -42,8 +49,9 @@ def _read(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
 
 
 def _same_either_way(text: str, monkeypatch: pytest.MonkeyPatch, first_line: int = 1) -> None:
-    reference = _read(text, False, monkeypatch, first_line)
-    assert _read(text, True, monkeypatch, first_line) == reference, text
+    reference = _read(text, "reference", monkeypatch, first_line)
+    assert _read(text, "events", monkeypatch, first_line) == reference, text
+    assert _read(text, "composed", monkeypatch, first_line) == reference, text
 
 
 @needs_libyaml
@@ -75,19 +83,25 @@ def test_libyaml_and_the_pure_reader_agree_on_any_text(text: str,
 
 
 @needs_libyaml
-def test_libyaml_reads_what_has_no_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("text", [
+    "name: Andy\nport: 3301\nruntime:\n  timezone: UTC\n"
+    "schedules:\n- id: a\n  cron: 0 8 * * *\n  prompt: What now?\n",
+    "name: R&D\nschedules: [{id: a, cron: '0 8 * * *', prompt: 'What now?'}]\n",
+])
+def test_libyaml_reads_what_has_no_problem(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """PyYAML's pure-Python scanner made `smbos generate` of 10,000 agents take half a minute:
-    a text without problems is read by libyaml's parser, never by it."""
+    a text without problems is read by libyaml's parser, never by it; and composed by libyaml
+    unless it holds `&` or a `?` and a flow collection."""
     def refuse(*args: object) -> None:
-        raise AssertionError("the pure-Python scanner read a text without problems")
+        raise AssertionError("read by the pure-Python scanner or composer")
 
     monkeypatch.setattr(yaml.scanner.Scanner, "fetch_more_tokens", refuse)
+    if safeyaml.C_COMPOSER and "&" not in text and "[" not in text:
+        monkeypatch.setattr(yaml.composer.Composer, "compose_document", refuse)
     problems: list[Problem] = []
-    text = ("name: R&D\nport: 3301\nruntime: {timezone: UTC}\n"
-            "schedules:\n- {id: a, cron: '0 8 * * *', prompt: p}\n")
     data = safeyaml.load_yaml(text, "agents/andy/config.yaml", problems)
     assert problems == []
-    assert data["name"] == "R&D" and data["schedules"][0]["cron"] == "0 8 * * *"
+    assert data["schedules"][0]["cron"] == "0 8 * * *"
 
 
 def test_problems_name_the_line_whichever_reader_finds_them() -> None:
