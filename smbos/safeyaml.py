@@ -2,24 +2,26 @@
 expand), no key given twice in a mapping (loaders keep the last value silently), problems as
 one-line `Problem`s with the file's own line numbers (`agent.md` is split by smbos.agentmd).
 
-A fleet of 10,000 agents is 20,000 documents, which PyYAML's pure-Python scanner reads ten
-times slower than libyaml. So with libyaml (`yaml.__with_libyaml__`) its C parser reads them,
-and PyYAML's constructor builds the data with the same rules (`_Rules`):
+A fleet of 10,000 agents is 20,000 documents, which PyYAML's pure-Python reader reads ten times
+slower than libyaml. So with libyaml (`yaml.__with_libyaml__`) its C parser reads them, and
+`_build` makes the data of the plain shapes (mappings, sequences, scalars of the standard tags)
+as PyYAML's constructor does; anything else is left to the reference (below):
 
 - most texts are composed by libyaml too (`_ComposedLoader`): a text without `&` can hold no
-  anchor, so no alias either (an alias of no anchor is an error), and the rules left to check,
-  duplicate keys, are checked on the nodes;
-- a text with `&`, or with `?` and a flow collection (`_EventsLoader`), is composed in Python
-  from libyaml's events, where anchors are refused as they come (as the reference does), and a
-  plain `?` inside `[...]` or `{...}`, which libyaml reads on and PyYAML refuses, is found;
+  anchor, so no alias either (an alias of no anchor is an error), and a key given twice is met
+  by `_build`;
+- a text with `&`, with `?` and a flow collection, or with a bare `!` tag (`_BARE_TAG`) is
+  composed in Python from libyaml's events (`_EventsLoader`), where anchors are refused as they
+  come (as the reference does), a plain `?` inside `[...]` or `{...}` (which libyaml reads on
+  and PyYAML refuses) is found, and an empty value under `!` is resolved as PyYAML does;
 - the reference, PyYAML's pure-Python reader (`_NoAliasLoader`), reads the few kinds of text
-  the parsers read differently (`_REFERENCE_ONLY`) and every text a C path finds any problem in
-  (a value its tag cannot hold included: the reference says at which line).
+  the parsers read differently (`_REFERENCE_ONLY`) and every text a libyaml path finds anything
+  wrong or unusual in, and its problems are the ones reported.
 
-So problems are always the reference's, and what is accepted, the problems' texts and their line
-numbers do not depend on whether libyaml is installed (tests/test_safeyaml.py compares them).
-libyaml's composer recurses in C; it is used only from libyaml 0.2.6, whose parser stops at 1,000
-levels of nesting (`C_COMPOSER`).
+So what is accepted, the data, the problems' texts and their line numbers do not depend on
+whether libyaml is installed (tests/test_safeyaml.py compares the three). libyaml's composer
+recurses in C: it is used only from libyaml 0.2.6, whose parser stops at 1,000 levels of
+nesting (`C_COMPOSER`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.nodes import ScalarNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from smbos.errors import Problem
@@ -46,6 +48,10 @@ C_COMPOSER = FAST and yaml._yaml.get_version() >= (0, 2, 6)  # type: ignore[attr
 # (`|#`, which libyaml reads as a comment). The reference then says what it always said of them.
 _REFERENCE_ONLY = re.compile(
     f"[\t\ufeff]|[|>][-+0-9]*#|{yaml.reader.Reader.NON_PRINTABLE.pattern}")
+
+# The non-specific tag `!` standing alone (not `Hello!`): libyaml composes an empty value under
+# it as the empty text, PyYAML as null.
+_BARE_TAG = re.compile(r"(?:^|(?<=[\s,\[{]))!(?=[\s,\]}]|$)")
 
 
 class _Rules:
@@ -95,19 +101,8 @@ class _NoAliasLoader(_Rules, yaml.SafeLoader):
 _LOADERS: list[type] = [_NoAliasLoader]
 
 if FAST:
-    class _Libyaml:
-        """Where libyaml's events say less than PyYAML's."""
-
-        def resolve(self, kind, value, implicit):  # type: ignore[no-untyped-def]
-            # An empty value under the non-specific tag `!` is neither plain nor quoted for
-            # libyaml (the empty text); PyYAML resolves it as plain (null).
-            if kind is ScalarNode and implicit == (False, False):
-                implicit = (True, False)
-            return super().resolve(kind, value, implicit)  # type: ignore[misc]
-
-    class _EventsLoader(_Rules, _Libyaml, Composer, yaml.cyaml.CParser, SafeConstructor,
-                        Resolver):
-        """libyaml's parser (events), PyYAML's composer and constructor, with the rules."""
+    class _EventsLoader(_Rules, Composer, yaml.cyaml.CParser, SafeConstructor, Resolver):
+        """libyaml's parser (events), PyYAML's composer, with the rules."""
 
         def __init__(self, stream: str) -> None:
             yaml.cyaml.CParser.__init__(self, stream)
@@ -121,12 +116,19 @@ if FAST:
             # refuses the `?`; libyaml reads on: the reference says what is wrong.
             if (isinstance(event, yaml.ScalarEvent) and not event.style and "?" in event.value
                     and parent is not None and parent.flow_style):
-                raise yaml.YAMLError("a plain value with '?' in a flow collection")
+                raise _Unsure
             return super().compose_node(parent, index)
 
-    class _ComposedLoader(_Rules, _Libyaml, yaml.CSafeLoader):
-        """libyaml's parser and composer, PyYAML's constructor with the rules: for texts
-        without `&` (no anchors, so no aliases) and without a `?` in a flow collection."""
+        def resolve(self, kind, value, implicit):  # type: ignore[no-untyped-def]
+            # An empty value under the bare tag `!` is neither plain nor quoted for libyaml
+            # (the empty text); PyYAML resolves it as plain (null).
+            if kind is ScalarNode and implicit == (False, False):
+                implicit = (True, False)
+            return super().resolve(kind, value, implicit)
+
+    class _ComposedLoader(_Rules, yaml.CSafeLoader):
+        """libyaml's parser and composer: for texts without `&` (no anchors, so no aliases),
+        a `?` in a flow collection or a bare `!` tag."""
 
     _LOADERS += [_EventsLoader, _ComposedLoader]
 
@@ -139,10 +141,61 @@ def _c_loader(text: str) -> type | None:
     """The libyaml reader for `text`, None when only the reference may read it."""
     if not FAST or _REFERENCE_ONLY.search(text) is not None:
         return None
-    if C_COMPOSER and "&" not in text and ("?" not in text or ("[" not in text
-                                                             and "{" not in text)):
+    if (C_COMPOSER and "&" not in text and ("?" not in text or ("[" not in text
+                                                              and "{" not in text))
+            and ("!" not in text or _BARE_TAG.search(text) is None)):
         return _ComposedLoader
     return _EventsLoader
+
+
+class _Unsure(Exception):
+    """What a libyaml path leaves to the reference: it may be wrong, or read differently."""
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+# Tags whose constructor makes a scalar's value at once (PyYAML's map and seq constructors are
+# generators, for recursive structures, which an agent folder cannot hold).
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in (
+    "null", "bool", "int", "float", "binary", "timestamp"))
+
+
+def _build(loader: Any, node: yaml.Node) -> Any:
+    """The data of `node`, as PyYAML's SafeConstructor makes it, for mappings, sequences and
+    scalars of the standard tags; `_Unsure` for anything else: another tag, a merge key (`<<`),
+    a key given twice (two keys of one tag and text read the same)."""
+    kind, tag = type(node), node.tag
+    if kind is ScalarNode:
+        if tag == _STR:
+            return node.value
+        if tag in _SCALAR_TAGS:
+            return loader.yaml_constructors[tag](loader, node)
+    elif kind is MappingNode and tag == _MAP:
+        data = {}
+        for key_node, value_node in node.value:
+            key = _build(loader, key_node)
+            if key in data or key != key:  # given twice; or NaN, which is never "in"
+                raise _Unsure
+            data[key] = _build(loader, value_node)
+        return data
+    elif kind is SequenceNode and tag == _SEQ:
+        return [_build(loader, item) for item in node.value]
+    raise _Unsure
+
+
+def _read_fast(loader_class: type, text: str) -> Any:
+    """The data, or `_Unsure` (the class) when the reference must read the text."""
+    loader = None
+    try:
+        loader = loader_class(text)
+        node = loader.get_single_node()
+        return None if node is None else _build(loader, node)
+    except (yaml.YAMLError, RecursionError, _Unsure, *_UNFIT):
+        return _Unsure
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> str:
@@ -159,21 +212,18 @@ def load_yaml(text: str, display: str, problems: list[Problem], field: str = "",
     silently): the data is not returned then."""
     fast = _c_loader(text)
     if fast is not None:
-        found: list[Problem] = []
-        try:
-            data = _read(fast, text, display, found, field, first_line)
-            if not found:
-                return data
-        except _UNFIT:
-            pass  # a value its tag cannot hold: the reference says where
+        data = _read_fast(fast, text)
+        if data is not _Unsure:
+            return data
     return _read(_NoAliasLoader, text, display, problems, field, first_line)
 
 
 def _read(loader_class: type, text: str, display: str, problems: list[Problem], field: str,
           first_line: int) -> Any:
+    """The data, with every problem added (the reference's way)."""
     loader = None
     try:
-        loader = loader_class(text)  # the reference's reader refuses unprintables at once
+        loader = loader_class(text)  # its reader refuses unprintables at once
         node = loader.get_single_node()
         duplicates = _duplicate_keys(node, "") if node is not None else []
         for key, line, first in duplicates:

@@ -66,7 +66,12 @@ def _same_either_way(text: str, monkeypatch: pytest.MonkeyPatch, first_line: int
     "",  "\n", "# only a comment\n", "~\n", "port: ! 3301\n", "a: ! '1'\n", "a: !\n", "! :\n",
     "a: |#\n  b\n", "a: >-# c\n  b\n", "name: Andy\t\n", "a\t", "-\r\n\ufeffa #",
     "a: b\n\ufeff", "{a: b?}\n", "[what? now]\n", "heal: {after: 1000? 0}\n", "a: what?\n",
-    "{? a : b}\n", "[? a]\n",
+    "{? a : b}\n", "[? a]\n", ".nan: 1\n.nan: 2\n", "{.nan: 1, .NaN: 2}\n", "<<: {a: 1}\nb: 2\n",
+    "=: 1\n", "true: 1\nyes: 2\n", "1: a\n0x1: b\n", "1: a\n1.0: b\n", "!!map {a: 1}\n",
+    "!!seq [1]\n", "!!set {a}\n", "!!omap [a: 1]\n", "!!pairs [a: 1]\n", "!!str 1\n",
+    "!!map x\n", "!!seq x\n", "a: !!map\n", "a: !\nb: 1\n", "prompt: Hello! world\n", "[!]\n",
+    "{a: !}\n", "- !\n- b\n", "a: !!binary aGVsbG8=\n", "a: !!binary '*'\n", "? [a]\n: 1\n",
+    "a: 2027-13-01\n", "a: !!timestamp 2027-13-01\n", "a: 2099-01-01 09:00:00 +2\n",
 ])
 def test_libyaml_and_the_pure_reader_agree(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _same_either_way(text, monkeypatch)
@@ -90,12 +95,14 @@ def test_libyaml_and_the_pure_reader_agree_on_any_text(text: str,
 ])
 def test_libyaml_reads_what_has_no_problem(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """PyYAML's pure-Python scanner made `smbos generate` of 10,000 agents take half a minute:
-    a text without problems is read by libyaml's parser, never by it; and composed by libyaml
-    unless it holds `&` or a `?` and a flow collection."""
+    a text without problems is read by libyaml's parser, never by it; composed by libyaml
+    unless it holds `&` or a `?` and a flow collection; and made data without PyYAML's
+    constructor."""
     def refuse(*args: object) -> None:
         raise AssertionError("read by the pure-Python scanner or composer")
 
     monkeypatch.setattr(yaml.scanner.Scanner, "fetch_more_tokens", refuse)
+    monkeypatch.setattr(yaml.constructor.BaseConstructor, "construct_document", refuse)
     if safeyaml.C_COMPOSER and "&" not in text and "[" not in text:
         monkeypatch.setattr(yaml.composer.Composer, "compose_document", refuse)
     problems: list[Problem] = []
