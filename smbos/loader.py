@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -128,28 +129,32 @@ _INLINE_COMMENT = ("the value holds ' #', which the runtime reads as part of the
 def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
                raw: bool = False) -> str | None:
     """The file as text, or None with the problem added. `raw`: keep line endings as they are
-    (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
-    do not expect one see it as part of the first line (a front matter fence, a key)."""
+    (`.env`: the runtime splits lines on `\\n` only); else `\\r\\n` and `\\r` are read as
+    `\\n`, as Python's text files do. A byte order mark is an error: readers that do not expect
+    one see it as part of the first line (a front matter fence, a key)."""
     try:
-        size = path.stat().st_size
+        info = os.stat(path)  # one lookup: a FIFO must not be opened (it would block)
     except OSError as exc:
         problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
         return None
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         problems.append(Problem(display, "", "is not a regular file"))
         return None
-    if size > limit:
-        problems.append(Problem(display, "", f"{size} bytes is too large for this file; "
+    if info.st_size > limit:
+        problems.append(Problem(display, "", f"{info.st_size} bytes is too large for this file; "
                                              f"expected at most {limit}"))
         return None
     try:
-        text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(display, "", "is not UTF-8 text"))
         return None
     except OSError as exc:
         problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
         return None
+    if not raw and "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith(envfile.BOM):
         problems.append(Problem(display, "", "starts with a byte order mark (U+FEFF), which hides "
                                              "the first line from its readers; save the file as "
@@ -158,11 +163,12 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
     return text
 
 
-def _check_folder(folder: Path, display: str, problems: list[Problem]) -> None:
-    """Links out of the agent folder, and hard links in its memory, found by one bounded walk
-    (smbos.walk: the runtime writes `memory/`, so anything can be there); a walk that did not
-    see everything is one warning for this agent, never an exception."""
-    root = os.path.realpath(folder)
+def _check_folder(folder: Path, real: Path, display: str, problems: list[Problem]) -> None:
+    """Links out of the agent folder (`real`: where it really is), and hard links in its
+    memory, found by one bounded walk (smbos.walk: the runtime writes `memory/`, so anything can
+    be there); a walk that did not see everything is one warning for this agent, never an
+    exception."""
+    root = str(real)
     seen = walk.walk(folder)
     for entry in seen.entries:
         if entry.kind == walk.LINK:
@@ -197,7 +203,9 @@ class _Loaded:
     team: tuple[TeamMember, ...] = ()
 
 
-def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem]) -> _Loaded | None:
+def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem],
+              real: Path) -> _Loaded | None:
+    """`real`: the folder with every link resolved (load_fleet knows it without a lookup)."""
     agent_id = folder.name
     start = len(problems)
     reason = id_problem(agent_id)
@@ -205,7 +213,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
         problems.append(Problem(display, "id", reason))
         return None
 
-    _check_folder(folder, display, problems)
+    _check_folder(folder, real, display, problems)
 
     # agent.md: front matter and a body that is the identity.
     front = FrontMatter()
@@ -354,10 +362,10 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
 
     # The container's environment, as the Compose file will set it (the project's name and
     # state folder are short: the defaults stand in for them), within Linux's limits.
-    probe = Agent(agent_id, folder.resolve(), config, front, identity, 0, tuple(example),
+    probe = Agent(agent_id, real, config, front, identity, 0, tuple(example),
                   env_keys, md_sha, team=members)
     too_large = runenv.problems(runenv.environment(
-        probe, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id), cfg_display)
+        probe, DEFAULT_PROJECT, real.parent.parent / "state" / agent_id), cfg_display)
     if too_large:
         problems += too_large
         return None
@@ -368,7 +376,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
         problems.append(Problem(missing_where, catalog.CREDENTIAL_KEYS[0],
                                 f"not set; the runtime needs {' or '.join(catalog.CREDENTIAL_KEYS)}",
                                 severity))
-    loaded = _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha,
+    loaded = _Loaded(agent_id, real, config, front, identity, example, env_keys, md_sha,
                      members)
     for key, why in probe.required_env_keys():
         if key not in env_keys:
@@ -412,17 +420,18 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
             seen.add(item.id)
 
 
-def _same_folders(entries: list[Path]) -> dict[Path, str]:
+def _same_folders(real: dict[Path, Path], links: set[Path]) -> dict[Path, str]:
     """Entries that are another entry's folder under a second name (a link), mapped to the id of
-    the one that keeps it: the real folder, else the first name."""
+    the one that keeps it: the real folder, else the first name. `real`: each entry's folder
+    with links resolved; `links`: the entries that are links."""
     groups: dict[Path, list[Path]] = {}
-    for entry in entries:
-        groups.setdefault(entry.resolve(), []).append(entry)
+    for entry, where in real.items():
+        groups.setdefault(where, []).append(entry)
     out: dict[Path, str] = {}
     for group in groups.values():
         if len(group) < 2:
             continue
-        owner = next((e for e in group if not e.is_symlink()), group[0])
+        owner = next((e for e in group if e not in links), group[0])
         out.update({e: owner.name for e in group if e is not owner})
     return out
 
@@ -437,10 +446,17 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
                                                         "agent folders"))
         return fleet
     loaded = []
-    entries = [e for e in sorted(given.iterdir(), key=lambda p: p.name)
-               if not e.name.startswith(".") and e.is_dir()]
+    with os.scandir(given) as listing:  # the kind of each entry without a lookup of its own
+        found = sorted((e for e in listing if not e.name.startswith(".") and e.is_dir()),
+                       key=lambda e: e.name)
+    entries = [given / e.name for e in found]
+    links = {given / e.name for e in found if e.is_symlink()}
+    # Where each folder really is: below the resolved root unless it is a link (10,000 agents
+    # would be 10,000 lookups of every component of the path).
+    real = {entry: entry.resolve() if entry in links else fleet.root / entry.name
+            for entry in entries}
     folders = {e.name for e in entries}
-    same = _same_folders(entries)
+    same = _same_folders(real, links)
     for entry, owner in same.items():
         fleet.problems.append(Problem(f"{display_root}/{entry.name}", "",
                                       f"is the same folder as agent {owner!r} (a link); the two "
@@ -449,7 +465,8 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     for entry in entries:
         if entry in same:
             continue
-        item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
+        item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems,
+                         real[entry])
         if item:
             loaded.append(item)
     record_display = f"{display_root}/{ports.PORTS_FILE}"
@@ -465,7 +482,7 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
             continue
         fleet.agents.append(Agent(
             id=item.agent_id,
-            folder=item.folder.resolve(),
+            folder=item.folder,
             config=item.config,
             front=item.front,
             identity=item.identity,
