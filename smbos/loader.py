@@ -8,6 +8,7 @@ pydantic's errors become `file: field: message` lines with a did-you-mean for un
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -40,6 +41,7 @@ from smbos.schema import (
 from smbos.team import TeamMember, read_team
 
 MAX_CONFIG_BYTES = 256 * 1024
+_NO_CONFIG = AgentConfig()  # while config.yaml is missing or invalid (pydantic copies defaults)
 MAX_AGENT_MD_BYTES = 1024 * 1024
 MAX_ENV_BYTES = 64 * 1024
 
@@ -129,9 +131,9 @@ _INLINE_COMMENT = ("the value holds ' #', which the runtime reads as part of the
 def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
                raw: bool = False) -> str | None:
     """The file as text, or None with the problem added. `raw`: keep line endings as they are
-    (`.env`: the runtime splits lines on `\\n` only); else `\\r\\n` and `\\r` are read as
-    `\\n`, as Python's text files do. A byte order mark is an error: readers that do not expect
-    one see it as part of the first line (a front matter fence, a key)."""
+    (`.env`: the runtime splits lines on `\\n` only; else `\\r\\n` and `\\r` read as `\\n`). A
+    byte order mark is an error: readers that do not expect one see it as part of the first
+    line (a front matter fence, a key)."""
     try:
         info = os.stat(path)  # one lookup: a FIFO must not be opened (it would block)
     except OSError as exc:
@@ -145,8 +147,7 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
                                              f"expected at most {limit}"))
         return None
     try:
-        with open(path, "rb") as file:
-            text = file.read().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         problems.append(Problem(display, "", "is not UTF-8 text"))
         return None
@@ -164,10 +165,9 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
 
 
 def _check_folder(folder: Path, real: Path, display: str, problems: list[Problem]) -> None:
-    """Links out of the agent folder (`real`: where it really is), and hard links in its
-    memory, found by one bounded walk (smbos.walk: the runtime writes `memory/`, so anything can
-    be there); a walk that did not see everything is one warning for this agent, never an
-    exception."""
+    """Links out of the agent folder (really at `real`), and hard links in its memory, found by
+    one bounded walk (smbos.walk: the runtime writes `memory/`, so anything can be there); a walk
+    that did not see everything is one warning for this agent, never an exception."""
     root = str(real)
     seen = walk.walk(folder)
     for entry in seen.entries:
@@ -205,7 +205,6 @@ class _Loaded:
 
 def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Problem],
               real: Path) -> _Loaded | None:
-    """`real`: the folder with every link resolved (load_fleet knows it without a lookup)."""
     agent_id = folder.name
     start = len(problems)
     reason = id_problem(agent_id)
@@ -256,7 +255,7 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
                                                             "identity after the front matter"))
 
     # config.yaml
-    config = AgentConfig()
+    config = _NO_CONFIG
     cfg_path = folder / CONFIG_YAML
     cfg_display = f"{display}/{CONFIG_YAML}"
     if not cfg_path.exists() and not cfg_path.is_symlink():
@@ -422,8 +421,7 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
 
 def _same_folders(real: dict[Path, Path], links: set[Path]) -> dict[Path, str]:
     """Entries that are another entry's folder under a second name (a link), mapped to the id of
-    the one that keeps it: the real folder, else the first name. `real`: each entry's folder
-    with links resolved; `links`: the entries that are links."""
+    the one that keeps it: the real folder, else the first name (`real`: where each one is)."""
     groups: dict[Path, list[Path]] = {}
     for entry, where in real.items():
         groups.setdefault(where, []).append(entry)
@@ -438,7 +436,17 @@ def _same_folders(real: dict[Path, Path], links: set[Path]) -> dict[Path, str]:
 
 def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     """Load every agent folder under `agents_dir`. `strict_env`: missing `.env` keys are errors."""
-    given = Path(agents_dir)
+    # The cycle collector would walk the growing fleet again and again: off (loads make no cycles).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_fleet(Path(agents_dir), strict_env)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_fleet(given: Path, strict_env: bool) -> Fleet:
     display_root = display_path(given)
     fleet = Fleet(root=given.resolve(), display_root=display_root)
     if not given.is_dir():
@@ -446,15 +454,12 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
                                                         "agent folders"))
         return fleet
     loaded = []
-    with os.scandir(given) as listing:  # the kind of each entry without a lookup of its own
-        found = sorted((e for e in listing if not e.name.startswith(".") and e.is_dir()),
-                       key=lambda e: e.name)
-    entries = [given / e.name for e in found]
+    with os.scandir(given) as listing:  # each entry's kind without a lookup of its own
+        found = [e for e in listing if not e.name.startswith(".") and e.is_dir()]
+    entries = sorted((given / e.name for e in found), key=lambda p: p.name)
     links = {given / e.name for e in found if e.is_symlink()}
-    # Where each folder really is: below the resolved root unless it is a link (10,000 agents
-    # would be 10,000 lookups of every component of the path).
-    real = {entry: entry.resolve() if entry in links else fleet.root / entry.name
-            for entry in entries}
+    # Where each folder is: below the resolved root unless a link (no lookup per path component).
+    real = {e: e.resolve() if e in links else fleet.root / e.name for e in entries}
     folders = {e.name for e in entries}
     same = _same_folders(real, links)
     for entry, owner in same.items():

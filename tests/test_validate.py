@@ -964,3 +964,32 @@ def test_an_agent_folder_that_is_a_link_is_mounted_where_it_is(project: Path,
     assert not fleet.errors, fleet.errors
     assert {a.id: a.folder for a in fleet.agents} == {
         "andy": elsewhere.resolve(), "bea": (project / "agents" / "bea").resolve()}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_paused_while_loading(project: Path, monkeypatch,
+                                                     enabled: bool) -> None:
+    """At 10,000 agents the collector walked the growing fleet again and again: it is off while
+    the folders are read, and as it was afterwards (on, or off when the caller had it off)."""
+    import gc
+
+    from smbos import loader
+
+    seen = []
+    read_team = loader.read_team
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return read_team(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "read_team", spy)
+    write_agent(project / "agents", "andy")
+    write_agent(project / "agents", "bea")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert len(loader.load_fleet(project / "agents").agents) == 2
+        assert seen == [False, False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
