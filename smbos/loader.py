@@ -15,6 +15,7 @@ import re
 import stat
 from dataclasses import dataclass
 from datetime import date, datetime
+from errno import ENXIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,34 +135,33 @@ def _read_text(path: Path, display: str, limit: int, problems: list[Problem],
     (`.env`: the runtime splits lines on `\\n` only; else `\\r\\n` and `\\r` read as `\\n`). A
     byte order mark is an error: readers that do not expect one see it as part of the first
     line (a front matter fence, a key)."""
-    try:
-        info = os.stat(path)  # one lookup: a FIFO must not be opened (it would block)
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        problems.append(Problem(display, "", "is not a regular file"))
-        return None
-    if info.st_size > limit:
-        problems.append(Problem(display, "", f"{info.st_size} bytes is too large for this file; "
-                                             f"expected at most {limit}"))
-        return None
-    try:
-        text = path.read_bytes().decode("utf-8")
+    why, text = "", ""
+    try:  # open, look, read, close: four system calls (and a FIFO is never waited for)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                why = "is not a regular file"
+            elif info.st_size > limit:
+                why = f"{info.st_size} bytes is too large for this file; expected at most {limit}"
+            else:
+                data = os.read(fd, info.st_size)
+                while len(data) < info.st_size and (more := os.read(fd, info.st_size - len(data))):
+                    data += more
+                text = data.decode("utf-8")
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a socket cannot be opened (ENXIO): no regular file either
+        why = "is not a regular file" if exc.errno == ENXIO else f"cannot read: {exc.strerror}"
     except UnicodeDecodeError:
-        problems.append(Problem(display, "", "is not UTF-8 text"))
-        return None
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
-    if not raw and "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        why = "is not UTF-8 text"
     if text.startswith(envfile.BOM):
-        problems.append(Problem(display, "", "starts with a byte order mark (U+FEFF), which hides "
-                                             "the first line from its readers; save the file as "
-                                             "UTF-8 without BOM"))
+        why = ("starts with a byte order mark (U+FEFF), which hides the first line from its "
+               "readers; save the file as UTF-8 without BOM")
+    if why:
+        problems.append(Problem(display, "", why))
         return None
-    return text
+    return text if raw or "\r" not in text else text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_folder(folder: Path, real: Path, display: str, problems: list[Problem]) -> None:
@@ -348,12 +348,12 @@ def _load_one(folder: Path, display: str, strict_env: bool, problems: list[Probl
     elif env_path.exists():
         env_text = _read_text(env_path, env_display, MAX_ENV_BYTES, problems, raw=True)
         if env_text is not None:
-            env_keys = frozenset(k for k, v in envfile.parse_env_text(env_text).items()
-                                 if v.strip())
+            values = envfile.parse_env_text(env_text)
+            env_keys = frozenset(k for k, v in values.items() if v.strip())
             for key in envfile.inline_comment_keys(env_text):
                 problems.append(Problem(env_display, key, _INLINE_COMMENT, Severity.WARNING))
             plain = catalog.PLAIN_KEYS | {k.key for k in example if k.not_secret}
-            for key, why in redact.weak_secrets(envfile.parse_env_text(env_text), plain):
+            for key, why in redact.weak_secrets(values, plain):
                 problems.append(Problem(env_display, key, why, Severity.WARNING))
 
     if any(p.is_error for p in problems[start:]):

@@ -993,3 +993,32 @@ def test_the_cycle_collector_is_paused_while_loading(project: Path, monkeypatch,
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_socket_in_place_of_a_file_is_a_problem(project: Path) -> None:
+    """A socket cannot be opened (ENXIO): it is no regular file either."""
+    import socket
+
+    folder = write_agent(project / "agents", "andy")
+    (folder / "config.yaml").unlink()
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        try:
+            listener.bind(str(folder / "config.yaml"))
+        except OSError:
+            pytest.skip("the path is too long for a socket here")
+        assert_invalid(project, "agents/andy/config.yaml: is not a regular file")
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("config.yaml", b"\xff\xfe", "agents/andy/config.yaml: is not UTF-8 text"),
+    ("agent.md", b"\xef\xbb\xbf# Andy\n", "agents/andy/agent.md: starts with a byte order mark"),
+    ("config.yaml", b"name: " + b"x" * (256 * 1024), "agents/andy/config.yaml: 262150 bytes is "
+                                                      "too large for this file"),
+])
+def test_a_file_that_cannot_be_text_is_one_problem(project: Path, name: str, data: bytes,
+                                                   expected: str) -> None:
+    (write_agent(project / "agents", "andy") / name).write_bytes(data)
+    assert_invalid(project, expected)
