@@ -6,6 +6,9 @@ twice). Every problem is collected (ADR 004), never raised.
 
 from __future__ import annotations
 
+import os
+import stat
+from errno import ENXIO
 from pathlib import Path
 
 from smbos import envfile
@@ -17,43 +20,38 @@ def read_text(
     path: Path, display: str, limit: int, problems: list[Problem], raw: bool = False
 ) -> str | None:
     """The file as text, or None with the problem added. `raw`: keep line endings as they are
-    (`.env`: the runtime splits lines on `\\n` only). A byte order mark is an error: readers that
-    do not expect one see it as part of the first line (a front matter fence, a key)."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
-    if not path.is_file():
-        problems.append(Problem(display, "", "is not a regular file"))
-        return None
-    if size > limit:
-        problems.append(
-            Problem(
-                display, "", f"{size} bytes is too large for this file; expected at most {limit}"
-            )
-        )
-        return None
-    try:
-        text = path.read_bytes().decode("utf-8") if raw else path.read_text(encoding="utf-8")
+    (`.env`: the runtime splits lines on `\\n` only; else `\\r\\n` and `\\r` read as `\\n`). A
+    byte order mark is an error: readers that do not expect one see it as part of the first
+    line (a front matter fence, a key)."""
+    why, text = "", ""
+    try:  # open, look, read, close: four system calls (and a FIFO is never waited for)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                why = "is not a regular file"
+            elif info.st_size > limit:
+                why = f"{info.st_size} bytes is too large for this file; expected at most {limit}"
+            else:
+                data = os.read(fd, info.st_size)
+                while len(data) < info.st_size and (more := os.read(fd, info.st_size - len(data))):
+                    data += more
+                text = data.decode("utf-8")
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a socket cannot be opened (ENXIO): no regular file either
+        why = "is not a regular file" if exc.errno == ENXIO else f"cannot read: {exc.strerror}"
     except UnicodeDecodeError:
-        problems.append(Problem(display, "", "is not UTF-8 text"))
-        return None
-    except OSError as exc:
-        problems.append(Problem(display, "", f"cannot read: {exc.strerror}"))
-        return None
+        why = "is not UTF-8 text"
     if text.startswith(envfile.BOM):
-        problems.append(
-            Problem(
-                display,
-                "",
-                "starts with a byte order mark (U+FEFF), which hides "
-                "the first line from its readers; save the file as "
-                "UTF-8 without BOM",
-            )
+        why = (
+            "starts with a byte order mark (U+FEFF), which hides the first line from its "
+            "readers; save the file as UTF-8 without BOM"
         )
+    if why:
+        problems.append(Problem(display, "", why))
         return None
-    return text
+    return text if raw or "\r" not in text else text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def present(path: Path, display: str, expected: str, problems: list[Problem]) -> bool:

@@ -8,6 +8,7 @@ pydantic's errors become `file: field: message` lines with a did-you-mean for un
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from dataclasses import dataclass
@@ -35,17 +36,18 @@ from smbos.schema import (
 from smbos.team import TeamMember, read_team
 
 MAX_CONFIG_BYTES = 256 * 1024
+_NO_CONFIG = AgentConfig()  # while config.yaml is missing or invalid (pydantic copies defaults)
 MAX_AGENT_MD_BYTES = 1024 * 1024
 
 
 # ----------------------------------------------------------------------------- reading
 
 
-def _check_folder(folder: Path, display: str, problems: list[Problem]) -> None:
-    """Links out of the agent folder, and hard links in its memory, found by one bounded walk
-    (smbos.walk: the runtime writes `memory/`, so anything can be there); a walk that did not
-    see everything is one warning for this agent, never an exception."""
-    root = os.path.realpath(folder)
+def _check_folder(folder: Path, real: Path, display: str, problems: list[Problem]) -> None:
+    """Links out of the agent folder (really at `real`), and hard links in its memory, found by
+    one bounded walk (smbos.walk: the runtime writes `memory/`, so anything can be there); a walk
+    that did not see everything is one warning for this agent, never an exception."""
+    root = str(real)
     seen = walk.walk(folder)
     for entry in seen.entries:
         if entry.kind == walk.LINK:
@@ -95,17 +97,18 @@ class _Loaded:
 
 
 def _load_one(
-    folder: Path, display: str, strict_env: bool, problems: list[Problem]
+    folder: Path, display: str, strict_env: bool, problems: list[Problem], real: Path
 ) -> _Loaded | None:
     """One agent folder read and checked: every problem found goes to `problems`; the agent,
-    or None when any of them is an error."""
+    or None when any of them is an error. `real`: the folder with every link resolved
+    (load_fleet knows it without a lookup)."""
     agent_id = folder.name
     start = len(problems)
     reason = id_problem(agent_id)
     if reason:
         problems.append(Problem(display, "id", reason))
         return None
-    _check_folder(folder, display, problems)
+    _check_folder(folder, real, display, problems)
     front, identity, md_sha = _read_agent_md(folder, display, problems)
     config = _read_config(folder, display, problems)
     example = envcheck.read_env_example(folder, display, config, problems)
@@ -117,7 +120,7 @@ def _load_one(
         return None
     agent = Agent(
         agent_id,
-        folder.resolve(),
+        real,
         config,
         front,
         identity,
@@ -130,9 +133,7 @@ def _load_one(
     # The container's environment, as the Compose file will set it (the project's name and
     # state folder are short: the defaults stand in for them), within Linux's limits.
     too_large = runenv.problems(
-        runenv.environment(
-            agent, DEFAULT_PROJECT, folder.resolve().parent.parent / "state" / agent_id
-        ),
+        runenv.environment(agent, DEFAULT_PROJECT, real.parent.parent / "state" / agent_id),
         f"{display}/{CONFIG_YAML}",
     )
     if too_large:
@@ -141,7 +142,7 @@ def _load_one(
     severity = Severity.ERROR if strict_env else Severity.WARNING
     problems += envcheck.missing_env_keys(agent, folder, display, severity)
     problems += integrations.credential_problems(folder, config, display, severity)
-    return _Loaded(agent_id, folder, config, front, identity, example, env_keys, md_sha, members)
+    return _Loaded(agent_id, real, config, front, identity, example, env_keys, md_sha, members)
 
 
 def _read_agent_md(
@@ -185,16 +186,16 @@ def _read_config(folder: Path, display: str, problems: list[Problem]) -> AgentCo
     """config.yaml, validated; the defaults when it cannot be read (its problems said)."""
     path, where = folder / CONFIG_YAML, f"{display}/{CONFIG_YAML}"
     if not present(path, where, "a YAML mapping (may be empty)", problems):
-        return AgentConfig()
+        return _NO_CONFIG
     text = read_text(path, where, MAX_CONFIG_BYTES, problems)
     data = yaml_mapping(text, where, "", problems) if text is not None else None
     if data is None:
-        return AgentConfig()
+        return _NO_CONFIG
     try:
         config = AgentConfig.model_validate(data)
     except ValidationError as exc:
         problems += validation_problems(exc, AgentConfig, where)
-        return AgentConfig()
+        return _NO_CONFIG
     _check_unique(config, where, problems)
     _check_once(config, where, problems)
     return config
@@ -245,24 +246,34 @@ def _check_unique(config: AgentConfig, display: str, problems: list[Problem]) ->
             seen.add(item.id)
 
 
-def _same_folders(entries: list[Path]) -> dict[Path, str]:
+def _same_folders(real: dict[Path, Path], links: set[Path]) -> dict[Path, str]:
     """Entries that are another entry's folder under a second name (a link), mapped to the id of
-    the one that keeps it: the real folder, else the first name."""
+    the one that keeps it: the real folder, else the first name (`real`: where each one is)."""
     groups: dict[Path, list[Path]] = {}
-    for entry in entries:
-        groups.setdefault(entry.resolve(), []).append(entry)
+    for entry, where in real.items():
+        groups.setdefault(where, []).append(entry)
     out: dict[Path, str] = {}
     for group in groups.values():
         if len(group) < 2:
             continue
-        owner = next((e for e in group if not e.is_symlink()), group[0])
+        owner = next((e for e in group if e not in links), group[0])
         out.update({e: owner.name for e in group if e is not owner})
     return out
 
 
 def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     """Load every agent folder under `agents_dir`. `strict_env`: missing `.env` keys are errors."""
-    given = Path(agents_dir)
+    # The cycle collector would walk the growing fleet again and again: off (loads make no cycles).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_fleet(Path(agents_dir), strict_env)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_fleet(given: Path, strict_env: bool) -> Fleet:
     display_root = display_path(given)
     fleet = Fleet(root=given.resolve(), display_root=display_root)
     if not given.is_dir():
@@ -271,13 +282,14 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
         )
         return fleet
     loaded = []
-    entries = [
-        e
-        for e in sorted(given.iterdir(), key=lambda p: p.name)
-        if not e.name.startswith(".") and e.is_dir()
-    ]
+    with os.scandir(given) as listing:  # each entry's kind without a lookup of its own
+        found = [e for e in listing if not e.name.startswith(".") and e.is_dir()]
+    entries = sorted((given / e.name for e in found), key=lambda p: p.name)
+    links = {given / e.name for e in found if e.is_symlink()}
+    # Where each folder is: below the resolved root unless a link (no lookup per path component).
+    real = {e: e.resolve() if e in links else fleet.root / e.name for e in entries}
     folders = {e.name for e in entries}
-    same = _same_folders(entries)
+    same = _same_folders(real, links)
     for entry, owner in same.items():
         fleet.problems.append(
             Problem(
@@ -291,7 +303,9 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
     for entry in entries:
         if entry in same:
             continue
-        item = _load_one(entry, f"{display_root}/{entry.name}", strict_env, fleet.problems)
+        item = _load_one(
+            entry, f"{display_root}/{entry.name}", strict_env, fleet.problems, real[entry]
+        )
         if item:
             loaded.append(item)
     record_display = f"{display_root}/{ports.PORTS_FILE}"
@@ -311,7 +325,7 @@ def load_fleet(agents_dir: Path | str, strict_env: bool = False) -> Fleet:
         fleet.agents.append(
             Agent(
                 id=item.agent_id,
-                folder=item.folder.resolve(),
+                folder=item.folder,
                 config=item.config,
                 front=item.front,
                 identity=item.identity,

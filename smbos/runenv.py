@@ -118,8 +118,8 @@ def problems(env: dict[str, str], display: str) -> list[Problem]:
     """A problem for each variable over MAX_VARIABLE_BYTES, on the field that decides it, and
     one when all of them exceed MAX_TOTAL_BYTES (`display`: the agent's config.yaml)."""
     found = []
-    for name, value in env.items():
-        bytes_ = size(name, value)
+    sizes = {name: size(name, value) for name, value in env.items()}
+    for name, bytes_ in sizes.items():
         if bytes_ > MAX_VARIABLE_BYTES:
             found.append(
                 Problem(
@@ -133,9 +133,9 @@ def problems(env: dict[str, str], display: str) -> list[Problem]:
                     ),
                 )
             )
-    total = sum(size(name, value) for name, value in env.items())
+    total = sum(sizes.values())
     if total > MAX_TOTAL_BYTES:
-        biggest = max(env, key=lambda name: size(name, env[name]))
+        biggest = max(sizes, key=sizes.__getitem__)
         found.append(
             Problem(
                 display,

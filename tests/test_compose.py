@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smbos import compose
 from smbos.errors import SmbosError
@@ -235,3 +237,78 @@ def test_socket_follows_docker_host(project, isolation, monkeypatch):
     doc = yaml.safe_load(compose.render(load_fleet(project / "agents"), host))
     sources = [v["source"] for v in doc["services"]["one"]["volumes"]]
     assert (f"{project}/engine.sock" in sources) == (isolation == "docker")
+
+
+def _quote_by_character(text: str) -> str:
+    """The quoting as it was written first, one character at a time: the reference."""
+
+    def printable(code: int) -> bool:
+        return (
+            0x20 <= code <= 0x7E
+            or 0xA0 <= code <= 0xD7FF
+            or 0xE000 <= code <= 0xFFFD
+            and code != 0xFEFF
+            or 0x10000 <= code <= 0x10FFFF
+        ) and code not in (0x2028, 0x2029)
+
+    out = ['"']
+    for char in text.replace("$", "$$"):
+        code = ord(char)
+        if char == '"':
+            out.append('\\"')
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif not printable(code):
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+# Every kind of character: controls, DEL and C1, surrogates, the BOM and U+FFFE/U+FFFF, line and
+# paragraph separators, astral planes, and what Compose or YAML give a meaning to.
+ODD_CHARACTERS = st.one_of(
+    st.characters(),
+    st.sampled_from(
+        list("$\"\\\n\t\r'{}#:&*!|>%@`")
+        + [
+            "\x00",
+            "\x1f",
+            "\x7f",
+            "\x85",
+            "\x9f",
+            "\xa0",
+            "\ud800",
+            "\udfff",
+            "\u2028",
+            "\u2029",
+            "\ufeff",
+            "\ufffe",
+            "\uffff",
+            "\U00010000",
+            "\U0010ffff",
+            "${X}",
+        ]
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.lists(ODD_CHARACTERS, max_size=30).map("".join))
+def test_quote_is_the_quoting_it_replaced(text: str) -> None:
+    """`compose.quote` escapes with one regular expression; what it writes is what the loop per
+    character wrote, and YAML reads it back as the text (with `$` doubled for Compose)."""
+    assert compose.quote(text) == _quote_by_character(text)
+    assert yaml.safe_load(compose.quote(text)) == text.replace("$", "$$")
+
+
+def test_quote_of_every_code_point_is_the_quoting_it_replaced() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    for start in range(0, len(every), 4096):
+        chunk = every[start : start + 4096]
+        assert compose.quote(chunk) == _quote_by_character(chunk), hex(start)

@@ -1374,3 +1374,122 @@ def test_a_quoted_once_is_the_unquoted_one(project: Path, once: str) -> None:
     assert results[0] == results[1] == results[2], results
     if results[0][0] == 0:
         assert results[0][2][0]["schedule_value"].startswith("2099-01-01T09:00")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_read_as_line_feeds(project: Path, newline: str) -> None:
+    """agent.md and config.yaml are read with `\\r\\n` and `\\r` as `\\n` (as Python's text files
+    read them): the same agent as with `\\n`; `.env` keeps them (the runtime splits on `\\n`)."""
+    from smbos.loader import load_fleet
+
+    folder = write_agent(project / "agents", "andy", _base(description="Plans"))
+    before = load_fleet(project / "agents").agents[0]
+    for name in ("agent.md", "config.yaml"):
+        path = folder / name
+        path.write_bytes(path.read_bytes().replace(b"\n", newline.encode()))
+    fleet = load_fleet(project / "agents")
+    assert not fleet.errors, fleet.errors
+    after = fleet.agents[0]
+    assert (after.config, after.front, after.identity) == (
+        before.config,
+        before.front,
+        before.identity,
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_place_of_a_file_is_a_problem_not_a_wait(project: Path) -> None:
+    """Opening a FIFO waits for a writer: the loader looks before it opens."""
+    folder = write_agent(project / "agents", "andy")
+    (folder / "config.yaml").unlink()
+    os.mkfifo(folder / "config.yaml")
+    assert_invalid(project, "agents/andy/config.yaml: is not a regular file")
+
+
+def test_an_agent_folder_that_is_a_link_is_mounted_where_it_is(
+    project: Path, tmp_path: Path
+) -> None:
+    """The Compose file binds an agent's folder by its real path: a folder linked into agents/
+    from elsewhere is bound from where it really is."""
+    from smbos.loader import load_fleet
+
+    elsewhere = write_agent(tmp_path / "elsewhere", "andy")
+    (project / "agents").mkdir(exist_ok=True)
+    (project / "agents" / "andy").symlink_to(elsewhere, target_is_directory=True)
+    write_agent(project / "agents", "bea")
+    fleet = load_fleet(project / "agents")
+    assert not fleet.errors, fleet.errors
+    assert {a.id: a.folder for a in fleet.agents} == {
+        "andy": elsewhere.resolve(),
+        "bea": (project / "agents" / "bea").resolve(),
+    }
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_paused_while_loading(
+    project: Path, monkeypatch, enabled: bool
+) -> None:
+    """At 10,000 agents the collector walked the growing fleet again and again: it is off while
+    the folders are read, and as it was afterwards (on, or off when the caller had it off)."""
+    import gc
+
+    from smbos import loader
+
+    seen = []
+    read_team = loader.read_team
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return read_team(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "read_team", spy)
+    write_agent(project / "agents", "andy")
+    write_agent(project / "agents", "bea")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert len(loader.load_fleet(project / "agents").agents) == 2
+        assert seen == [False, False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_socket_in_place_of_a_file_is_a_problem(project: Path) -> None:
+    """A socket cannot be opened (ENXIO): it is no regular file either."""
+    import socket
+
+    folder = write_agent(project / "agents", "andy")
+    (folder / "config.yaml").unlink()
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        try:
+            listener.bind(str(folder / "config.yaml"))
+        except OSError:
+            pytest.skip("the path is too long for a socket here")
+        assert_invalid(project, "agents/andy/config.yaml: is not a regular file")
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("config.yaml", b"\xff\xfe", "agents/andy/config.yaml: is not UTF-8 text"),
+        (
+            "agent.md",
+            b"\xef\xbb\xbf# Andy\n",
+            "agents/andy/agent.md: starts with a byte order mark",
+        ),
+        (
+            "config.yaml",
+            b"name: " + b"x" * (256 * 1024),
+            "agents/andy/config.yaml: 262150 bytes is too large for this file",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_text_is_one_problem(
+    project: Path, name: str, data: bytes, expected: str
+) -> None:
+    (write_agent(project / "agents", "andy") / name).write_bytes(data)
+    assert_invalid(project, expected)
