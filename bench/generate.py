@@ -50,7 +50,7 @@ def make_agents(root: Path, count: int) -> None:
                     {"id": "sweep", "interval": "2h", "prompt": "Sweep"},
                 ],
             },
-            env="ANTHROPIC_API_KEY=bench\nNOTION_TOKEN=bench\n",
+            env="ANTHROPIC_API_KEY=bench-anthropic-key\nNOTION_TOKEN=bench-notion-token\n",
             env_example="# key\nANTHROPIC_API_KEY=\n# notion\nNOTION_TOKEN=\n",
         )
 
