@@ -13,7 +13,6 @@ import httpx
 
 from smbos.nanoclaw.contract import (
     CHAT_TIMEOUTS,
-    MAX_BODY_BYTES,
     PROBE_TIMEOUTS,
     ProblemKind,
     RuntimeProblem,
@@ -93,12 +92,6 @@ def messages_params(limit: int) -> dict[str, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     return {"limit": limit}
-
-
-def too_large(route: str) -> RuntimeProblem:
-    return RuntimeProblem(
-        ProblemKind.BAD_SHAPE, route, f"answer larger than {MAX_BODY_BYTES} bytes", field="body"
-    )
 
 
 class ClientBase:

@@ -154,6 +154,13 @@ def check_status(status: int, body: bytes, route: str) -> None:
         raise RuntimeProblem(ProblemKind.BAD_STATUS, route, detail, status=status)
 
 
+def too_large(route: str, limit: int = MAX_BODY_BYTES) -> RuntimeProblem:
+    """The problem of an answer larger than `limit`: never the runtime's (and never read whole)."""
+    return RuntimeProblem(
+        ProblemKind.BAD_SHAPE, route, f"answer larger than {limit} bytes", field="body"
+    )
+
+
 def decode_json(body: bytes, route: str) -> Any:
     try:
         return json.loads(body)

@@ -28,6 +28,7 @@ from smbos.nanoclaw.contract import (
     over,
     probe_result,
     snippet,
+    too_large,
     total_exceeded,
 )
 
@@ -98,12 +99,7 @@ def probe_one(host: str, port: int, budget: Timeouts = PROBE_TIMEOUTS) -> Probe:
         while chunk := reply.read1(65536):
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                raise RuntimeProblem(
-                    ProblemKind.BAD_SHAPE,
-                    HEALTH_ROUTE,
-                    f"answer larger than {MAX_BODY_BYTES} bytes",
-                    field="body",
-                )
+                raise too_large(HEALTH_ROUTE)
             if over(deadline):
                 raise total_exceeded(HEALTH_ROUTE, budget)
         check_status(reply.status, bytes(body), HEALTH_ROUTE)

@@ -31,7 +31,6 @@ from smbos.nanoclaw._client import (
     classify_transport_error,
     messages_params,
     normalize_base_url,
-    too_large,
 )
 from smbos.nanoclaw._shapes import (
     Group,
@@ -84,6 +83,7 @@ from smbos.nanoclaw.contract import (
     decode_json,
     over,
     probe_result,
+    too_large,
     total_exceeded,
 )
 

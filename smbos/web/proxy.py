@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from smbos import operations as ops
 from smbos import redact
 from smbos.errors import RuntimeContentType, SmbosError
-from smbos.nanoclaw.contract import ProblemKind, RuntimeProblem
+from smbos.nanoclaw import contract
 from smbos.nanoclaw.runtime import CHAT_TIMEOUTS, classify_transport_error
 from smbos.web import limits
 from smbos.web.body import parse_json_object, read_body
@@ -78,12 +78,7 @@ async def _whole(response: httpx.Response, route: str) -> bytes:
     async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) > MAX_JSON_BYTES:
-            raise RuntimeProblem(
-                ProblemKind.BAD_SHAPE,
-                route,
-                f"answer larger than {MAX_JSON_BYTES} bytes",
-                field="body",
-            )
+            raise contract.too_large(route, MAX_JSON_BYTES)
     return bytes(body)
 
 
@@ -219,7 +214,7 @@ async def _answer(agent, route: str, response: httpx.Response) -> Response | Asy
                 cleaned = events.feed(chunk)
                 if cleaned:
                     yield cleaned
-        except (httpx.HTTPError, RuntimeProblem):
+        except (httpx.HTTPError, contract.RuntimeProblem):
             pass  # the runtime dropped the connection or broke the stream: end ours too
         yield events.close()
 
